@@ -1,0 +1,28 @@
+# deeprelax developer entry points. Every target creates .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.stamp-install
+JOBS   ?= 2
+
+.PHONY: demo test bench clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m deeprelax.cli demo --out figures/out
+
+test: $(STAMP)
+	$(PY) -m pytest -q -n $(JOBS) tests
+
+bench: $(STAMP)
+	$(PY) -m deeprelax.cli bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache figures/out

@@ -1,0 +1,18 @@
+"""deeprelax: Deep Relaxation smoothing of loss landscapes, checked against exact answers.
+
+``import deeprelax as dr`` gives the losses, the local-entropy tools, the
+dynamics, I/O and plotting, and re-exports the main solver entry points of
+:mod:`solvers` (``dr.Grid``, ``dr.hopf_lax``, ``dr.cole_hopf``, ...).
+"""
+from importlib.metadata import PackageNotFoundError, version as _version
+
+try:
+    __version__ = _version("deeprelax")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+local"
+
+from solvers import Grid  # noqa: E402
+
+from . import io  # noqa: E402
+
+__all__ = ["Grid", "io", "__version__"]

@@ -1,0 +1,19 @@
+"""solvers: the numerical engine of deeprelax.
+
+Grids, exact Hopf-Lax and Cole-Hopf solvers, finite-difference Hamilton-Jacobi
+schemes and Fokker-Planck integrators.  This package knows nothing of machine
+learning and never imports :mod:`deeprelax`.
+
+Conventions: ``beta`` is an inverse temperature; the viscous Hamilton-Jacobi
+equation is ``u_t = -1/2 |grad u|^2 + 1/(2 beta) Lap u`` and its heat kernel has
+variance ``t / beta`` per axis.
+"""
+from .errors import (ConvergenceError, DeepRelaxError, GridError, NonFiniteError, SchemeError,
+                     StabilityError)
+from .grid import Grid
+from .result import ColeHopfResult, HopfLaxResult, Result, RESULT_TYPES, register_result
+
+__all__ = [
+    "Grid", "Result", "HopfLaxResult", "ColeHopfResult", "RESULT_TYPES", "register_result",
+    "DeepRelaxError", "GridError", "SchemeError", "StabilityError", "NonFiniteError", "ConvergenceError",
+]
