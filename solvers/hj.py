@@ -1,0 +1,570 @@
+r"""Finite-difference solver for the viscous and non-viscous Hamilton-Jacobi equation.
+
+.. math::
+
+    u_t = -\tfrac12 |\nabla u|^2 + \tfrac{1}{2\beta}\,\Delta u, \qquad u(x, 0) = u_0(x),
+
+on a uniform 1-, 2- or 3-D :class:`~solvers.grid.Grid` (``beta = inf``: the
+non-viscous equation whose viscosity solution is the Hopf-Lax formula).
+
+Design
+------
+* **Space.** ``u_t + H_hat(p^-, p^+) = nu Lap_h u`` with a numerical Hamiltonian and
+  one-sided derivatives from :mod:`solvers.schemes` (first order, ENO2, WENO5) and
+  a central Laplacian of the scheme's order (3-point, or 5-point for WENO5).
+  Ghost cells: periodic wrap or linear extrapolation (:mod:`solvers.boundary`).
+* **Time step, recomputed every step** from the current state:
+  ``dt * sum_k alpha_k / h_k <= cfl`` with ``alpha_k = max |D^+-_k u|``, plus, when the
+  Laplacian is explicit, the diffusion limit: ``dt * (sum_k alpha_k/h_k
+  + sum_k 2 nu kappa / h_k^2) <= cfl`` (``kappa = 1``, or ``4/3`` for the 5-point
+  Laplacian).  With ``cfl <= 1`` this is the monotonicity bound of the forward
+  Euler step, which SSP-RK3 inherits.
+* **Diffusion (IMEX by splitting).** When the explicit diffusion limit would at
+  most halve the advective step (``sum 2 nu kappa/h^2 <= sum alpha/h``), the
+  Laplacian is part of the explicit right-hand side and the scheme keeps its full
+  order.  Otherwise (stiff diffusion: small ``beta`` or fine grids) the step is a
+  Strang splitting ``D(dt/2) E(dt) D(dt/2)``: ``E`` is the explicit Hamiltonian
+  step and ``D`` is the *exact* semigroup ``exp(tau nu Lap_h)`` of the
+  semi-discrete Laplacian, by FFT on periodic axes (the scheme's Laplacian symbol)
+  and by a type-I sine transform after removing the affine interpolant of the two
+  end values on non-periodic axes (3-point Laplacian; boundary nodes are fixed by
+  the linear-extrapolation condition).  The step count is then set by the
+  advective CFL alone, whatever ``beta``.  Split steps are second order in time,
+  so viscous runs in that regime are at most second order; with the 3-point
+  symbol ``D`` is positivity preserving, so first-order schemes stay monotone.
+  ``diffusion="explicit"`` / ``"split"`` force one treatment.
+* **Callable ``u0``** (a loss ``(..., d) -> (...)``) is sampled on a grid padded by
+  :func:`solvers._domain.padded_values` plus a numerical margin, so interior
+  values approximate the whole-space solution; only the user grid is returned.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _hj_kernels as K
+from ._domain import padded_values
+from ._jit import use_parallel
+from .boundary import fill_ghosts, interior, pad_array
+from .checkpoint import config_mismatch, read_checkpoint, write_checkpoint
+from .errors import (GridError, NonFiniteError, StabilityError, check_finite_array, check_nonnegative,
+                     check_positive)
+from .grid import Grid
+from .result import Result, register_result
+from .schemes import SCHEMES, Scheme, get_scheme, upwind_gradient
+
+__all__ = ["solve_hj", "HJResult", "SCHEMES", "Scheme", "UnresolvedViscosityWarning", "STATUS_MESSAGES"]
+
+#: Status code -> message telling what happened and the fix.
+STATUS_MESSAGES = {
+    "success": "Reached the final time.",
+    "stopped": ("Stopped early at the requested `max_steps` / `stop_at`; call solve_hj again with "
+                "`resume=<checkpoint path>` to continue."),
+    "nonfinite": ("Non-finite values appeared. The time step is CFL-limited by construction, so this "
+                  "is overflow: |u0| or |grad u0| is too large for float64 (|p|^2 overflows). Rescale "
+                  "u0 (and t), or use a smaller grid spacing range; a first-order scheme "
+                  "(scheme='godunov') and a smaller `cfl` are the most robust settings."),
+    "step_too_small": ("The CFL time step fell below 1e-9 of the remaining time: max|grad u| is huge. "
+                       "Rescale u0, shorten `t`, or coarsen the grid."),
+}
+
+#: Margin (cells) added to the automatic padding of callable initial data, per unit of ghost width.
+PAD_MARGIN_PER_GHOST = 4
+
+
+class UnresolvedViscosityWarning(RuntimeWarning):
+    """The viscous length sqrt(t/beta) is below the grid spacing."""
+
+
+@register_result
+@dataclass(frozen=True, repr=False)
+class HJResult(Result):
+    """Result of :func:`solve_hj`.
+
+    Attributes
+    ----------
+    u : ndarray, shape ``grid.shape``
+        Solution at time ``t``.
+    grad : ndarray, shape ``grid.shape + (d,)``
+        Gradient of the final ``u`` from the scheme's one-sided derivatives, upwind
+        (Godunov) selected per axis: ``max(p^-, 0)`` or ``min(p^+, 0)``, whichever
+        has the larger square; 0 at expansion points.
+    ts : ndarray, shape (m,)
+        Saved times (``save_at``; ``[t]`` by default).
+    us : ndarray, shape ``(m,) + grid.shape``
+        Snapshots at ``ts``.
+    n_steps : int
+        Time steps taken.
+    dt_min, dt_max : float
+        Smallest and largest stability-limited time step (steps shortened only to
+        land on a save time are not counted unless every step was).
+    wall_time, compile_time : float, seconds
+        Total wall time (including compile) and time spent compiling or loading kernels.
+    status : str
+        ``"success"``, ``"stopped"``, ``"nonfinite"`` or ``"step_too_small"``.
+    message : str
+        What happened and the fix (see :data:`STATUS_MESSAGES`).
+    grid : Grid
+    t, beta, cfl : float
+    scheme : str
+    order : int
+        Declared formal order of the scheme.
+    params : dict
+        Settings and diagnostics: diffusion mode counts, computational grid,
+        ghost width, padding, ``max_dt``, time reached, ...
+    """
+
+    u: np.ndarray
+    grad: np.ndarray
+    ts: np.ndarray
+    us: np.ndarray
+    n_steps: int
+    dt_min: float
+    dt_max: float
+    wall_time: float
+    compile_time: float
+    status: str
+    message: str
+    grid: Grid
+    t: float
+    beta: float
+    scheme: str
+    order: int
+    cfl: float
+    params: dict = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        return self.status == "success"
+
+
+# --------------------------------------------------------------------------- heat semigroup
+def heat_semigroup(u: np.ndarray, spacing, periodic, tau: float, laplacian_order: int = 2) -> np.ndarray:
+    """Exact ``exp(tau Lap_h) u`` for the semi-discrete Laplacian (``tau = nu * dt``).
+
+    Periodic axes: FFT with the symbol of the 3-point (``laplacian_order=2``) or
+    5-point (4) central Laplacian.  Non-periodic axes: the end values are held
+    (linear-extrapolation boundary, zero second difference there); the affine
+    interpolant of the ends is removed and the rest is evolved exactly with the
+    type-I discrete sine transform that diagonalises the 3-point Dirichlet
+    Laplacian.  The axis factors commute, so the product is exact.  With the
+    3-point symbol every factor has a non-negative kernel (maximum principle).
+
+    Parameters
+    ----------
+    u : ndarray, shape (n_0, ..., n_{d-1})
+    spacing : sequence of d floats
+    periodic : sequence of d bools
+    tau : float >= 0
+    laplacian_order : {2, 4}
+
+    Returns
+    -------
+    ndarray, same shape (a new array)
+    """
+    import scipy.fft as sfft
+
+    u = np.array(u, dtype=np.float64, copy=True)
+    if tau == 0.0:
+        return u
+    d = u.ndim
+    for k in range(d):
+        n, h = u.shape[k], float(spacing[k])
+        shape = [1] * d
+        if periodic[k]:
+            theta = 2.0 * np.pi * np.arange(n // 2 + 1) / n
+            if laplacian_order == 2:
+                lam = -(4.0 / (h * h)) * np.sin(0.5 * theta) ** 2
+            else:
+                c = np.cos(theta)
+                lam = 4.0 * (c - 1.0) * (7.0 - c) / (12.0 * h * h)  # = (-2cos2t + 32cos t - 30)/(12h^2)
+            shape[k] = lam.size
+            u = sfft.irfft(sfft.rfft(u, axis=k) * np.exp(tau * lam).reshape(shape), n=n, axis=k)
+        else:
+            if n < 3:
+                continue
+            idx = [slice(None)] * d
+            idx[k] = slice(0, 1)
+            first = u[tuple(idx)]
+            idx[k] = slice(n - 1, n)
+            last = u[tuple(idx)]
+            shape[k] = n
+            s = (np.arange(n) / (n - 1)).reshape(shape)
+            lin = first + s * (last - first)
+            idx[k] = slice(1, n - 1)
+            w = (u - lin)[tuple(idx)]
+            j = np.arange(1, n - 1)
+            lam = -(4.0 / (h * h)) * np.sin(np.pi * j / (2.0 * (n - 1))) ** 2
+            shape[k] = n - 2
+            w = sfft.idst(sfft.dst(w, type=1, axis=k) * np.exp(tau * lam).reshape(shape), type=1, axis=k)
+            lin[tuple(idx)] += w
+            u = lin
+    return np.ascontiguousarray(u)
+
+
+# --------------------------------------------------------------------------- helpers
+def _validate_cfl(cfl) -> float:
+    try:
+        c = float(cfl)
+    except (TypeError, ValueError):
+        raise TypeError(f"`cfl` must be a real number; got {cfl!r}.") from None
+    if not (0.0 < c <= 1.0):
+        raise ValueError(f"`cfl` must lie in (0, 1] (the monotone forward-Euler bound); got {cfl!r}.")
+    return c
+
+
+def _save_times(save_at, t: float) -> np.ndarray:
+    if save_at is None:
+        return np.array([t])
+    if isinstance(save_at, (int, np.integer)) and not isinstance(save_at, bool):
+        if save_at < 1:
+            raise ValueError(f"`save_at` as an int must be >= 1 (number of equally spaced times in "
+                             f"[0, t]); got {save_at}.")
+        return np.linspace(0.0, t, int(save_at)) if save_at > 1 else np.array([t])
+    ts = np.asarray(save_at, dtype=np.float64).ravel()
+    if ts.size == 0 or not np.all(np.isfinite(ts)) or ts.min() < 0 or ts.max() > t:
+        raise ValueError(f"`save_at` must be times in [0, t] = [0, {t:g}]; got {save_at!r}.")
+    return np.unique(ts)
+
+
+def _sha1(a: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+def _warmup(d: int, g: int, parallel: bool) -> float:
+    """Compile (or load from cache) the kernels for ``d`` dimensions; return the seconds spent."""
+    t0 = time.perf_counter()
+    V = np.zeros((2 * g + 4,) * d)
+    W = np.zeros_like(V)
+    O = np.zeros_like(V)
+    K.stage(V, W, O, g, (1.0,) * d, 0.0, 0, 0, 2, 0.0, 1.0, 0.0, parallel=parallel)
+    K.max_slopes(V, g, (1.0,) * d, parallel=parallel)
+    return time.perf_counter() - t0
+
+
+def _explicit_step(src, scratch, g, spacing, periodic, nu, sch, dt, parallel):
+    """Advance ``src`` by ``dt`` with the scheme's explicit integrator; return the buffer holding the result."""
+    s1, s2 = scratch
+    dc, hc, lc = sch.deriv_code, sch.ham_code, sch.laplacian_order
+    fill_ghosts(src, g, periodic)
+    K.stage(src, src, s1, g, spacing, nu, dc, hc, lc, 0.0, 1.0, dt, parallel)
+    if sch.integrator == "euler":
+        return s1
+    fill_ghosts(s1, g, periodic)
+    K.stage(s1, src, s2, g, spacing, nu, dc, hc, lc, 0.75, 0.25, dt, parallel)
+    fill_ghosts(s2, g, periodic)
+    K.stage(s2, src, s1, g, spacing, nu, dc, hc, lc, 1.0 / 3.0, 2.0 / 3.0, dt, parallel)
+    return s1
+
+
+# --------------------------------------------------------------------------- the solver
+def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", cfl: float = 0.5,
+             save_at=None, progress: bool = False, checkpoint=None, checkpoint_every=60.0, resume=None,
+             diffusion: str = "auto", max_dt: float | None = None, max_steps: int | None = None,
+             stop_at: float | None = None, pad: bool = True, raise_on_failure: bool = True) -> HJResult:
+    r"""Solve ``u_t = -1/2 |grad u|^2 + 1/(2 beta) Lap u``, ``u(., 0) = u0``, by finite differences.
+
+    Parameters
+    ----------
+    u0 : ndarray, shape ``grid.shape``, or callable
+        Initial values on the grid, or a loss mapping points ``(..., d)`` to values
+        ``(...)``.  A callable is sampled on a padded grid (see ``pad``).
+    grid : Grid
+        1-, 2- or 3-D grid; periodic axes wrap, the others use linear extrapolation.
+    t : float >= 0
+        Final time (``t = 0`` returns ``u0``).
+    beta : float > 0, default inf
+        Inverse temperature; the viscosity is ``nu = 1/(2 beta)``; ``inf`` is non-viscous.
+    scheme : str or Scheme, default "weno5"
+        One of :data:`SCHEMES`: ``"lax_friedrichs"``, ``"godunov"``, ``"rouy_tourin"``,
+        ``"engquist_osher"`` (order 1, forward Euler), ``"eno2"`` (order 2, TVD-RK3),
+        ``"weno5"`` (order 5, TVD-RK3).
+    cfl : float in (0, 1], default 0.5
+        Courant number: ``dt (sum_k max|p_k| / h_k + explicit diffusion rate) <= cfl``.
+    save_at : None, int or sequence of float
+        Times in ``[0, t]`` at which to keep snapshots (an int ``m`` gives ``m`` equally
+        spaced times from 0 to t); default ``[t]``.  Steps are shortened to land on them.
+    progress : bool
+        Show a tqdm progress bar (simulated time).
+    checkpoint : path, optional
+        HDF5 checkpoint written atomically every ``checkpoint_every``, when stopped
+        early, and at the end.
+    checkpoint_every : int or float, default 60.0
+        An ``int`` counts steps, a ``float`` counts wall-clock seconds.
+    resume : path, optional
+        Continue from a checkpoint of the same problem (same ``u0``, grid, t, beta,
+        scheme, cfl, ...); the result is bit-identical to an uninterrupted run.
+    diffusion : {"auto", "explicit", "split"}
+        Treatment of the Laplacian (see the module docstring); ignored when beta = inf.
+    max_dt : float, optional
+        Upper bound on the time step (e.g. ``dt ~ h^(5/3)`` for WENO5 order studies).
+    max_steps : int, optional
+        Stop (status ``"stopped"``) once this many steps have been taken in total.
+    stop_at : float, optional
+        Stop (status ``"stopped"``) after the first step that reaches time >= stop_at
+        (steps are not shortened for it, so a resumed run stays bit-identical).
+    pad : bool, default True
+        Pad the domain for a callable ``u0`` so the interior approximates the
+        whole-space solution.  Ignored for array input.
+    raise_on_failure : bool, default True
+        Raise :class:`~solvers.errors.NonFiniteError` / :class:`~solvers.errors.StabilityError`
+        on failure; otherwise return the result with its ``status``.
+
+    Returns
+    -------
+    HJResult
+
+    Raises
+    ------
+    ValueError, TypeError, GridError, SchemeError
+        For bad inputs (message names the argument, the constraint and the value).
+
+    Warns
+    -----
+    UnresolvedViscosityWarning
+        If ``sqrt(t / beta)`` (the viscous length) is smaller than the largest grid
+        spacing: the viscous correction is then below the discretisation error and the
+        result converges only at the rate of the non-viscous scheme.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from solvers.grid import Grid
+    >>> g = Grid.uniform([(-1, 1)], 128, periodic=True)
+    >>> res = solve_hj(-np.cos(np.pi * g.axes[0]), g, 0.05, scheme="weno5")
+    >>> res.u.shape, res.status
+    ((128,), 'success')
+    """
+    wall0 = time.perf_counter()
+    if not isinstance(grid, Grid):
+        raise TypeError(f"`grid` must be a solvers.grid.Grid; got {type(grid).__name__}.")
+    t = check_nonnegative("t", t)
+    beta = check_positive("beta", beta, allow_inf=True)
+    cfl = _validate_cfl(cfl)
+    sch = get_scheme(scheme)
+    if diffusion not in ("auto", "explicit", "split"):
+        raise ValueError(f"`diffusion` must be one of 'auto', 'explicit', 'split'; got {diffusion!r}.")
+    if max_dt is not None:
+        max_dt = check_positive("max_dt", max_dt)
+    if max_steps is not None and (not isinstance(max_steps, (int, np.integer)) or max_steps < 0):
+        raise ValueError(f"`max_steps` must be a non-negative int; got {max_steps!r}.")
+    if stop_at is not None:
+        stop_at = check_nonnegative("stop_at", stop_at)
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, (int, float, np.integer, np.floating)) \
+            or checkpoint_every <= 0:
+        raise ValueError(f"`checkpoint_every` must be a positive int (steps) or float (seconds); "
+                         f"got {checkpoint_every!r}.")
+    save_times = _save_times(save_at, t)
+    g = sch.ghost
+    d = grid.dim
+
+    # ---- initial values on the computational grid
+    if callable(u0) and not isinstance(u0, np.ndarray):
+        if pad and t > 0:
+            comp, vals, inner = padded_values(u0, grid, t, beta, extra_cells=PAD_MARGIN_PER_GHOST * g + 2)
+        else:
+            comp, vals, inner = grid, grid.sample(u0), tuple(slice(None) for _ in range(d))
+        vals = check_finite_array("u0", vals)
+    else:
+        vals = check_finite_array("u0", u0, shape=grid.shape)
+        comp, inner = grid, tuple(slice(None) for _ in range(d))
+    for k, (n, p) in enumerate(zip(comp.shape, comp.periodic)):
+        need = 2 * g if p else 3
+        if n < need:
+            raise GridError(f"`grid.shape[{k}]` must be >= {need} for scheme {sch.name!r} "
+                            f"({'periodic' if p else 'non-periodic'} axis, {g} ghost cells); got {n}.")
+    h = tuple(float(x) for x in comp.spacing)
+    per = tuple(bool(p) for p in comp.periodic)
+    nu = 0.0 if math.isinf(beta) else 0.5 / beta
+    if nu > 0 and t > 0 and math.sqrt(t / beta) < max(h):
+        warnings.warn(
+            f"The viscous length sqrt(t/beta) = {math.sqrt(t / beta):.3g} is below the grid spacing "
+            f"h = {max(h):.3g} (t={t:g}, beta={beta:g}): the viscous correction is unresolved, so the "
+            f"result is accurate only to the non-viscous scheme's O(h^{min(sch.order, 1)}) near kinks. "
+            f"Refine the grid to h << sqrt(t/beta) if the viscous profile matters.",
+            UnresolvedViscosityWarning, stacklevel=2)
+
+    params = {"diffusion": diffusion, "comp_shape": list(comp.shape), "ghost": g,
+              "padded": comp.shape != grid.shape, "max_dt": max_dt if max_dt is not None else math.inf,
+              "scheme_spec": {"deriv": sch.deriv, "hamiltonian": sch.hamiltonian,
+                              "integrator": sch.integrator, "laplacian_order": sch.laplacian_order}}
+
+    def make_result(Ucomp_interior, ts, us, n_steps, dt_min, dt_max, compile_time, status, message, extra):
+        Up = pad_array(Ucomp_interior, g)
+        fill_ghosts(Up, g, per)
+        if status == "nonfinite":
+            grad = np.full(grid.shape + (d,), np.nan)
+        else:
+            grad = upwind_gradient(Up, g, h, sch)[inner]
+        us_arr = np.stack(us) if us else np.zeros((0,) + grid.shape)
+        return HJResult(u=np.ascontiguousarray(Ucomp_interior[inner]), grad=np.ascontiguousarray(grad),
+                        ts=np.asarray(ts, dtype=np.float64), us=us_arr, n_steps=int(n_steps),
+                        dt_min=float(dt_min), dt_max=float(dt_max),
+                        wall_time=time.perf_counter() - wall0, compile_time=float(compile_time),
+                        status=status, message=message, grid=grid, t=float(t), beta=float(beta),
+                        scheme=sch.name, order=int(sch.order), cfl=float(cfl), params={**params, **extra})
+
+    if t == 0.0:
+        return make_result(vals, list(save_times), [vals[inner].copy() for _ in save_times], 0,
+                           0.0, 0.0, 0.0, "success", STATUS_MESSAGES["success"], {"t_reached": 0.0})
+
+    config = {"grid": grid.to_dict(), "comp_grid": comp.to_dict(), "t": t, "beta": beta, "scheme": sch.name,
+              "scheme_spec": params["scheme_spec"], "order": sch.order, "cfl": cfl, "diffusion": diffusion,
+              "max_dt": params["max_dt"], "save_times": [float(s) for s in save_times],
+              "u0_sha1": _sha1(vals)}
+
+    # ---- state
+    U = pad_array(vals, g)
+    bufs = [U, np.empty_like(U), np.empty_like(U)]
+    t_now = 0.0
+    step = 0
+    ti = 0  # index of the next save time still to reach
+    ts_saved, us_saved = [], []
+    st = {"dt_min": math.inf, "dt_max": 0.0, "dt_min_all": math.inf, "dt_max_all": 0.0,
+          "n_explicit": 0, "n_split": 0, "n_retries": 0, "prev_wall": 0.0}
+    while ti < len(save_times) and save_times[ti] <= 0.0:
+        ts_saved.append(0.0)
+        us_saved.append(vals[inner].copy())
+        ti += 1
+    if resume is not None:
+        cfg, sc, arrs = read_checkpoint(resume)
+        diffs = config_mismatch(cfg, config)
+        if diffs:
+            raise ValueError(f"`resume` checkpoint {str(resume)!r} belongs to a different problem or "
+                             f"settings: " + "; ".join(diffs))
+        interior(U, g)[...] = arrs["u"]
+        t_now, step, ti = float(sc["t_now"]), int(sc["step"]), int(sc["ti"])
+        for key in st:
+            st[key] = sc[key]
+        ts_saved = [float(x) for x in arrs["ts"]]
+        us_saved = [a.copy() for a in arrs["us"]]
+
+    parallel = use_parallel(int(np.prod(comp.shape)))
+    compile_time = _warmup(d, g, parallel)
+
+    adv_w = [1.0 / hk for hk in h]
+    dif_rate = sum(2.0 * nu * sch.diffusion_factor / (hk * hk) for hk in h)
+
+    def save_ckpt(Ucur):
+        write_checkpoint(checkpoint, config=config,
+                         scalars={"t_now": t_now, "step": step, "ti": ti,
+                                  **{**st, "prev_wall": st["prev_wall"] + time.perf_counter() - wall0}},
+                         arrays={"u": interior(Ucur, g).copy(), "ts": np.asarray(ts_saved, dtype=np.float64),
+                                 "us": np.stack(us_saved) if us_saved else np.zeros((0,) + grid.shape)})
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=t, initial=t_now, unit="time", desc=f"solve_hj[{sch.name}]",
+                   bar_format="{l_bar}{bar}| {n:.4g}/{total:.4g} [{elapsed}<{remaining}]")
+    last_ck_wall, last_ck_step = time.perf_counter(), step
+    status = "success"
+    alpha = np.zeros(d)
+    try:
+        while True:
+            fill_ghosts(U, g, per)
+            alpha, finite = K.max_slopes(U, g, h, parallel)
+            if not finite:
+                status = "nonfinite"
+                break
+            if t_now >= t:
+                break
+            if (max_steps is not None and step >= max_steps) or (stop_at is not None and t_now >= stop_at):
+                status = "stopped"
+                break
+            adv = float(sum(a * w for a, w in zip(alpha, adv_w)))
+            explicit = nu == 0.0 or diffusion == "explicit" or (diffusion == "auto" and dif_rate <= adv)
+            rate = adv + dif_rate if explicit else adv
+            dt_cfl = cfl / rate if rate > 0 else math.inf
+            if max_dt is not None:
+                dt_cfl = min(dt_cfl, max_dt)
+            target = save_times[ti] if ti < len(save_times) else t
+            remaining = target - t_now
+            if dt_cfl < 1e-9 * (t - t_now):
+                status = "step_too_small"
+                break
+            dt = min(dt_cfl, remaining)
+            if explicit:
+                res = _explicit_step(U, [bufs[1], bufs[2]], g, h, per, nu, sch, dt, parallel)
+                st["n_explicit"] += 1
+            else:
+                # Strang: D(dt/2) E(dt) D(dt/2); the explicit part must satisfy the CFL bound on the
+                # diffused state (a hard bound of 1), else dt is cut and the step redone from U.
+                A = bufs[1]
+                for _ in range(8):
+                    interior(A, g)[...] = heat_semigroup(interior(U, g), h, per, 0.5 * nu * dt,
+                                                         sch.laplacian_order)
+                    fill_ghosts(A, g, per)
+                    a2, _ = K.max_slopes(A, g, h, parallel)
+                    adv2 = float(sum(a * w for a, w in zip(a2, adv_w)))
+                    if not dt * adv2 > 1.0:
+                        break
+                    dt = cfl / adv2
+                    dt_cfl = min(dt_cfl, dt)
+                    st["n_retries"] += 1
+                res = _explicit_step(A, [bufs[0], bufs[2]], g, h, per, 0.0, sch, dt, parallel)
+                interior(res, g)[...] = heat_semigroup(interior(res, g), h, per, 0.5 * nu * dt,
+                                                       sch.laplacian_order)
+                st["n_split"] += 1
+            others = [b for b in bufs if b is not res]
+            bufs = [res] + others
+            U = res
+            step += 1
+            if dt < remaining:
+                t_now = t_now + dt
+                st["dt_min"] = min(st["dt_min"], dt)
+                st["dt_max"] = max(st["dt_max"], dt)
+            else:
+                t_now = float(target)
+            st["dt_min_all"] = min(st["dt_min_all"], dt)
+            st["dt_max_all"] = max(st["dt_max_all"], dt)
+            while ti < len(save_times) and save_times[ti] <= t_now:
+                ts_saved.append(float(save_times[ti]))
+                us_saved.append(interior(U, g)[inner].copy())
+                ti += 1
+            if bar is not None:
+                bar.update(dt)
+            if checkpoint is not None:
+                now = time.perf_counter()
+                if isinstance(checkpoint_every, (int, np.integer)):
+                    due = step - last_ck_step >= checkpoint_every
+                else:
+                    due = now - last_ck_wall >= checkpoint_every
+                if due:
+                    save_ckpt(U)
+                    last_ck_wall, last_ck_step = time.perf_counter(), step
+    finally:
+        if bar is not None:
+            bar.close()
+
+    if checkpoint is not None and status in ("success", "stopped"):
+        save_ckpt(U)
+    if st["dt_max"] == 0.0:  # every step was shortened to a save time
+        dt_min, dt_max = st["dt_min_all"], st["dt_max_all"]
+    else:
+        dt_min, dt_max = st["dt_min"], st["dt_max"]
+    if step == 0:
+        dt_min = dt_max = 0.0
+    message = STATUS_MESSAGES[status]
+    if status == "nonfinite":
+        message = f"Step {step} (t = {t_now:.6g}): " + message
+    elif status == "step_too_small":
+        message = (f"Step {step} (t = {t_now:.6g}), max|grad u| per axis = "
+                   f"{[float(a) for a in alpha]}: " + message)
+    elif status == "stopped":
+        message = f"Step {step} (t = {t_now:.6g} of {t:g}): " + message
+    extra = {"t_reached": t_now, "n_explicit_steps": st["n_explicit"], "n_split_steps": st["n_split"],
+             "n_cfl_retries": st["n_retries"], "parallel": parallel,
+             "checkpoint": str(checkpoint) if checkpoint is not None else ""}
+    result = make_result(interior(U, g).copy(), ts_saved, us_saved, step, dt_min, dt_max,
+                         compile_time, status, message, extra)
+    if raise_on_failure and status == "nonfinite":
+        raise NonFiniteError(message)
+    if raise_on_failure and status == "step_too_small":
+        raise StabilityError(message)
+    return result
