@@ -400,7 +400,8 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         if status == "nonfinite":
             grad = np.full(grid.shape + (d,), np.nan)
         else:
-            grad = upwind_gradient(Up, g, h, sch)[inner]
+            with np.errstate(over="ignore", invalid="ignore"):
+                grad = upwind_gradient(Up, g, h, sch)[inner]
         us_arr = np.stack(us) if us else np.zeros((0,) + grid.shape)
         return HJResult(u=np.ascontiguousarray(Ucomp_interior[inner]), grad=np.ascontiguousarray(grad),
                         ts=np.asarray(ts, dtype=np.float64), us=us_arr, n_steps=int(n_steps),
