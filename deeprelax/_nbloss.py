@@ -15,19 +15,15 @@ called from other ``@njit`` kernels::
 
 Parameter layouts (``d`` = dimension, ``k`` = number of wells)
 ----------------------------------------------------------------
-========================  ====  ===================================================
-loss                      kind  ``params``
-========================  ====  ===================================================
-quadratic                 0     ``[d, A (d*d, row-major)]``
-abs                       1     ``[d]``
-double-well               2     ``[d]``
-softmin-quadratics,       3     ``[d, k, beta_f (inf = hard min), a (k), m (k*d), c (k)]``
-wide-sharp
-dr-fig1                   4     ``[n, knots (n), coef (4*(n-1), row-major (4, n-1)), f2 at last knot, ell]``
-rastrigin                 5     ``[d, A, scale]``
-cosine                    6     ``[d]``
-gaussian-mixture          7     ``[d, k, w (k), m (k*d), s (k)]``
-========================  ====  ===================================================
+* kind 0, quadratic: ``[d, A (d*d, row-major)]``
+* kind 1, abs: ``[d]``
+* kind 2, double-well: ``[d]``
+* kind 3, softmin-quadratics and wide-sharp: ``[d, k, beta_f (inf = hard min), a (k), m (k*d), c (k)]``
+* kind 4, dr-fig1: ``[n, knots (n), coef (4*(n-1), the (4, n-1) local power-basis spline
+  coefficients row-major), f2 at the last knot, ell (extension length)]``
+* kind 5, rastrigin: ``[d, A, scale]``
+* kind 6, cosine: ``[d]``
+* kind 7, gaussian-mixture: ``[d, k, w (k), m (k*d), s (k)]``
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 >>> from deeprelax import losses
 >>> f = losses.get("double-well", dim=2)
->>> f.value([1.0, 0.0]), f.grad([[0.5, 1.0]]).shape
+>>> float(f.value([1.0, 0.0])), f.grad([[0.5, 1.0]]).shape
 (0.0, (1, 2))
 >>> losses.names()[:3]
 ['abs', 'cosine', 'double-well']
@@ -673,7 +673,8 @@ class GaussianMixture(Loss):
 
     Defaults (1-D): ``w = (0.2, 0.8)``, ``s = (0.05, 0.5)``, ``m = (-1, 1.5)`` (a sharp
     well at -1, a wide one at 1.5; well separated).  Exact viscous solution at
-    ``beta = 1`` only: ``u(x, t) = -log sum_i w_i N(x; m_i, (s_i^2 + t) I)``.
+    ``beta = 1`` only (pass ``beta=1`` explicitly; the default ``beta = inf`` raises
+    ``NotImplementedError``): ``u(x, t) = -log sum_i w_i N(x; m_i, (s_i^2 + t) I)``.
     The wide well overtakes the sharp one near ``t* ~ 0.014``.
     """
 

@@ -274,7 +274,9 @@ def prox(loss, x, t, *, method="auto", tol=1e-12, max_iter=500) -> ProxResult:
     Warns
     -----
     RuntimeWarning
-        When some points did not converge (how many, and what to change).
+        When some points did not converge (how many, and what to change).  Points
+        where a forced ``"fixed-point"`` iteration diverged (possible only when
+        ``loss.lipschitz_grad`` is unknown) get ``prox = grad = value = nan``.
     """
     t = check_positive("t", t)
     tol = check_positive("tol", tol)

@@ -458,7 +458,7 @@ def _cos_phi(x, y, t):
     return -np.cos(_PI * y) + (x - y) ** 2 / (2.0 * t)
 
 
-def _cosine_hl_1d(x, t, n_scan=2049, chunk=2048):
+def _cosine_hl_1d(x, t, n_scan=2049, chunk=512):
     """Value and prox for flat arrays ``x`` (1-D Hopf-Lax of ``-cos(pi y)``)."""
     x = np.asarray(x, dtype=np.float64).ravel()
     if t == 0:
