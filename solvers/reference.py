@@ -274,7 +274,7 @@ def _check_same_beta(beta, beta_f):
 
 def _softmin_viscous_logits(x, t, beta, a, m, c):
     d = m.shape[1]
-    q, diff = _softmin_q(x, a, m, c)
+    diff = x[..., None, :] - m
     r = 1.0 + t * a
     sq = np.einsum("...kd,...kd->...k", diff, diff)
     return -beta * c - 0.5 * d * np.log(r) - beta * a * sq / (2.0 * r), r

@@ -87,7 +87,7 @@ def test_register_new_loss():
     @losses.register("test-linear")
     class Linear(losses.Loss):
         def __init__(self, slope=2.0):
-            super().__init__(1, [(-1, 1)], {"slope": slope}, 0.0 + 1e-300, [1])
+            super().__init__(1, [(-1, 1)], {"slope": slope}, None, [1])
             self.slope = slope
 
         def _value(self, x):
