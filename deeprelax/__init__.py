@@ -13,6 +13,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 from solvers import Grid  # noqa: E402
 
-from . import io  # noqa: E402
+from . import io, losses  # noqa: E402
+from .prox import ProxResult, prox  # noqa: E402
 
-__all__ = ["Grid", "io", "__version__"]
+__all__ = ["Grid", "io", "losses", "prox", "ProxResult", "__version__"]

@@ -10,10 +10,11 @@ variance ``t / beta`` per axis.
 """
 from .errors import (ConvergenceError, DeepRelaxError, GridError, NonFiniteError, SchemeError,
                      StabilityError)
+from . import reference
 from .grid import Grid
 from .result import ColeHopfResult, HopfLaxResult, Result, RESULT_TYPES, register_result
 
 __all__ = [
-    "Grid", "Result", "HopfLaxResult", "ColeHopfResult", "RESULT_TYPES", "register_result",
+    "Grid", "reference", "Result", "HopfLaxResult", "ColeHopfResult", "RESULT_TYPES", "register_result",
     "DeepRelaxError", "GridError", "SchemeError", "StabilityError", "NonFiniteError", "ConvergenceError",
 ]
