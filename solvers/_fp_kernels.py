@@ -301,7 +301,9 @@ def axis_step(rho, ap, am, axis, ci, ce, out, periodic):
     """
     r3, p3, m3, o3 = (axis_view(x, axis) for x in (rho, ap, am, out))
     bw = BLOCK if r3.shape[2] > 1 else LAST_AXIS_BLOCK
-    fn = _step_p if use_parallel(rho.size) else _step_s
+    ntask = -(-(r3.shape[0] * r3.shape[2]) // bw)
+    # threads only pay off with several independent blocks of lines (a 1-D line is one serial recursion)
+    fn = _step_p if (use_parallel(rho.size) and ntask >= 4) else _step_s
     fn(r3, p3, m3, float(ci), float(ce), o3, bool(periodic), bw)
     return out
 

@@ -736,35 +736,31 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
         plan.append((a, (b - a) / n, n))
     n_total = sum(p[2] for p in plan)
 
-    # ---- log reference for KL
+    # ---- reference density of the KL diagnostic
     log_ref_static = None
-    if pb.kind != "drift":
-        kl_mode = "gibbs"
-    else:
-        kl_mode = "none"
-        if isinstance(kl_reference, np.ndarray):
-            ref = _grid_array("kl_reference", kl_reference, grid.shape)
-            with np.errstate(divide="ignore"):
-                log_ref_static = np.log(ref / (ref.sum() * vol))
-            kl_mode = "static"
-        elif kl_reference is None and not pb.time_dependent and grid.size <= KL_AUTO_MAX_NODES:
-            ref = _steady(pb)
-            with np.errstate(divide="ignore"):
-                log_ref_static = np.log(np.maximum(ref, 0.0))
-            kl_mode = "static"
     if kl_reference is False:
         kl_mode = "none"
-    if isinstance(kl_reference, np.ndarray) and pb.kind != "drift":
+    elif kl_reference is not None:
         ref = _grid_array("kl_reference", kl_reference, grid.shape)
+        if ref.min() < 0 or ref.sum() <= 0:
+            raise ValueError("`kl_reference` must be a non-negative density with positive mass.")
         with np.errstate(divide="ignore"):
             log_ref_static = np.log(ref / (ref.sum() * vol))
-        kl_mode = "static"
+        kl_mode = "array"
+    elif pb.kind != "drift":
+        kl_mode = "gibbs"                 # Gibbs of f(., t) at each saved time
+    elif not pb.time_dependent and grid.size <= KL_AUTO_MAX_NODES:
+        with np.errstate(divide="ignore"):
+            log_ref_static = np.log(_steady(pb))
+        kl_mode = "steady_state"
+    else:
+        kl_mode = "none"
 
     def diag(r, tt):
         f = pb.potential_values(tt) if pb.kind != "drift" else None
         if kl_mode == "gibbs":
             lr = _log_gibbs(f, beta, vol)
-        elif kl_mode == "static":
+        elif log_ref_static is not None:
             lr = log_ref_static
         else:
             lr = None
@@ -779,6 +775,7 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
             if all(b_ is not x for x in busy):
                 return b_
         raise AssertionError("no spare buffer")  # pragma: no cover
+
     lu_cache: dict = {}
     clipped = [0.0]
     periodic = grid.periodic
