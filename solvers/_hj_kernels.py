@@ -1,14 +1,17 @@
 """Numba kernels of the finite-difference Hamilton-Jacobi solver (1-D, 2-D and 3-D).
 
-Every kernel works on ghost-padded arrays passed *flattened* (C order) together
-with the padded shape, so one per-cell routine serves every axis through its
-stride.  The ghost cells must be filled beforehand (:mod:`solvers.boundary`);
-kernels never branch on the domain edge.
+Every kernel works on a ghost-padded array (``g`` cells per side, filled
+beforehand by :mod:`solvers.boundary`); kernels never branch on the domain edge.
+There is one kernel per (dimension, derivative family) with plain N-d indexing:
+a generic per-axis stride version was 5-10x slower (no vectorisation, branches
+in the inner loop).  The bodies are written out from one template (the loop
+body differs only in which neighbours are read), so the cell update is the same
+in all of them.  The Hamiltonian code ``ham`` stays a run-time argument.
 
-* ``stage_{1,2,3}d[_par]`` write one Runge-Kutta stage on the interior,
+* ``stage_{1,2,3}d_{first,eno2,weno5}[_par]`` write one Runge-Kutta stage on the interior,
   ``O = a W + b (V + dt L(V))`` with ``L(u) = -H_hat(p^-, p^+) + nu Lap u``
   (``a = 0`` drops the ``W`` term: forward Euler / first RK3 stage).
-* ``slopes_{1,2,3}d[_par]`` return per-axis ``max |D^+- u|`` (first-order
+* ``slopes_{1,2,3}d_g{1,2,3}[_par]`` return per-axis ``max |D^+- u|`` (first-order
   differences) and a non-finite flag, used for the CFL time step.
 
 The ``_par`` variants thread over the outermost interior axis with ``prange``
@@ -16,7 +19,8 @@ The ``_par`` variants thread over the outermost interior axis with ``prange``
 :func:`solvers._jit.use_parallel`.  The NumPy twins are
 :func:`solvers.schemes.stage_numpy` and :func:`solvers.schemes.max_slopes_numpy`.
 Integer codes: ``deriv`` 0 first / 1 ENO2 / 2 WENO5; ``ham`` 0 Godunov /
-1 Rouy-Tourin / 2 local Lax-Friedrichs / 3 Engquist-Osher; ``lap`` 2 or 4.
+1 Rouy-Tourin / 2 local Lax-Friedrichs / 3 Engquist-Osher.  The Laplacian is the
+3-point one for first-order and ENO2 kernels and the 5-point one for WENO5.
 """
 from __future__ import annotations
 
@@ -53,283 +57,658 @@ def _weno(v1, v2, v3, v4, v5):
     return (a1 * phi1 + a2 * phi2 + a3 * phi3) / (a1 + a2 + a3)
 
 
-@njit
+@njit(inline="always")
 def _minabs(a, b):
     return a if abs(a) <= abs(b) else b
 
 
-@njit
+@njit(inline="always")
 def _ham(ham, pm, pp):
-    if ham == 0:  # Godunov
-        a = max(pm, 0.0)
-        b = min(pp, 0.0)
-        return 0.5 * max(a * a, b * b)
-    elif ham == 1:  # Rouy-Tourin, literal form of the figure script
-        q = min(0.0, min(-pm, pp))
-        return 0.5 * q * q
-    elif ham == 2:  # local Lax-Friedrichs
-        alpha = max(abs(pm), abs(pp))
-        s = 0.5 * (pm + pp)
-        return 0.5 * s * s - 0.5 * alpha * (pp - pm)
-    else:  # Engquist-Osher
-        a = max(pm, 0.0)
-        b = min(pp, 0.0)
-        return 0.5 * (a * a + b * b)
+    """Per-axis numerical Hamiltonian; all candidates are computed and one is selected.
+
+    Selecting instead of branching keeps the loop branch-free (3x cheaper in CPU time
+    here).  Codes 0 (Godunov) and 1 (Rouy-Tourin) share the value: for H = p^2/2,
+    ``min(0, min(-p^-, p^+))^2 = max(max(p^-, 0), -min(p^+, 0))^2 = max(A^2, B^2)``
+    exactly in floating point (squaring is monotone on [0, inf)); the literal
+    Rouy-Tourin form is kept in the NumPy twin and a test checks the equality.
+    """
+    a = max(pm, 0.0)
+    b = min(pp, 0.0)
+    a2 = a * a
+    b2 = b * b
+    god = 0.5 * max(a2, b2)
+    eo = 0.5 * (a2 + b2)
+    alpha = max(abs(pm), abs(pp))
+    s = 0.5 * (pm + pp)
+    lf = 0.5 * s * s - 0.5 * alpha * (pp - pm)
+    return god if ham <= 1 else (lf if ham == 2 else eo)
+
+
+@njit(inline="always")
+def _pf(um1, c, up1, ih):
+    """First-order one-sided differences (p^-, p^+)."""
+    return (c - um1) * ih, (up1 - c) * ih
+
+
+@njit(inline="always")
+def _pe(um2, um1, c, up1, up2, ih):
+    """ENO2 one-sided derivatives (p^-, p^+)."""
+    a = um2 - 2.0 * um1 + c
+    b = um1 - 2.0 * c + up1
+    cc = c - 2.0 * up1 + up2
+    return ((c - um1) + 0.5 * _minabs(a, b)) * ih, ((up1 - c) - 0.5 * _minabs(b, cc)) * ih
 
 
 @njit
-def _axis_ham(Vf, k, s, ih, deriv, ham):
-    """h(p^-, p^+) along the axis of stride ``s`` at flat index ``k``."""
-    c = Vf[k]
-    if deriv == 0:
-        pm = (c - Vf[k - s]) * ih
-        pp = (Vf[k + s] - c) * ih
-    elif deriv == 1:
-        um2 = Vf[k - 2 * s]
-        um1 = Vf[k - s]
-        up1 = Vf[k + s]
-        up2 = Vf[k + 2 * s]
-        a = um2 - 2.0 * um1 + c
-        b = um1 - 2.0 * c + up1
-        cc = c - 2.0 * up1 + up2
-        pm = ((c - um1) + 0.5 * _minabs(a, b)) * ih
-        pp = ((up1 - c) - 0.5 * _minabs(b, cc)) * ih
-    else:
-        um3 = Vf[k - 3 * s]
-        um2 = Vf[k - 2 * s]
-        um1 = Vf[k - s]
-        up1 = Vf[k + s]
-        up2 = Vf[k + 2 * s]
-        up3 = Vf[k + 3 * s]
-        d0 = (um2 - um3) * ih
-        d1 = (um1 - um2) * ih
-        d2 = (c - um1) * ih
-        d3 = (up1 - c) * ih
-        d4 = (up2 - up1) * ih
-        d5 = (up3 - up2) * ih
-        pm = _weno(d0, d1, d2, d3, d4)
-        pp = _weno(d5, d4, d3, d2, d1)
-    return _ham(ham, pm, pp)
+def _pw(um3, um2, um1, c, up1, up2, up3, ih):
+    """WENO5 one-sided derivatives (p^-, p^+) from the divided differences D^- u_{i-2..i+3}."""
+    d0 = (um2 - um3) * ih
+    d1 = (um1 - um2) * ih
+    d2 = (c - um1) * ih
+    d3 = (up1 - c) * ih
+    d4 = (up2 - up1) * ih
+    d5 = (up3 - up2) * ih
+    return _weno(d0, d1, d2, d3, d4), _weno(d5, d4, d3, d2, d1)
 
 
-@njit
-def _axis_lap(Vf, k, s, q, lap):
-    """Central second difference along stride ``s`` times ``q = 1/h^2``."""
-    if lap == 2:
-        return (Vf[k - s] - 2.0 * Vf[k] + Vf[k + s]) * q
-    return (-Vf[k - 2 * s] + 16.0 * Vf[k - s] - 30.0 * Vf[k] + 16.0 * Vf[k + s]
-            - Vf[k + 2 * s]) * (q / 12.0)
+@njit(inline="always")
+def _l2(um1, c, up1, q):
+    return (um1 - 2.0 * c + up1) * q
 
 
-@njit
-def _update(Vf, Wf, Of, k, nd, s0, s1, s2, ih0, ih1, ih2, q0, q1, q2, nu, deriv, ham, lap, a, b, dt):
-    hs = _axis_ham(Vf, k, s0, ih0, deriv, ham)
-    if nd > 1:
-        hs += _axis_ham(Vf, k, s1, ih1, deriv, ham)
-    if nd > 2:
-        hs += _axis_ham(Vf, k, s2, ih2, deriv, ham)
-    r = -hs
-    if nu != 0.0:
-        lp = _axis_lap(Vf, k, s0, q0, lap)
-        if nd > 1:
-            lp += _axis_lap(Vf, k, s1, q1, lap)
-        if nd > 2:
-            lp += _axis_lap(Vf, k, s2, q2, lap)
-        r += nu * lp
-    val = Vf[k] + dt * r
-    if a != 0.0:
-        Of[k] = a * Wf[k] + b * val
-    else:
-        Of[k] = b * val
+@njit(inline="always")
+def _l4(um2, um1, c, up1, up2, q):
+    return (-um2 + 16.0 * um1 - 30.0 * c + 16.0 * up1 - up2) * (q / 12.0)
 
 
 # ----------------------------------------------------------------------------- stage kernels
-@njit
-def _range1d(Vf, Wf, Of, lo, hi, g, ih, q, nu, deriv, ham, lap, a, b, dt):
+# One kernel per (dimension, derivative family), serial and threaded, written out from one template.
+# The ghost width is a literal (1 first order, 2 ENO2, 3 WENO5): with a run-time offset Numba cannot
+# prove ``i - 1 >= 0``, keeps its negative-index wrap-around on every read and the loop does not
+# vectorise (3x slower here).
+
+@njit(inline="always")
+def _rows_1d_first(V, W, O, lo, hi, ih0, q0, nu, ham, a, b, dt):
     for i in range(lo, hi):
-        _update(Vf, Wf, Of, i + g, 1, 1, 0, 0, ih, 0.0, 0.0, q, 0.0, 0.0, nu, deriv, ham, lap, a, b, dt)
+        c = V[i]
+        pm, pp = _pf(V[i - 1], c, V[i + 1], ih0)
+        hs = _ham(ham, pm, pp)
+        r = -hs
+        if nu != 0.0:
+            r += nu * (_l2(V[i - 1], c, V[i + 1], q0))
+        val = c + dt * r
+        if a != 0.0:
+            O[i] = a * W[i] + b * val
+        else:
+            O[i] = b * val
 
 
 @njit
-def stage_1d(Vf, Wf, Of, n0, g, ih, q, nu, deriv, ham, lap, a, b, dt):
-    """One stage on a 1-D padded line of ``n0 + 2 g`` values (serial)."""
-    _range1d(Vf, Wf, Of, 0, n0, g, ih, q, nu, deriv, ham, lap, a, b, dt)
+def stage_1d_first(V, W, O, ih0, q0, nu, ham, a, b, dt):
+    _rows_1d_first(V, W, O, 1, V.shape[0] - 1, ih0, q0, nu, ham, a, b, dt)
 
 
 @pnjit
-def stage_1d_par(Vf, Wf, Of, n0, g, ih, q, nu, deriv, ham, lap, a, b, dt):
-    """Threaded twin of :func:`stage_1d` (chunks of the line)."""
+def stage_1d_first_par(V, W, O, ih0, q0, nu, ham, a, b, dt):
+    n0 = V.shape[0] - 2
     nch = (n0 + _CHUNK - 1) // _CHUNK
-    for c in prange(nch):
-        lo = c * _CHUNK
-        hi = min(n0, lo + _CHUNK)
-        _range1d(Vf, Wf, Of, lo, hi, g, ih, q, nu, deriv, ham, lap, a, b, dt)
+    for ch in prange(nch):
+        lo = 1 + ch * _CHUNK
+        _rows_1d_first(V, W, O, lo, min(lo + _CHUNK, 1 + n0), ih0, q0, nu, ham, a, b, dt)
+
+
+@njit(inline="always")
+def _rows_1d_eno2(V, W, O, lo, hi, ih0, q0, nu, ham, a, b, dt):
+    for i in range(lo, hi):
+        c = V[i]
+        pm, pp = _pe(V[i - 2], V[i - 1], c, V[i + 1], V[i + 2], ih0)
+        hs = _ham(ham, pm, pp)
+        r = -hs
+        if nu != 0.0:
+            r += nu * (_l2(V[i - 1], c, V[i + 1], q0))
+        val = c + dt * r
+        if a != 0.0:
+            O[i] = a * W[i] + b * val
+        else:
+            O[i] = b * val
 
 
 @njit
-def _row2d(Vf, Wf, Of, i, n1, m1, g, ih0, ih1, q0, q1, nu, deriv, ham, lap, a, b, dt):
-    base = (i + g) * m1 + g
-    for j in range(n1):
-        _update(Vf, Wf, Of, base + j, 2, m1, 1, 0, ih0, ih1, 0.0, q0, q1, 0.0,
-                nu, deriv, ham, lap, a, b, dt)
-
-
-@njit
-def stage_2d(Vf, Wf, Of, n0, n1, g, ih0, ih1, q0, q1, nu, deriv, ham, lap, a, b, dt):
-    """One stage on a 2-D padded array of shape ``(n0 + 2g, n1 + 2g)`` passed flat (serial)."""
-    m1 = n1 + 2 * g
-    for i in range(n0):
-        _row2d(Vf, Wf, Of, i, n1, m1, g, ih0, ih1, q0, q1, nu, deriv, ham, lap, a, b, dt)
+def stage_1d_eno2(V, W, O, ih0, q0, nu, ham, a, b, dt):
+    _rows_1d_eno2(V, W, O, 2, V.shape[0] - 2, ih0, q0, nu, ham, a, b, dt)
 
 
 @pnjit
-def stage_2d_par(Vf, Wf, Of, n0, n1, g, ih0, ih1, q0, q1, nu, deriv, ham, lap, a, b, dt):
-    """Threaded twin of :func:`stage_2d` (``prange`` over the first axis)."""
-    m1 = n1 + 2 * g
-    for i in prange(n0):
-        _row2d(Vf, Wf, Of, i, n1, m1, g, ih0, ih1, q0, q1, nu, deriv, ham, lap, a, b, dt)
+def stage_1d_eno2_par(V, W, O, ih0, q0, nu, ham, a, b, dt):
+    n0 = V.shape[0] - 4
+    nch = (n0 + _CHUNK - 1) // _CHUNK
+    for ch in prange(nch):
+        lo = 2 + ch * _CHUNK
+        _rows_1d_eno2(V, W, O, lo, min(lo + _CHUNK, 2 + n0), ih0, q0, nu, ham, a, b, dt)
+
+
+@njit(inline="always")
+def _rows_1d_weno5(V, W, O, lo, hi, ih0, q0, nu, ham, a, b, dt):
+    for i in range(lo, hi):
+        c = V[i]
+        pm, pp = _pw(V[i - 3], V[i - 2], V[i - 1], c, V[i + 1], V[i + 2], V[i + 3], ih0)
+        hs = _ham(ham, pm, pp)
+        r = -hs
+        if nu != 0.0:
+            r += nu * (_l4(V[i - 2], V[i - 1], c, V[i + 1], V[i + 2], q0))
+        val = c + dt * r
+        if a != 0.0:
+            O[i] = a * W[i] + b * val
+        else:
+            O[i] = b * val
 
 
 @njit
-def _plane3d(Vf, Wf, Of, i, n1, n2, m1, m2, g, ih0, ih1, ih2, q0, q1, q2, nu, deriv, ham, lap, a, b, dt):
-    for j in range(n1):
-        base = ((i + g) * m1 + (j + g)) * m2 + g
-        for l in range(n2):
-            _update(Vf, Wf, Of, base + l, 3, m1 * m2, m2, 1, ih0, ih1, ih2, q0, q1, q2,
-                    nu, deriv, ham, lap, a, b, dt)
-
-
-@njit
-def stage_3d(Vf, Wf, Of, n0, n1, n2, g, ih0, ih1, ih2, q0, q1, q2, nu, deriv, ham, lap, a, b, dt):
-    """One stage on a 3-D padded array passed flat (serial)."""
-    m1 = n1 + 2 * g
-    m2 = n2 + 2 * g
-    for i in range(n0):
-        _plane3d(Vf, Wf, Of, i, n1, n2, m1, m2, g, ih0, ih1, ih2, q0, q1, q2, nu, deriv, ham, lap, a, b, dt)
+def stage_1d_weno5(V, W, O, ih0, q0, nu, ham, a, b, dt):
+    _rows_1d_weno5(V, W, O, 3, V.shape[0] - 3, ih0, q0, nu, ham, a, b, dt)
 
 
 @pnjit
-def stage_3d_par(Vf, Wf, Of, n0, n1, n2, g, ih0, ih1, ih2, q0, q1, q2, nu, deriv, ham, lap, a, b, dt):
-    """Threaded twin of :func:`stage_3d` (``prange`` over the first axis)."""
-    m1 = n1 + 2 * g
-    m2 = n2 + 2 * g
-    for i in prange(n0):
-        _plane3d(Vf, Wf, Of, i, n1, n2, m1, m2, g, ih0, ih1, ih2, q0, q1, q2, nu, deriv, ham, lap, a, b, dt)
+def stage_1d_weno5_par(V, W, O, ih0, q0, nu, ham, a, b, dt):
+    n0 = V.shape[0] - 6
+    nch = (n0 + _CHUNK - 1) // _CHUNK
+    for ch in prange(nch):
+        lo = 3 + ch * _CHUNK
+        _rows_1d_weno5(V, W, O, lo, min(lo + _CHUNK, 3 + n0), ih0, q0, nu, ham, a, b, dt)
+
+
+@njit(inline="always")
+def _slab_2d_first(V, W, O, i, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+    for j in range(1, V.shape[1] - 1):
+        c = V[i, j]
+        pm, pp = _pf(V[i - 1, j], c, V[i + 1, j], ih0)
+        hs = _ham(ham, pm, pp)
+        pm, pp = _pf(V[i, j - 1], c, V[i, j + 1], ih1)
+        hs += _ham(ham, pm, pp)
+        r = -hs
+        if nu != 0.0:
+            r += nu * (_l2(V[i - 1, j], c, V[i + 1, j], q0) + _l2(V[i, j - 1], c, V[i, j + 1], q1))
+        val = c + dt * r
+        if a != 0.0:
+            O[i, j] = a * W[i, j] + b * val
+        else:
+            O[i, j] = b * val
+
+
+@njit
+def stage_2d_first(V, W, O, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+    for i in range(1, V.shape[0] - 1):
+        _slab_2d_first(V, W, O, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
+
+
+@pnjit
+def stage_2d_first_par(V, W, O, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+    for i in prange(1, V.shape[0] - 1):
+        _slab_2d_first(V, W, O, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
+
+
+@njit(inline="always")
+def _slab_2d_eno2(V, W, O, i, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+    for j in range(2, V.shape[1] - 2):
+        c = V[i, j]
+        pm, pp = _pe(V[i - 2, j], V[i - 1, j], c, V[i + 1, j], V[i + 2, j], ih0)
+        hs = _ham(ham, pm, pp)
+        pm, pp = _pe(V[i, j - 2], V[i, j - 1], c, V[i, j + 1], V[i, j + 2], ih1)
+        hs += _ham(ham, pm, pp)
+        r = -hs
+        if nu != 0.0:
+            r += nu * (_l2(V[i - 1, j], c, V[i + 1, j], q0) + _l2(V[i, j - 1], c, V[i, j + 1], q1))
+        val = c + dt * r
+        if a != 0.0:
+            O[i, j] = a * W[i, j] + b * val
+        else:
+            O[i, j] = b * val
+
+
+@njit
+def stage_2d_eno2(V, W, O, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+    for i in range(2, V.shape[0] - 2):
+        _slab_2d_eno2(V, W, O, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
+
+
+@pnjit
+def stage_2d_eno2_par(V, W, O, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+    for i in prange(2, V.shape[0] - 2):
+        _slab_2d_eno2(V, W, O, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
+
+
+@njit(inline="always")
+def _slab_2d_weno5(V, W, O, i, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+    for j in range(3, V.shape[1] - 3):
+        c = V[i, j]
+        pm, pp = _pw(V[i - 3, j], V[i - 2, j], V[i - 1, j], c, V[i + 1, j], V[i + 2, j], V[i + 3, j], ih0)
+        hs = _ham(ham, pm, pp)
+        pm, pp = _pw(V[i, j - 3], V[i, j - 2], V[i, j - 1], c, V[i, j + 1], V[i, j + 2], V[i, j + 3], ih1)
+        hs += _ham(ham, pm, pp)
+        r = -hs
+        if nu != 0.0:
+            r += nu * (_l4(V[i - 2, j], V[i - 1, j], c, V[i + 1, j], V[i + 2, j], q0) + _l4(V[i, j - 2], V[i, j - 1], c, V[i, j + 1], V[i, j + 2], q1))
+        val = c + dt * r
+        if a != 0.0:
+            O[i, j] = a * W[i, j] + b * val
+        else:
+            O[i, j] = b * val
+
+
+@njit
+def stage_2d_weno5(V, W, O, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+    for i in range(3, V.shape[0] - 3):
+        _slab_2d_weno5(V, W, O, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
+
+
+@pnjit
+def stage_2d_weno5_par(V, W, O, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+    for i in prange(3, V.shape[0] - 3):
+        _slab_2d_weno5(V, W, O, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
+
+
+@njit(inline="always")
+def _slab_3d_first(V, W, O, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+    for j in range(1, V.shape[1] - 1):
+        for l in range(1, V.shape[2] - 1):
+            c = V[i, j, l]
+            pm, pp = _pf(V[i - 1, j, l], c, V[i + 1, j, l], ih0)
+            hs = _ham(ham, pm, pp)
+            pm, pp = _pf(V[i, j - 1, l], c, V[i, j + 1, l], ih1)
+            hs += _ham(ham, pm, pp)
+            pm, pp = _pf(V[i, j, l - 1], c, V[i, j, l + 1], ih2)
+            hs += _ham(ham, pm, pp)
+            r = -hs
+            if nu != 0.0:
+                r += nu * (_l2(V[i - 1, j, l], c, V[i + 1, j, l], q0) + _l2(V[i, j - 1, l], c, V[i, j + 1, l], q1) + _l2(V[i, j, l - 1], c, V[i, j, l + 1], q2))
+            val = c + dt * r
+            if a != 0.0:
+                O[i, j, l] = a * W[i, j, l] + b * val
+            else:
+                O[i, j, l] = b * val
+
+
+@njit
+def stage_3d_first(V, W, O, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+    for i in range(1, V.shape[0] - 1):
+        _slab_3d_first(V, W, O, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
+
+
+@pnjit
+def stage_3d_first_par(V, W, O, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+    for i in prange(1, V.shape[0] - 1):
+        _slab_3d_first(V, W, O, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
+
+
+@njit(inline="always")
+def _slab_3d_eno2(V, W, O, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+    for j in range(2, V.shape[1] - 2):
+        for l in range(2, V.shape[2] - 2):
+            c = V[i, j, l]
+            pm, pp = _pe(V[i - 2, j, l], V[i - 1, j, l], c, V[i + 1, j, l], V[i + 2, j, l], ih0)
+            hs = _ham(ham, pm, pp)
+            pm, pp = _pe(V[i, j - 2, l], V[i, j - 1, l], c, V[i, j + 1, l], V[i, j + 2, l], ih1)
+            hs += _ham(ham, pm, pp)
+            pm, pp = _pe(V[i, j, l - 2], V[i, j, l - 1], c, V[i, j, l + 1], V[i, j, l + 2], ih2)
+            hs += _ham(ham, pm, pp)
+            r = -hs
+            if nu != 0.0:
+                r += nu * (_l2(V[i - 1, j, l], c, V[i + 1, j, l], q0) + _l2(V[i, j - 1, l], c, V[i, j + 1, l], q1) + _l2(V[i, j, l - 1], c, V[i, j, l + 1], q2))
+            val = c + dt * r
+            if a != 0.0:
+                O[i, j, l] = a * W[i, j, l] + b * val
+            else:
+                O[i, j, l] = b * val
+
+
+@njit
+def stage_3d_eno2(V, W, O, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+    for i in range(2, V.shape[0] - 2):
+        _slab_3d_eno2(V, W, O, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
+
+
+@pnjit
+def stage_3d_eno2_par(V, W, O, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+    for i in prange(2, V.shape[0] - 2):
+        _slab_3d_eno2(V, W, O, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
+
+
+@njit(inline="always")
+def _slab_3d_weno5(V, W, O, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+    for j in range(3, V.shape[1] - 3):
+        for l in range(3, V.shape[2] - 3):
+            c = V[i, j, l]
+            pm, pp = _pw(V[i - 3, j, l], V[i - 2, j, l], V[i - 1, j, l], c, V[i + 1, j, l], V[i + 2, j, l], V[i + 3, j, l], ih0)
+            hs = _ham(ham, pm, pp)
+            pm, pp = _pw(V[i, j - 3, l], V[i, j - 2, l], V[i, j - 1, l], c, V[i, j + 1, l], V[i, j + 2, l], V[i, j + 3, l], ih1)
+            hs += _ham(ham, pm, pp)
+            pm, pp = _pw(V[i, j, l - 3], V[i, j, l - 2], V[i, j, l - 1], c, V[i, j, l + 1], V[i, j, l + 2], V[i, j, l + 3], ih2)
+            hs += _ham(ham, pm, pp)
+            r = -hs
+            if nu != 0.0:
+                r += nu * (_l4(V[i - 2, j, l], V[i - 1, j, l], c, V[i + 1, j, l], V[i + 2, j, l], q0) + _l4(V[i, j - 2, l], V[i, j - 1, l], c, V[i, j + 1, l], V[i, j + 2, l], q1) + _l4(V[i, j, l - 2], V[i, j, l - 1], c, V[i, j, l + 1], V[i, j, l + 2], q2))
+            val = c + dt * r
+            if a != 0.0:
+                O[i, j, l] = a * W[i, j, l] + b * val
+            else:
+                O[i, j, l] = b * val
+
+
+@njit
+def stage_3d_weno5(V, W, O, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+    for i in range(3, V.shape[0] - 3):
+        _slab_3d_weno5(V, W, O, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
+
+
+@pnjit
+def stage_3d_weno5_par(V, W, O, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+    for i in prange(3, V.shape[0] - 3):
+        _slab_3d_weno5(V, W, O, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
 
 
 # ----------------------------------------------------------------------------- slope reduction
-@njit
-def _slope_cell(Vf, k, s, ih, cur):
-    c = Vf[k]
-    dm = abs(c - Vf[k - s]) * ih
-    dp = abs(Vf[k + s] - c) * ih
+@njit(inline="always")
+def _sl(um1, c, up1, ih, cur):
+    dm = abs(c - um1) * ih
+    dp = abs(up1 - c) * ih
     return max(cur, max(dm, dp)), (dm + dp) * 0.0
 
 
-@njit
-def _slopes_range1d(Vf, lo, hi, g, ih, out, r):
+@njit(inline="always")
+def _slopes_rows_1d_g1(V, lo, hi, ih0, out, r):
     m0 = 0.0
     bad = 0.0
     for i in range(lo, hi):
-        m0, z = _slope_cell(Vf, i + g, 1, ih, m0)
+        m0, z = _sl(V[i - 1], V[i], V[i + 1], ih0, m0)
         bad += z
     out[r, 0] = m0
     out[r, 3] = bad
 
 
 @njit
-def slopes_1d(Vf, n0, g, ih):
-    """Per-row ``[max|D u|, 0, 0, nan-flag]``; the flag is NaN iff a value is non-finite."""
+def slopes_1d_g1(V, ih0):
     out = np.zeros((1, 4))
-    _slopes_range1d(Vf, 0, n0, g, ih, out, 0)
+    _slopes_rows_1d_g1(V, 1, V.shape[0] - 1, ih0, out, 0)
     return out
 
 
 @pnjit
-def slopes_1d_par(Vf, n0, g, ih):
+def slopes_1d_g1_par(V, ih0):
+    n0 = V.shape[0] - 2
     nch = (n0 + _CHUNK - 1) // _CHUNK
     out = np.zeros((nch, 4))
-    for c in prange(nch):
-        lo = c * _CHUNK
-        _slopes_range1d(Vf, lo, min(n0, lo + _CHUNK), g, ih, out, c)
+    for ch in prange(nch):
+        lo = 1 + ch * _CHUNK
+        _slopes_rows_1d_g1(V, lo, min(lo + _CHUNK, 1 + n0), ih0, out, ch)
     return out
 
 
-@njit
-def _slopes_row2d(Vf, i, n1, m1, g, ih0, ih1, out):
-    base = (i + g) * m1 + g
+@njit(inline="always")
+def _slopes_slab_2d_g1(V, i, ih0, ih1, out):
     m0 = 0.0
-    mm1 = 0.0
+    m1 = 0.0
     bad = 0.0
-    for j in range(n1):
-        k = base + j
-        m0, z0 = _slope_cell(Vf, k, m1, ih0, m0)
-        mm1, z1 = _slope_cell(Vf, k, 1, ih1, mm1)
+    for j in range(1, V.shape[1] - 1):
+        c = V[i, j]
+        m0, z0 = _sl(V[i - 1, j], c, V[i + 1, j], ih0, m0)
+        m1, z1 = _sl(V[i, j - 1], c, V[i, j + 1], ih1, m1)
         bad += z0 + z1
-    out[i, 0] = m0
-    out[i, 1] = mm1
-    out[i, 3] = bad
+    out[i - 1, 0] = m0
+    out[i - 1, 1] = m1
+    out[i - 1, 3] = bad
 
 
 @njit
-def slopes_2d(Vf, n0, n1, g, ih0, ih1):
-    out = np.zeros((n0, 4))
-    m1 = n1 + 2 * g
-    for i in range(n0):
-        _slopes_row2d(Vf, i, n1, m1, g, ih0, ih1, out)
+def slopes_2d_g1(V, ih0, ih1):
+    out = np.zeros((V.shape[0] - 2, 4))
+    for i in range(1, V.shape[0] - 1):
+        _slopes_slab_2d_g1(V, i, ih0, ih1, out)
     return out
 
 
 @pnjit
-def slopes_2d_par(Vf, n0, n1, g, ih0, ih1):
-    out = np.zeros((n0, 4))
-    m1 = n1 + 2 * g
-    for i in prange(n0):
-        _slopes_row2d(Vf, i, n1, m1, g, ih0, ih1, out)
+def slopes_2d_g1_par(V, ih0, ih1):
+    out = np.zeros((V.shape[0] - 2, 4))
+    for i in prange(1, V.shape[0] - 1):
+        _slopes_slab_2d_g1(V, i, ih0, ih1, out)
     return out
 
 
-@njit
-def _slopes_plane3d(Vf, i, n1, n2, m1, m2, g, ih0, ih1, ih2, out):
+@njit(inline="always")
+def _slopes_slab_3d_g1(V, i, ih0, ih1, ih2, out):
     m0 = 0.0
-    mm1 = 0.0
-    mm2 = 0.0
+    m1 = 0.0
+    m2 = 0.0
     bad = 0.0
-    for j in range(n1):
-        base = ((i + g) * m1 + (j + g)) * m2 + g
-        for l in range(n2):
-            k = base + l
-            m0, z0 = _slope_cell(Vf, k, m1 * m2, ih0, m0)
-            mm1, z1 = _slope_cell(Vf, k, m2, ih1, mm1)
-            mm2, z2 = _slope_cell(Vf, k, 1, ih2, mm2)
+    for j in range(1, V.shape[1] - 1):
+        for l in range(1, V.shape[2] - 1):
+            c = V[i, j, l]
+            m0, z0 = _sl(V[i - 1, j, l], c, V[i + 1, j, l], ih0, m0)
+            m1, z1 = _sl(V[i, j - 1, l], c, V[i, j + 1, l], ih1, m1)
+            m2, z2 = _sl(V[i, j, l - 1], c, V[i, j, l + 1], ih2, m2)
             bad += z0 + z1 + z2
-    out[i, 0] = m0
-    out[i, 1] = mm1
-    out[i, 2] = mm2
-    out[i, 3] = bad
+    out[i - 1, 0] = m0
+    out[i - 1, 1] = m1
+    out[i - 1, 2] = m2
+    out[i - 1, 3] = bad
 
 
 @njit
-def slopes_3d(Vf, n0, n1, n2, g, ih0, ih1, ih2):
-    out = np.zeros((n0, 4))
-    m1 = n1 + 2 * g
-    m2 = n2 + 2 * g
-    for i in range(n0):
-        _slopes_plane3d(Vf, i, n1, n2, m1, m2, g, ih0, ih1, ih2, out)
+def slopes_3d_g1(V, ih0, ih1, ih2):
+    out = np.zeros((V.shape[0] - 2, 4))
+    for i in range(1, V.shape[0] - 1):
+        _slopes_slab_3d_g1(V, i, ih0, ih1, ih2, out)
     return out
 
 
 @pnjit
-def slopes_3d_par(Vf, n0, n1, n2, g, ih0, ih1, ih2):
-    out = np.zeros((n0, 4))
-    m1 = n1 + 2 * g
-    m2 = n2 + 2 * g
-    for i in prange(n0):
-        _slopes_plane3d(Vf, i, n1, n2, m1, m2, g, ih0, ih1, ih2, out)
+def slopes_3d_g1_par(V, ih0, ih1, ih2):
+    out = np.zeros((V.shape[0] - 2, 4))
+    for i in prange(1, V.shape[0] - 1):
+        _slopes_slab_3d_g1(V, i, ih0, ih1, ih2, out)
     return out
+
+
+@njit(inline="always")
+def _slopes_rows_1d_g2(V, lo, hi, ih0, out, r):
+    m0 = 0.0
+    bad = 0.0
+    for i in range(lo, hi):
+        m0, z = _sl(V[i - 1], V[i], V[i + 1], ih0, m0)
+        bad += z
+    out[r, 0] = m0
+    out[r, 3] = bad
+
+
+@njit
+def slopes_1d_g2(V, ih0):
+    out = np.zeros((1, 4))
+    _slopes_rows_1d_g2(V, 2, V.shape[0] - 2, ih0, out, 0)
+    return out
+
+
+@pnjit
+def slopes_1d_g2_par(V, ih0):
+    n0 = V.shape[0] - 4
+    nch = (n0 + _CHUNK - 1) // _CHUNK
+    out = np.zeros((nch, 4))
+    for ch in prange(nch):
+        lo = 2 + ch * _CHUNK
+        _slopes_rows_1d_g2(V, lo, min(lo + _CHUNK, 2 + n0), ih0, out, ch)
+    return out
+
+
+@njit(inline="always")
+def _slopes_slab_2d_g2(V, i, ih0, ih1, out):
+    m0 = 0.0
+    m1 = 0.0
+    bad = 0.0
+    for j in range(2, V.shape[1] - 2):
+        c = V[i, j]
+        m0, z0 = _sl(V[i - 1, j], c, V[i + 1, j], ih0, m0)
+        m1, z1 = _sl(V[i, j - 1], c, V[i, j + 1], ih1, m1)
+        bad += z0 + z1
+    out[i - 2, 0] = m0
+    out[i - 2, 1] = m1
+    out[i - 2, 3] = bad
+
+
+@njit
+def slopes_2d_g2(V, ih0, ih1):
+    out = np.zeros((V.shape[0] - 4, 4))
+    for i in range(2, V.shape[0] - 2):
+        _slopes_slab_2d_g2(V, i, ih0, ih1, out)
+    return out
+
+
+@pnjit
+def slopes_2d_g2_par(V, ih0, ih1):
+    out = np.zeros((V.shape[0] - 4, 4))
+    for i in prange(2, V.shape[0] - 2):
+        _slopes_slab_2d_g2(V, i, ih0, ih1, out)
+    return out
+
+
+@njit(inline="always")
+def _slopes_slab_3d_g2(V, i, ih0, ih1, ih2, out):
+    m0 = 0.0
+    m1 = 0.0
+    m2 = 0.0
+    bad = 0.0
+    for j in range(2, V.shape[1] - 2):
+        for l in range(2, V.shape[2] - 2):
+            c = V[i, j, l]
+            m0, z0 = _sl(V[i - 1, j, l], c, V[i + 1, j, l], ih0, m0)
+            m1, z1 = _sl(V[i, j - 1, l], c, V[i, j + 1, l], ih1, m1)
+            m2, z2 = _sl(V[i, j, l - 1], c, V[i, j, l + 1], ih2, m2)
+            bad += z0 + z1 + z2
+    out[i - 2, 0] = m0
+    out[i - 2, 1] = m1
+    out[i - 2, 2] = m2
+    out[i - 2, 3] = bad
+
+
+@njit
+def slopes_3d_g2(V, ih0, ih1, ih2):
+    out = np.zeros((V.shape[0] - 4, 4))
+    for i in range(2, V.shape[0] - 2):
+        _slopes_slab_3d_g2(V, i, ih0, ih1, ih2, out)
+    return out
+
+
+@pnjit
+def slopes_3d_g2_par(V, ih0, ih1, ih2):
+    out = np.zeros((V.shape[0] - 4, 4))
+    for i in prange(2, V.shape[0] - 2):
+        _slopes_slab_3d_g2(V, i, ih0, ih1, ih2, out)
+    return out
+
+
+@njit(inline="always")
+def _slopes_rows_1d_g3(V, lo, hi, ih0, out, r):
+    m0 = 0.0
+    bad = 0.0
+    for i in range(lo, hi):
+        m0, z = _sl(V[i - 1], V[i], V[i + 1], ih0, m0)
+        bad += z
+    out[r, 0] = m0
+    out[r, 3] = bad
+
+
+@njit
+def slopes_1d_g3(V, ih0):
+    out = np.zeros((1, 4))
+    _slopes_rows_1d_g3(V, 3, V.shape[0] - 3, ih0, out, 0)
+    return out
+
+
+@pnjit
+def slopes_1d_g3_par(V, ih0):
+    n0 = V.shape[0] - 6
+    nch = (n0 + _CHUNK - 1) // _CHUNK
+    out = np.zeros((nch, 4))
+    for ch in prange(nch):
+        lo = 3 + ch * _CHUNK
+        _slopes_rows_1d_g3(V, lo, min(lo + _CHUNK, 3 + n0), ih0, out, ch)
+    return out
+
+
+@njit(inline="always")
+def _slopes_slab_2d_g3(V, i, ih0, ih1, out):
+    m0 = 0.0
+    m1 = 0.0
+    bad = 0.0
+    for j in range(3, V.shape[1] - 3):
+        c = V[i, j]
+        m0, z0 = _sl(V[i - 1, j], c, V[i + 1, j], ih0, m0)
+        m1, z1 = _sl(V[i, j - 1], c, V[i, j + 1], ih1, m1)
+        bad += z0 + z1
+    out[i - 3, 0] = m0
+    out[i - 3, 1] = m1
+    out[i - 3, 3] = bad
+
+
+@njit
+def slopes_2d_g3(V, ih0, ih1):
+    out = np.zeros((V.shape[0] - 6, 4))
+    for i in range(3, V.shape[0] - 3):
+        _slopes_slab_2d_g3(V, i, ih0, ih1, out)
+    return out
+
+
+@pnjit
+def slopes_2d_g3_par(V, ih0, ih1):
+    out = np.zeros((V.shape[0] - 6, 4))
+    for i in prange(3, V.shape[0] - 3):
+        _slopes_slab_2d_g3(V, i, ih0, ih1, out)
+    return out
+
+
+@njit(inline="always")
+def _slopes_slab_3d_g3(V, i, ih0, ih1, ih2, out):
+    m0 = 0.0
+    m1 = 0.0
+    m2 = 0.0
+    bad = 0.0
+    for j in range(3, V.shape[1] - 3):
+        for l in range(3, V.shape[2] - 3):
+            c = V[i, j, l]
+            m0, z0 = _sl(V[i - 1, j, l], c, V[i + 1, j, l], ih0, m0)
+            m1, z1 = _sl(V[i, j - 1, l], c, V[i, j + 1, l], ih1, m1)
+            m2, z2 = _sl(V[i, j, l - 1], c, V[i, j, l + 1], ih2, m2)
+            bad += z0 + z1 + z2
+    out[i - 3, 0] = m0
+    out[i - 3, 1] = m1
+    out[i - 3, 2] = m2
+    out[i - 3, 3] = bad
+
+
+@njit
+def slopes_3d_g3(V, ih0, ih1, ih2):
+    out = np.zeros((V.shape[0] - 6, 4))
+    for i in range(3, V.shape[0] - 3):
+        _slopes_slab_3d_g3(V, i, ih0, ih1, ih2, out)
+    return out
+
+
+@pnjit
+def slopes_3d_g3_par(V, ih0, ih1, ih2):
+    out = np.zeros((V.shape[0] - 6, 4))
+    for i in prange(3, V.shape[0] - 3):
+        _slopes_slab_3d_g3(V, i, ih0, ih1, ih2, out)
+    return out
+
 
 
 # ----------------------------------------------------------------------------- dispatch
+_DERIV_NAMES = ("first", "eno2", "weno5")
+_GHOST = {0: 1, 1: 2, 2: 3}
+_STAGES = {(d, dc, par): globals()[f"stage_{d}d_{_DERIV_NAMES[dc]}{'_par' if par else ''}"]
+           for d in (1, 2, 3) for dc in range(3) for par in (False, True)}
+_SLOPES = {(d, g, par): globals()[f"slopes_{d}d_g{g}{'_par' if par else ''}"]
+           for d in (1, 2, 3) for g in (1, 2, 3) for par in (False, True)}
+
+
 def _interior_shape(V, g):
     return tuple(n - 2 * g for n in V.shape)
 
@@ -339,33 +718,25 @@ def stage(V, W, O, g, spacing, nu, deriv, ham, lap, a, b, dt, parallel=None):
 
     Parameters
     ----------
-    V, W, O : ndarray, same padded shape ``interior + 2 g`` per axis, float64
-    g : int, ghost width
+    V, W, O : ndarray, same padded shape ``interior + 2 g`` per axis, float64, 1 to 3 axes
+    g : int, ghost width (>= the stencil half-width of ``deriv``)
     spacing : tuple of d floats
-    nu : float, viscosity of the explicit Laplacian term (0 to skip it)
-    deriv, ham, lap : int codes (see module doc)
+    nu : float, viscosity of the explicit Laplacian term (0 skips it)
+    deriv, ham : int codes (see module doc)
+    lap : int, Laplacian order; it is tied to ``deriv`` (2 for first/ENO2, 4 for WENO5)
     a, b, dt : float
     parallel : bool or None (None: :func:`use_parallel` on the interior size)
     """
-    n = _interior_shape(V, g)
-    if parallel is None:
-        parallel = use_parallel(int(np.prod(n)))
-    ih = [1.0 / h for h in spacing]
-    q = [1.0 / (h * h) for h in spacing]
-    Vf, Wf, Of = V.reshape(-1), W.reshape(-1), O.reshape(-1)
     d = V.ndim
-    if d == 1:
-        f = stage_1d_par if parallel else stage_1d
-        f(Vf, Wf, Of, n[0], g, ih[0], q[0], nu, deriv, ham, lap, a, b, dt)
-    elif d == 2:
-        f = stage_2d_par if parallel else stage_2d
-        f(Vf, Wf, Of, n[0], n[1], g, ih[0], ih[1], q[0], q[1], nu, deriv, ham, lap, a, b, dt)
-    elif d == 3:
-        f = stage_3d_par if parallel else stage_3d
-        f(Vf, Wf, Of, n[0], n[1], n[2], g, ih[0], ih[1], ih[2], q[0], q[1], q[2],
-          nu, deriv, ham, lap, a, b, dt)
-    else:  # pragma: no cover - Grid limits d to 3
-        raise ValueError(f"arrays must have 1 to 3 axes; got {d}.")
+    if parallel is None:
+        parallel = use_parallel(int(np.prod(_interior_shape(V, g))))
+    if lap != (4 if deriv == 2 else 2):
+        raise ValueError(f"`lap` must be {4 if deriv == 2 else 2} for deriv code {deriv}; got {lap}.")
+    if g != _GHOST[deriv]:
+        raise ValueError(f"ghost width `g` must be {_GHOST[deriv]} for deriv code {deriv}; got {g}.")
+    ih = tuple(1.0 / h for h in spacing)
+    q = tuple(1.0 / (h * h) for h in spacing)
+    _STAGES[(d, deriv, bool(parallel))](V, W, O, *ih, *q, nu, ham, a, b, dt)
 
 
 def max_slopes(V, g, spacing, parallel=None):
@@ -376,18 +747,13 @@ def max_slopes(V, g, spacing, parallel=None):
     alpha : ndarray, shape (d,)
     finite : bool
     """
-    n = _interior_shape(V, g)
-    if parallel is None:
-        parallel = use_parallel(int(np.prod(n)))
-    ih = [1.0 / h for h in spacing]
-    Vf = V.reshape(-1)
     d = V.ndim
-    if d == 1:
-        out = (slopes_1d_par if parallel else slopes_1d)(Vf, n[0], g, ih[0])
-    elif d == 2:
-        out = (slopes_2d_par if parallel else slopes_2d)(Vf, n[0], n[1], g, ih[0], ih[1])
-    else:
-        out = (slopes_3d_par if parallel else slopes_3d)(Vf, n[0], n[1], n[2], g, ih[0], ih[1], ih[2])
+    if parallel is None:
+        parallel = use_parallel(int(np.prod(_interior_shape(V, g))))
+    ih = tuple(1.0 / h for h in spacing)
+    if g not in (1, 2, 3):
+        raise ValueError(f"ghost width `g` must be 1, 2 or 3; got {g}.")
+    out = _SLOPES[(d, g, bool(parallel))](V, *ih)
     alpha = out[:, :d].max(axis=0)
     finite = bool(np.isfinite(out[:, 3]).all() and np.isfinite(alpha).all())
     return alpha, finite

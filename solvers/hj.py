@@ -236,13 +236,15 @@ def _sha1(a: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(a).tobytes()).hexdigest()
 
 
-def _warmup(d: int, g: int, parallel: bool) -> float:
-    """Compile (or load from cache) the kernels for ``d`` dimensions; return the seconds spent."""
+def _warmup(d: int, sch: Scheme, parallel: bool) -> float:
+    """Compile (or load from cache) the scheme's kernels for ``d`` dimensions; return the seconds spent."""
     t0 = time.perf_counter()
+    g = sch.ghost
     V = np.zeros((2 * g + 4,) * d)
     W = np.zeros_like(V)
     O = np.zeros_like(V)
-    K.stage(V, W, O, g, (1.0,) * d, 0.0, 0, 0, 2, 0.0, 1.0, 0.0, parallel=parallel)
+    K.stage(V, W, O, g, (1.0,) * d, 0.0, sch.deriv_code, sch.ham_code, sch.laplacian_order, 0.0, 1.0, 0.0,
+            parallel=parallel)
     K.max_slopes(V, g, (1.0,) * d, parallel=parallel)
     return time.perf_counter() - t0
 
@@ -446,7 +448,7 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         us_saved = [a.copy() for a in arrs["us"]]
 
     parallel = use_parallel(int(np.prod(comp.shape)))
-    compile_time = _warmup(d, g, parallel)
+    compile_time = _warmup(d, sch, parallel)
 
     adv_w = [1.0 / hk for hk in h]
     dif_rate = sum(2.0 * nu * sch.diffusion_factor / (hk * hk) for hk in h)

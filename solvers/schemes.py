@@ -80,8 +80,11 @@ class Scheme:
             raise SchemeError(f"`hamiltonian` must be one of {sorted(HAM_CODES)}; got {self.hamiltonian!r}.")
         if self.integrator not in INTEGRATORS:
             raise SchemeError(f"`integrator` must be one of {list(INTEGRATORS)}; got {self.integrator!r}.")
-        if self.laplacian_order not in (2, 4):
-            raise SchemeError(f"`laplacian_order` must be 2 or 4; got {self.laplacian_order!r}.")
+        lap = 4 if self.deriv == "weno5" else 2
+        if self.laplacian_order != lap:
+            raise SchemeError(f"`laplacian_order` must be {lap} for deriv={self.deriv!r} (the compiled kernels "
+                              f"pair WENO5 with the 5-point Laplacian and the others with the 3-point one); "
+                              f"got {self.laplacian_order!r}.")
 
     @property
     def ghost(self) -> int:
