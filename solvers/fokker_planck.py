@@ -255,6 +255,8 @@ class _Problem:
             self.fn = None
         self._cache_t = None
         self._cache = None
+        self._op_t = None
+        self._op = None
 
     # ---- evaluation
     def _evaluate(self, t: float) -> np.ndarray:
@@ -338,7 +340,13 @@ class _Problem:
 
     # ---- sparse operator
     def operator(self, t: float) -> sp.csr_matrix:
-        """The full generator A (N x N, CSR) with d rho/dt = A rho (flattened C order)."""
+        """The full generator A (N x N, CSR) with d rho/dt = A rho (flattened C order); cached per t."""
+        if self._op is not None and (not self.time_dependent or self._op_t == t):
+            return self._op
+        self._op, self._op_t = self._assemble(t), t
+        return self._op
+
+    def _assemble(self, t: float) -> sp.csr_matrix:
         g = self.grid
         N = g.size
         idx = np.arange(N).reshape(g.shape)

@@ -1,0 +1,289 @@
+"""Benchmark of solvers.fokker_planck (issue 3).
+
+Problems
+--------
+* 2-D OU, 400 x 400 nodes on [-5, 5]^2, f = |x|^2 / 2, beta = D = 1, rho0 = N((1, -0.5), 0.25 I),
+  integrated to t = 0.5.  Exact answer: N(m0 e^-t, s0 e^-2t + 1 - e^-2t) (numerics.md C.3).
+  Rows: implicit (Lie-split backward Euler, per-line Numba tridiagonal solves), crank_nicolson
+  (Strang split), and the same-run references: backward Euler with one scipy ``splu`` of the
+  whole 5-point operator (``linear_solver="direct"``) and forward Euler at 0.9x its positivity limit.
+* 1-D transient, N = 4096 on [-8, 8], same OU, t = 0.5.
+* Per-step scaling over N (1-D and 2-D, implicit).
+* Peer: fplanck (``FokkerPlanck(...).propagate``) on the same 400^2 grid when ``import fplanck`` works.
+
+Timings are medians over repeated runs after compilation; the compile (or cache-load) time of the
+Numba kernels is reported separately.  Run ``python benchmarks/bench_fokker_planck.py [--quick]``;
+writes ``benchmarks/results/fokker_planck.md`` and ``.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from solvers import _fp_kernels as K
+from scipy.linalg import solve_banded
+
+from solvers.fokker_planck import explicit_dt_limit, fokker_planck_operator, solve_fokker_planck
+from solvers.grid import Grid
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _gauss(X, m, s):
+    d = X.shape[-1]
+    return np.exp(-((X - m) ** 2).sum(-1) / (2 * s)) / (2 * math.pi * s) ** (d / 2)
+
+
+def _ou_problem(n, d, lo=-5.0, hi=5.0, T=0.5):
+    g = Grid.uniform([(lo, hi)] * d, n)
+    X = g.mesh()
+    m0 = np.array([1.0, -0.5, 0.3][:d])
+    s0 = 0.25
+    m = m0 * math.exp(-T)
+    s = s0 * math.exp(-2 * T) + (1 - math.exp(-2 * T))
+    return g, 0.5 * (X ** 2).sum(-1), _gauss(X, m0, s0), _gauss(X, m, s), T
+
+
+def _median_time(fn, repeats):
+    ts, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts), min(ts), out
+
+
+def _row(name, fn, exact, repeats):
+    med, best, r = _median_time(fn, repeats)
+    err = float(np.abs(r.rho - exact).max())
+    return {"case": name, "median_s": med, "min_s": best, "n_steps": int(r.n_steps), "dt": float(r.dt),
+            "max_abs_err": err, "max_rel_err": err / float(exact.max()),
+            "mass_drift": float(np.abs(r.mass - r.mass[0]).max()), "min_rho": float(r.min_rho.min()),
+            "solver": r.params["linear_solver"]}
+
+
+def bench_2d(quick):
+    g, f, rho0, exact, T = _ou_problem(400, 2)
+    rep = 3 if quick else 7
+    def one_thread(fn):
+        def wrapped():
+            nt = numba.get_num_threads()
+            numba.set_num_threads(1)
+            try:
+                return fn()
+            finally:
+                numba.set_num_threads(nt)
+        return wrapped
+
+    rows = [
+        _row(f"implicit (split BE), dt=t/100, {numba.get_num_threads()} threads",
+             lambda: solve_fokker_planck(rho0, g, T, potential=f), exact, rep),
+        _row("implicit (split BE), dt=t/100, 1 thread",
+             one_thread(lambda: solve_fokker_planck(rho0, g, T, potential=f)), exact, rep),
+        _row("crank_nicolson (Strang split), dt=t/100",
+             lambda: solve_fokker_planck(rho0, g, T, potential=f, method="crank_nicolson"), exact, rep),
+        _row("crank_nicolson (Strang split), dt=t/50",
+             lambda: solve_fokker_planck(rho0, g, T, potential=f, method="crank_nicolson", dt=T / 50), exact, rep),
+        _row("reference: BE, scipy splu of whole operator, dt=t/100",
+             lambda: solve_fokker_planck(rho0, g, T, potential=f, linear_solver="direct"), exact,
+             1 if quick else 3),
+    ]
+    if not quick:
+        rows.append(_row("reference: explicit (forward Euler, 0.9 x limit)",
+                         lambda: solve_fokker_planck(rho0, g, T, potential=f, method="explicit"), exact, 1))
+    return {"grid": "400x400 on [-5,5]^2", "t": T, "rows": rows,
+            "explicit_dt_limit": explicit_dt_limit(g, potential=f)}
+
+
+def bench_1d(quick):
+    g, f, rho0, exact, T = _ou_problem(4096, 1, -8.0, 8.0)
+    rep = 5 if quick else 15
+    rows = [
+        _row("implicit (Thomas), dt=t/100", lambda: solve_fokker_planck(rho0, g, T, potential=f), exact, rep),
+        _row("crank_nicolson, dt=t/100",
+             lambda: solve_fokker_planck(rho0, g, T, potential=f, method="crank_nicolson"), exact, rep),
+    ]
+    # same-run reference: backward Euler with scipy.linalg.solve_banded on the assembled operator
+    A = fokker_planck_operator(g, potential=f).todia()
+    nsteps, dt = 100, T / 100
+    ab = np.zeros((3, g.size))
+    for off, row in zip(A.offsets, A.data):
+        ab[1 - off] = -dt * row
+    ab[1] += 1.0
+
+    class _R:
+        pass
+
+    def banded():
+        r = rho0.copy()
+        for _ in range(nsteps):
+            r = solve_banded((1, 1), ab, r)
+        out = _R()
+        out.rho, out.n_steps, out.dt, out.mass = r, nsteps, dt, np.array([rho0.sum(), r.sum()]) * g.cell_volume
+        out.min_rho, out.params = np.array([r.min()]), {"linear_solver": "scipy solve_banded"}
+        return out
+    rows.append(_row("reference: BE, scipy.linalg.solve_banded, dt=t/100", banded, exact, rep))
+    if not quick:
+        rows.append(_row("explicit (0.9 x limit)",
+                         lambda: solve_fokker_planck(rho0, g, T, potential=f, method="explicit"), exact, 3))
+    return {"grid": "N=4096 on [-8,8]", "t": T, "rows": rows}
+
+
+def bench_compile():
+    """Cold compile (empty NUMBA_CACHE_DIR) and warm cache load of the kernels, each in a fresh process."""
+    import subprocess
+    import tempfile
+    code = "from solvers import _fp_kernels as K; print(K.warmup())"
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, NUMBA_CACHE_DIR=tmp)
+        for key in ("cold_compile_s", "warm_cache_load_s"):
+            res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+            out[key] = float(res.stdout.strip().splitlines()[-1])
+    return out
+
+
+def bench_scaling(quick):
+    out = []
+    sizes1 = [1024, 8192, 65536, 524288] if quick else [1024, 4096, 16384, 65536, 262144, 1048576]
+    sizes2 = [100, 200, 400] if quick else [100, 200, 400, 800, 1200]
+    for d, sizes in ((1, sizes1), (2, sizes2)):
+        for n in sizes:
+            g, f, rho0, exact, T = _ou_problem(n, d, -8.0 if d == 1 else -5.0, 8.0 if d == 1 else 5.0)
+            nsteps = 20
+
+            def run():
+                return solve_fokker_planck(rho0, g, T, potential=f, dt=T / nsteps)
+            med, best, r = _median_time(run, 3)
+            out.append({"d": d, "N": g.size, "shape": list(g.shape), "steps": nsteps, "median_s": med,
+                        "per_step_ms": 1e3 * med / nsteps, "ns_per_cell_step": 1e9 * med / nsteps / g.size})
+    return out
+
+
+def bench_fplanck(quick):
+    try:
+        import fplanck  # noqa: F401
+        from fplanck import FokkerPlanck, boundary, harmonic_potential
+    except Exception as exc:  # ImportError, or the PEP 695 syntax error under Python 3.11
+        return {"skipped": True,
+                "note": f"fplanck not importable here ({type(exc).__name__}: {exc}); peer not run. "
+                        "peers.md 2.5 measured fplanck on this problem at 400^2 on this machine class: "
+                        "3.68 s assembly + 16.5 s propagate(t=0.5)."}
+    g, f, rho0, exact, T = _ou_problem(400, 2)
+    h = g.spacing[0]
+    t0 = time.perf_counter()
+    sim = FokkerPlanck(temperature=1 / 1.380649e-23, drag=1.0, extent=[10 + h, 10 + h], resolution=h,
+                       boundary=boundary.reflecting, potential=harmonic_potential((0, 0), 1.0))
+    t_build = time.perf_counter() - t0
+
+    def pdf(*xs):
+        X = np.stack(xs, -1)
+        return _gauss(X, np.array([1.0, -0.5]), 0.25)
+    t0 = time.perf_counter()
+    p = sim.propagate(pdf, T)
+    t_prop = time.perf_counter() - t0
+    err = float(np.abs(p / (p.sum() * h * h) - exact[: p.shape[0], : p.shape[1]]).max()) \
+        if p.shape == exact.shape else float("nan")
+    return {"skipped": False, "assembly_s": t_build, "propagate_s": t_prop, "shape": list(p.shape),
+            "max_abs_err": err}
+
+
+def _threading_layer():
+    try:
+        return numba.threading_layer()
+    except ValueError:   # no parallel kernel has run yet
+        return None
+
+
+def run(quick: bool = False, write: bool = True) -> dict:
+    """Run all sections; return the results dict (and write the md/json files)."""
+    compile_s = K.warmup()
+    res = {
+        "machine": {"python": sys.version.split()[0], "platform": platform.platform(),
+                    "cpus": os.cpu_count(), "numba_threads": numba.get_num_threads(),
+                    "threading_layer": _threading_layer(), "loadavg_start": list(os.getloadavg()),
+                    "note": "shared 2-core box while other jobs ran: timings indicative"},
+        "quick": quick,
+        "compile_or_cache_load_s": compile_s,
+        "compile": bench_compile(),
+        "ou_2d": bench_2d(quick),
+        "ou_1d": bench_1d(quick),
+        "scaling": bench_scaling(quick),
+        "fplanck": bench_fplanck(quick),
+    }
+    res["machine"]["loadavg_end"] = list(os.getloadavg())
+    if write:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "fokker_planck.json").write_text(json.dumps(res, indent=2))
+        (RESULTS / "fokker_planck.md").write_text(to_markdown(res))
+    return res
+
+
+def _table(rows, cols):
+    head = "| " + " | ".join(c for c, _ in cols) + " |\n|" + "---|" * len(cols) + "\n"
+    return head + "".join("| " + " | ".join(fmt(r) for _, fmt in cols) + " |\n" for r in rows)
+
+
+def to_markdown(res: dict) -> str:
+    cols = [("case", lambda r: r["case"]), ("median s", lambda r: f"{r['median_s']:.3f}"),
+            ("min s", lambda r: f"{r['min_s']:.3f}"), ("steps", lambda r: str(r["n_steps"])),
+            ("max abs err", lambda r: f"{r['max_abs_err']:.2e}"), ("max rel err", lambda r: f"{r['max_rel_err']:.2e}"),
+            ("mass drift", lambda r: f"{r['mass_drift']:.1e}"), ("min rho", lambda r: f"{r['min_rho']:.1e}")]
+    s = ["# Fokker-Planck benchmark (issue 3)\n",
+         f"Machine: {res['machine']['platform']}, {res['machine']['cpus']} CPUs, Python {res['machine']['python']}. "
+         f"**{res['machine']['note']}.** Quick mode: {res['quick']}.\n",
+         f"Load average at start / end: {res['machine']['loadavg_start'][0]:.2f} / "
+         f"{res['machine']['loadavg_end'][0]:.2f}; Numba threads {res['machine']['numba_threads']} "
+         f"({res['machine']['threading_layer']}).\n",
+         f"Numba kernels, separate from all timings: cold compile {res['compile']['cold_compile_s']:.2f} s, "
+         f"load from the on-disk cache {res['compile']['warm_cache_load_s']:.2f} s (fresh processes).\n",
+         "Errors are max |rho - exact Gaussian| over the grid (relative = / max exact).\n",
+         f"\n## 2-D OU, {res['ou_2d']['grid']}, t = {res['ou_2d']['t']} (target: implicit <= 1 s)\n\n",
+         _table(res["ou_2d"]["rows"], cols),
+         f"\nForward-Euler positivity limit dt <= {res['ou_2d']['explicit_dt_limit']:.3g}.\n",
+         f"\n## 1-D OU, {res['ou_1d']['grid']}, t = {res['ou_1d']['t']} (target: <= 0.2 s)\n\n",
+         _table(res["ou_1d"]["rows"], cols),
+         "\n## Scaling of the implicit step (20 steps, median of 3)\n\n",
+         _table(res["scaling"], [("d", lambda r: str(r["d"])), ("N", lambda r: str(r["N"])),
+                                 ("per step ms", lambda r: f"{r['per_step_ms']:.3f}"),
+                                 ("ns / cell / step", lambda r: f"{r['ns_per_cell_step']:.1f}")]),
+         "\n## Notes\n\n",
+         "* `implicit` in 2-D/3-D is Lie-split backward Euler (one tridiagonal solve per grid line and axis); "
+         "its error here is dominated by the O(dt) time error of backward Euler (compare the whole-operator "
+         "splu row: same order of error, unsplit). `crank_nicolson` (Strang split) is second order; at dt = t/100 its error is "
+         "mostly the O(h^2) spatial error.\n",
+         "* Threaded kernels synchronise once per sweep; on an oversubscribed machine a descheduled thread "
+         "stalls every sweep, which is why the 1-thread row can beat the threaded one here.\n",
+         "* Mass drift and min rho are over all saved times; min rho > 0 everywhere (no clipping on "
+         "no-flux grids).  Compare the `solve_banded` row: a general banded LU (pivots by subtraction) loses "
+         "the far tails (min rho) and conserves mass less tightly than the subtraction-free Thomas sweep.\n",
+         "\n## Peer: fplanck\n\n"]
+    fp = res["fplanck"]
+    if fp["skipped"]:
+        s.append(fp["note"] + "\n")
+    else:
+        s.append(f"fplanck 400^2: assembly {fp['assembly_s']:.2f} s, propagate(t=0.5) {fp['propagate_s']:.2f} s, "
+                 f"max abs err {fp['max_abs_err']:.2e}.\n")
+    return "".join(s)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repeats and sizes")
+    args = ap.parse_args(argv)
+    res = run(quick=args.quick)
+    print(to_markdown(res))
+
+
+if __name__ == "__main__":
+    main()
