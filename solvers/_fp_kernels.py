@@ -153,9 +153,7 @@ def _apply_p(rho, ap, am, c, out):
 def axis_view(a, axis):
     """The ``(pre, n, post)`` view of a C-contiguous array for lines along ``axis``."""
     shp = a.shape
-    pre = int(np.prod(shp[:axis], dtype=np.int64))
-    post = int(np.prod(shp[axis + 1:], dtype=np.int64))
-    return a.reshape(pre, shp[axis], post)
+    return a.reshape(math.prod(shp[:axis]), shp[axis], math.prod(shp[axis + 1:]))
 
 
 def apply_axis(rho, ap, am, axis, c, out):

@@ -38,11 +38,17 @@ positive for ``dt <= 1 / max_i (outflow rate of node i)``.  Spatial order 2.
 Full (non-diagonal) ``D``: the mixed fluxes ``-beta^{-1} D_kl M d_l(rho / M)``
 (``M = exp(-beta f)`` for a potential, ``M = 1`` for a drift) are discretised at
 each face ``k`` by averaging central differences along ``l`` over the face's two
-nodes (one-sided next to a no-flux wall).  This keeps the Gibbs state exact for
-a potential, mass conservation and second order, but the mixed stencil has
-negative off-diagonals, so **positivity is not guaranteed**: it needs roughly
-diagonal dominance ``|D_kl| <= min(D_kk, D_ll) * h / h`` and a moderate cell
-Peclet number (see ``numerics.md`` C.2).  ``min_rho`` in the result reports it.
+nodes (one-sided next to a no-flux wall), with the ratios ``M_face / M_node =
+exp(beta (f_node - f_face))`` (exponent clipped at 700).  This keeps the Gibbs
+state exact for a potential, mass conservation and second order (tested), but
+the averaged mixed stencil puts negative weights on two of the four diagonal
+neighbours for any ``D_kl != 0``: the operator is not an M-matrix and
+**positivity is not guaranteed** by any method or ``dt``.  In our tests smooth
+data stayed >= -1e-12 max rho, while box-shaped data dipped to -1e-6 (D_12 =
+0.3, D = diag(1, 0.7)) and -2e-2 (D_12 = 0.8, D_11 = D_22 = 1) relative to max
+rho (``min_rho`` reports it).  A positivity-preserving alternative (7-point stencils oriented by the
+sign of ``D_kl``) needs diagonal dominance ``|D_kl| <= min(D_kk h_l / h_k,
+D_ll h_k / h_l)`` (``numerics.md`` C.2) and is not implemented.
 
 Time stepping
 -------------
