@@ -44,9 +44,10 @@ state exact for a potential, mass conservation and second order (tested), but
 the averaged mixed stencil puts negative weights on two of the four diagonal
 neighbours for any ``D_kl != 0``: the operator is not an M-matrix and
 **positivity is not guaranteed** by any method or ``dt``.  In our tests smooth
-data stayed >= -1e-12 max rho, while box-shaped data dipped to -1e-6 (D_12 =
-0.3, D = diag(1, 0.7)) and -2e-2 (D_12 = 0.8, D_11 = D_22 = 1) relative to max
-rho (``min_rho`` reports it).  A positivity-preserving alternative (7-point stencils oriented by the
+data stayed >= -1e-12 max rho, while box-shaped data (61^2 grid, t = 0.2)
+dipped to -7e-7 (implicit) .. -4e-4 (explicit) times max rho0 for
+D = [[1, .3], [.3, .7]], and to about -8e-3 for D = [[1, .8], [.8, 1]]
+(``min_rho`` reports it).  A positivity-preserving alternative (7-point stencils oriented by the
 sign of ``D_kl``) needs diagonal dominance ``|D_kl| <= min(D_kk h_l / h_k,
 D_ll h_k / h_l)`` (``numerics.md`` C.2) and is not implemented.
 
