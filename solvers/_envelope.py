@@ -45,22 +45,26 @@ def fh_line(g, m, e, n, a, v, z, outv, outj):
     the argmin ``outj[i]`` (source index).  ``v`` (int, m) and ``z`` (float, m + 1)
     are scratch.  O(m + n).
     """
+    # scaled form: with G_q = g_q / (2a) + q^2 / 2 the intersection of parabolas p < q is
+    # s = (G_q - G_p) / (q - p); the pop test s <= z[k] is done without the division.
+    ia2 = 1.0 / (2.0 * a)
     k = 0
     v[0] = 0
     z[0] = -np.inf
     z[1] = np.inf
     for q in range(1, m):
-        gq = g[q]
+        gq = g[q] * ia2 + 0.5 * q * q
         while True:
             p = v[k]
-            s = 0.5 * (q + p) + (gq - g[p]) / (2.0 * a * (q - p))
-            if s <= z[k]:
+            num = gq - (g[p] * ia2 + 0.5 * p * p)
+            den = q - p
+            if num <= z[k] * den:
                 k -= 1
             else:
                 break
         k += 1
         v[k] = q
-        z[k] = s
+        z[k] = num / den
         z[k + 1] = np.inf
     k = 0
     for i in range(n):
@@ -74,23 +78,11 @@ def fh_line(g, m, e, n, a, v, z, outv, outj):
 
 
 @njit
-def refine_quadratic(g, m, j, xq, a):
-    """Sub-cell refinement of ``min_y g(y) + a (xq - y)^2`` around the discrete argmin ``j``.
-
-    On each of the two cells next to ``j`` the data are replaced by the ENO quadratic
-    (of the stencils ``{c-1, c, c+1}`` and ``{c, c+1, c+2}`` the one with the smaller
-    second difference; at a kink lying on a node this picks the straight side, so
-    kinks on nodes stay exact).  The model plus the kernel is minimised on the cell;
-    a cell is skipped when the model is not strictly convex or its vertex falls
-    outside the open cell, so the result is never above the discrete value.
-    Returns ``(value, position)``.
-    """
-    dx = xq - j
-    best = g[j] + a * dx * dx
-    pos = float(j)
-    for c in range(j - 1, j + 1):
-        if c < 0 or c + 1 > m - 1:
-            continue
+def eno_second_differences(g, m, d2c):
+    """ENO second difference of each cell ``[c, c+1]`` (c < m - 1): of the stencils
+    ``{c-1, c, c+1}`` and ``{c, c+1, c+2}`` the one with the smaller magnitude
+    (NaN when neither fits, i.e. m < 3)."""
+    for c in range(m - 1):
         has_l = c - 1 >= 0
         has_r = c + 2 <= m - 1
         if has_l:
@@ -102,21 +94,42 @@ def refine_quadratic(g, m, j, xq, a):
         elif has_r:
             d2 = g[c] - 2.0 * g[c + 1] + g[c + 2]
         else:
-            continue
-        qa = 0.5 * d2 + a
-        if not qa > 0.0:
-            continue
-        r = xq - c
-        lin = (g[c + 1] - g[c]) - 0.5 * d2
-        qb = lin - 2.0 * a * r
-        s = -qb / (2.0 * qa)
-        if not (0.0 < s < 1.0):
-            continue
-        val = g[c] + lin * s + 0.5 * d2 * s * s + a * (r - s) * (r - s)
-        if val < best:
-            best = val
-            pos = c + s
-    return best, pos
+            d2 = np.nan
+        d2c[c] = d2
+
+
+@njit
+def refine_quadratic(g, d2c, m, j, xq, a):
+    """Sub-cell refinement of ``min_y g(y) + a (xq - y)^2`` around the discrete argmin ``j``.
+
+    Of the two cells next to ``j`` the one on the descending side of the centred
+    slope ``(g[j+1] - g[j-1])/2 + 2a(j - xq)`` is examined.  On it the data are
+    replaced by the ENO quadratic (``d2c`` from :func:`eno_second_differences`: of
+    the stencils ``{c-1, c, c+1}`` and ``{c, c+1, c+2}`` the one with the smaller
+    second difference; at a kink lying on a node this picks the straight side, so
+    kinks on nodes stay exact).  The model plus the kernel is minimised on the cell;
+    nothing changes when it is not strictly convex or its vertex falls outside the
+    open cell, so the result is never above the discrete value.
+    Returns ``(value, position)``.
+    """
+    dx = xq - j
+    best = g[j] + a * dx * dx
+    # written with few branches: the left/right choice is data dependent (unpredictable)
+    jl = j - 1 if j > 0 else 0
+    jr = j + 1 if j < m - 1 else m - 1
+    slope = 0.5 * (g[jr] - g[jl]) - 2.0 * a * dx
+    c = j - 1 if slope > 0.0 else j
+    c = min(max(c, 0), m - 2)
+    d2 = d2c[c]
+    qa = 0.5 * d2 + a
+    r = xq - c
+    lin = (g[c + 1] - g[c]) - 0.5 * d2
+    sv = (2.0 * a * r - lin) / (2.0 * qa) if qa > 0.0 else -1.0     # qa is NaN for m < 3
+    val = g[c] + lin * sv + 0.5 * d2 * sv * sv + a * (r - sv) * (r - sv)
+    ok = (sv > 0.0) & (sv < 1.0) & (val < best)
+    if ok:
+        return val, c + sv
+    return best, float(j)
 
 
 @njit
@@ -151,6 +164,7 @@ def _hl_block(src, dst, P, ia, c0, nb, k, e, periodic, a, refine):
     z = np.empty(m + 1)
     outv = np.empty(n)
     outj = np.empty(n, np.int64)
+    d2c = np.empty(max(m - 1, 1))
     for q in range(m):
         jj = q - e
         if periodic:
@@ -162,12 +176,14 @@ def _hl_block(src, dst, P, ia, c0, nb, k, e, periodic, a, refine):
     for b in range(nb):
         g = buf[b]
         fh_line(g, m, e, n, a, v, z, outv, outj)
+        if refine:
+            eno_second_differences(g, m, d2c)
         for i in range(n):
             j = outj[i]
             val = outv[i]
             pos = float(j)
             if refine:
-                val, pos = refine_quadratic(g, m, j, float(i + e), a)
+                val, pos = refine_quadratic(g, d2c, m, j, float(i + e), a)
             dst[ia, i, c0 + b] = val
             for mm in range(k):
                 if refine:
@@ -201,26 +217,45 @@ def hl_pass_parallel(src, dst, P, k, e, periodic, a, refine):
         _hl_block(src, dst, P, ia, c0, min(bw, C - c0), k, e, periodic, a, refine)
 
 
-@pnjit
-def finalize_positions(P, lo, h, t, grad):
+@njit
+def finalize_serial(P, lo, h, t, grad):
     """In place ``P -> lo + h P`` (index units to coordinates) and ``grad = (x - P) / t``.
 
     ``P`` and ``grad`` have shape ``(n0, n1, n2, d)`` (trailing unit axes for d < 3).
+    (Serial and threaded twins are separate functions so that their on-disk cache
+    entries do not collide.)
     """
     n0, n1, n2, d = P.shape
-    for i0 in prange(n0):
+    it = 1.0 / t
+    for i0 in range(n0):
+        x0 = lo[0] + h[0] * i0
         for i1 in range(n1):
+            x1 = lo[1] + h[1] * i1 if d > 1 else 0.0
             for i2 in range(n2):
+                x2 = lo[2] + h[2] * i2 if d > 2 else 0.0
                 for mm in range(d):
-                    if mm == 0:
-                        ii = i0
-                    elif mm == 1:
-                        ii = i1
-                    else:
-                        ii = i2
                     y = lo[mm] + h[mm] * P[i0, i1, i2, mm]
                     P[i0, i1, i2, mm] = y
-                    grad[i0, i1, i2, mm] = (lo[mm] + h[mm] * ii - y) / t
+                    xm = x0 if mm == 0 else (x1 if mm == 1 else x2)
+                    grad[i0, i1, i2, mm] = (xm - y) * it
+
+
+@pnjit
+def finalize_parallel(P, lo, h, t, grad):
+    """Threaded :func:`finalize_serial`."""
+    n0, n1, n2, d = P.shape
+    it = 1.0 / t
+    for i0 in prange(n0):
+        x0 = lo[0] + h[0] * i0
+        for i1 in range(n1):
+            x1 = lo[1] + h[1] * i1 if d > 1 else 0.0
+            for i2 in range(n2):
+                x2 = lo[2] + h[2] * i2 if d > 2 else 0.0
+                for mm in range(d):
+                    y = lo[mm] + h[mm] * P[i0, i1, i2, mm]
+                    P[i0, i1, i2, mm] = y
+                    xm = x0 if mm == 0 else (x1 if mm == 1 else x2)
+                    grad[i0, i1, i2, mm] = (xm - y) * it
 
 
 # ----------------------------------------------------------------------------- normal CDF helpers
@@ -461,23 +496,26 @@ def ch_pass_parallel(src, dst, P, k, e, periodic, c, theta, linear):
 
 
 # ----------------------------------------------------------------------------- compile management
-def _kernels():
-    return (hl_pass_serial, hl_pass_parallel, ch_pass_serial, ch_pass_parallel, finalize_positions,
-            log_diff_ndtr, truncnorm_mean)
+_WARM = set()
 
 
 def warm_up(which: str, parallel: bool) -> float:
-    """Compile (or load from the cache) the kernels of ``which`` ("hl" or "ch").
+    """Compile (or load from the on-disk cache) the kernels of ``which`` ("hl" or "ch").
 
-    Returns the seconds spent if anything had to be compiled/loaded, else 0.0.
+    Returns the seconds spent if anything had to be compiled/loaded in this call, else 0.0.
     """
     import time
 
+    key = (which, parallel)
+    if key in _WARM:
+        return 0.0
     if which == "hl":
         pas = hl_pass_parallel if parallel else hl_pass_serial
     else:
         pas = ch_pass_parallel if parallel else ch_pass_serial
-    if pas.signatures and finalize_positions.signatures:
+    fin = finalize_parallel if parallel else finalize_serial
+    if pas.signatures and fin.signatures:
+        _WARM.add(key)
         return 0.0
     t0 = time.perf_counter()
     src = np.zeros((1, 3, 1))
@@ -487,5 +525,6 @@ def warm_up(which: str, parallel: bool) -> float:
         pas(src, dst, P, 0, 0, False, 1.0, True)
     else:
         pas(src, dst, P, 0, 0, False, 1.0, 40.0, True)
-    finalize_positions(P.reshape(1, 3, 1, 1), np.zeros(1), np.ones(1), 1.0, np.zeros((1, 3, 1, 1)))
+    fin(P.reshape(1, 3, 1, 1), np.zeros(1), np.ones(1), 1.0, np.zeros((1, 3, 1, 1)))
+    _WARM.add(key)
     return time.perf_counter() - t0

@@ -204,7 +204,8 @@ def cole_hopf(f: Union[Callable, np.ndarray], grid: Grid, t: float, beta: float,
             float(theta), linear)
     s3 = _shape3(shape)
     grad = np.empty(shape + (d,))
-    _env.finalize_positions(P.reshape(s3 + (d,)), np.asarray(pgrid.lo, float), np.asarray(h, float), tv,
+    fin = _env.finalize_parallel if par else _env.finalize_serial
+    fin(P.reshape(s3 + (d,)), np.asarray(pgrid.lo, float), np.asarray(h, float), tv,
                             grad.reshape(s3 + (d,)))
     u = L / (-bv)
     if pgrid is not grid:

@@ -178,7 +178,11 @@ def refine_twin(gl, j, xq, a):
     """numpy twin of _envelope.refine_quadratic (same ENO model, minimised on a fine sample)."""
     m = len(gl)
     best, pos = gl[j] + a * (xq - j) ** 2, float(j)
-    for c in (j - 1, j):
+    if 0 < j < m - 1:
+        cells = (j - 1,) if 0.5 * (gl[j + 1] - gl[j - 1]) - 2 * a * (xq - j) > 0 else (j,)
+    else:
+        cells = (0,) if j == 0 else (m - 2,)
+    for c in cells:
         if c < 0 or c + 1 > m - 1:
             continue
         cands = []
@@ -204,7 +208,9 @@ def test_refine_kernel_twin(rng):
             a = 0.8
             D = gl + a * (xq - np.arange(21)) ** 2
             j = int(D.argmin())
-            v, p = env.refine_quadratic(gl, 21, j, xq, a)
+            d2c = np.empty(20)
+            env.eno_second_differences(gl, 21, d2c)
+            v, p = env.refine_quadratic(gl, d2c, 21, j, xq, a)
             vt, pt = refine_twin(gl, j, xq, a)
             assert abs(v - vt) < 1e-9 and abs(p - pt) < 2e-5
 

@@ -1,0 +1,180 @@
+"""Benchmark of solvers.hopf_lax (separable Felzenszwalb-Huttenlocher lower envelope, Numba).
+
+Targets from issue 2 (reported, never asserted):
+  * 2048 x 2048 in <= 0.15 s after compilation (median of >= 5 runs);
+  * >= 1000x faster than the O(N^2) numpy brute force at N = 4096 in 1-D;
+  * time(N = 2^22) / time(N = 2^18) <= 24 in 1-D (ideal: 16).
+Also: compile time (fresh cache directory, separate process) and cold-process first-call
+time with the on-disk cache (second of two fresh processes), to show ``cache=True`` works.
+
+Run: ``python benchmarks/bench_hopf_lax.py [--quick]``; writes
+``benchmarks/results/hopf_lax.md`` and ``.json``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from solvers.grid import Grid  # noqa: E402
+from solvers.hopf_lax import hopf_lax  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+
+_CHILD = r"""
+import json, time
+t0 = time.perf_counter()
+import numpy as np
+from solvers.grid import Grid
+from solvers.hopf_lax import hopf_lax
+t1 = time.perf_counter()
+g = Grid.uniform([(-1, 1), (-1, 1)], 256)
+x = g.axes[0]
+vals = np.sin(3 * x)[:, None] * np.cos(2 * x)[None, :]
+t2 = time.perf_counter()
+r = hopf_lax(vals, g, 0.1)
+t3 = time.perf_counter()
+r2 = hopf_lax(vals, g, 0.1)
+t4 = time.perf_counter()
+print(json.dumps({"import_s": t1 - t0, "first_call_s": t3 - t2, "compile_time_field_s": r.compile_time,
+                  "second_call_s": t4 - t3}))
+"""
+
+
+def _child(env_extra=None):
+    env = dict(os.environ)
+    env.update(env_extra or {})
+    out = subprocess.run([sys.executable, "-c", _CHILD], cwd=ROOT, env=env, capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _median_time(fn, reps):
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts)), [float(v) for v in ts]
+
+
+def brute_1d(vals, x, t, chunk=512):
+    """O(N^2) numpy reference: min_j f_j + (x_i - x_j)^2/(2t), in row chunks."""
+    out = np.empty(len(x))
+    for s in range(0, len(x), chunk):
+        D = vals[None, :] + (x[s:s + chunk, None] - x[None, :]) ** 2 / (2 * t)
+        out[s:s + chunk] = D.min(1)
+    return out
+
+
+def run(quick: bool = False) -> dict:
+    res = {"quick": quick, "cpu_count": os.cpu_count()}
+    import numba
+
+    res["numba_threads"] = numba.config.NUMBA_NUM_THREADS
+    # --- compile (fresh cache dir) and cold-process (warm on-disk cache) timings
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = _child({"NUMBA_CACHE_DIR": tmp})
+    _child()                       # make sure the default cache is populated
+    cold = _child()                # second fresh process: loads machine code from the cache
+    res["compile"] = {"fresh_cache_first_call_s": fresh["first_call_s"],
+                      "fresh_cache_compile_field_s": fresh["compile_time_field_s"],
+                      "cached_process_first_call_s": cold["first_call_s"],
+                      "cached_process_compile_field_s": cold["compile_time_field_s"],
+                      "cached_process_import_s": cold["import_s"],
+                      "warm_call_256sq_s": cold["second_call_s"]}
+    # --- 2-D 2048^2
+    n = 512 if quick else 2048
+    reps = 5 if quick else 7
+    g = Grid.uniform([(-1, 1), (-1, 1)], n)
+    x = g.axes[0]
+    vals = np.sin(3 * x)[:, None] * np.cos(2 * x)[None, :] + 0.5 * (x[:, None] ** 2 + x[None, :] ** 2)
+    rows2d = []
+    for refine in ("quadratic", "none"):
+        hopf_lax(vals, g, 0.1, refine=refine)
+        med, ts = _median_time(lambda: hopf_lax(vals, g, 0.1, refine=refine), reps)
+        rows2d.append({"n": n, "refine": refine, "median_s": med, "runs_s": ts,
+                       "ns_per_cell": med / g.size * 1e9})
+    res["2d"] = rows2d
+    # --- 1-D vs numpy brute force at N = 4096
+    N = 4096
+    g1 = Grid.uniform([(-1, 1)], N)
+    x1 = g1.axes[0]
+    v1 = np.sin(5 * x1) + x1 ** 2
+    r = hopf_lax(v1, g1, 0.05, refine="none")
+    t_ours, _ = _median_time(lambda: hopf_lax(v1, g1, 0.05, refine="none"), 21)
+    t_oursq, _ = _median_time(lambda: hopf_lax(v1, g1, 0.05), 21)
+    t_brute, _ = _median_time(lambda: brute_1d(v1, x1, 0.05), 1 if quick else 3)
+    err = float(np.abs(r.u - brute_1d(v1, x1, 0.05)).max())
+    res["1d_vs_brute"] = {"N": N, "ours_none_s": t_ours, "ours_quadratic_s": t_oursq, "numpy_brute_s": t_brute,
+                          "speedup_none": t_brute / t_ours, "speedup_quadratic": t_brute / t_oursq,
+                          "max_abs_diff_none": err}
+    # --- 1-D scaling
+    sizes = [2 ** 16, 2 ** 18, 2 ** 20] if quick else [2 ** 18, 2 ** 20, 2 ** 22]
+    scal = []
+    for Ns in sizes:
+        gs = Grid.uniform([(-1, 1)], Ns)
+        xs = gs.axes[0]
+        vs = np.sin(5 * xs) + xs ** 2
+        hopf_lax(vs, gs, 0.05)
+        med, _ = _median_time(lambda: hopf_lax(vs, gs, 0.05), 5)
+        scal.append({"N": Ns, "median_s": med, "ns_per_cell": med / Ns * 1e9})
+    res["1d_scaling"] = scal
+    res["1d_ratio_largest_over_smallest"] = scal[-1]["median_s"] / scal[0]["median_s"]
+    return res
+
+
+def to_markdown(res: dict) -> str:
+    c = res["compile"]
+    lines = ["# Hopf-Lax benchmark (`solvers.hopf_lax`)", "",
+             f"Machine: {res['cpu_count']} CPUs, numba threads {res['numba_threads']}; shared with other jobs, "
+             "so the numbers are indicative.  Quick mode: " + str(res["quick"]) + ".", "",
+             "## Compilation and cache", "",
+             "| quantity | seconds |", "|---|---|",
+             f"| first call, fresh cache dir (compile) | {c['fresh_cache_first_call_s']:.3f} |",
+             f"| first call in a new process with the on-disk cache (2nd process) | "
+             f"{c['cached_process_first_call_s']:.3f} |",
+             f"| of which `compile_time` (cache load) | {c['cached_process_compile_field_s']:.3f} |",
+             f"| later call, 256^2 | {c['warm_call_256sq_s']:.4f} |", "",
+             "## 2-D (target: 2048^2 in <= 0.15 s after compilation)", "",
+             "| n x n | refine | median s | ns/cell | runs |", "|---|---|---|---|---|"]
+    for r in res["2d"]:
+        lines.append(f"| {r['n']}^2 | {r['refine']} | {r['median_s']:.3f} | {r['ns_per_cell']:.1f} | "
+                     + ", ".join(f"{v:.3f}" for v in r["runs_s"]) + " |")
+    b = res["1d_vs_brute"]
+    lines += ["", "## 1-D vs numpy O(N^2) brute force (target >= 1000x at N = 4096)", "",
+              "| N | ours none s | ours quadratic s | numpy brute s | speedup none | speedup quadratic | max diff |",
+              "|---|---|---|---|---|---|---|",
+              f"| {b['N']} | {b['ours_none_s']:.2e} | {b['ours_quadratic_s']:.2e} | {b['numpy_brute_s']:.3f} | "
+              f"{b['speedup_none']:.0f}x | {b['speedup_quadratic']:.0f}x | {b['max_abs_diff_none']:.1e} |",
+              "", "## 1-D scaling (target time(2^22)/time(2^18) <= 24)", "",
+              "| N | median s | ns/cell |", "|---|---|---|"]
+    for r in res["1d_scaling"]:
+        lines.append(f"| {r['N']} | {r['median_s']:.4f} | {r['ns_per_cell']:.1f} |")
+    lines += ["", f"Ratio largest/smallest: {res['1d_ratio_largest_over_smallest']:.1f} "
+              f"(size ratio {res['1d_scaling'][-1]['N'] // res['1d_scaling'][0]['N']})", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    quick = "--quick" in (argv if argv is not None else sys.argv[1:])
+    res = run(quick=quick)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "hopf_lax.json").write_text(json.dumps(res, indent=2))
+    md = to_markdown(res)
+    (RESULTS / "hopf_lax.md").write_text(md)
+    print(md)
+    return res
+
+
+if __name__ == "__main__":
+    main()
