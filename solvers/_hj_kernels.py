@@ -32,7 +32,7 @@ _CHUNK = 4096
 
 
 # ----------------------------------------------------------------------------- per-cell pieces
-@njit
+@njit(inline="always")
 def _weno(v1, v2, v3, v4, v5):
     phi1 = v1 / 3.0 - 7.0 * v2 / 6.0 + 11.0 * v3 / 6.0
     phi2 = -v2 / 6.0 + 5.0 * v3 / 6.0 + v4 / 3.0
@@ -99,7 +99,7 @@ def _pe(um2, um1, c, up1, up2, ih):
     return ((c - um1) + 0.5 * _minabs(a, b)) * ih, ((up1 - c) - 0.5 * _minabs(b, cc)) * ih
 
 
-@njit
+@njit(inline="always")
 def _pw(um3, um2, um1, c, up1, up2, up3, ih):
     """WENO5 one-sided derivatives (p^-, p^+) from the divided differences D^- u_{i-2..i+3}."""
     d0 = (um2 - um3) * ih
