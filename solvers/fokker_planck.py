@@ -36,20 +36,31 @@ round-off, backward Euler is positive for every ``dt`` and forward Euler is
 positive for ``dt <= 1 / max_i (outflow rate of node i)``.  Spatial order 2.
 
 Full (non-diagonal) ``D``: the mixed fluxes ``-beta^{-1} D_kl M d_l(rho / M)``
-(``M = exp(-beta f)`` for a potential, ``M = 1`` for a drift) are discretised at
-each face ``k`` by averaging central differences along ``l`` over the face's two
-nodes (one-sided next to a no-flux wall), with the ratios ``M_face / M_node =
-exp(beta (f_node - f_face))`` (exponent clipped at 700).  This keeps the Gibbs
-state exact for a potential, mass conservation and second order (tested), but
-the averaged mixed stencil puts negative weights on two of the four diagonal
-neighbours for any ``D_kl != 0``: the operator is not an M-matrix and
-**positivity is not guaranteed** by any method or ``dt``.  In our tests smooth
-data stayed >= -1e-12 max rho, while box-shaped data (61^2 grid, t = 0.2)
-dipped to -7e-7 (implicit) .. -4e-4 (explicit) times max rho0 for
-D = [[1, .3], [.3, .7]], and to about -8e-3 for D = [[1, .8], [.8, 1]]
-(``min_rho`` reports it).  A positivity-preserving alternative (7-point stencils oriented by the
-sign of ``D_kl``) needs diagonal dominance ``|D_kl| <= min(D_kk h_l / h_k,
-D_ll h_k / h_l)`` (``numerics.md`` C.2) and is not implemented.
+(``M = exp(-beta f)`` for a potential, ``M = 1`` for a drift) use the ratios
+``M_face / M_node = exp(beta (f_node - f_face))`` (exponent clipped at 700), so
+the Gibbs state stays exact for a potential; mass is conserved and the scheme
+is second order (tested) with either stencil for ``d_l`` at a face of axis k:
+
+``mixed="oriented"`` (default)
+    the average of the forward difference at one face node and the backward
+    difference at the other, oriented by the sign of ``D_kl``.  With constant
+    coefficients this is the 7-point stencil (diagonal neighbours
+    ``(+1, +s)`` and ``(-1, -s)`` only, ``s = sign D_kl``), an M-matrix -- hence
+    positive for backward Euler at any dt and forward Euler under its limit --
+    when ``D`` is diagonally dominant, ``|D_kl| <= min(D_kk h_l / h_k, D_ll h_k / h_l)``,
+    and the cell Peclet number is small; a larger Peclet number eats into that
+    margin (the SG weights ``B(-z)`` against the ``exp(+-beta df/2)`` mixed weights).
+    On a no-flux wall the missing half is dropped and the other half counts fully.
+``mixed="central"``
+    the average of the two central differences (one-sided at a wall):
+    symmetric, but it puts negative weights on two diagonal neighbours for any
+    ``D_kl != 0``, so it is never an M-matrix.
+
+Neither stencil guarantees positivity without diagonal dominance; ``min_rho``
+reports it.  Measured on a 61^2 grid to t = 0.2 with box-shaped data: for
+D = [[1, .3], [.3, .7]] oriented stays >= 0 (operator is an M-matrix) while
+central dips to -7e-7 (implicit) .. -4e-4 (explicit) of max rho0; for
+D = [[1, .8], [.8, 1]] oriented reaches -4e-23, central -8e-3.
 
 Time stepping
 -------------
@@ -105,6 +116,8 @@ from .result import Result, register_result
 
 METHODS = ("explicit", "implicit", "crank_nicolson")
 LINEAR_SOLVERS = ("auto", "split", "direct")
+#: Discretisations of the mixed (off-diagonal D) fluxes.
+MIXED_STENCILS = ("oriented", "central")
 #: Default number of steps for the implicit methods when ``dt`` is not given.
 DEFAULT_STEPS = 100
 #: Safety factor of the default explicit step (fraction of the positivity limit).
@@ -225,13 +238,16 @@ def _last_face(shape: tuple, axis: int) -> tuple:
 class _Problem:
     """Validated coefficients of one Fokker-Planck problem (internal)."""
 
-    def __init__(self, grid: Grid, potential, drift, beta, D, time_dependent):
+    def __init__(self, grid: Grid, potential, drift, beta, D, time_dependent, mixed: str = "oriented"):
         if not isinstance(grid, Grid):
             raise TypeError(f"`grid` must be a solvers.Grid; got {type(grid).__name__}.")
         self.grid = grid
         self.beta = check_positive("beta", beta)
         self.D = _check_D(D, grid.dim)
         self.diagonal = bool(np.all(self.D == np.diag(np.diag(self.D))))
+        if mixed not in MIXED_STENCILS:
+            raise SchemeError(f"`mixed` must be one of {MIXED_STENCILS}; got {mixed!r}.")
+        self.mixed = mixed
         d = grid.dim
         if potential is not None and drift is not None:
             raise ValueError("Give either `potential` (gradient drift -D grad f) or `drift` (general b), not both; "
@@ -377,8 +393,59 @@ class _Problem:
         A = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(N, N))
         return A.tocsr()
 
+    def _difference_terms(self, a, b, l, sign):
+        """One-sided / central differences along axis l that make up d_l g at the faces (a -> b).
+
+        Returns a list of ``(plus, minus, coef)``: d_l g at the face is
+        ``sum coef * (g[plus] - g[minus])`` (``coef`` includes 1 / h_l and the averaging weights).
+        ``central``: average of the central differences at a and b (one-sided at a wall).
+        ``oriented`` (sign s of D_kl): average of the forward difference at b and the
+        backward one at a for s > 0 (mirrored for s < 0), so the mixed stencil only couples
+        the diagonal neighbours (i+1, j+s) and (i-1, j-s) positively: the 7-point stencil that
+        is an M-matrix under diagonal dominance.  A half that would leave a no-flux
+        grid is dropped and the other half counts fully.
+        """
+        g = self.grid
+        hl = g.spacing[l]
+        shape = g.shape
+        lidx = np.broadcast_to(np.arange(shape[l]).reshape([-1 if i == l else 1 for i in range(g.dim)]), shape)
+        nl = shape[l]
+        per = g.periodic[l]
+        up = lambda n: np.roll(n, -1, axis=l)    # noqa: E731  node + e_l (wraps)
+        dn = lambda n: np.roll(n, 1, axis=l)     # noqa: E731  node - e_l (wraps)
+        terms = []
+        if self.mixed == "central":
+            for node in (a, b):
+                plus, minus = up(node), dn(node)
+                width = np.full(shape, 2.0 * hl)
+                if not per:
+                    top, bot = lidx == nl - 1, lidx == 0
+                    plus = np.where(top, node, plus)
+                    minus = np.where(bot, node, minus)
+                    width = np.where(top | bot, hl, width)
+                terms.append((plus, minus, 0.5 / width))
+            return terms
+        s = 1.0 if sign > 0 else -1.0
+        if s > 0:
+            b_pm, a_pm = (up(b), b), (a, dn(a))            # forward at b, backward at a
+            b_ok, a_ok = lidx < nl - 1, lidx > 0
+        else:
+            b_pm, a_pm = (b, dn(b)), (up(a), a)            # backward at b, forward at a
+            b_ok, a_ok = lidx > 0, lidx < nl - 1
+        if per:
+            b_ok = a_ok = np.ones(shape, bool)
+        wb = np.where(b_ok, np.where(a_ok, 0.5, 1.0), 0.0) / hl
+        wa = np.where(a_ok, np.where(b_ok, 0.5, 1.0), 0.0) / hl
+        terms.append((b_pm[0], b_pm[1], wb))
+        terms.append((a_pm[0], a_pm[1], wa))
+        return terms
+
     def _cross_terms(self, t: float):
-        """Yield ``(k, a, b, m, coef)``: face (a -> b along k) rate ``sum coef * rho[m]`` (flat indices)."""
+        """Yield ``(k, a, b, m, coef)``: face (a -> b along k) rate ``sum coef * rho[m]`` (flat indices).
+
+        Mixed flux ``J_k / h_k = -(D_kl / (beta h_k)) M_face d_l(rho / M)`` with
+        ``M_face / M_m = exp(beta (f_m - f_face))``, ``f_face = (f_a + f_b) / 2``.
+        """
         g, beta = self.grid, self.beta
         idx = np.arange(g.size).reshape(g.shape)
         f = None if self.kind == "drift" else self.potential_values(t)
@@ -386,38 +453,22 @@ class _Problem:
             for l in range(g.dim):
                 if l == k or self.D[k, l] == 0.0:
                     continue
-                hk, hl = g.spacing[k], g.spacing[l]
                 a = idx
                 b = _axis_roll_next(idx, k)
                 mask = np.ones(g.shape, bool)
                 if not g.periodic[k]:
                     mask[_last_face(g.shape, k)] = False
                 ff = None if f is None else 0.5 * (f + _axis_roll_next(f, k))
-                for node in (a, b):
-                    # central difference along l at `node`, one-sided at a no-flux wall
-                    nplus = np.roll(node, -1, axis=l)
-                    nminus = np.roll(node, 1, axis=l)
-                    width = np.full(g.shape, 2.0 * hl)
-                    if not g.periodic[l]:
-                        first = [slice(None)] * g.dim
-                        first[l] = 0
-                        last = [slice(None)] * g.dim
-                        last[l] = -1
-                        nminus = nminus.copy()
-                        nplus = nplus.copy()
-                        nminus[tuple(first)] = node[tuple(first)]
-                        nplus[tuple(last)] = node[tuple(last)]
-                        width[tuple(first)] = hl
-                        width[tuple(last)] = hl
-                    base = -self.D[k, l] / (beta * hk) * 0.5 / width
-                    for nb, sign in ((nplus, 1.0), (nminus, -1.0)):
+                base = -self.D[k, l] / (beta * g.spacing[k])
+                for plus, minus, c in self._difference_terms(a, b, l, self.D[k, l]):
+                    for nb, sign in ((plus, 1.0), (minus, -1.0)):
                         if f is None:
                             w = 1.0
                         else:
-                            fm = f.reshape(-1)[nb]
-                            w = np.exp(np.clip(beta * (fm - ff), -_EXP_CLIP, _EXP_CLIP))
-                        coef = sign * base * w
-                        yield k, a[mask], b[mask], nb[mask], np.broadcast_to(coef, g.shape)[mask]
+                            w = np.exp(np.clip(beta * (f.reshape(-1)[nb] - ff), -_EXP_CLIP, _EXP_CLIP))
+                        coef = np.broadcast_to(sign * base * c * w, g.shape)
+                        keep = mask & (coef != 0.0)
+                        yield k, a[keep], b[keep], nb[keep], coef[keep]
 
     def _cross_entries(self, t: float):
         for k, a, b, m, coef in self._cross_terms(t):
@@ -477,30 +528,31 @@ def _log_gibbs(f: np.ndarray, beta: float, vol: float) -> np.ndarray:
 
 
 def fokker_planck_operator(grid: Grid, *, potential=None, drift=None, beta: float = 1.0, D=None,
-                           t: float = 0.0, time_dependent: Optional[bool] = None) -> sp.csr_matrix:
+                           t: float = 0.0, time_dependent: Optional[bool] = None,
+                           mixed: str = "oriented") -> sp.csr_matrix:
     """The discrete generator ``A`` (``d rho / dt = A rho``, rho flattened in C order).
 
     Sparse CSR, shape ``(N, N)`` with ``N = grid.size``.  Columns sum to zero;
     ``A @ gibbs(f).ravel() == 0`` to round-off for a potential.  Same arguments
     as :func:`solve_fokker_planck`; ``t`` is the time for time-dependent coefficients.
     """
-    return _Problem(grid, potential, drift, beta, D, time_dependent).operator(float(t))
+    return _Problem(grid, potential, drift, beta, D, time_dependent, mixed).operator(float(t))
 
 
 def explicit_dt_limit(grid: Grid, *, potential=None, drift=None, beta: float = 1.0, D=None,
-                      t: float = 0.0, time_dependent: Optional[bool] = None) -> float:
+                      t: float = 0.0, time_dependent: Optional[bool] = None, mixed: str = "oriented") -> float:
     """Forward-Euler positivity limit ``1 / max_i (outflow rate of node i)``.
 
     Per axis the outflow of node i is ``D_kk/(beta h_k^2) [B(z_{i+1/2}) + B(-z_{i-1/2})]``
     (``numerics.md`` C.1); with full ``D`` the diagonal of the assembled operator is used
     (positivity then also needs diagonal dominance).
     """
-    pb = _Problem(grid, potential, drift, beta, D, time_dependent)
+    pb = _Problem(grid, potential, drift, beta, D, time_dependent, mixed)
     return 1.0 / float(pb.outflow(float(t)).max())
 
 
 def fokker_planck_steady_state(grid: Grid, *, potential=None, drift=None, beta: float = 1.0,
-                               D=None) -> np.ndarray:
+                               D=None, mixed: str = "oriented") -> np.ndarray:
     """Stationary density of the discrete operator, by a direct sparse solve.
 
     Solves ``A rho = 0`` with ``rho[j] = 1`` at one node ``j`` (row and column
@@ -523,7 +575,7 @@ def fokker_planck_steady_state(grid: Grid, *, potential=None, drift=None, beta: 
     -------
     ndarray, shape ``grid.shape``, non-negative, normalised.
     """
-    pb = _Problem(grid, potential, drift, beta, D, time_dependent=False)
+    pb = _Problem(grid, potential, drift, beta, D, False, mixed)
     return _steady(pb)
 
 
@@ -570,7 +622,7 @@ def _steady(pb: "_Problem") -> np.ndarray:
 
 
 def probability_current(rho, grid: Grid, *, potential=None, drift=None, beta: float = 1.0, D=None,
-                        t: float = 0.0, time_dependent: Optional[bool] = None) -> tuple:
+                        t: float = 0.0, time_dependent: Optional[bool] = None, mixed: str = "oriented") -> tuple:
     """Discrete probability current through the faces, one array per axis.
 
     ``J[k][i]`` (shape ``grid.shape``) is the flux through the face between node
@@ -579,7 +631,7 @@ def probability_current(rho, grid: Grid, *, potential=None, drift=None, beta: fl
     ``d rho_i / dt = -sum_k (J[k][i] - J[k][i - e_k]) / h_k``; at a steady state
     this discrete divergence vanishes.
     """
-    pb = _Problem(grid, potential, drift, beta, D, time_dependent)
+    pb = _Problem(grid, potential, drift, beta, D, time_dependent, mixed)
     rho = _grid_array("rho", rho, grid.shape)
     J = []
     for k, (ap, am) in enumerate(pb.weights(float(t))):
@@ -616,7 +668,7 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
                         method: str = "implicit", save_at=None, progress: bool = False,
                         dt: Optional[float] = None, time_dependent: Optional[bool] = None,
                         linear_solver: str = "auto", rannacher: int = 2, normalize: bool = False,
-                        kl_reference=None) -> FPResult:
+                        kl_reference=None, mixed: str = "oriented") -> FPResult:
     r"""Integrate a Fokker-Planck equation from ``rho0`` to time ``t``.
 
     ``rho_t = div(D (grad f) rho) + beta^{-1} div(D grad rho)`` for a ``potential`` f, or
@@ -658,6 +710,8 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
         Number of initial Crank-Nicolson steps replaced by two backward-Euler half-steps.
     normalize : bool
         Divide ``rho0`` by its mass first.
+    mixed : {"oriented", "central"}
+        Stencil of the mixed fluxes for a full ``D`` (module docstring).
     kl_reference : None | False | ndarray ``grid.shape``
         Steady state for ``kl``.  None: Gibbs for a potential; for a time-independent drift
         the discrete steady state when ``grid.size <= 250000``.  False: skip (NaN).
@@ -687,7 +741,7 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
         raise TypeError(f"`t` must be a real number; got {t!r}.") from None
     if not math.isfinite(T) or T < 0:
         raise ValueError(f"`t` must be finite and non-negative (t >= 0); got {t!r}.")
-    pb = _Problem(grid, potential, drift, beta, D, time_dependent)
+    pb = _Problem(grid, potential, drift, beta, D, time_dependent, mixed)
     beta = pb.beta
     vol = grid.cell_volume
     d = grid.dim
@@ -928,7 +982,7 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
     mass, mn, F, kl = (np.array(v) for v in zip(*diags))
     wall = time.perf_counter() - t_wall0 - compile_time
     params = {
-        "D": pb.D.tolist(), "kind": pb.kind, "time_dependent": bool(pb.time_dependent),
+        "D": pb.D.tolist(), "mixed": mixed if not pb.diagonal else None, "kind": pb.kind, "time_dependent": bool(pb.time_dependent),
         "linear_solver": ("direct" if use_direct else ("tridiagonal" if d == 1 else "split")),
         "explicit_dt_limit": explicit_limit, "cn_positive_dt": 2.0 * explicit_limit,
         "rannacher": int(rannacher) if method == "crank_nicolson" else 0,

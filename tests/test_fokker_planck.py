@@ -168,9 +168,10 @@ def _lyapunov_gaussian(F, D, beta, m0, S0, t):
     return E @ m0, E @ (S0 - Sinf) @ E.T + Sinf
 
 
-@pytest.mark.parametrize("Dmat,solver", [(np.diag([1.0, 0.45]), "auto"),
-                                         (np.array([[1.0, 0.35], [0.35, 0.6]]), "auto")])
-def test_ou_2d_anisotropic_second_order(Dmat, solver):
+@pytest.mark.parametrize("Dmat,mixed", [(np.diag([1.0, 0.45]), "oriented"),
+                                        (np.array([[1.0, 0.35], [0.35, 0.6]]), "oriented"),
+                                        (np.array([[1.0, -0.35], [-0.35, 0.6]]), "central")])
+def test_ou_2d_anisotropic_second_order(Dmat, mixed):
     """Gradient OU, f = x^T Kx/2, drift -D K x, anisotropic D: split CN (diagonal D) or factorised CN (full D)."""
     Km = np.array([[1.2, 0.3], [0.3, 0.8]])
     beta, T = 1.5, 0.5
@@ -182,7 +183,7 @@ def test_ou_2d_anisotropic_second_order(Dmat, solver):
         X = g.mesh()
         f = 0.5 * np.einsum("...i,ij,...j->...", X, Km, X)
         r = solve_fokker_planck(gaussian(X, m0, S0), g, T, potential=f, beta=beta, D=Dmat,
-                                method="crank_nicolson", dt=0.5 * g.spacing[0], linear_solver=solver)
+                                method="crank_nicolson", dt=0.5 * g.spacing[0], mixed=mixed)
         exact = gaussian(X, m, S)
         hs.append(g.spacing[0])
         errs.append(np.abs(r.rho - exact).max() / exact.max())
@@ -612,3 +613,26 @@ def test_rannacher_startup_removes_crank_nicolson_ringing():
     assert plain.min_rho.min() < -1.0
     assert ran.min_rho.min() >= 0.0 and ran.params["rannacher"] == 2
     assert np.abs(ran.mass - 1).max() < 1e-12
+
+
+def test_oriented_mixed_stencil_is_seven_point_m_matrix_and_keeps_box_data_positive():
+    g = Grid.uniform([(0, 1), (0, 1)], 8, periodic=True)
+    c = np.ravel_multi_index((3, 3), g.shape)
+    for d12, corners in ((0.3, [(4, 4), (2, 2)]), (-0.3, [(4, 2), (2, 4)])):
+        A = fokker_planck_operator(g, D=np.array([[1.0, d12], [d12, 0.8]])).toarray()
+        row = A[c].reshape(g.shape)
+        nz = {tuple(int(v) for v in i) for i in np.argwhere(row != 0)}
+        assert nz == {(3, 3), (2, 3), (4, 3), (3, 2), (3, 4), *corners}     # 7-point stencil
+        assert (A - np.diag(np.diag(A))).min() >= 0                           # M-matrix (diag. dominant D)
+    g = Grid.uniform([(-3, 3), (-3, 3)], 61)
+    X = g.mesh()
+    box = (np.abs(X).max(-1) < 0.3) * 1.0
+    Dm = np.array([[1.0, 0.3], [0.3, 0.7]])
+    A = fokker_planck_operator(g, potential=0.5 * (X ** 2).sum(-1), D=Dm).tocoo()
+    assert A.data[A.row != A.col].min() >= 0
+    for method in ("implicit", "explicit"):
+        kw = dict(potential=0.5 * (X ** 2).sum(-1), D=Dm, method=method, save_at=10, normalize=True)
+        ori = solve_fokker_planck(box, g, 0.2, **kw)
+        cen = solve_fokker_planck(box, g, 0.2, mixed="central", **kw)
+        assert ori.min_rho.min() >= 0 and np.abs(ori.mass - 1).max() < 1e-12
+        assert cen.min_rho.min() < 0          # the averaged central stencil is not an M-matrix
