@@ -11,9 +11,9 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+local"
 
-from solvers import Grid  # noqa: E402
+from solvers import Grid, cole_hopf, hopf_lax  # noqa: E402
 
 from . import io, losses  # noqa: E402
 from .prox import ProxResult, prox  # noqa: E402
 
-__all__ = ["Grid", "io", "losses", "prox", "ProxResult", "__version__"]
+__all__ = ["Grid", "hopf_lax", "cole_hopf", "io", "losses", "prox", "ProxResult", "__version__"]

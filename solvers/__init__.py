@@ -12,9 +12,11 @@ from .errors import (ConvergenceError, DeepRelaxError, GridError, NonFiniteError
                      StabilityError)
 from . import reference
 from .grid import Grid
+from .hopf_lax import hopf_lax
+from .cole_hopf import cole_hopf
 from .result import ColeHopfResult, HopfLaxResult, Result, RESULT_TYPES, register_result
 
 __all__ = [
-    "Grid", "reference", "Result", "HopfLaxResult", "ColeHopfResult", "RESULT_TYPES", "register_result",
+    "Grid", "reference", "hopf_lax", "cole_hopf", "Result", "HopfLaxResult", "ColeHopfResult", "RESULT_TYPES", "register_result",
     "DeepRelaxError", "GridError", "SchemeError", "StabilityError", "NonFiniteError", "ConvergenceError",
 ]

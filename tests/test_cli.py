@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+
+from deeprelax import io, losses
+from deeprelax.cli import main, smooth
+from solvers import reference
+
+
+def test_smooth_writes_h5_png_and_summary(tmp_path, capsys):
+    rc = main(["smooth", "--loss", "abs", "--t", "0.5", "--shape", "201", "--out", str(tmp_path)])
+    assert rc == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("smooth abs t=0.5 beta=inf")
+    h5 = list(tmp_path.glob("*.h5"))
+    png = list(tmp_path.glob("*.png"))
+    assert len(h5) == 1 and len(png) == 1 and png[0].stat().st_size > 10_000
+    res = io.load(h5[0])
+    x = res.grid.mesh()
+    # Hopf-Lax of |x| is the Huber function
+    np.testing.assert_allclose(res.u, reference.huber_u(x, 0.5), atol=1e-12)
+
+
+def test_smooth_viscous_matches_closed_form(tmp_path):
+    res, summ = smooth("quadratic", 0.5, 2.0, 201, tmp_path, quiet=True, plot=False)
+    loss = losses.get("quadratic")
+    x = res.grid.mesh()
+    np.testing.assert_allclose(res.u, loss.exact_u(x, 0.5, 2.0), atol=1e-9)
+    assert summ["argmin_u"][0] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_smooth_pde_reports_error_against_exact(tmp_path):
+    res, summ = smooth("quadratic", 0.5, float("inf"), 101, tmp_path, method="pde", scheme="godunov",
+                       quiet=True, plot=False)
+    assert 0 < summ["max_err_vs_exact"] < 5e-2
+
+
+def test_cli_errors_are_clear(tmp_path, capsys):
+    assert main(["smooth", "--loss", "nope", "--t", "1", "--out", str(tmp_path)]) == 2
+    assert "valid names" in capsys.readouterr().err
+    assert main(["smooth", "--loss", "abs", "--t", "-1", "--out", str(tmp_path)]) == 2
+    assert "`t` must be positive" in capsys.readouterr().err
+
+
+def test_losses_command(capsys):
+    assert main(["losses"]) == 0
+    assert "dr-fig1" in capsys.readouterr().out.split()
