@@ -309,6 +309,15 @@ def test_normal_cdf_kernels_twins():
         assert abs(got - ref) < 1e-10 * max(1, abs(ref)), (lo, hi, got, ref)
         if hi - lo < 50 and max(abs(lo), abs(hi)) < 35:
             assert abs(env.truncnorm_mean(lo, hi, got) - truncnorm.mean(lo, hi)) < 1e-9
+    # far tails: E[Z | lo < Z < hi] = (1 - rho) / (R(lo) - rho R(hi)), R = Mills ratio (scipy erfcx)
+    R = lambda x: erfcx(x / np.sqrt(2)) * np.sqrt(np.pi / 2)
+    for lo, hi in ((40.0, 41.0), (7000.0, 7158.0), (1e4, 1e4 + 0.01), (25.0, 400.0)):
+        rho = np.exp(-0.5 * (hi - lo) * (hi + lo))
+        ref = (1 - rho) / (R(lo) - rho * R(hi))
+        for sgn in (1, -1):
+            a, b = (lo, hi) if sgn == 1 else (-hi, -lo)
+            got = env.truncnorm_mean(a, b, env.log_diff_ndtr(a, b))
+            assert abs(got - sgn * ref) < 1e-12 * max(1.0, abs(ref)) + 1e-13, (a, b, got, ref)
 
 
 # ----------------------------------------------------------------------------- errors
