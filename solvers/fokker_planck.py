@@ -66,7 +66,8 @@ Time stepping
 -------------
 ``explicit``
     Forward Euler; raises :class:`~solvers.errors.StabilityError` when ``dt``
-    exceeds the positivity limit :func:`explicit_dt_limit`.
+    exceeds the positivity limit :func:`explicit_dt_limit` (with time-dependent
+    coefficients every step is checked against the limit at its start time).
 ``implicit``
     Backward Euler.  1-D: Thomas tridiagonal solve.  2-D/3-D with diagonal
     ``D``: Lie splitting ``(I - dt A_{d-1})^{-1} ... (I - dt A_0)^{-1}``, one
@@ -113,6 +114,9 @@ from . import _fp_kernels as K
 from .errors import NonFiniteError, SchemeError, StabilityError, check_positive
 from .grid import Grid
 from .result import Result, register_result
+
+__all__ = ["FPResult", "solve_fokker_planck", "gibbs", "fokker_planck_steady_state", "fokker_planck_operator",
+           "probability_current", "explicit_dt_limit", "METHODS"]
 
 METHODS = ("explicit", "implicit", "crank_nicolson")
 LINEAR_SOLVERS = ("auto", "split", "direct")
@@ -819,7 +823,7 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
     elif pb.kind != "drift":
         kl_mode = "gibbs"                 # Gibbs of f(., t) at each saved time
     elif not pb.time_dependent and grid.size <= KL_AUTO_MAX_NODES:
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
             log_ref_static = np.log(_steady(pb))
         kl_mode = "steady_state"
     else:
