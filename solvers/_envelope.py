@@ -155,7 +155,7 @@ def interp_position(p, m, pos):
 
 
 @njit
-def _hl_block(src, dst, P, ia, c0, nb, k, e, periodic, a, refine):
+def _hl_block(src, dst, P, ia, c0, nb, k, e, periodic, a, refine, final, lo, hh, it, xo, grad):
     A, n, C = src.shape
     m = n + 2 * e
     buf = np.empty((nb, m))
@@ -187,34 +187,51 @@ def _hl_block(src, dst, P, ia, c0, nb, k, e, periodic, a, refine):
             dst[ia, i, c0 + b] = val
             for mm in range(k):
                 if refine:
-                    P[ia, i, c0 + b, mm] = interp_position(pbuf[b, mm], m, pos)
+                    pm = interp_position(pbuf[b, mm], m, pos)
                 else:
-                    P[ia, i, c0 + b, mm] = pbuf[b, mm, j]
-            P[ia, i, c0 + b, k] = pos - e
+                    pm = pbuf[b, mm, j]
+                if final:                   # last pass (C == 1): coordinates and gradient
+                    y = lo[mm] + hh[mm] * pm
+                    P[ia, i, c0 + b, mm] = y
+                    grad[ia, i, c0 + b, mm] = (xo[ia, mm] - y) * it
+                else:
+                    P[ia, i, c0 + b, mm] = pm
+            if final:
+                y = lo[k] + hh[k] * (pos - e)
+                P[ia, i, c0 + b, k] = y
+                grad[ia, i, c0 + b, k] = (lo[k] + hh[k] * i - y) * it
+            else:
+                P[ia, i, c0 + b, k] = pos - e
 
 
 @njit
-def hl_pass_serial(src, dst, P, k, e, periodic, a, refine):
-    """One Hopf-Lax pass along the middle axis of ``src`` (A, n, C) into ``dst``; serial."""
+def hl_pass_serial(src, dst, P, k, e, periodic, a, refine, final, lo, hh, it, xo, grad):
+    """One Hopf-Lax pass along the middle axis of ``src`` (A, n, C) into ``dst``; serial.
+
+    ``P`` (A, n, C, d): positions in index units, updated in place (axis k written,
+    axes m < k carried along).  With ``final`` (last pass, C == 1) positions are
+    written as coordinates ``lo + hh * index`` and ``grad = (x - P) * it`` is filled;
+    ``xo[ia, m]`` holds the coordinate x_m (m < k) of line ``ia``.
+    """
     A, n, C = src.shape
     bw = 1 if C == 1 else BLOCK
     nblk = (C + bw - 1) // bw
     for t in range(A * nblk):
         ia = t // nblk
         c0 = (t % nblk) * bw
-        _hl_block(src, dst, P, ia, c0, min(bw, C - c0), k, e, periodic, a, refine)
+        _hl_block(src, dst, P, ia, c0, min(bw, C - c0), k, e, periodic, a, refine, final, lo, hh, it, xo, grad)
 
 
 @pnjit
-def hl_pass_parallel(src, dst, P, k, e, periodic, a, refine):
-    """One Hopf-Lax pass along the middle axis of ``src`` (A, n, C) into ``dst``; threaded."""
+def hl_pass_parallel(src, dst, P, k, e, periodic, a, refine, final, lo, hh, it, xo, grad):
+    """Threaded :func:`hl_pass_serial` (parallel over lines / blocks of lines)."""
     A, n, C = src.shape
     bw = 1 if C == 1 else BLOCK
     nblk = (C + bw - 1) // bw
     for t in prange(A * nblk):
         ia = t // nblk
         c0 = (t % nblk) * bw
-        _hl_block(src, dst, P, ia, c0, min(bw, C - c0), k, e, periodic, a, refine)
+        _hl_block(src, dst, P, ia, c0, min(bw, C - c0), k, e, periodic, a, refine, final, lo, hh, it, xo, grad)
 
 
 @njit
@@ -543,7 +560,7 @@ def warm_up(which: str, parallel: bool) -> float:
     else:
         pas = ch_pass_parallel if parallel else ch_pass_serial
     fin = finalize_parallel if parallel else finalize_serial
-    if pas.signatures and fin.signatures:
+    if pas.signatures and (which == "hl" or fin.signatures):
         _WARM.add(key)
         return 0.0
     t0 = time.perf_counter()
@@ -551,9 +568,10 @@ def warm_up(which: str, parallel: bool) -> float:
     dst = np.zeros((1, 3, 1))
     P = np.zeros((1, 3, 1, 1))
     if which == "hl":
-        pas(src, dst, P, 0, 0, False, 1.0, True)
+        pas(src, dst, P, 0, 0, False, 1.0, True, True, np.zeros(1), np.ones(1), 1.0, np.zeros((1, 1)),
+            np.zeros((1, 3, 1, 1)))
     else:
         pas(src, dst, P, 0, 0, False, 1.0, 40.0, True)
-    fin(P.reshape(1, 3, 1, 1), np.zeros(1), np.ones(1), 1.0, np.zeros((1, 3, 1, 1)))
+        fin(P.reshape(1, 3, 1, 1), np.zeros(1), np.ones(1), 1.0, np.zeros((1, 3, 1, 1)))
     _WARM.add(key)
     return time.perf_counter() - t0

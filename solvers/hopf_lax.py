@@ -179,6 +179,10 @@ def hopf_lax(f: Union[Callable, np.ndarray], grid: Grid, t: float, *, refine: st
     P = np.empty(shape + (d,))
     src = vals
     images = []
+    grad = np.empty(shape + (d,))
+    lo = np.asarray(pgrid.lo, dtype=np.float64)
+    hh = np.asarray(h, dtype=np.float64)
+    dummy_x = np.zeros((1, d))
     for k in range(d):
         a3 = _views3(shape, k)
         a = h[k] * h[k] / (2.0 * tv)
@@ -187,14 +191,17 @@ def hopf_lax(f: Union[Callable, np.ndarray], grid: Grid, t: float, *, refine: st
             osc = float(src.max() - src.min())
             e = int(math.ceil(math.sqrt(osc / a))) + 2
         images.append(e)
+        final = k == d - 1
+        if final:
+            # coordinates of the other axes of every line (lines run along the last axis)
+            xo = np.stack(np.meshgrid(*pgrid.axes[:-1], indexing="ij"), -1).reshape(-1, d - 1) \
+                if d > 1 else np.zeros((1, 0))
+            xo = np.ascontiguousarray(np.concatenate([xo, np.zeros((xo.shape[0], 1))], axis=1))
+        else:
+            xo = dummy_x
         pas(src.reshape(a3), u.reshape(a3), P.reshape(a3 + (d,)), k, e, bool(pgrid.periodic[k]), float(a),
-            refine == "quadratic")
+            refine == "quadratic", final, lo, hh, 1.0 / tv, xo, grad.reshape(a3 + (d,)))
         src = u
-    s3 = _shape3(shape)
-    grad = np.empty(shape + (d,))
-    fin = _env.finalize_parallel if par else _env.finalize_serial
-    fin(P.reshape(s3 + (d,)), np.asarray(pgrid.lo, float), np.asarray(h, float), tv,
-                            grad.reshape(s3 + (d,)))
     if pgrid is not grid:
         u = np.ascontiguousarray(u[sl])
         P = np.ascontiguousarray(P[sl])
