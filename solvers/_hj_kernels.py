@@ -11,8 +11,8 @@ in all of them.  The Hamiltonian code ``ham`` stays a run-time argument.
 * ``stage_{1,2,3}d_{first,eno2,weno5}[_par]`` write one Runge-Kutta stage on the interior,
   ``O = a W + b (V + dt L(V))`` with ``L(u) = -H_hat(p^-, p^+) + nu Lap u``
   (``a = 0`` drops the ``W`` term: forward Euler / first RK3 stage).
-* ``slopes_{1,2,3}d_g{1,2,3}[_par]`` return per-axis ``max |D^+- u|`` (first-order
-  differences) and a non-finite flag, used for the CFL time step.
+* ``slopes_{1,2,3}d_g{1,2,3}[_par]`` return running maxima of ``|D^+- u|`` per axis
+  (first-order differences; NaN-sticky), reduced by :func:`max_slopes` for the CFL step.
 
 The ``_par`` variants thread over the outermost interior axis with ``prange``
 (chunks of the line in 1-D); :func:`stage` and :func:`max_slopes` pick one with
@@ -32,20 +32,31 @@ _CHUNK = 4096
 
 
 # ----------------------------------------------------------------------------- per-cell pieces
+_C1_3 = 1.0 / 3.0
+_C7_6 = 7.0 / 6.0
+_C11_6 = 11.0 / 6.0
+_C1_6 = 1.0 / 6.0
+_C5_6 = 5.0 / 6.0
+_C13_12 = 13.0 / 12.0
+_C1_12 = 1.0 / 12.0
+
+
 @njit(inline="always")
 def _weno(v1, v2, v3, v4, v5):
-    phi1 = v1 / 3.0 - 7.0 * v2 / 6.0 + 11.0 * v3 / 6.0
-    phi2 = -v2 / 6.0 + 5.0 * v3 / 6.0 + v4 / 3.0
-    phi3 = v3 / 3.0 + 5.0 * v4 / 6.0 - v5 / 6.0
+    # constant divisions are written as products (LLVM keeps x / 3.0 as a division without fast-math:
+    # 2x slower); 4 divisions remain per call
+    phi1 = _C1_3 * v1 - _C7_6 * v2 + _C11_6 * v3
+    phi2 = -_C1_6 * v2 + _C5_6 * v3 + _C1_3 * v4
+    phi3 = _C1_3 * v3 + _C5_6 * v4 - _C1_6 * v5
     t1 = v1 - 2.0 * v2 + v3
     t2 = v1 - 4.0 * v2 + 3.0 * v3
-    s1 = 13.0 / 12.0 * (t1 * t1) + 0.25 * (t2 * t2)
+    s1 = _C13_12 * (t1 * t1) + 0.25 * (t2 * t2)
     t1 = v2 - 2.0 * v3 + v4
     t2 = v2 - v4
-    s2 = 13.0 / 12.0 * (t1 * t1) + 0.25 * (t2 * t2)
+    s2 = _C13_12 * (t1 * t1) + 0.25 * (t2 * t2)
     t1 = v3 - 2.0 * v4 + v5
     t2 = 3.0 * v3 - 4.0 * v4 + v5
-    s3 = 13.0 / 12.0 * (t1 * t1) + 0.25 * (t2 * t2)
+    s3 = _C13_12 * (t1 * t1) + 0.25 * (t2 * t2)
     vmax = max(max(max(v1 * v1, v2 * v2), max(v3 * v3, v4 * v4)), v5 * v5)
     eps = 1e-6 * vmax + 1e-99
     e1 = s1 + eps
@@ -118,7 +129,7 @@ def _l2(um1, c, up1, q):
 
 @njit(inline="always")
 def _l4(um2, um1, c, up1, up2, q):
-    return (-um2 + 16.0 * um1 - 30.0 * c + 16.0 * up1 - up2) * (q / 12.0)
+    return (-um2 + 16.0 * um1 - 30.0 * c + 16.0 * up1 - up2) * (q * _C1_12)
 
 
 # ----------------------------------------------------------------------------- stage kernels
@@ -407,296 +418,274 @@ def stage_3d_weno5_par(V, W, O, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
 
 
 # ----------------------------------------------------------------------------- slope reduction
+# The CFL step needs max |D^+- u| per axis.  A scalar running max is a loop-carried chain that does not
+# vectorise without fast-math, so each block of rows keeps a running max *per column* of the innermost
+# axis (element-wise, vectorisable); NumPy reduces the small buffer afterwards.  The update is NaN-sticky,
+# so a non-finite value anywhere ends up in the buffer (a NaN value c gives NaN one-sided differences).
+_ROWS_PER_BLOCK = 32
+
+
 @njit(inline="always")
-def _sl(um1, c, up1, ih, cur):
+def _upd(buf, k, j, um1, c, up1, ih):
     dm = abs(c - um1) * ih
     dp = abs(up1 - c) * ih
-    return max(cur, max(dm, dp)), (dm + dp) * 0.0
-
-
-@njit(inline="always")
-def _slopes_rows_1d_g1(V, lo, hi, ih0, out, r):
-    m0 = 0.0
-    bad = 0.0
-    for i in range(lo, hi):
-        m0, z = _sl(V[i - 1], V[i], V[i + 1], ih0, m0)
-        bad += z
-    out[r, 0] = m0
-    out[r, 3] = bad
+    d = dm if dm > dp else dp
+    if dm != dm or dp != dp:
+        d = dm + dp
+    cur = buf[k, j]
+    buf[k, j] = d if (d > cur or d != d) else cur
 
 
 @njit
 def slopes_1d_g1(V, ih0):
-    out = np.zeros((1, 4))
-    _slopes_rows_1d_g1(V, 1, V.shape[0] - 1, ih0, out, 0)
-    return out
+    """Per-axis max |D^+- u| buffer for a 1-D padded line (reduce with ``.max(axis=-1)``)."""
+    buf = np.zeros((1, 1, V.shape[0] - 2))
+    for i in range(1, V.shape[0] - 1):
+        _upd(buf[0], 0, i - 1, V[i - 1], V[i], V[i + 1], ih0)
+    return buf
 
 
 @pnjit
 def slopes_1d_g1_par(V, ih0):
     n0 = V.shape[0] - 2
+    buf = np.zeros((1, 1, n0))
     nch = (n0 + _CHUNK - 1) // _CHUNK
-    out = np.zeros((nch, 4))
     for ch in prange(nch):
-        lo = 1 + ch * _CHUNK
-        _slopes_rows_1d_g1(V, lo, min(lo + _CHUNK, 1 + n0), ih0, out, ch)
-    return out
-
-
-@njit(inline="always")
-def _slopes_slab_2d_g1(V, i, ih0, ih1, out):
-    m0 = 0.0
-    m1 = 0.0
-    bad = 0.0
-    for j in range(1, V.shape[1] - 1):
-        c = V[i, j]
-        m0, z0 = _sl(V[i - 1, j], c, V[i + 1, j], ih0, m0)
-        m1, z1 = _sl(V[i, j - 1], c, V[i, j + 1], ih1, m1)
-        bad += z0 + z1
-    out[i - 1, 0] = m0
-    out[i - 1, 1] = m1
-    out[i - 1, 3] = bad
+        for i in range(1 + ch * _CHUNK, min(1 + (ch + 1) * _CHUNK, 1 + n0)):
+            _upd(buf[0], 0, i - 1, V[i - 1], V[i], V[i + 1], ih0)
+    return buf
 
 
 @njit
 def slopes_2d_g1(V, ih0, ih1):
-    out = np.zeros((V.shape[0] - 2, 4))
-    for i in range(1, V.shape[0] - 1):
-        _slopes_slab_2d_g1(V, i, ih0, ih1, out)
-    return out
+    n0 = V.shape[0] - 2
+    nb = (n0 + _ROWS_PER_BLOCK - 1) // _ROWS_PER_BLOCK
+    buf = np.zeros((nb, 2, V.shape[1] - 2))
+    for blk in range(nb):
+        b = buf[blk]
+        for i in range(1 + blk * _ROWS_PER_BLOCK, min(1 + (blk + 1) * _ROWS_PER_BLOCK, 1 + n0)):
+            for j in range(1, V.shape[1] - 1):
+                c = V[i, j]
+                _upd(b, 0, j - 1, V[i - 1, j], c, V[i + 1, j], ih0)
+                _upd(b, 1, j - 1, V[i, j - 1], c, V[i, j + 1], ih1)
+    return buf
 
 
 @pnjit
 def slopes_2d_g1_par(V, ih0, ih1):
-    out = np.zeros((V.shape[0] - 2, 4))
-    for i in prange(1, V.shape[0] - 1):
-        _slopes_slab_2d_g1(V, i, ih0, ih1, out)
-    return out
-
-
-@njit(inline="always")
-def _slopes_slab_3d_g1(V, i, ih0, ih1, ih2, out):
-    m0 = 0.0
-    m1 = 0.0
-    m2 = 0.0
-    bad = 0.0
-    for j in range(1, V.shape[1] - 1):
-        for l in range(1, V.shape[2] - 1):
-            c = V[i, j, l]
-            m0, z0 = _sl(V[i - 1, j, l], c, V[i + 1, j, l], ih0, m0)
-            m1, z1 = _sl(V[i, j - 1, l], c, V[i, j + 1, l], ih1, m1)
-            m2, z2 = _sl(V[i, j, l - 1], c, V[i, j, l + 1], ih2, m2)
-            bad += z0 + z1 + z2
-    out[i - 1, 0] = m0
-    out[i - 1, 1] = m1
-    out[i - 1, 2] = m2
-    out[i - 1, 3] = bad
+    n0 = V.shape[0] - 2
+    nb = (n0 + _ROWS_PER_BLOCK - 1) // _ROWS_PER_BLOCK
+    buf = np.zeros((nb, 2, V.shape[1] - 2))
+    for blk in prange(nb):
+        b = buf[blk]
+        for i in range(1 + blk * _ROWS_PER_BLOCK, min(1 + (blk + 1) * _ROWS_PER_BLOCK, 1 + n0)):
+            for j in range(1, V.shape[1] - 1):
+                c = V[i, j]
+                _upd(b, 0, j - 1, V[i - 1, j], c, V[i + 1, j], ih0)
+                _upd(b, 1, j - 1, V[i, j - 1], c, V[i, j + 1], ih1)
+    return buf
 
 
 @njit
 def slopes_3d_g1(V, ih0, ih1, ih2):
-    out = np.zeros((V.shape[0] - 2, 4))
-    for i in range(1, V.shape[0] - 1):
-        _slopes_slab_3d_g1(V, i, ih0, ih1, ih2, out)
-    return out
+    n0 = V.shape[0] - 2
+    nb = (n0 + _ROWS_PER_BLOCK - 1) // _ROWS_PER_BLOCK
+    buf = np.zeros((nb, 3, V.shape[2] - 2))
+    for blk in range(nb):
+        b = buf[blk]
+        for i in range(1 + blk * _ROWS_PER_BLOCK, min(1 + (blk + 1) * _ROWS_PER_BLOCK, 1 + n0)):
+            for j in range(1, V.shape[1] - 1):
+                for l in range(1, V.shape[2] - 1):
+                    c = V[i, j, l]
+                    _upd(b, 0, l - 1, V[i - 1, j, l], c, V[i + 1, j, l], ih0)
+                    _upd(b, 1, l - 1, V[i, j - 1, l], c, V[i, j + 1, l], ih1)
+                    _upd(b, 2, l - 1, V[i, j, l - 1], c, V[i, j, l + 1], ih2)
+    return buf
 
 
 @pnjit
 def slopes_3d_g1_par(V, ih0, ih1, ih2):
-    out = np.zeros((V.shape[0] - 2, 4))
-    for i in prange(1, V.shape[0] - 1):
-        _slopes_slab_3d_g1(V, i, ih0, ih1, ih2, out)
-    return out
-
-
-@njit(inline="always")
-def _slopes_rows_1d_g2(V, lo, hi, ih0, out, r):
-    m0 = 0.0
-    bad = 0.0
-    for i in range(lo, hi):
-        m0, z = _sl(V[i - 1], V[i], V[i + 1], ih0, m0)
-        bad += z
-    out[r, 0] = m0
-    out[r, 3] = bad
+    n0 = V.shape[0] - 2
+    nb = (n0 + _ROWS_PER_BLOCK - 1) // _ROWS_PER_BLOCK
+    buf = np.zeros((nb, 3, V.shape[2] - 2))
+    for blk in prange(nb):
+        b = buf[blk]
+        for i in range(1 + blk * _ROWS_PER_BLOCK, min(1 + (blk + 1) * _ROWS_PER_BLOCK, 1 + n0)):
+            for j in range(1, V.shape[1] - 1):
+                for l in range(1, V.shape[2] - 1):
+                    c = V[i, j, l]
+                    _upd(b, 0, l - 1, V[i - 1, j, l], c, V[i + 1, j, l], ih0)
+                    _upd(b, 1, l - 1, V[i, j - 1, l], c, V[i, j + 1, l], ih1)
+                    _upd(b, 2, l - 1, V[i, j, l - 1], c, V[i, j, l + 1], ih2)
+    return buf
 
 
 @njit
 def slopes_1d_g2(V, ih0):
-    out = np.zeros((1, 4))
-    _slopes_rows_1d_g2(V, 2, V.shape[0] - 2, ih0, out, 0)
-    return out
+    """Per-axis max |D^+- u| buffer for a 1-D padded line (reduce with ``.max(axis=-1)``)."""
+    buf = np.zeros((1, 1, V.shape[0] - 4))
+    for i in range(2, V.shape[0] - 2):
+        _upd(buf[0], 0, i - 2, V[i - 1], V[i], V[i + 1], ih0)
+    return buf
 
 
 @pnjit
 def slopes_1d_g2_par(V, ih0):
     n0 = V.shape[0] - 4
+    buf = np.zeros((1, 1, n0))
     nch = (n0 + _CHUNK - 1) // _CHUNK
-    out = np.zeros((nch, 4))
     for ch in prange(nch):
-        lo = 2 + ch * _CHUNK
-        _slopes_rows_1d_g2(V, lo, min(lo + _CHUNK, 2 + n0), ih0, out, ch)
-    return out
-
-
-@njit(inline="always")
-def _slopes_slab_2d_g2(V, i, ih0, ih1, out):
-    m0 = 0.0
-    m1 = 0.0
-    bad = 0.0
-    for j in range(2, V.shape[1] - 2):
-        c = V[i, j]
-        m0, z0 = _sl(V[i - 1, j], c, V[i + 1, j], ih0, m0)
-        m1, z1 = _sl(V[i, j - 1], c, V[i, j + 1], ih1, m1)
-        bad += z0 + z1
-    out[i - 2, 0] = m0
-    out[i - 2, 1] = m1
-    out[i - 2, 3] = bad
+        for i in range(2 + ch * _CHUNK, min(2 + (ch + 1) * _CHUNK, 2 + n0)):
+            _upd(buf[0], 0, i - 2, V[i - 1], V[i], V[i + 1], ih0)
+    return buf
 
 
 @njit
 def slopes_2d_g2(V, ih0, ih1):
-    out = np.zeros((V.shape[0] - 4, 4))
-    for i in range(2, V.shape[0] - 2):
-        _slopes_slab_2d_g2(V, i, ih0, ih1, out)
-    return out
+    n0 = V.shape[0] - 4
+    nb = (n0 + _ROWS_PER_BLOCK - 1) // _ROWS_PER_BLOCK
+    buf = np.zeros((nb, 2, V.shape[1] - 4))
+    for blk in range(nb):
+        b = buf[blk]
+        for i in range(2 + blk * _ROWS_PER_BLOCK, min(2 + (blk + 1) * _ROWS_PER_BLOCK, 2 + n0)):
+            for j in range(2, V.shape[1] - 2):
+                c = V[i, j]
+                _upd(b, 0, j - 2, V[i - 1, j], c, V[i + 1, j], ih0)
+                _upd(b, 1, j - 2, V[i, j - 1], c, V[i, j + 1], ih1)
+    return buf
 
 
 @pnjit
 def slopes_2d_g2_par(V, ih0, ih1):
-    out = np.zeros((V.shape[0] - 4, 4))
-    for i in prange(2, V.shape[0] - 2):
-        _slopes_slab_2d_g2(V, i, ih0, ih1, out)
-    return out
-
-
-@njit(inline="always")
-def _slopes_slab_3d_g2(V, i, ih0, ih1, ih2, out):
-    m0 = 0.0
-    m1 = 0.0
-    m2 = 0.0
-    bad = 0.0
-    for j in range(2, V.shape[1] - 2):
-        for l in range(2, V.shape[2] - 2):
-            c = V[i, j, l]
-            m0, z0 = _sl(V[i - 1, j, l], c, V[i + 1, j, l], ih0, m0)
-            m1, z1 = _sl(V[i, j - 1, l], c, V[i, j + 1, l], ih1, m1)
-            m2, z2 = _sl(V[i, j, l - 1], c, V[i, j, l + 1], ih2, m2)
-            bad += z0 + z1 + z2
-    out[i - 2, 0] = m0
-    out[i - 2, 1] = m1
-    out[i - 2, 2] = m2
-    out[i - 2, 3] = bad
+    n0 = V.shape[0] - 4
+    nb = (n0 + _ROWS_PER_BLOCK - 1) // _ROWS_PER_BLOCK
+    buf = np.zeros((nb, 2, V.shape[1] - 4))
+    for blk in prange(nb):
+        b = buf[blk]
+        for i in range(2 + blk * _ROWS_PER_BLOCK, min(2 + (blk + 1) * _ROWS_PER_BLOCK, 2 + n0)):
+            for j in range(2, V.shape[1] - 2):
+                c = V[i, j]
+                _upd(b, 0, j - 2, V[i - 1, j], c, V[i + 1, j], ih0)
+                _upd(b, 1, j - 2, V[i, j - 1], c, V[i, j + 1], ih1)
+    return buf
 
 
 @njit
 def slopes_3d_g2(V, ih0, ih1, ih2):
-    out = np.zeros((V.shape[0] - 4, 4))
-    for i in range(2, V.shape[0] - 2):
-        _slopes_slab_3d_g2(V, i, ih0, ih1, ih2, out)
-    return out
+    n0 = V.shape[0] - 4
+    nb = (n0 + _ROWS_PER_BLOCK - 1) // _ROWS_PER_BLOCK
+    buf = np.zeros((nb, 3, V.shape[2] - 4))
+    for blk in range(nb):
+        b = buf[blk]
+        for i in range(2 + blk * _ROWS_PER_BLOCK, min(2 + (blk + 1) * _ROWS_PER_BLOCK, 2 + n0)):
+            for j in range(2, V.shape[1] - 2):
+                for l in range(2, V.shape[2] - 2):
+                    c = V[i, j, l]
+                    _upd(b, 0, l - 2, V[i - 1, j, l], c, V[i + 1, j, l], ih0)
+                    _upd(b, 1, l - 2, V[i, j - 1, l], c, V[i, j + 1, l], ih1)
+                    _upd(b, 2, l - 2, V[i, j, l - 1], c, V[i, j, l + 1], ih2)
+    return buf
 
 
 @pnjit
 def slopes_3d_g2_par(V, ih0, ih1, ih2):
-    out = np.zeros((V.shape[0] - 4, 4))
-    for i in prange(2, V.shape[0] - 2):
-        _slopes_slab_3d_g2(V, i, ih0, ih1, ih2, out)
-    return out
-
-
-@njit(inline="always")
-def _slopes_rows_1d_g3(V, lo, hi, ih0, out, r):
-    m0 = 0.0
-    bad = 0.0
-    for i in range(lo, hi):
-        m0, z = _sl(V[i - 1], V[i], V[i + 1], ih0, m0)
-        bad += z
-    out[r, 0] = m0
-    out[r, 3] = bad
+    n0 = V.shape[0] - 4
+    nb = (n0 + _ROWS_PER_BLOCK - 1) // _ROWS_PER_BLOCK
+    buf = np.zeros((nb, 3, V.shape[2] - 4))
+    for blk in prange(nb):
+        b = buf[blk]
+        for i in range(2 + blk * _ROWS_PER_BLOCK, min(2 + (blk + 1) * _ROWS_PER_BLOCK, 2 + n0)):
+            for j in range(2, V.shape[1] - 2):
+                for l in range(2, V.shape[2] - 2):
+                    c = V[i, j, l]
+                    _upd(b, 0, l - 2, V[i - 1, j, l], c, V[i + 1, j, l], ih0)
+                    _upd(b, 1, l - 2, V[i, j - 1, l], c, V[i, j + 1, l], ih1)
+                    _upd(b, 2, l - 2, V[i, j, l - 1], c, V[i, j, l + 1], ih2)
+    return buf
 
 
 @njit
 def slopes_1d_g3(V, ih0):
-    out = np.zeros((1, 4))
-    _slopes_rows_1d_g3(V, 3, V.shape[0] - 3, ih0, out, 0)
-    return out
+    """Per-axis max |D^+- u| buffer for a 1-D padded line (reduce with ``.max(axis=-1)``)."""
+    buf = np.zeros((1, 1, V.shape[0] - 6))
+    for i in range(3, V.shape[0] - 3):
+        _upd(buf[0], 0, i - 3, V[i - 1], V[i], V[i + 1], ih0)
+    return buf
 
 
 @pnjit
 def slopes_1d_g3_par(V, ih0):
     n0 = V.shape[0] - 6
+    buf = np.zeros((1, 1, n0))
     nch = (n0 + _CHUNK - 1) // _CHUNK
-    out = np.zeros((nch, 4))
     for ch in prange(nch):
-        lo = 3 + ch * _CHUNK
-        _slopes_rows_1d_g3(V, lo, min(lo + _CHUNK, 3 + n0), ih0, out, ch)
-    return out
-
-
-@njit(inline="always")
-def _slopes_slab_2d_g3(V, i, ih0, ih1, out):
-    m0 = 0.0
-    m1 = 0.0
-    bad = 0.0
-    for j in range(3, V.shape[1] - 3):
-        c = V[i, j]
-        m0, z0 = _sl(V[i - 1, j], c, V[i + 1, j], ih0, m0)
-        m1, z1 = _sl(V[i, j - 1], c, V[i, j + 1], ih1, m1)
-        bad += z0 + z1
-    out[i - 3, 0] = m0
-    out[i - 3, 1] = m1
-    out[i - 3, 3] = bad
+        for i in range(3 + ch * _CHUNK, min(3 + (ch + 1) * _CHUNK, 3 + n0)):
+            _upd(buf[0], 0, i - 3, V[i - 1], V[i], V[i + 1], ih0)
+    return buf
 
 
 @njit
 def slopes_2d_g3(V, ih0, ih1):
-    out = np.zeros((V.shape[0] - 6, 4))
-    for i in range(3, V.shape[0] - 3):
-        _slopes_slab_2d_g3(V, i, ih0, ih1, out)
-    return out
+    n0 = V.shape[0] - 6
+    nb = (n0 + _ROWS_PER_BLOCK - 1) // _ROWS_PER_BLOCK
+    buf = np.zeros((nb, 2, V.shape[1] - 6))
+    for blk in range(nb):
+        b = buf[blk]
+        for i in range(3 + blk * _ROWS_PER_BLOCK, min(3 + (blk + 1) * _ROWS_PER_BLOCK, 3 + n0)):
+            for j in range(3, V.shape[1] - 3):
+                c = V[i, j]
+                _upd(b, 0, j - 3, V[i - 1, j], c, V[i + 1, j], ih0)
+                _upd(b, 1, j - 3, V[i, j - 1], c, V[i, j + 1], ih1)
+    return buf
 
 
 @pnjit
 def slopes_2d_g3_par(V, ih0, ih1):
-    out = np.zeros((V.shape[0] - 6, 4))
-    for i in prange(3, V.shape[0] - 3):
-        _slopes_slab_2d_g3(V, i, ih0, ih1, out)
-    return out
-
-
-@njit(inline="always")
-def _slopes_slab_3d_g3(V, i, ih0, ih1, ih2, out):
-    m0 = 0.0
-    m1 = 0.0
-    m2 = 0.0
-    bad = 0.0
-    for j in range(3, V.shape[1] - 3):
-        for l in range(3, V.shape[2] - 3):
-            c = V[i, j, l]
-            m0, z0 = _sl(V[i - 1, j, l], c, V[i + 1, j, l], ih0, m0)
-            m1, z1 = _sl(V[i, j - 1, l], c, V[i, j + 1, l], ih1, m1)
-            m2, z2 = _sl(V[i, j, l - 1], c, V[i, j, l + 1], ih2, m2)
-            bad += z0 + z1 + z2
-    out[i - 3, 0] = m0
-    out[i - 3, 1] = m1
-    out[i - 3, 2] = m2
-    out[i - 3, 3] = bad
+    n0 = V.shape[0] - 6
+    nb = (n0 + _ROWS_PER_BLOCK - 1) // _ROWS_PER_BLOCK
+    buf = np.zeros((nb, 2, V.shape[1] - 6))
+    for blk in prange(nb):
+        b = buf[blk]
+        for i in range(3 + blk * _ROWS_PER_BLOCK, min(3 + (blk + 1) * _ROWS_PER_BLOCK, 3 + n0)):
+            for j in range(3, V.shape[1] - 3):
+                c = V[i, j]
+                _upd(b, 0, j - 3, V[i - 1, j], c, V[i + 1, j], ih0)
+                _upd(b, 1, j - 3, V[i, j - 1], c, V[i, j + 1], ih1)
+    return buf
 
 
 @njit
 def slopes_3d_g3(V, ih0, ih1, ih2):
-    out = np.zeros((V.shape[0] - 6, 4))
-    for i in range(3, V.shape[0] - 3):
-        _slopes_slab_3d_g3(V, i, ih0, ih1, ih2, out)
-    return out
+    n0 = V.shape[0] - 6
+    nb = (n0 + _ROWS_PER_BLOCK - 1) // _ROWS_PER_BLOCK
+    buf = np.zeros((nb, 3, V.shape[2] - 6))
+    for blk in range(nb):
+        b = buf[blk]
+        for i in range(3 + blk * _ROWS_PER_BLOCK, min(3 + (blk + 1) * _ROWS_PER_BLOCK, 3 + n0)):
+            for j in range(3, V.shape[1] - 3):
+                for l in range(3, V.shape[2] - 3):
+                    c = V[i, j, l]
+                    _upd(b, 0, l - 3, V[i - 1, j, l], c, V[i + 1, j, l], ih0)
+                    _upd(b, 1, l - 3, V[i, j - 1, l], c, V[i, j + 1, l], ih1)
+                    _upd(b, 2, l - 3, V[i, j, l - 1], c, V[i, j, l + 1], ih2)
+    return buf
 
 
 @pnjit
 def slopes_3d_g3_par(V, ih0, ih1, ih2):
-    out = np.zeros((V.shape[0] - 6, 4))
-    for i in prange(3, V.shape[0] - 3):
-        _slopes_slab_3d_g3(V, i, ih0, ih1, ih2, out)
-    return out
+    n0 = V.shape[0] - 6
+    nb = (n0 + _ROWS_PER_BLOCK - 1) // _ROWS_PER_BLOCK
+    buf = np.zeros((nb, 3, V.shape[2] - 6))
+    for blk in prange(nb):
+        b = buf[blk]
+        for i in range(3 + blk * _ROWS_PER_BLOCK, min(3 + (blk + 1) * _ROWS_PER_BLOCK, 3 + n0)):
+            for j in range(3, V.shape[1] - 3):
+                for l in range(3, V.shape[2] - 3):
+                    c = V[i, j, l]
+                    _upd(b, 0, l - 3, V[i - 1, j, l], c, V[i + 1, j, l], ih0)
+                    _upd(b, 1, l - 3, V[i, j - 1, l], c, V[i, j + 1, l], ih1)
+                    _upd(b, 2, l - 3, V[i, j, l - 1], c, V[i, j, l + 1], ih2)
+    return buf
 
 
 
@@ -753,7 +742,7 @@ def max_slopes(V, g, spacing, parallel=None):
     ih = tuple(1.0 / h for h in spacing)
     if g not in (1, 2, 3):
         raise ValueError(f"ghost width `g` must be 1, 2 or 3; got {g}.")
-    out = _SLOPES[(d, g, bool(parallel))](V, *ih)
-    alpha = out[:, :d].max(axis=0)
-    finite = bool(np.isfinite(out[:, 3]).all() and np.isfinite(alpha).all())
+    buf = _SLOPES[(d, g, bool(parallel))](V, *ih)
+    alpha = buf.max(axis=(0, 2))  # NaN propagates
+    finite = bool(np.isfinite(alpha).all())
     return alpha, finite
