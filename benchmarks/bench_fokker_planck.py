@@ -157,10 +157,11 @@ def bench_scaling(quick):
     out = []
     sizes1 = [1024, 8192, 65536, 524288] if quick else [1024, 4096, 16384, 65536, 262144, 1048576]
     sizes2 = [100, 200, 400] if quick else [100, 200, 400, 800, 1200]
-    for d, sizes in ((1, sizes1), (2, sizes2)):
+    sizes3 = [32, 64] if quick else [32, 64, 128]
+    for d, sizes in ((1, sizes1), (2, sizes2), (3, sizes3)):
         for n in sizes:
             g, f, rho0, exact, T = _ou_problem(n, d, -8.0 if d == 1 else -5.0, 8.0 if d == 1 else 5.0)
-            nsteps = 20
+            nsteps = 20 if d < 3 else 10
 
             def run():
                 return solve_fokker_planck(rho0, g, T, potential=f, dt=T / nsteps)
@@ -253,7 +254,7 @@ def to_markdown(res: dict) -> str:
          f"\nForward-Euler positivity limit dt <= {res['ou_2d']['explicit_dt_limit']:.3g}.\n",
          f"\n## 1-D OU, {res['ou_1d']['grid']}, t = {res['ou_1d']['t']} (target: <= 0.2 s)\n\n",
          _table(res["ou_1d"]["rows"], cols),
-         "\n## Scaling of the implicit step (20 steps, median of 3)\n\n",
+         "\n## Scaling of the implicit step (20 steps, 10 in 3-D; median of 3)\n\n",
          _table(res["scaling"], [("d", lambda r: str(r["d"])), ("N", lambda r: str(r["N"])),
                                  ("per step ms", lambda r: f"{r['per_step_ms']:.3f}"),
                                  ("ns / cell / step", lambda r: f"{r['ns_per_cell_step']:.1f}")]),
@@ -262,8 +263,10 @@ def to_markdown(res: dict) -> str:
          "its error here is dominated by the O(dt) time error of backward Euler (compare the whole-operator "
          "splu row: same order of error, unsplit). `crank_nicolson` (Strang split) is second order; at dt = t/100 its error is "
          "mostly the O(h^2) spatial error.\n",
-         "* Threaded kernels synchronise once per sweep; on an oversubscribed machine a descheduled thread "
-         "stalls every sweep, which is why the 1-thread row can beat the threaded one here.\n",
+         "* Threaded kernels synchronise once per sweep. On an oversubscribed machine the OpenMP threads "
+         "spin-wait at that barrier and steal the CPU from the working thread (measured here: one 400^2 "
+         "sweep 8 ms threaded vs 1.3 ms serial); with `OMP_WAIT_POLICY=passive` the threaded sweep is back "
+         "to 1.3 ms. So under load the 1-thread row can beat the threaded one.\n",
          "* Mass drift and min rho are over all saved times; min rho > 0 everywhere (no clipping on "
          "no-flux grids).  Compare the `solve_banded` row: a general banded LU (pivots by subtraction) loses "
          "the far tails (min rho) and conserves mass less tightly than the subtraction-free Thomas sweep.\n",

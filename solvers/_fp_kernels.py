@@ -45,8 +45,11 @@ from ._jit import njit, pnjit, prange, use_parallel
 SERIES_CUTOFF = 1e-4
 #: Above this, e^z - 1 == e^z in float64 and expm1 would overflow near 709.
 BIG_Z = 700.0
-#: Number of lines of a non-last axis solved together by one task (contiguous in q).
-BLOCK = 16
+#: Number of lines of a non-last axis solved together by one task (contiguous in q);
+#: BLOCK_WIDE when the lines are far apart in memory (post >= WIDE_POST), to touch fewer pages.
+BLOCK = 64
+BLOCK_WIDE = 256
+WIDE_POST = 4096
 #: Lines of the last axis (stride n apart) interleaved by one task.
 LAST_AXIS_BLOCK = 8
 
@@ -298,7 +301,8 @@ def axis_step(rho, ap, am, axis, ci, ce, out, periodic):
     periodic : bool
     """
     r3, p3, m3, o3 = (axis_view(x, axis) for x in (rho, ap, am, out))
-    bw = BLOCK if r3.shape[2] > 1 else LAST_AXIS_BLOCK
+    post = r3.shape[2]
+    bw = LAST_AXIS_BLOCK if post == 1 else (BLOCK_WIDE if post >= WIDE_POST else BLOCK)
     ntask = -(-(r3.shape[0] * r3.shape[2]) // bw)
     # threads only pay off with several independent blocks of lines (a 1-D line is one serial recursion)
     fn = _step_p if (use_parallel(rho.size) and ntask >= 4) else _step_s
