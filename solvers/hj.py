@@ -268,7 +268,8 @@ def _explicit_step(src, scratch, g, spacing, periodic, nu, sch, dt, parallel):
 def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", cfl: float = 0.5,
              save_at=None, progress: bool = False, checkpoint=None, checkpoint_every=60.0, resume=None,
              diffusion: str = "auto", max_dt: float | None = None, max_steps: int | None = None,
-             stop_at: float | None = None, pad: bool = True, raise_on_failure: bool = True) -> HJResult:
+             stop_at: float | None = None, pad: bool = True, parallel: bool | None = None,
+             raise_on_failure: bool = True) -> HJResult:
     r"""Solve ``u_t = -1/2 |grad u|^2 + 1/(2 beta) Lap u``, ``u(., 0) = u0``, by finite differences.
 
     Parameters
@@ -313,6 +314,11 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
     pad : bool, default True
         Pad the domain for a callable ``u0`` so the interior approximates the
         whole-space solution.  Ignored for array input.
+    parallel : bool, optional
+        Use the threaded kernels; default :func:`solvers._jit.use_parallel` of the
+        grid size.  On a machine shared with other busy processes the threaded
+        kernels can wait a scheduler time slice per call; ``False`` avoids that.
+        The result does not depend on it (bit for bit).
     raise_on_failure : bool, default True
         Raise :class:`~solvers.errors.NonFiniteError` / :class:`~solvers.errors.StabilityError`
         on failure; otherwise return the result with its ``status``.
@@ -447,7 +453,7 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         ts_saved = [float(x) for x in arrs["ts"]]
         us_saved = [a.copy() for a in arrs["us"]]
 
-    parallel = use_parallel(int(np.prod(comp.shape)))
+    parallel = use_parallel(int(np.prod(comp.shape))) if parallel is None else bool(parallel)
     compile_time = _warmup(d, sch, parallel)
 
     adv_w = [1.0 / hk for hk in h]

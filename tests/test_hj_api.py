@@ -177,3 +177,13 @@ def test_hdf5_round_trip(tmp_path, g1, u1):
     np.testing.assert_array_equal(back.u, r.u)
     np.testing.assert_array_equal(back.us, r.us)
     assert back.grid == r.grid and back.scheme == r.scheme and back.params["ghost"] == 3
+
+
+@pytest.mark.parametrize("name", ["godunov", "weno5"])
+def test_threaded_and_serial_kernels_give_identical_results(name):
+    g = Grid.uniform([(-1.0, 1.0), (-1.0, 1.0)], (40, 36), periodic=(True, False))
+    X = g.mesh()
+    u0 = -np.cos(np.pi * X[..., 0]) + 0.3 * X[..., 1] ** 2
+    a = solve_hj(u0, g, 0.05, beta=20.0, scheme=name, parallel=False)
+    b = solve_hj(u0, g, 0.05, beta=20.0, scheme=name, parallel=True)
+    assert np.array_equal(a.u, b.u) and a.n_steps == b.n_steps
