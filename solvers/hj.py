@@ -393,7 +393,7 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         warnings.warn(
             f"The viscous length sqrt(t/beta) = {math.sqrt(t / beta):.3g} is below the grid spacing "
             f"h = {max(h):.3g} (t={t:g}, beta={beta:g}): the viscous correction is unresolved, so the "
-            f"result is accurate only to the non-viscous scheme's O(h^{min(sch.order, 1)}) near kinks. "
+            f"result is accurate only to the non-viscous scheme's O(h) near kinks. "
             f"Refine the grid to h << sqrt(t/beta) if the viscous profile matters.",
             UnresolvedViscosityWarning, stacklevel=2)
 
