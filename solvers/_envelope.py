@@ -162,9 +162,12 @@ def _hl_block(src, dst, P, ia, c0, nb, k, e, periodic, a, refine, final, lo, hh,
     pbuf = np.empty((nb, k, m))
     v = np.empty(m, np.int64)
     z = np.empty(m + 1)
-    outv = np.empty(n)
     outj = np.empty(n, np.int64)
     d2c = np.empty(max(m - 1, 1))
+    nbuf = 0 if C == 1 else n
+    oval = np.empty((nbuf, nb))
+    opos = np.empty((nbuf, nb, k + 1))
+    # gather: row q of the block is contiguous in the source (b fastest)
     for q in range(m):
         jj = q - e
         if periodic:
@@ -173,6 +176,7 @@ def _hl_block(src, dst, P, ia, c0, nb, k, e, periodic, a, refine, final, lo, hh,
             buf[b, q] = src[ia, jj, c0 + b]
             for mm in range(k):
                 pbuf[b, mm, q] = P[ia, jj, c0 + b, mm]
+    outv = np.empty(n)
     for b in range(nb):
         g = buf[b]
         fh_line(g, m, e, n, a, v, z, outv, outj)
@@ -184,24 +188,44 @@ def _hl_block(src, dst, P, ia, c0, nb, k, e, periodic, a, refine, final, lo, hh,
             pos = float(j)
             if refine:
                 val, pos = refine_quadratic(g, d2c, m, j, float(i + e), a)
-            dst[ia, i, c0 + b] = val
+            if C == 1:
+                # contiguous line: write straight to the destination
+                dst[ia, i, c0] = val
+                for mm in range(k + 1):
+                    if mm < k:
+                        pm = interp_position(pbuf[b, mm], m, pos) if refine else pbuf[b, mm, j]
+                    else:
+                        pm = pos - e
+                    if final:               # last pass (C == 1): coordinates and gradient
+                        y = lo[mm] + hh[mm] * pm
+                        P[ia, i, c0, mm] = y
+                        xm = xo[ia, mm] if mm < k else lo[k] + hh[k] * i
+                        grad[ia, i, c0, mm] = (xm - y) * it
+                    else:
+                        P[ia, i, c0, mm] = pm
+                continue
+            oval[i, b] = val
             for mm in range(k):
                 if refine:
-                    pm = interp_position(pbuf[b, mm], m, pos)
+                    opos[i, b, mm] = interp_position(pbuf[b, mm], m, pos)
                 else:
-                    pm = pbuf[b, mm, j]
-                if final:                   # last pass (C == 1): coordinates and gradient
-                    y = lo[mm] + hh[mm] * pm
+                    opos[i, b, mm] = pbuf[b, mm, j]
+            opos[i, b, k] = pos - e
+    if C == 1:
+        return
+    # strided lines: scatter with b fastest (contiguous in the destination)
+    for i in range(n):
+        for b in range(nb):
+            dst[ia, i, c0 + b] = oval[i, b]
+            if final:                       # last pass (C == 1): coordinates and gradient
+                for mm in range(k + 1):
+                    y = lo[mm] + hh[mm] * opos[i, b, mm]
                     P[ia, i, c0 + b, mm] = y
-                    grad[ia, i, c0 + b, mm] = (xo[ia, mm] - y) * it
-                else:
-                    P[ia, i, c0 + b, mm] = pm
-            if final:
-                y = lo[k] + hh[k] * (pos - e)
-                P[ia, i, c0 + b, k] = y
-                grad[ia, i, c0 + b, k] = (lo[k] + hh[k] * i - y) * it
+                    xm = xo[ia, mm] if mm < k else lo[k] + hh[k] * i
+                    grad[ia, i, c0 + b, mm] = (xm - y) * it
             else:
-                P[ia, i, c0 + b, k] = pos - e
+                for mm in range(k + 1):
+                    P[ia, i, c0 + b, mm] = opos[i, b, mm]
 
 
 @njit
