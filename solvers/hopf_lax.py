@@ -192,11 +192,10 @@ def hopf_lax(f: Union[Callable, np.ndarray], grid: Grid, t: float, *, refine: st
             e = int(math.ceil(math.sqrt(osc / a))) + 2
         images.append(e)
         final = k == d - 1
-        if final:
+        if final and d > 1:
             # coordinates of the other axes of every line (lines run along the last axis)
-            xo = np.stack(np.meshgrid(*pgrid.axes[:-1], indexing="ij"), -1).reshape(-1, d - 1) \
-                if d > 1 else np.zeros((1, 0))
-            xo = np.ascontiguousarray(np.concatenate([xo, np.zeros((xo.shape[0], 1))], axis=1))
+            xo = np.zeros((a3[0], d))
+            xo[:, :-1] = np.stack(np.meshgrid(*pgrid.axes[:-1], indexing="ij"), -1).reshape(-1, d - 1)
         else:
             xo = dummy_x
         pas(src.reshape(a3), u.reshape(a3), P.reshape(a3 + (d,)), k, e, bool(pgrid.periodic[k]), float(a),
