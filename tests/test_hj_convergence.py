@@ -283,3 +283,24 @@ def test_2d_quadratic_callable_viscous_closed_form():
         ex = a * (X ** 2).sum(-1) / (2 * (1 + a * t)) + np.log(1 + a * t) / beta
         assert np.abs(r.u - ex).max() < 2e-6
         np.testing.assert_allclose(r.grad, a * X / (1 + a * t), atol=1e-5)
+
+
+def test_agrees_with_package_exact_solvers():
+    """Cross-check against solvers.reference / solvers.cole_hopf (written independently)."""
+    reference = pytest.importorskip("solvers.reference")
+    ch = pytest.importorskip("solvers.cole_hopf")
+    x = np.linspace(-1, 1, 41)
+    for t in (T_SMOOTH, T_KINK, 1.0):
+        np.testing.assert_allclose(hopf_lax_cos(x, t), reference.cosine_hopf_lax_u(x[:, None], t), atol=1e-12)
+    g = cos_grid(256)
+    u0 = -np.cos(np.pi * g.axes[0])
+    for beta in (1.0, 10.0):
+        exact = ch.cole_hopf(u0, g, T_SMOOTH, beta).u
+        np.testing.assert_allclose(exact, cole_hopf_cos(g.axes[0], T_SMOOTH, beta), atol=1e-8)
+        r = solve_hj(u0, g, T_SMOOTH, beta=beta, scheme="weno5")
+        assert np.abs(r.u - exact).max() < 2e-5
+    # 2-D soft-min (not separable) against reference.softmin_viscous_u (its own closed form)
+    a, m, c = np.array([1.0, 4.0]), np.array([[-1.0, 0.0], [1.0, 0.5]]), np.array([0.0, 0.1])
+    g2 = Grid.uniform([(-2, 2), (-2, 2)], 41)
+    r = solve_hj(lambda p: reference.softmin_value(p, a, m, c, beta_f=1.0), g2, 0.3, beta=1.0, scheme="weno5")
+    assert np.abs(r.u - reference.softmin_viscous_u(g2.mesh(), 0.3, 1.0, a, m, c)).max() < 2e-3
