@@ -304,3 +304,21 @@ def test_agrees_with_package_exact_solvers():
     g2 = Grid.uniform([(-2, 2), (-2, 2)], 41)
     r = solve_hj(lambda p: reference.softmin_value(p, a, m, c, beta_f=1.0), g2, 0.3, beta=1.0, scheme="weno5")
     assert np.abs(r.u - reference.softmin_viscous_u(g2.mesh(), 0.3, 1.0, a, m, c)).max() < 2e-3
+
+
+@pytest.mark.parametrize("beta,split", [(10.0, False), (1.0, True)])
+def test_3d_nonperiodic_quadratic_array_input(beta, split):
+    # array input on a box: linear-extrapolation ghosts; the boundary (zero second difference there)
+    # perturbs only a layer of width ~ sqrt(t/beta) + a few cells, so compare on |x|_inf <= 1
+    t = 0.2
+    errs = []
+    for n in (25, 49):
+        g = Grid.uniform([(-3, 3)] * 3, n)
+        X = g.mesh()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnresolvedViscosityWarning)
+            r = solve_hj(0.5 * (X ** 2).sum(-1), g, t, beta=beta, scheme="eno2")
+        assert (r.params["n_split_steps"] > 0) == split
+        ex = (X ** 2).sum(-1) / (2 * (1 + t)) + 1.5 / beta * np.log(1 + t)
+        errs.append(np.abs(r.u - ex)[(np.abs(X) <= 1.01).all(-1)].max())
+    assert errs[1] < errs[0] / 3.0 and errs[1] < 3e-6, errs
