@@ -165,9 +165,17 @@ def bench_scaling(quick):
 
             def run():
                 return solve_fokker_planck(rho0, g, T, potential=f, dt=T / nsteps)
+            nt = numba.get_num_threads()
             med, best, r = _median_time(run, 3)
+            numba.set_num_threads(1)
+            try:
+                med1, best1, r = _median_time(run, 3)
+            finally:
+                numba.set_num_threads(nt)
             out.append({"d": d, "N": g.size, "shape": list(g.shape), "steps": nsteps, "median_s": med,
-                        "per_step_ms": 1e3 * med / nsteps, "ns_per_cell_step": 1e9 * med / nsteps / g.size})
+                        "per_step_ms": 1e3 * med / nsteps, "ns_per_cell_step": 1e9 * med / nsteps / g.size,
+                        "median_s_1thread": med1, "per_step_ms_1thread": 1e3 * med1 / nsteps,
+                        "ns_per_cell_step_1thread": 1e9 * med1 / nsteps / g.size})
     return out
 
 
@@ -213,6 +221,7 @@ def run(quick: bool = False, write: bool = True) -> dict:
         "machine": {"python": sys.version.split()[0], "platform": platform.platform(),
                     "cpus": os.cpu_count(), "numba_threads": numba.get_num_threads(),
                     "threading_layer": _threading_layer(), "loadavg_start": list(os.getloadavg()),
+                    "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
                     "note": "shared 2-core box while other jobs ran: timings indicative"},
         "quick": quick,
         "compile_or_cache_load_s": compile_s,
@@ -245,7 +254,7 @@ def to_markdown(res: dict) -> str:
          f"**{res['machine']['note']}.** Quick mode: {res['quick']}.\n",
          f"Load average at start / end: {res['machine']['loadavg_start'][0]:.2f} / "
          f"{res['machine']['loadavg_end'][0]:.2f}; Numba threads {res['machine']['numba_threads']} "
-         f"({res['machine']['threading_layer']}).\n",
+         f"({res['machine']['threading_layer']}), OMP_WAIT_POLICY={res['machine']['OMP_WAIT_POLICY']}.\n",
          f"Numba kernels, separate from all timings: cold compile {res['compile']['cold_compile_s']:.2f} s, "
          f"load from the on-disk cache {res['compile']['warm_cache_load_s']:.2f} s (fresh processes).\n",
          "Errors are max |rho - exact Gaussian| over the grid (relative = / max exact).\n",
@@ -256,7 +265,10 @@ def to_markdown(res: dict) -> str:
          _table(res["ou_1d"]["rows"], cols),
          "\n## Scaling of the implicit step (20 steps, 10 in 3-D; median of 3)\n\n",
          _table(res["scaling"], [("d", lambda r: str(r["d"])), ("N", lambda r: str(r["N"])),
-                                 ("per step ms", lambda r: f"{r['per_step_ms']:.3f}"),
+                                 ("per step ms, 1 thread", lambda r: f"{r['per_step_ms_1thread']:.3f}"),
+                                 ("ns / cell / step, 1 thread", lambda r: f"{r['ns_per_cell_step_1thread']:.1f}"),
+                                 (f"per step ms, {res['machine']['numba_threads']} threads",
+                                  lambda r: f"{r['per_step_ms']:.3f}"),
                                  ("ns / cell / step", lambda r: f"{r['ns_per_cell_step']:.1f}")]),
          "\n## Notes\n\n",
          "* `implicit` in 2-D/3-D is Lie-split backward Euler (one tridiagonal solve per grid line and axis); "
@@ -266,7 +278,9 @@ def to_markdown(res: dict) -> str:
          "* Threaded kernels synchronise once per sweep. On an oversubscribed machine the OpenMP threads "
          "spin-wait at that barrier and steal the CPU from the working thread (measured here: one 400^2 "
          "sweep 8 ms threaded vs 1.3 ms serial); with `OMP_WAIT_POLICY=passive` the threaded sweep is back "
-         "to 1.3 ms. So under load the 1-thread row can beat the threaded one.\n",
+         "to 1.3 ms. Without it, under load the 1-thread row can beat the threaded one by 3-5x (whole 400^2 "
+         "implicit run: 1.6-1.7 s threaded vs 0.3-0.5 s serial in some runs here, 0.16-0.19 s threaded in "
+         "quieter moments).\n",
          "* Mass drift and min rho are over all saved times; min rho > 0 everywhere (no clipping on "
          "no-flux grids).  Compare the `solve_banded` row: a general banded LU (pivots by subtraction) loses "
          "the far tails (min rho) and conserves mass less tightly than the subtraction-free Thomas sweep.\n",
