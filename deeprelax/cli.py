@@ -4,6 +4,7 @@ Commands
 --------
 smooth        smooth a registered loss with the exact (Hopf-Lax / Cole-Hopf) or PDE solver
 demo          the default reproduction run used by ``make demo``
+bench         convergence table (exit 1 on an order regression) and speed benchmarks
 """
 from __future__ import annotations
 
@@ -130,6 +131,11 @@ def main(argv=None) -> int:
     d = sub.add_parser("demo", help="the default reproduction run (used by `make demo`)")
     d.add_argument("--out", default="figures/out")
 
+    b = sub.add_parser("bench", help="convergence table + speed benchmarks (writes benchmarks/results/)")
+    b.add_argument("--quick", action="store_true", help="smaller sizes")
+    b.add_argument("--only", nargs="*", help="run only speed benchmarks whose name contains one of these")
+    b.add_argument("--convergence-only", action="store_true", help="skip the speed benchmarks")
+
     args = p.parse_args(argv)
     if args.cmd == "smooth":
         shape = None if args.shape is None else (args.shape[0] if len(args.shape) == 1 else tuple(args.shape))
@@ -146,6 +152,10 @@ def main(argv=None) -> int:
         for n in losses.names():
             print(n)
         return 0
+    if args.cmd == "bench":
+        from deeprelax.bench import run_bench
+
+        return run_bench(args.quick, args.only, args.convergence_only)
     if args.cmd == "demo":
         from deeprelax.demo import run_demo
 
