@@ -12,10 +12,10 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+local"
 
 from solvers import (FPResult, Grid, cole_hopf, fokker_planck_steady_state, gibbs, hopf_lax,  # noqa: E402
-                     solve_fokker_planck)
+                     solve_fokker_planck, solve_hj, HJResult)
 
 from . import io, losses  # noqa: E402
 from .prox import ProxResult, prox  # noqa: E402
 
 __all__ = ["Grid", "hopf_lax", "cole_hopf", "solve_fokker_planck", "fokker_planck_steady_state", "gibbs",
-           "FPResult", "io", "losses", "prox", "ProxResult", "__version__"]
+           "FPResult", "solve_hj", "HJResult", "io", "losses", "prox", "ProxResult", "__version__"]

@@ -92,3 +92,51 @@ def plot_smoothing_2d(grid, f: np.ndarray, results: Sequence, *, titles: Sequenc
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig
+
+
+def plot_density_evolution(result, *, gibbs_density=None, title=None, path=None, n_panels: int = 4):
+    """Density snapshots of a Fokker-Planck result over time.
+
+    1-D: one curve per saved time (viridis, early = dark) plus the Gibbs density
+    (dashed) and a KL(rho_t || steady) panel.  2-D: ``n_panels`` image panels.
+    """
+    plt = _plt()
+    grid = result.grid
+    ts = np.asarray(result.ts)
+    rhos = np.asarray(result.rhos)
+    if grid.dim == 1:
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True,
+                                      gridspec_kw={"width_ratios": [2.2, 1]})
+        cmap = plt.get_cmap("viridis")
+        x = grid.axes[0]
+        for i, (t, r) in enumerate(zip(ts, rhos)):
+            ax.plot(x, r, color=cmap(i / max(len(ts) - 1, 1)), lw=1.5, label=f"t={t:.3g}")
+        if gibbs_density is not None:
+            ax.plot(x, gibbs_density, color=OKABE_ITO["vermillion"], ls="--", lw=2, label="Gibbs exp(-beta f)/Z")
+        ax.set_xlabel("x")
+        ax.set_ylabel("density rho(x, t)")
+        ax.legend(fontsize=7, ncol=2)
+        ax.grid(alpha=0.3)
+        kl = np.asarray(result.kl)
+        ax2.semilogy(ts, np.maximum(kl, 1e-300), "o-", color=OKABE_ITO["blue"])
+        ax2.set_xlabel("t")
+        ax2.set_ylabel("KL(rho_t || steady state)")
+        ax2.grid(alpha=0.3)
+        fig.suptitle(title or "Fokker-Planck density evolution", fontsize=9)
+    else:
+        idx = np.unique(np.linspace(0, len(ts) - 1, n_panels).round().astype(int))
+        fig, axes = plt.subplots(1, len(idx), figsize=(3.4 * len(idx), 3.3), constrained_layout=True,
+                                 squeeze=False)
+        X, Y = np.meshgrid(grid.axes[0], grid.axes[1], indexing="ij")
+        sl = (slice(None), slice(None)) + ((grid.shape[2] // 2,) if grid.dim == 3 else ())
+        for ax, i in zip(axes[0], idx):
+            cs = ax.contourf(X, Y, rhos[i][sl], levels=30, cmap="viridis")
+            ax.set_title(f"t={ts[i]:.3g}", fontsize=9)
+            ax.set_xlabel("x1")
+            ax.set_ylabel("x2")
+            ax.set_aspect("equal")
+            fig.colorbar(cs, ax=ax, shrink=0.8)
+        fig.suptitle(title or "Fokker-Planck density evolution", fontsize=9)
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig

@@ -44,3 +44,19 @@ def test_cli_errors_are_clear(tmp_path, capsys):
 def test_losses_command(capsys):
     assert main(["losses"]) == 0
     assert "dr-fig1" in capsys.readouterr().out.split()
+
+
+def test_fokker_planck_command_writes_h5_png(tmp_path, capsys):
+    rc = main(["fokker-planck", "--loss", "double-well", "--beta", "4", "--t", "1", "--x0", "1.5",
+               "--sigma0", "0.2", "--shape", "201", "--out", str(tmp_path)])
+    assert rc == 0
+    assert "KL(rho_t||Gibbs)" in capsys.readouterr().out
+    res = io.load(next(tmp_path.glob("fp_*.h5")))
+    assert np.max(np.abs(res.mass - 1)) < 1e-12 and np.min(res.min_rho) >= 0
+    assert np.all(np.diff(res.kl) <= 1e-12)  # relative entropy to Gibbs decreases
+    assert next(tmp_path.glob("fp_*.png")).stat().st_size > 10_000
+
+
+def test_fokker_planck_command_bad_beta(tmp_path, capsys):
+    assert main(["fokker-planck", "--loss", "abs", "--beta", "-1", "--t", "1", "--out", str(tmp_path)]) == 2
+    assert "beta" in capsys.readouterr().err
