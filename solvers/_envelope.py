@@ -37,13 +37,11 @@ _GL_W = np.array([0.1184634425280945, 0.2393143352496832, 0.2844444444444444, 0.
 
 # ----------------------------------------------------------------------------- 1-D lower envelope
 @njit
-def fh_line(g, m, e, n, a, v, z, outv, outj):
-    """Felzenszwalb-Huttenlocher lower envelope of ``g[q] + a (x - q)^2``, queried at ``x = i + e``.
+def fh_build(g, m, a, v, z):
+    """Lower envelope of the parabolas ``g[q] + a (x - q)^2``, q = 0..m-1 (Felzenszwalb-Huttenlocher).
 
-    ``g`` has ``m`` source values (source ``q`` sits at position ``q``), targets are
-    ``x = e, ..., e + n - 1``.  Writes ``outv[i] = min_q g[q] + a (i + e - q)^2`` and
-    the argmin ``outj[i]`` (source index).  ``v`` (int, m) and ``z`` (float, m + 1)
-    are scratch.  O(m + n).
+    Fills ``v[0..K-1]`` (indices of the parabolas on the envelope, left to right) and
+    ``z[0..K]`` (their boundaries, ``z[0] = -inf``, ``z[K] = +inf``); returns K.
     """
     # scaled form: with G_q = g_q / (2a) + q^2 / 2 the intersection of parabolas p < q is
     # s = (G_q - G_p) / (q - p); the pop test s <= z[k] is done without the division.
@@ -66,6 +64,19 @@ def fh_line(g, m, e, n, a, v, z, outv, outj):
         v[k] = q
         z[k] = num / den
         z[k + 1] = np.inf
+    return k + 1
+
+
+@njit
+def fh_line(g, m, e, n, a, v, z, outv, outj):
+    """Felzenszwalb-Huttenlocher lower envelope of ``g[q] + a (x - q)^2``, queried at ``x = i + e``.
+
+    ``g`` has ``m`` source values (source ``q`` sits at position ``q``), targets are
+    ``x = e, ..., e + n - 1``.  Writes ``outv[i] = min_q g[q] + a (i + e - q)^2`` and
+    the argmin ``outj[i]`` (source index).  ``v`` (int, m) and ``z`` (float, m + 1)
+    are scratch.  O(m + n).
+    """
+    fh_build(g, m, a, v, z)
     k = 0
     for i in range(n):
         xq = i + e
@@ -162,8 +173,7 @@ def _hl_block(src, dst, P, ia, c0, nb, k, e, periodic, a, refine, final, lo, hh,
     pbuf = np.empty((nb, k, m))
     v = np.empty(m, np.int64)
     z = np.empty(m + 1)
-    outj = np.empty(n, np.int64)
-    d2c = np.empty(max(m - 1, 1))
+    d2c = np.empty(max(m - 1, 1)) if refine else np.empty(1)
     nbuf = 0 if C == 1 else n
     oval = np.empty((nbuf, nb))
     opos = np.empty((nbuf, nb, k + 1))
@@ -176,15 +186,19 @@ def _hl_block(src, dst, P, ia, c0, nb, k, e, periodic, a, refine, final, lo, hh,
             buf[b, q] = src[ia, jj, c0 + b]
             for mm in range(k):
                 pbuf[b, mm, q] = P[ia, jj, c0 + b, mm]
-    outv = np.empty(n)
     for b in range(nb):
         g = buf[b]
-        fh_line(g, m, e, n, a, v, z, outv, outj)
+        fh_build(g, m, a, v, z)
         if refine:
             eno_second_differences(g, m, d2c)
+        kk = 0
         for i in range(n):
-            j = outj[i]
-            val = outv[i]
+            xq = i + e
+            while z[kk + 1] < xq:
+                kk += 1
+            j = v[kk]
+            dxq = xq - j
+            val = g[j] + a * dxq * dxq
             pos = float(j)
             if refine:
                 val, pos = refine_quadratic(g, d2c, m, j, float(i + e), a)
