@@ -10,7 +10,8 @@ in all of them.  The Hamiltonian code ``ham`` stays a run-time argument.
 
 * ``stage_{1,2,3}d_{first,eno2,weno5}[_par]`` write one Runge-Kutta stage on the interior,
   ``O = a W + b (V + dt L(V))`` with ``L(u) = -H_hat(p^-, p^+) + nu Lap u``
-  (``a = 0`` drops the ``W`` term: forward Euler / first RK3 stage).
+  (``a = 0`` drops the ``W`` term: forward Euler / first RK3 stage), and record the
+  CFL slopes of ``V`` in a small buffer (fused, no extra pass over memory).
 * ``slopes_{1,2,3}d_g{1,2,3}[_par]`` return running maxima of ``|D^+- u|`` per axis
   (first-order differences; NaN-sticky), reduced by :func:`max_slopes` for the CFL step.
 
@@ -24,9 +25,18 @@ Integer codes: ``deriv`` 0 first / 1 ENO2 / 2 WENO5; ``ham`` 0 Godunov /
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from ._jit import njit, pnjit, prange, use_parallel
+from . import _jit
+from ._jit import prange, use_parallel
+
+# IEEE semantics for float division (x / 0 -> inf or NaN instead of ZeroDivisionError): non-finite data
+# must flow through to the NaN-sticky CFL slopes and stop the solve with a status, and the zero-divisor
+# check of Python's error model is a branch in every WENO weight (it blocks vectorisation).
+njit = functools.partial(_jit.njit, error_model="numpy")
+pnjit = functools.partial(_jit.pnjit, error_model="numpy")
 
 _CHUNK = 4096
 
@@ -136,12 +146,30 @@ def _l4(um2, um1, c, up1, up2, q):
 # One kernel per (dimension, derivative family), serial and threaded, written out from one template.
 # The ghost width is a literal (1 first order, 2 ENO2, 3 WENO5): with a run-time offset Numba cannot
 # prove ``i - 1 >= 0``, keeps its negative-index wrap-around on every read and the loop does not
-# vectorise (3x slower here).
+# vectorise (3x slower here).  Each stage also records the CFL slopes max |D^+- V| of its *input*
+# (per block of rows, per column of the innermost axis; see the slope-reduction section), so the
+# driver needs no separate reduction pass over the state.
+_ROWS_PER_BLOCK = 32
+
 
 @njit(inline="always")
-def _rows_1d_first(V, W, O, lo, hi, ih0, q0, nu, ham, a, b, dt):
+def _updb(cb, blk, k, j, um1, c, up1, ih):
+    """NaN-sticky running max of the first-order slopes at column ``j`` of block ``blk``, axis ``k``."""
+    dm = abs(c - um1) * ih
+    dp = abs(up1 - c) * ih
+    d = dm if dm > dp else dp
+    if dm != dm or dp != dp:
+        d = dm + dp
+    cur = cb[blk, k, j]
+    cb[blk, k, j] = d if (d > cur or d != d) else cur
+
+
+@njit(inline="always")
+def _rows_1d_first(V, W, O, cb, lo, hi, ih0, q0, nu, ham, a, b, dt):
+    blk = 0
     for i in range(lo, hi):
         c = V[i]
+        _updb(cb, blk, 0, i - 1, V[i - 1], c, V[i + 1], ih0)
         pm, pp = _pf(V[i - 1], c, V[i + 1], ih0)
         hs = _ham(ham, pm, pp)
         r = -hs
@@ -155,23 +183,25 @@ def _rows_1d_first(V, W, O, lo, hi, ih0, q0, nu, ham, a, b, dt):
 
 
 @njit
-def stage_1d_first(V, W, O, ih0, q0, nu, ham, a, b, dt):
-    _rows_1d_first(V, W, O, 1, V.shape[0] - 1, ih0, q0, nu, ham, a, b, dt)
+def stage_1d_first(V, W, O, cb, ih0, q0, nu, ham, a, b, dt):
+    _rows_1d_first(V, W, O, cb, 1, V.shape[0] - 1, ih0, q0, nu, ham, a, b, dt)
 
 
 @pnjit
-def stage_1d_first_par(V, W, O, ih0, q0, nu, ham, a, b, dt):
+def stage_1d_first_par(V, W, O, cb, ih0, q0, nu, ham, a, b, dt):
     n0 = V.shape[0] - 2
     nch = (n0 + _CHUNK - 1) // _CHUNK
     for ch in prange(nch):
         lo = 1 + ch * _CHUNK
-        _rows_1d_first(V, W, O, lo, min(lo + _CHUNK, 1 + n0), ih0, q0, nu, ham, a, b, dt)
+        _rows_1d_first(V, W, O, cb, lo, min(lo + _CHUNK, 1 + n0), ih0, q0, nu, ham, a, b, dt)
 
 
 @njit(inline="always")
-def _rows_1d_eno2(V, W, O, lo, hi, ih0, q0, nu, ham, a, b, dt):
+def _rows_1d_eno2(V, W, O, cb, lo, hi, ih0, q0, nu, ham, a, b, dt):
+    blk = 0
     for i in range(lo, hi):
         c = V[i]
+        _updb(cb, blk, 0, i - 2, V[i - 1], c, V[i + 1], ih0)
         pm, pp = _pe(V[i - 2], V[i - 1], c, V[i + 1], V[i + 2], ih0)
         hs = _ham(ham, pm, pp)
         r = -hs
@@ -185,23 +215,25 @@ def _rows_1d_eno2(V, W, O, lo, hi, ih0, q0, nu, ham, a, b, dt):
 
 
 @njit
-def stage_1d_eno2(V, W, O, ih0, q0, nu, ham, a, b, dt):
-    _rows_1d_eno2(V, W, O, 2, V.shape[0] - 2, ih0, q0, nu, ham, a, b, dt)
+def stage_1d_eno2(V, W, O, cb, ih0, q0, nu, ham, a, b, dt):
+    _rows_1d_eno2(V, W, O, cb, 2, V.shape[0] - 2, ih0, q0, nu, ham, a, b, dt)
 
 
 @pnjit
-def stage_1d_eno2_par(V, W, O, ih0, q0, nu, ham, a, b, dt):
+def stage_1d_eno2_par(V, W, O, cb, ih0, q0, nu, ham, a, b, dt):
     n0 = V.shape[0] - 4
     nch = (n0 + _CHUNK - 1) // _CHUNK
     for ch in prange(nch):
         lo = 2 + ch * _CHUNK
-        _rows_1d_eno2(V, W, O, lo, min(lo + _CHUNK, 2 + n0), ih0, q0, nu, ham, a, b, dt)
+        _rows_1d_eno2(V, W, O, cb, lo, min(lo + _CHUNK, 2 + n0), ih0, q0, nu, ham, a, b, dt)
 
 
 @njit(inline="always")
-def _rows_1d_weno5(V, W, O, lo, hi, ih0, q0, nu, ham, a, b, dt):
+def _rows_1d_weno5(V, W, O, cb, lo, hi, ih0, q0, nu, ham, a, b, dt):
+    blk = 0
     for i in range(lo, hi):
         c = V[i]
+        _updb(cb, blk, 0, i - 3, V[i - 1], c, V[i + 1], ih0)
         pm, pp = _pw(V[i - 3], V[i - 2], V[i - 1], c, V[i + 1], V[i + 2], V[i + 3], ih0)
         hs = _ham(ham, pm, pp)
         r = -hs
@@ -215,23 +247,25 @@ def _rows_1d_weno5(V, W, O, lo, hi, ih0, q0, nu, ham, a, b, dt):
 
 
 @njit
-def stage_1d_weno5(V, W, O, ih0, q0, nu, ham, a, b, dt):
-    _rows_1d_weno5(V, W, O, 3, V.shape[0] - 3, ih0, q0, nu, ham, a, b, dt)
+def stage_1d_weno5(V, W, O, cb, ih0, q0, nu, ham, a, b, dt):
+    _rows_1d_weno5(V, W, O, cb, 3, V.shape[0] - 3, ih0, q0, nu, ham, a, b, dt)
 
 
 @pnjit
-def stage_1d_weno5_par(V, W, O, ih0, q0, nu, ham, a, b, dt):
+def stage_1d_weno5_par(V, W, O, cb, ih0, q0, nu, ham, a, b, dt):
     n0 = V.shape[0] - 6
     nch = (n0 + _CHUNK - 1) // _CHUNK
     for ch in prange(nch):
         lo = 3 + ch * _CHUNK
-        _rows_1d_weno5(V, W, O, lo, min(lo + _CHUNK, 3 + n0), ih0, q0, nu, ham, a, b, dt)
+        _rows_1d_weno5(V, W, O, cb, lo, min(lo + _CHUNK, 3 + n0), ih0, q0, nu, ham, a, b, dt)
 
 
 @njit(inline="always")
-def _slab_2d_first(V, W, O, i, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+def _slab_2d_first(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt):
     for j in range(1, V.shape[1] - 1):
         c = V[i, j]
+        _updb(cb, blk, 0, j - 1, V[i - 1, j], c, V[i + 1, j], ih0)
+        _updb(cb, blk, 1, j - 1, V[i, j - 1], c, V[i, j + 1], ih1)
         pm, pp = _pf(V[i - 1, j], c, V[i + 1, j], ih0)
         hs = _ham(ham, pm, pp)
         pm, pp = _pf(V[i, j - 1], c, V[i, j + 1], ih1)
@@ -247,21 +281,27 @@ def _slab_2d_first(V, W, O, i, ih0, ih1, q0, q1, nu, ham, a, b, dt):
 
 
 @njit
-def stage_2d_first(V, W, O, ih0, ih1, q0, q1, nu, ham, a, b, dt):
-    for i in range(1, V.shape[0] - 1):
-        _slab_2d_first(V, W, O, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
+def stage_2d_first(V, W, O, cb, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+    n0 = V.shape[0] - 2
+    for blk in range(cb.shape[0]):
+        for i in range(1 + blk * _ROWS_PER_BLOCK, min(1 + (blk + 1) * _ROWS_PER_BLOCK, 1 + n0)):
+            _slab_2d_first(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
 
 
 @pnjit
-def stage_2d_first_par(V, W, O, ih0, ih1, q0, q1, nu, ham, a, b, dt):
-    for i in prange(1, V.shape[0] - 1):
-        _slab_2d_first(V, W, O, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
+def stage_2d_first_par(V, W, O, cb, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+    n0 = V.shape[0] - 2
+    for blk in prange(cb.shape[0]):
+        for i in range(1 + blk * _ROWS_PER_BLOCK, min(1 + (blk + 1) * _ROWS_PER_BLOCK, 1 + n0)):
+            _slab_2d_first(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
 
 
 @njit(inline="always")
-def _slab_2d_eno2(V, W, O, i, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+def _slab_2d_eno2(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt):
     for j in range(2, V.shape[1] - 2):
         c = V[i, j]
+        _updb(cb, blk, 0, j - 2, V[i - 1, j], c, V[i + 1, j], ih0)
+        _updb(cb, blk, 1, j - 2, V[i, j - 1], c, V[i, j + 1], ih1)
         pm, pp = _pe(V[i - 2, j], V[i - 1, j], c, V[i + 1, j], V[i + 2, j], ih0)
         hs = _ham(ham, pm, pp)
         pm, pp = _pe(V[i, j - 2], V[i, j - 1], c, V[i, j + 1], V[i, j + 2], ih1)
@@ -277,21 +317,27 @@ def _slab_2d_eno2(V, W, O, i, ih0, ih1, q0, q1, nu, ham, a, b, dt):
 
 
 @njit
-def stage_2d_eno2(V, W, O, ih0, ih1, q0, q1, nu, ham, a, b, dt):
-    for i in range(2, V.shape[0] - 2):
-        _slab_2d_eno2(V, W, O, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
+def stage_2d_eno2(V, W, O, cb, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+    n0 = V.shape[0] - 4
+    for blk in range(cb.shape[0]):
+        for i in range(2 + blk * _ROWS_PER_BLOCK, min(2 + (blk + 1) * _ROWS_PER_BLOCK, 2 + n0)):
+            _slab_2d_eno2(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
 
 
 @pnjit
-def stage_2d_eno2_par(V, W, O, ih0, ih1, q0, q1, nu, ham, a, b, dt):
-    for i in prange(2, V.shape[0] - 2):
-        _slab_2d_eno2(V, W, O, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
+def stage_2d_eno2_par(V, W, O, cb, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+    n0 = V.shape[0] - 4
+    for blk in prange(cb.shape[0]):
+        for i in range(2 + blk * _ROWS_PER_BLOCK, min(2 + (blk + 1) * _ROWS_PER_BLOCK, 2 + n0)):
+            _slab_2d_eno2(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
 
 
 @njit(inline="always")
-def _slab_2d_weno5(V, W, O, i, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+def _slab_2d_weno5(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt):
     for j in range(3, V.shape[1] - 3):
         c = V[i, j]
+        _updb(cb, blk, 0, j - 3, V[i - 1, j], c, V[i + 1, j], ih0)
+        _updb(cb, blk, 1, j - 3, V[i, j - 1], c, V[i, j + 1], ih1)
         pm, pp = _pw(V[i - 3, j], V[i - 2, j], V[i - 1, j], c, V[i + 1, j], V[i + 2, j], V[i + 3, j], ih0)
         hs = _ham(ham, pm, pp)
         pm, pp = _pw(V[i, j - 3], V[i, j - 2], V[i, j - 1], c, V[i, j + 1], V[i, j + 2], V[i, j + 3], ih1)
@@ -307,22 +353,29 @@ def _slab_2d_weno5(V, W, O, i, ih0, ih1, q0, q1, nu, ham, a, b, dt):
 
 
 @njit
-def stage_2d_weno5(V, W, O, ih0, ih1, q0, q1, nu, ham, a, b, dt):
-    for i in range(3, V.shape[0] - 3):
-        _slab_2d_weno5(V, W, O, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
+def stage_2d_weno5(V, W, O, cb, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+    n0 = V.shape[0] - 6
+    for blk in range(cb.shape[0]):
+        for i in range(3 + blk * _ROWS_PER_BLOCK, min(3 + (blk + 1) * _ROWS_PER_BLOCK, 3 + n0)):
+            _slab_2d_weno5(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
 
 
 @pnjit
-def stage_2d_weno5_par(V, W, O, ih0, ih1, q0, q1, nu, ham, a, b, dt):
-    for i in prange(3, V.shape[0] - 3):
-        _slab_2d_weno5(V, W, O, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
+def stage_2d_weno5_par(V, W, O, cb, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+    n0 = V.shape[0] - 6
+    for blk in prange(cb.shape[0]):
+        for i in range(3 + blk * _ROWS_PER_BLOCK, min(3 + (blk + 1) * _ROWS_PER_BLOCK, 3 + n0)):
+            _slab_2d_weno5(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
 
 
 @njit(inline="always")
-def _slab_3d_first(V, W, O, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+def _slab_3d_first(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
     for j in range(1, V.shape[1] - 1):
         for l in range(1, V.shape[2] - 1):
             c = V[i, j, l]
+            _updb(cb, blk, 0, l - 1, V[i - 1, j, l], c, V[i + 1, j, l], ih0)
+            _updb(cb, blk, 1, l - 1, V[i, j - 1, l], c, V[i, j + 1, l], ih1)
+            _updb(cb, blk, 2, l - 1, V[i, j, l - 1], c, V[i, j, l + 1], ih2)
             pm, pp = _pf(V[i - 1, j, l], c, V[i + 1, j, l], ih0)
             hs = _ham(ham, pm, pp)
             pm, pp = _pf(V[i, j - 1, l], c, V[i, j + 1, l], ih1)
@@ -340,22 +393,29 @@ def _slab_3d_first(V, W, O, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
 
 
 @njit
-def stage_3d_first(V, W, O, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
-    for i in range(1, V.shape[0] - 1):
-        _slab_3d_first(V, W, O, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
+def stage_3d_first(V, W, O, cb, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+    n0 = V.shape[0] - 2
+    for blk in range(cb.shape[0]):
+        for i in range(1 + blk * _ROWS_PER_BLOCK, min(1 + (blk + 1) * _ROWS_PER_BLOCK, 1 + n0)):
+            _slab_3d_first(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
 
 
 @pnjit
-def stage_3d_first_par(V, W, O, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
-    for i in prange(1, V.shape[0] - 1):
-        _slab_3d_first(V, W, O, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
+def stage_3d_first_par(V, W, O, cb, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+    n0 = V.shape[0] - 2
+    for blk in prange(cb.shape[0]):
+        for i in range(1 + blk * _ROWS_PER_BLOCK, min(1 + (blk + 1) * _ROWS_PER_BLOCK, 1 + n0)):
+            _slab_3d_first(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
 
 
 @njit(inline="always")
-def _slab_3d_eno2(V, W, O, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+def _slab_3d_eno2(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
     for j in range(2, V.shape[1] - 2):
         for l in range(2, V.shape[2] - 2):
             c = V[i, j, l]
+            _updb(cb, blk, 0, l - 2, V[i - 1, j, l], c, V[i + 1, j, l], ih0)
+            _updb(cb, blk, 1, l - 2, V[i, j - 1, l], c, V[i, j + 1, l], ih1)
+            _updb(cb, blk, 2, l - 2, V[i, j, l - 1], c, V[i, j, l + 1], ih2)
             pm, pp = _pe(V[i - 2, j, l], V[i - 1, j, l], c, V[i + 1, j, l], V[i + 2, j, l], ih0)
             hs = _ham(ham, pm, pp)
             pm, pp = _pe(V[i, j - 2, l], V[i, j - 1, l], c, V[i, j + 1, l], V[i, j + 2, l], ih1)
@@ -373,22 +433,29 @@ def _slab_3d_eno2(V, W, O, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
 
 
 @njit
-def stage_3d_eno2(V, W, O, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
-    for i in range(2, V.shape[0] - 2):
-        _slab_3d_eno2(V, W, O, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
+def stage_3d_eno2(V, W, O, cb, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+    n0 = V.shape[0] - 4
+    for blk in range(cb.shape[0]):
+        for i in range(2 + blk * _ROWS_PER_BLOCK, min(2 + (blk + 1) * _ROWS_PER_BLOCK, 2 + n0)):
+            _slab_3d_eno2(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
 
 
 @pnjit
-def stage_3d_eno2_par(V, W, O, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
-    for i in prange(2, V.shape[0] - 2):
-        _slab_3d_eno2(V, W, O, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
+def stage_3d_eno2_par(V, W, O, cb, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+    n0 = V.shape[0] - 4
+    for blk in prange(cb.shape[0]):
+        for i in range(2 + blk * _ROWS_PER_BLOCK, min(2 + (blk + 1) * _ROWS_PER_BLOCK, 2 + n0)):
+            _slab_3d_eno2(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
 
 
 @njit(inline="always")
-def _slab_3d_weno5(V, W, O, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+def _slab_3d_weno5(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
     for j in range(3, V.shape[1] - 3):
         for l in range(3, V.shape[2] - 3):
             c = V[i, j, l]
+            _updb(cb, blk, 0, l - 3, V[i - 1, j, l], c, V[i + 1, j, l], ih0)
+            _updb(cb, blk, 1, l - 3, V[i, j - 1, l], c, V[i, j + 1, l], ih1)
+            _updb(cb, blk, 2, l - 3, V[i, j, l - 1], c, V[i, j, l + 1], ih2)
             pm, pp = _pw(V[i - 3, j, l], V[i - 2, j, l], V[i - 1, j, l], c, V[i + 1, j, l], V[i + 2, j, l], V[i + 3, j, l], ih0)
             hs = _ham(ham, pm, pp)
             pm, pp = _pw(V[i, j - 3, l], V[i, j - 2, l], V[i, j - 1, l], c, V[i, j + 1, l], V[i, j + 2, l], V[i, j + 3, l], ih1)
@@ -406,15 +473,20 @@ def _slab_3d_weno5(V, W, O, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
 
 
 @njit
-def stage_3d_weno5(V, W, O, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
-    for i in range(3, V.shape[0] - 3):
-        _slab_3d_weno5(V, W, O, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
+def stage_3d_weno5(V, W, O, cb, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+    n0 = V.shape[0] - 6
+    for blk in range(cb.shape[0]):
+        for i in range(3 + blk * _ROWS_PER_BLOCK, min(3 + (blk + 1) * _ROWS_PER_BLOCK, 3 + n0)):
+            _slab_3d_weno5(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
 
 
 @pnjit
-def stage_3d_weno5_par(V, W, O, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
-    for i in prange(3, V.shape[0] - 3):
-        _slab_3d_weno5(V, W, O, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
+def stage_3d_weno5_par(V, W, O, cb, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+    n0 = V.shape[0] - 6
+    for blk in prange(cb.shape[0]):
+        for i in range(3 + blk * _ROWS_PER_BLOCK, min(3 + (blk + 1) * _ROWS_PER_BLOCK, 3 + n0)):
+            _slab_3d_weno5(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
+
 
 
 # ----------------------------------------------------------------------------- slope reduction
@@ -422,9 +494,6 @@ def stage_3d_weno5_par(V, W, O, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
 # vectorise without fast-math, so each block of rows keeps a running max *per column* of the innermost
 # axis (element-wise, vectorisable); NumPy reduces the small buffer afterwards.  The update is NaN-sticky,
 # so a non-finite value anywhere ends up in the buffer (a NaN value c gives NaN one-sided differences).
-_ROWS_PER_BLOCK = 32
-
-
 @njit(inline="always")
 def _upd(buf, k, j, um1, c, up1, ih):
     dm = abs(c - um1) * ih
@@ -702,19 +771,33 @@ def _interior_shape(V, g):
     return tuple(n - 2 * g for n in V.shape)
 
 
-def stage(V, W, O, g, spacing, nu, deriv, ham, lap, a, b, dt, parallel=None):
-    """Fill the interior of ``O`` with ``a W + b (V + dt L(V))`` (all three padded, C-contiguous).
+def slope_buffer(V, g):
+    """Zeroed per-block, per-column slope buffer for a stage on padded ``V`` (shape ``(nb, d, n_last)``)."""
+    d = V.ndim
+    n = _interior_shape(V, g)
+    nb = 1 if d == 1 else (n[0] + _ROWS_PER_BLOCK - 1) // _ROWS_PER_BLOCK
+    return np.zeros((nb, d, n[-1]))
+
+
+def stage(V, W, O, g, spacing, nu, deriv, ham, lap, a, b, dt, parallel=None, cbuf=None):
+    """Fill the interior of ``O`` with ``a W + b (V + dt L(V))``; return the CFL slopes of ``V``.
 
     Parameters
     ----------
     V, W, O : ndarray, same padded shape ``interior + 2 g`` per axis, float64, 1 to 3 axes
-    g : int, ghost width (>= the stencil half-width of ``deriv``)
+    g : int, ghost width (1 for deriv 0, 2 for ENO2, 3 for WENO5)
     spacing : tuple of d floats
     nu : float, viscosity of the explicit Laplacian term (0 skips it)
     deriv, ham : int codes (see module doc)
     lap : int, Laplacian order; it is tied to ``deriv`` (2 for first/ENO2, 4 for WENO5)
     a, b, dt : float
     parallel : bool or None (None: :func:`use_parallel` on the interior size)
+    cbuf : ndarray from :func:`slope_buffer`, optional (reused; zeroed here)
+
+    Returns
+    -------
+    alpha : ndarray, shape (d,), per-axis ``max |D^+- V|`` (first-order differences)
+    finite : bool, whether every value of ``V`` read was finite
     """
     d = V.ndim
     if parallel is None:
@@ -723,9 +806,15 @@ def stage(V, W, O, g, spacing, nu, deriv, ham, lap, a, b, dt, parallel=None):
         raise ValueError(f"`lap` must be {4 if deriv == 2 else 2} for deriv code {deriv}; got {lap}.")
     if g != _GHOST[deriv]:
         raise ValueError(f"ghost width `g` must be {_GHOST[deriv]} for deriv code {deriv}; got {g}.")
+    if cbuf is None:
+        cbuf = slope_buffer(V, g)
+    else:
+        cbuf[...] = 0.0
     ih = tuple(1.0 / h for h in spacing)
     q = tuple(1.0 / (h * h) for h in spacing)
-    _STAGES[(d, deriv, bool(parallel))](V, W, O, *ih, *q, nu, ham, a, b, dt)
+    _STAGES[(d, deriv, bool(parallel))](V, W, O, cbuf, *ih, *q, nu, ham, a, b, dt)
+    alpha = cbuf.max(axis=(0, 2))  # NaN propagates
+    return alpha, bool(np.isfinite(alpha).all())
 
 
 def max_slopes(V, g, spacing, parallel=None):

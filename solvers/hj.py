@@ -249,18 +249,22 @@ def _warmup(d: int, sch: Scheme, parallel: bool) -> float:
     return time.perf_counter() - t0
 
 
-def _explicit_step(src, scratch, g, spacing, periodic, nu, sch, dt, parallel):
-    """Advance ``src`` by ``dt`` with the scheme's explicit integrator; return the buffer holding the result."""
-    s1, s2 = scratch
-    dc, hc, lc = sch.deriv_code, sch.ham_code, sch.laplacian_order
+def _first_stage(src, s1, g, spacing, periodic, nu, sch, dt, parallel, cbuf):
+    """First stage (the whole step for forward Euler) into ``s1``; returns the CFL slopes of ``src``."""
     fill_ghosts(src, g, periodic)
-    K.stage(src, src, s1, g, spacing, nu, dc, hc, lc, 0.0, 1.0, dt, parallel)
+    return K.stage(src, src, s1, g, spacing, nu, sch.deriv_code, sch.ham_code, sch.laplacian_order,
+                   0.0, 1.0, dt, parallel, cbuf)
+
+
+def _other_stages(src, s1, s2, g, spacing, periodic, nu, sch, dt, parallel, cbuf):
+    """Remaining TVD-RK3 stages after :func:`_first_stage`; returns the buffer holding the new state."""
     if sch.integrator == "euler":
         return s1
+    dc, hc, lc = sch.deriv_code, sch.ham_code, sch.laplacian_order
     fill_ghosts(s1, g, periodic)
-    K.stage(s1, src, s2, g, spacing, nu, dc, hc, lc, 0.75, 0.25, dt, parallel)
+    K.stage(s1, src, s2, g, spacing, nu, dc, hc, lc, 0.75, 0.25, dt, parallel, cbuf)
     fill_ghosts(s2, g, periodic)
-    K.stage(s2, src, s1, g, spacing, nu, dc, hc, lc, 1.0 / 3.0, 2.0 / 3.0, dt, parallel)
+    K.stage(s2, src, s1, g, spacing, nu, dc, hc, lc, 1.0 / 3.0, 2.0 / 3.0, dt, parallel, cbuf)
     return s1
 
 
@@ -440,6 +444,7 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         ts_saved.append(0.0)
         us_saved.append(vals[inner].copy())
         ti += 1
+    alpha_lag = None
     if resume is not None:
         cfg, sc, arrs = read_checkpoint(resume)
         diffs = config_mismatch(cfg, config)
@@ -448,6 +453,7 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
                              f"settings: " + "; ".join(diffs))
         interior(U, g)[...] = arrs["u"]
         t_now, step, ti = float(sc["t_now"]), int(sc["step"]), int(sc["ti"])
+        alpha_lag = np.asarray(sc["alpha_lag"], dtype=np.float64)
         for key in st:
             st[key] = sc[key]
         ts_saved = [float(x) for x in arrs["ts"]]
@@ -459,9 +465,9 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
     adv_w = [1.0 / hk for hk in h]
     dif_rate = sum(2.0 * nu * sch.diffusion_factor / (hk * hk) for hk in h)
 
-    def save_ckpt(Ucur):
+    def save_ckpt(Ucur, al):
         write_checkpoint(checkpoint, config=config,
-                         scalars={"t_now": t_now, "step": step, "ti": ti,
+                         scalars={"t_now": t_now, "step": step, "ti": ti, "alpha_lag": [float(a) for a in al],
                                   **{**st, "prev_wall": st["prev_wall"] + time.perf_counter() - wall0}},
                          arrays={"u": interior(Ucur, g).copy(), "ts": np.asarray(ts_saved, dtype=np.float64),
                                  "us": np.stack(us_saved) if us_saved else np.zeros((0,) + grid.shape)})
@@ -473,12 +479,18 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
                    bar_format="{l_bar}{bar}| {n:.4g}/{total:.4g} [{elapsed}<{remaining}]")
     last_ck_wall, last_ck_step = time.perf_counter(), step
     status = "success"
-    alpha = np.zeros(d)
+    cbuf = K.slope_buffer(U, g)
+    if alpha_lag is None:  # slopes of the initial state; later ones come out of the stage kernels
+        fill_ghosts(U, g, per)
+        alpha_lag, _ = K.max_slopes(U, g, h, parallel)
+    alpha = np.asarray(alpha_lag, dtype=np.float64)
+
+    def adv_rate(al):
+        return float(sum(float(a) * w for a, w in zip(al, adv_w)))
+
     try:
         while True:
-            fill_ghosts(U, g, per)
-            alpha, finite = K.max_slopes(U, g, h, parallel)
-            if not finite:
+            if not np.all(np.isfinite(alpha)):
                 status = "nonfinite"
                 break
             if t_now >= t:
@@ -486,7 +498,10 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
             if (max_steps is not None and step >= max_steps) or (stop_at is not None and t_now >= stop_at):
                 status = "stopped"
                 break
-            adv = float(sum(a * w for a, w in zip(alpha, adv_w)))
+            # dt from the slopes of the previous step's input (known without a pass over memory); the
+            # stage kernel returns the slopes of the current state and the first stage is redone with a
+            # smaller dt if the CFL bound fails for them
+            adv = adv_rate(alpha)
             explicit = nu == 0.0 or diffusion == "explicit" or (diffusion == "auto" and dif_rate <= adv)
             rate = adv + dif_rate if explicit else adv
             dt_cfl = cfl / rate if rate > 0 else math.inf
@@ -498,30 +513,38 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
                 status = "step_too_small"
                 break
             dt = min(dt_cfl, remaining)
+            src = U
+            s1, s2 = bufs[1], bufs[2]
             if explicit:
-                res = _explicit_step(U, [bufs[1], bufs[2]], g, h, per, nu, sch, dt, parallel)
+                a_in, finite = _first_stage(src, s1, g, h, per, nu, sch, dt, parallel, cbuf)
+                if finite and dt * (adv_rate(a_in) + dif_rate) > cfl * (1.0 + 1e-12):
+                    dt = cfl / (adv_rate(a_in) + dif_rate)
+                    st["n_retries"] += 1
+                    _first_stage(src, s1, g, h, per, nu, sch, dt, parallel, cbuf)
                 st["n_explicit"] += 1
             else:
-                # Strang: D(dt/2) E(dt) D(dt/2); the explicit part must satisfy the CFL bound on the
-                # diffused state (a hard bound of 1), else dt is cut and the step redone from U.
-                A = bufs[1]
+                # Strang: D(dt/2) E(dt) D(dt/2).  E must satisfy the hard CFL bound 1 on the diffused
+                # state; if not, dt is cut and the step redone from U.
+                src, s1, s2 = bufs[1], bufs[2], bufs[0]  # U (bufs[0]) is read until the loop ends
                 for _ in range(8):
-                    interior(A, g)[...] = heat_semigroup(interior(U, g), h, per, 0.5 * nu * dt,
-                                                         sch.laplacian_order)
-                    fill_ghosts(A, g, per)
-                    a2, _ = K.max_slopes(A, g, h, parallel)
-                    adv2 = float(sum(a * w for a, w in zip(a2, adv_w)))
-                    if not dt * adv2 > 1.0:
+                    interior(src, g)[...] = heat_semigroup(interior(U, g), h, per, 0.5 * nu * dt,
+                                                           sch.laplacian_order)
+                    a_in, finite = _first_stage(src, s1, g, h, per, 0.0, sch, dt, parallel, cbuf)
+                    if not finite or not dt * adv_rate(a_in) > 1.0:
                         break
-                    dt = cfl / adv2
-                    dt_cfl = min(dt_cfl, dt)
+                    dt = cfl / adv_rate(a_in)
                     st["n_retries"] += 1
-                res = _explicit_step(A, [bufs[0], bufs[2]], g, h, per, 0.0, sch, dt, parallel)
+                st["n_split"] += 1
+            if not finite:
+                alpha = a_in
+                status = "nonfinite"
+                break
+            res = _other_stages(src, s1, s2, g, h, per, 0.0 if not explicit else nu, sch, dt, parallel, cbuf)
+            if not explicit:
                 interior(res, g)[...] = heat_semigroup(interior(res, g), h, per, 0.5 * nu * dt,
                                                        sch.laplacian_order)
-                st["n_split"] += 1
-            others = [b for b in bufs if b is not res]
-            bufs = [res] + others
+            alpha = a_in
+            bufs = [res] + [b for b in bufs if b is not res]
             U = res
             step += 1
             if dt < remaining:
@@ -545,14 +568,19 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
                 else:
                     due = now - last_ck_wall >= checkpoint_every
                 if due:
-                    save_ckpt(U)
+                    save_ckpt(U, alpha)
                     last_ck_wall, last_ck_step = time.perf_counter(), step
     finally:
         if bar is not None:
             bar.close()
+    if status == "success":  # the final state has not been through a stage kernel: check it once
+        fill_ghosts(U, g, per)
+        a_end, finite = K.max_slopes(U, g, h, parallel)
+        if not finite:
+            status, alpha = "nonfinite", a_end
 
     if checkpoint is not None and status in ("success", "stopped"):
-        save_ckpt(U)
+        save_ckpt(U, alpha)
     if st["dt_max"] == 0.0:  # every step was shortened to a save time
         dt_min, dt_max = st["dt_min_all"], st["dt_max_all"]
     else:

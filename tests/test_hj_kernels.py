@@ -32,8 +32,11 @@ def test_stage_kernel_matches_numpy_twin(rng, d, name, periodic):
         ref = stage_numpy(V, W, a, b, 0.013, g, h, s, nu)
         for par in (False, True):
             O = np.full_like(V, np.nan)
-            K.stage(V, W, O, g, h, nu, s.deriv_code, s.ham_code, s.laplacian_order, a, b, 0.013, par)
+            alpha, finite = K.stage(V, W, O, g, h, nu, s.deriv_code, s.ham_code, s.laplacian_order, a, b, 0.013, par)
             np.testing.assert_allclose(interior(O, g), ref, rtol=0, atol=1e-13 * max(1.0, np.abs(ref).max()))
+            # the fused CFL slopes of the input equal the separate reduction
+            assert finite
+            np.testing.assert_allclose(alpha, max_slopes_numpy(V, g, h), rtol=1e-14)
 
 
 @pytest.mark.parametrize("d", [1, 2, 3])
@@ -46,11 +49,13 @@ def test_slope_kernel_matches_numpy_twin(rng, d):
     for par in (False, True):
         alpha, finite = K.max_slopes(V, g, h, par)
         assert finite
-        np.testing.assert_allclose(alpha, ref, rtol=1e-15)
-    V[(g,) * d] = np.nan
-    assert not K.max_slopes(V, g, h, False)[1]
-    V[(g,) * d] = np.inf
-    assert not K.max_slopes(V, g, h, True)[1]
+        np.testing.assert_allclose(alpha, ref, rtol=1e-14)
+    for bad in (np.nan, np.inf, -np.inf):
+        V[(g + 1,) * d] = bad
+        assert not K.max_slopes(V, g, h, False)[1]
+        assert not K.max_slopes(V, g, h, True)[1]
+        assert not K.stage(V, V, V.copy(), g, h, 0.0, 2, 0, 4, 0.0, 1.0, 0.01, False)[1]
+        assert not K.stage(V, V, V.copy(), g, h, 0.0, 2, 0, 4, 0.0, 1.0, 0.01, True)[1]
 
 
 def test_one_sided_derivatives_exact_on_polynomials():
