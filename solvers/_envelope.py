@@ -171,7 +171,7 @@ def _hl_block(src, dst, P, ia, c0, nb, k, e, periodic, a, refine, final, lo, hh,
     m = n + 2 * e
     buf = np.empty((nb, m))
     pbuf = np.empty((nb, k, m))
-    v = np.empty(m, np.int64)
+    v = np.empty(m, np.int32)           # m < 2^31; halves the scratch traffic of long lines
     z = np.empty(m + 1)
     d2c = np.empty(max(m - 1, 1)) if refine else np.empty(1)
     nbuf = 0 if C == 1 else n

@@ -186,7 +186,7 @@ def cole_hopf(f: Union[Callable, np.ndarray], grid: Grid, t: float, beta: float,
     if method == "auto":
         method = "quadrature" if _resolved(vals, h, sd, bv) else "linear-exact"
     linear = method == "linear-exact"
-    par = use_parallel(pgrid.size)
+    par = use_parallel(pgrid.size) and pgrid.dim > 1      # 1-D: a single line, nothing to share
     compile_time = _env.warm_up("ch", par)
     t0 = time.perf_counter()
     shape = pgrid.shape

@@ -169,7 +169,7 @@ def hopf_lax(f: Union[Callable, np.ndarray], grid: Grid, t: float, *, refine: st
         raise SchemeError(f"`refine` must be one of {_REFINE}; got {refine!r}.")
     d = grid.dim if isinstance(grid, Grid) else 0
     pgrid, vals, sl, pad = prepare_values(f, grid, tv)
-    par = use_parallel(pgrid.size)
+    par = use_parallel(pgrid.size) and pgrid.dim > 1      # 1-D: a single line, nothing to share
     compile_time = _env.warm_up("hl", par)
     t0 = time.perf_counter()
     shape = pgrid.shape
