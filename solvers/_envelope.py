@@ -89,24 +89,28 @@ def fh_line(g, m, e, n, a, v, z, outv, outj):
 
 
 @njit
+def eno_d2(g, m, c):
+    """ENO second difference of cell ``[c, c+1]``: of the stencils ``{c-1, c, c+1}`` and
+    ``{c, c+1, c+2}`` the one with the smaller magnitude (NaN when neither fits, m < 3)."""
+    has_l = c - 1 >= 0
+    has_r = c + 2 <= m - 1
+    if has_l:
+        d2 = g[c - 1] - 2.0 * g[c] + g[c + 1]
+        if has_r:
+            d2r = g[c] - 2.0 * g[c + 1] + g[c + 2]
+            if abs(d2r) < abs(d2):
+                d2 = d2r
+        return d2
+    if has_r:
+        return g[c] - 2.0 * g[c + 1] + g[c + 2]
+    return np.nan
+
+
+@njit
 def eno_second_differences(g, m, d2c):
-    """ENO second difference of each cell ``[c, c+1]`` (c < m - 1): of the stencils
-    ``{c-1, c, c+1}`` and ``{c, c+1, c+2}`` the one with the smaller magnitude
-    (NaN when neither fits, i.e. m < 3)."""
+    """:func:`eno_d2` of every cell ``c < m - 1`` into ``d2c``."""
     for c in range(m - 1):
-        has_l = c - 1 >= 0
-        has_r = c + 2 <= m - 1
-        if has_l:
-            d2 = g[c - 1] - 2.0 * g[c] + g[c + 1]
-            if has_r:
-                d2r = g[c] - 2.0 * g[c + 1] + g[c + 2]
-                if abs(d2r) < abs(d2):
-                    d2 = d2r
-        elif has_r:
-            d2 = g[c] - 2.0 * g[c + 1] + g[c + 2]
-        else:
-            d2 = np.nan
-        d2c[c] = d2
+        d2c[c] = eno_d2(g, m, c)
 
 
 @njit
@@ -123,15 +127,26 @@ def refine_quadratic(g, d2c, m, j, xq, a):
     open cell, so the result is never above the discrete value.
     Returns ``(value, position)``.
     """
-    dx = xq - j
-    best = g[j] + a * dx * dx
+    c = refine_cell(g, m, j, xq, a)
+    return refine_on_cell(g, c, d2c[c], j, xq, a)
+
+
+@njit
+def refine_cell(g, m, j, xq, a):
+    """The cell ``[c, c+1]`` next to ``j`` on the descending side of ``g + a (xq - y)^2``."""
     # written with few branches: the left/right choice is data dependent (unpredictable)
     jl = j - 1 if j > 0 else 0
     jr = j + 1 if j < m - 1 else m - 1
-    slope = 0.5 * (g[jr] - g[jl]) - 2.0 * a * dx
+    slope = 0.5 * (g[jr] - g[jl]) - 2.0 * a * (xq - j)
     c = j - 1 if slope > 0.0 else j
-    c = min(max(c, 0), m - 2)
-    d2 = d2c[c]
+    return min(max(c, 0), m - 2)
+
+
+@njit
+def refine_on_cell(g, c, d2, j, xq, a):
+    """Minimise ``q(y) + a (xq - y)^2`` on cell c (q: quadratic with second difference d2)."""
+    dx = xq - j
+    best = g[j] + a * dx * dx
     qa = 0.5 * d2 + a
     r = xq - c
     lin = (g[c + 1] - g[c]) - 0.5 * d2
@@ -240,6 +255,31 @@ def _hl_block(src, dst, P, ia, c0, nb, k, e, periodic, a, refine, final, lo, hh,
             else:
                 for mm in range(k + 1):
                     P[ia, i, c0 + b, mm] = opos[i, b, mm]
+
+
+@njit
+def hl_line_direct(g, a, refine, lo, h, it, u, P, grad, v, z):
+    """Non-periodic 1-D Hopf-Lax straight from the data: ``g`` (n) -> ``u`` (n), ``P`` and
+    ``grad`` (n) as coordinates / gradients.  Same arithmetic as :func:`hl_pass_serial`
+    (ENO second differences computed on the fly, no line copies): long lines stay cheap."""
+    n = g.shape[0]
+    fh_build(g, n, a, v, z)
+    kk = 0
+    for i in range(n):
+        xq = float(i)
+        while z[kk + 1] < xq:
+            kk += 1
+        j = v[kk]
+        dxq = xq - j
+        val = g[j] + a * dxq * dxq
+        pos = float(j)
+        if refine:
+            c = refine_cell(g, n, j, xq, a)
+            val, pos = refine_on_cell(g, c, eno_d2(g, n, c), j, xq, a)
+        u[i] = val
+        y = lo + h * pos
+        P[i] = y
+        grad[i] = (lo + h * i - y) * it
 
 
 @njit
@@ -584,7 +624,7 @@ _WARM = set()
 
 
 def warm_up(which: str, parallel: bool) -> float:
-    """Compile (or load from the on-disk cache) the kernels of ``which`` ("hl" or "ch").
+    """Compile (or load from the on-disk cache) the kernels of ``which`` ("hl", "hl1" or "ch").
 
     Returns the seconds spent if anything had to be compiled/loaded in this call, else 0.0.
     """
@@ -593,6 +633,15 @@ def warm_up(which: str, parallel: bool) -> float:
     key = (which, parallel)
     if key in _WARM:
         return 0.0
+    if which == "hl1":
+        if hl_line_direct.signatures:
+            _WARM.add(key)
+            return 0.0
+        t0 = time.perf_counter()
+        hl_line_direct(np.zeros(3), 1.0, True, 0.0, 1.0, 1.0, np.zeros(3), np.zeros(3), np.zeros(3),
+                       np.zeros(3, np.int32), np.zeros(4))
+        _WARM.add(key)
+        return time.perf_counter() - t0
     if which == "hl":
         pas = hl_pass_parallel if parallel else hl_pass_serial
     else:

@@ -9,7 +9,8 @@ Algorithm (numerics.md B.2).  The kernel factorises, ``|x - y|^2 = sum_k (x_k - 
 so the d-dimensional minimum is d successive 1-D minima along the axes.  Each 1-D
 minimum ``min_j g_j + (x - y_j)^2 / (2t)`` over a line of n nodes is the lower
 envelope of n parabolas, built and queried in O(n) by the Felzenszwalb-Huttenlocher
-algorithm (Numba, lines in parallel).  Total cost O(d N).
+algorithm (Numba, lines in parallel; a non-periodic 1-D problem runs straight on the
+data without line copies).  Total cost O(d N).
 
 Prox tracking.  Pass k returns, for every (x_0..x_k, y_{k+1}..y_{d-1}), the argmin
 ``y_k*`` and carries along the argmins of the earlier axes, evaluated at ``y_k*``
@@ -63,7 +64,7 @@ import numpy as np
 from . import _envelope as _env
 from ._domain import padded_values
 from ._jit import use_parallel
-from .errors import SchemeError, check_finite_array
+from .errors import NonFiniteError, SchemeError, check_finite_array
 from .grid import Grid
 from .result import HopfLaxResult
 
@@ -170,10 +171,20 @@ def hopf_lax(f: Union[Callable, np.ndarray], grid: Grid, t: float, *, refine: st
     d = grid.dim if isinstance(grid, Grid) else 0
     pgrid, vals, sl, pad = prepare_values(f, grid, tv)
     par = use_parallel(pgrid.size) and pgrid.dim > 1      # 1-D: a single line, nothing to share
-    compile_time = _env.warm_up("hl", par)
+    direct = d == 1 and not pgrid.periodic[0]
+    compile_time = _env.warm_up("hl1" if direct else "hl", par)
     t0 = time.perf_counter()
     shape = pgrid.shape
     h = pgrid.spacing
+    if direct:
+        n = shape[0]
+        u = np.empty(n)
+        P = np.empty((n, 1))
+        grad = np.empty((n, 1))
+        _env.hl_line_direct(vals, float(h[0] * h[0] / (2.0 * tv)), refine == "quadratic", float(pgrid.lo[0]),
+                            float(h[0]), 1.0 / tv, u, P.reshape(n), grad.reshape(n), np.empty(n, np.int32),
+                            np.empty(n + 1))
+        return _finish(u, P, grad, grid, pgrid, sl, tv, refine, pad, [0], False, compile_time, t0)
     pas = _env.hl_pass_parallel if par else _env.hl_pass_serial
     u = np.empty(shape)
     P = np.empty(shape + (d,))
@@ -201,15 +212,18 @@ def hopf_lax(f: Union[Callable, np.ndarray], grid: Grid, t: float, *, refine: st
         pas(src.reshape(a3), u.reshape(a3), P.reshape(a3 + (d,)), k, e, bool(pgrid.periodic[k]), float(a),
             refine == "quadratic", final, lo, hh, 1.0 / tv, xo, grad.reshape(a3 + (d,)))
         src = u
+    return _finish(u, P, grad, grid, pgrid, sl, tv, refine, pad, images, par, compile_time, t0)
+
+
+def _finish(u, P, grad, grid, pgrid, sl, tv, refine, pad, images, par, compile_time, t0):
     if pgrid is not grid:
         u = np.ascontiguousarray(u[sl])
         P = np.ascontiguousarray(P[sl])
         grad = np.ascontiguousarray(grad[sl])
     wall = time.perf_counter() - t0
     if not np.all(np.isfinite(u)):
-        from .errors import NonFiniteError
         raise NonFiniteError("hopf_lax produced non-finite values; check that f is finite and t is not tiny "
-                             f"(t={tv:g}, h={min(h):g}).")
+                             f"(t={tv:g}, h={min(pgrid.spacing):g}).")
     params = {"refine": refine, "pad_cells": list(pad), "periodic_images": images, "parallel": bool(par)}
     return HopfLaxResult(u=u, prox=P, grad=grad, grid=grid, t=tv, method="lower-envelope", wall_time=wall,
                          compile_time=compile_time, params=params)

@@ -160,6 +160,22 @@ def test_discrete_equals_brute_force(shape, periodic, t, rng):
     assert np.all(rq.u <= r.u + 1e-15)
 
 
+@pytest.mark.parametrize("refine", ["none", "quadratic"])
+def test_direct_1d_path_equals_general_passes(refine, rng):
+    # 1-D non-periodic data use hl_line_direct; a 2-D grid whose rows are all the same runs
+    # the general block kernels, and its rows must reproduce the 1-D result bit for bit
+    n = 301
+    vals = np.cumsum(rng.standard_normal(n)) * 0.05 + np.linspace(-1, 1, n) ** 2
+    g1 = Grid.uniform([(-1, 1)], n)
+    r1 = hopf_lax(vals, g1, 0.07, refine=refine)
+    g2 = Grid.uniform([(0, 1), (-1, 1)], (3, n))
+    r2 = hopf_lax(np.tile(vals, (3, 1)), g2, 0.07, refine=refine)
+    for row in range(3):
+        assert np.array_equal(r2.u[row], r1.u)
+        assert np.array_equal(r2.prox[row, :, 1], r1.prox[:, 0])
+        assert np.array_equal(r2.grad[row, :, 1], r1.grad[:, 0])
+
+
 def test_fh_line_kernel_twin(rng):
     for m, e, n in ((30, 0, 30), (50, 10, 30)):
         gl = rng.standard_normal(m)
