@@ -59,6 +59,11 @@ def run_bench(quick: bool = False, only: list | None = None, skip_speed: bool = 
             if md.exists():
                 print(md.read_text())
             print(f"[{name}: {time.perf_counter() - ts:.1f} s]")
+    try:
+        done = _load("update_readme").update()
+        print(f"README tables updated: {', '.join(done) or 'none'}")
+    except Exception as e:  # README missing in an installed copy: not an error of the benchmarks
+        print(f"[note] README not updated: {e}")
     print(f"\nconvergence: {'all orders as declared' if status == 0 else 'REGRESSION (see FAIL rows)'}; "
           f"total {time.perf_counter() - t0:.1f} s; tables in {bdir / 'results'}")
     return status
