@@ -88,22 +88,16 @@ def fh_line(g, m, e, n, a, v, z, outv, outj):
         outj[i] = j
 
 
-@njit
+@njit(inline='always')
 def eno_d2(g, m, c):
     """ENO second difference of cell ``[c, c+1]``: of the stencils ``{c-1, c, c+1}`` and
     ``{c, c+1, c+2}`` the one with the smaller magnitude (NaN when neither fits, m < 3)."""
-    has_l = c - 1 >= 0
-    has_r = c + 2 <= m - 1
-    if has_l:
-        d2 = g[c - 1] - 2.0 * g[c] + g[c + 1]
-        if has_r:
-            d2r = g[c] - 2.0 * g[c + 1] + g[c + 2]
-            if abs(d2r) < abs(d2):
-                d2 = d2r
-        return d2
-    if has_r:
-        return g[c] - 2.0 * g[c + 1] + g[c + 2]
-    return np.nan
+    if m < 3:
+        return np.nan
+    # at the ends both candidates are the one stencil that fits
+    d2l = g[c - 1] - 2.0 * g[c] + g[c + 1] if c >= 1 else g[c] - 2.0 * g[c + 1] + g[c + 2]
+    d2r = g[c] - 2.0 * g[c + 1] + g[c + 2] if c + 2 <= m - 1 else g[c - 1] - 2.0 * g[c] + g[c + 1]
+    return d2r if abs(d2r) < abs(d2l) else d2l
 
 
 @njit
@@ -113,52 +107,55 @@ def eno_second_differences(g, m, d2c):
         d2c[c] = eno_d2(g, m, c)
 
 
-@njit
+@njit(inline='always')
 def refine_quadratic(g, d2c, m, j, xq, a):
     """Sub-cell refinement of ``min_y g(y) + a (xq - y)^2`` around the discrete argmin ``j``.
 
-    Of the two cells next to ``j`` the one on the descending side of the centred
-    slope ``(g[j+1] - g[j-1])/2 + 2a(j - xq)`` is examined.  On it the data are
-    replaced by the ENO quadratic (``d2c`` from :func:`eno_second_differences`: of
-    the stencils ``{c-1, c, c+1}`` and ``{c, c+1, c+2}`` the one with the smaller
-    second difference; at a kink lying on a node this picks the straight side, so
-    kinks on nodes stay exact).  The model plus the kernel is minimised on the cell;
-    nothing changes when it is not strictly convex or its vertex falls outside the
-    open cell, so the result is never above the discrete value.
-    Returns ``(value, position)``.
+    On each of the two cells next to ``j`` the data are replaced by the ENO quadratic
+    (``d2c`` from :func:`eno_second_differences`: of the stencils ``{c-1, c, c+1}`` and
+    ``{c, c+1, c+2}`` the one with the smaller second difference; at a kink lying on
+    a node this picks the straight side, so kinks on nodes stay exact) and the model
+    plus the kernel is minimised on the cell.  A cell counts only when that function
+    is strictly convex and its vertex lies inside the open cell; the smallest value
+    wins, so the result is never above the discrete value.  Returns ``(value, position)``.
     """
-    c = refine_cell(g, m, j, xq, a)
-    return refine_on_cell(g, c, d2c[c], j, xq, a)
+    cl = j - 1 if j >= 1 else 0
+    cr = j if j <= m - 2 else m - 2
+    return refine_two_cells(g, j, xq, a, cl, d2c[cl], cr, d2c[cr])
 
 
-@njit
-def refine_cell(g, m, j, xq, a):
-    """The cell ``[c, c+1]`` next to ``j`` on the descending side of ``g + a (xq - y)^2``."""
-    # written with few branches: the left/right choice is data dependent (unpredictable)
-    jl = j - 1 if j > 0 else 0
-    jr = j + 1 if j < m - 1 else m - 1
-    slope = 0.5 * (g[jr] - g[jl]) - 2.0 * a * (xq - j)
-    c = j - 1 if slope > 0.0 else j
-    return min(max(c, 0), m - 2)
-
-
-@njit
-def refine_on_cell(g, c, d2, j, xq, a):
-    """Minimise ``q(y) + a (xq - y)^2`` on cell c (q: quadratic with second difference d2)."""
-    dx = xq - j
-    best = g[j] + a * dx * dx
+@njit(inline='always')
+def _cell_min(g, c, d2, xq, a):
+    # vertex offset s in (0, 1) and value of q_c(y) + a (xq - y)^2 on cell c; s = -1 if unusable
     qa = 0.5 * d2 + a
     r = xq - c
     lin = (g[c + 1] - g[c]) - 0.5 * d2
-    sv = (2.0 * a * r - lin) / (2.0 * qa) if qa > 0.0 else -1.0     # qa is NaN for m < 3
+    ok = qa > 0.0                              # False also for NaN (m < 3)
+    sv = (2.0 * a * r - lin) / (2.0 * (qa if ok else 1.0))
     val = g[c] + lin * sv + 0.5 * d2 * sv * sv + a * (r - sv) * (r - sv)
-    ok = (sv > 0.0) & (sv < 1.0) & (val < best)
-    if ok:
-        return val, c + sv
-    return best, float(j)
+    ok = ok & (sv > 0.0) & (sv < 1.0)
+    return (val if ok else np.inf), sv
 
 
-@njit
+@njit(inline='always')
+def refine_two_cells(g, j, xq, a, cl, d2l, cr, d2r):
+    """Best of the discrete value at ``j`` and the cell minima on cells ``cl`` and ``cr``
+    (written with selects: the winning side is data dependent and unpredictable)."""
+    dx = xq - j
+    best = g[j] + a * dx * dx
+    pos = float(j)
+    vl, sl = _cell_min(g, cl, d2l, xq, a)
+    vr, sr = _cell_min(g, cr, d2r, xq, a)
+    take_l = vl < best
+    best = vl if take_l else best
+    pos = cl + sl if take_l else pos
+    take_r = vr < best
+    best = vr if take_r else best
+    pos = cr + sr if take_r else pos
+    return best, pos
+
+
+@njit(inline='always')
 def interp_position(p, m, pos):
     """Value at fractional source index ``pos`` of the position line ``p`` (length m).
 
@@ -274,8 +271,9 @@ def hl_line_direct(g, a, refine, lo, h, it, u, P, grad, v, z):
         val = g[j] + a * dxq * dxq
         pos = float(j)
         if refine:
-            c = refine_cell(g, n, j, xq, a)
-            val, pos = refine_on_cell(g, c, eno_d2(g, n, c), j, xq, a)
+            cl = j - 1 if j >= 1 else 0
+            cr = j if j <= n - 2 else n - 2
+            val, pos = refine_two_cells(g, j, xq, a, cl, eno_d2(g, n, cl), cr, eno_d2(g, n, cr))
         u[i] = val
         y = lo + h * pos
         P[i] = y

@@ -19,20 +19,20 @@ composition ``y_{d-1}* = a_{d-1}(x)``, ``y_{d-2}* = a_{d-2}(x, y_{d-1}*)``, ...,
 a global minimiser; with ``refine="none"`` it equals the brute-force argmin over
 the grid nodes whenever that argmin is unique.
 
-Sub-grid refinement (``refine="quadratic"``, default).  In each 1-D pass, on the
-cell next to the discrete argmin on the descending side of the centred slope of
-``g + kernel`` the data are replaced by an ENO quadratic (of the two 3-node
-stencils containing the cell, the one with the smaller second difference) and
-``model(y) + (x - y)^2/(2t)`` is minimised exactly on the cell.  Nothing changes
-when that function is not strictly convex or its vertex lies outside the open
-cell, so the refined u is never above the discrete u (and u <= f still holds).
+Sub-grid refinement (``refine="quadratic"``, default).  In each 1-D pass, on each
+of the two cells next to the discrete argmin the data are replaced by an ENO
+quadratic (of the two 3-node stencils containing the cell, the one with the
+smaller second difference) and ``model(y) + (x - y)^2/(2t)`` is minimised exactly
+on the cell.  A cell counts only when that function is strictly convex and its
+vertex lies inside the open cell; the smallest value (discrete one included) wins,
+so the refined u is never above the discrete u (and u <= f still holds).
 Kinks lying on nodes (e.g. ``|x|`` on a grid containing 0) stay exact because the
 ENO stencil is then the straight side; at convex kinks between nodes the refined
 error is never larger than the discrete one (tested).  Earlier-axis prox
 coordinates are interpolated linearly at the sub-grid ``y_k*`` (nearest node when
 the two bracketing values differ by more than two cells: a jump across a kink).
 f itself is only used at the nodes (also for callables).  The refinement is local
-(one cell per target), so for rough data the refined u is semiconcave only up to
+(two cells per target), so for rough data the refined u is semiconcave only up to
 the refinement correction; ``refine="none"`` is exactly semiconcave
 (``D^2 u <= h^2/t``: a minimum of parabolas).
 

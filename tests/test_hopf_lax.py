@@ -194,11 +194,7 @@ def refine_twin(gl, j, xq, a):
     """numpy twin of _envelope.refine_quadratic (same ENO model, minimised on a fine sample)."""
     m = len(gl)
     best, pos = gl[j] + a * (xq - j) ** 2, float(j)
-    if 0 < j < m - 1:
-        cells = (j - 1,) if 0.5 * (gl[j + 1] - gl[j - 1]) - 2 * a * (xq - j) > 0 else (j,)
-    else:
-        cells = (0,) if j == 0 else (m - 2,)
-    for c in cells:
+    for c in (j - 1, j):
         if c < 0 or c + 1 > m - 1:
             continue
         cands = []
