@@ -16,11 +16,11 @@ from .hopf_lax import hopf_lax
 from .cole_hopf import cole_hopf
 from .fokker_planck import (FPResult, explicit_dt_limit, fokker_planck_operator, fokker_planck_steady_state,
                             gibbs, probability_current, solve_fokker_planck)
-from .hj import HJResult, solve_hj
+from .hj import SCHEMES, HJResult, UnresolvedViscosityWarning, solve_hj
 from .result import ColeHopfResult, HopfLaxResult, Result, RESULT_TYPES, register_result
 
 __all__ = [
-    "Grid", "reference", "hopf_lax", "cole_hopf", "solve_hj", "HJResult",
+    "Grid", "reference", "hopf_lax", "cole_hopf", "solve_hj", "HJResult", "SCHEMES", "UnresolvedViscosityWarning",
     "solve_fokker_planck", "gibbs", "fokker_planck_steady_state", "fokker_planck_operator",
     "probability_current", "explicit_dt_limit", "FPResult", "Result", "HopfLaxResult", "ColeHopfResult", "RESULT_TYPES", "register_result",
     "DeepRelaxError", "GridError", "SchemeError", "StabilityError", "NonFiniteError", "ConvergenceError",
