@@ -66,7 +66,7 @@ def check_finite_array(name: str, arr: Any, *, shape: tuple | None = None) -> np
     if not np.all(np.isfinite(a)):
         bad = np.argwhere(~np.isfinite(a))[0]
         raise ValueError(
-            f"`{name}` must be finite everywhere; got {a[tuple(bad)]!r} at index {tuple(int(i) for i in bad)} "
+            f"`{name}` must be finite everywhere; got {float(a[tuple(bad)])!r} at index {tuple(int(i) for i in bad)} "
             f"({int(np.count_nonzero(~np.isfinite(a)))} non-finite values in all)."
         )
     return a
