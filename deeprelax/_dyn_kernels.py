@@ -1,0 +1,598 @@
+r"""Numba kernels of the particle dynamics (:mod:`deeprelax.dynamics`).
+
+Random numbers: counter-based, so results do not depend on threads
+--------------------------------------------------------------------
+A run draws one 64-bit master key ``K`` from the user's ``numpy.random.Generator``.
+Every random number is a pure function of ``(K, chain, stream, counter)``:
+
+* chain key  ``k_c,s = mix(K xor mix(G (c + 1) + G2 s))``  (``s = 0`` noise, ``s = 1`` minibatch indices),
+* 64 random bits ``b(k, n) = mix(k xor mix(G (n + 1)))``,
+
+where ``mix`` is the SplitMix64 finaliser (a bijection of 64-bit words with full
+avalanche) and ``G``, ``G2`` are odd constants.  Uniforms are
+``(b >> 11 + 1) 2^-53`` in ``(0, 1]``; standard normal number ``n`` comes from
+a 256-layer Marsaglia-Tsang ziggurat fed by ``b(k, n)`` (layer from the low 8
+bits, signed uniform from the top 53; rejections, about 1 %, and the tail
+re-hash the word), about 4 ns each against 30 ns for Box-Muller here.  The
+normals of one step of one chain form a block ``B`` of ``m`` numbers (counters
+``B m .. B m + m - 1``), so any
+loop order, any thread split, and the numpy twins (through :func:`normals_block`)
+see exactly the same numbers.  A chain's numbers depend only on its index, not on
+how many chains run, so adding chains never changes the existing ones.
+
+Minibatches of finite-sum losses use stream 1, block = the index of the gradient
+call within the chain: ``b`` uniform indices with replacement, or a uniform
+``b``-subset (Floyd's algorithm, ``b`` uniforms) without replacement.
+
+Every algorithm has a per-chain routine ``_<alg>_chain`` and two drivers,
+``_<alg>_ser`` (``range``) and ``_<alg>_par`` (``prange`` over chains); a
+chain's arithmetic is identical in both.  ``status[c]`` is ``-1`` on success or
+the step at which chain ``c`` went non-finite (the chain then stops).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from solvers._jit import njit, pnjit, prange
+
+from ._nbloss import nb_grad
+from .finite_sum import _FS_MIN_KIND, fs_grad_full, fs_grad_idx
+
+_G = np.uint64(0x9E3779B97F4A7C15)
+_G2 = np.uint64(0xD1B54A32D192ED03)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S11 = np.uint64(11)
+_ONE = np.uint64(1)
+_TWO_M53 = 1.0 / 9007199254740992.0
+_TWO_PI = 2.0 * math.pi
+
+STREAM_NOISE = 0
+STREAM_BATCH = 1
+
+
+# ----------------------------------------------------------------------------- RNG
+@njit
+def mix64(z):
+    """SplitMix64 finaliser of a uint64."""
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@njit
+def chain_key(master, chain, stream):
+    """Key of ``(chain, stream)`` under the master key (all uint64 arithmetic)."""
+    return mix64(master ^ mix64(_G * (np.uint64(chain) + _ONE) + _G2 * np.uint64(stream)))
+
+
+@njit
+def bits(key, n):
+    """64 random bits for counter ``n``."""
+    return mix64(key ^ mix64(_G * (np.uint64(n) + _ONE)))
+
+
+@njit
+def uniform_pos(key, n):
+    """Uniform in (0, 1] for counter ``n``."""
+    return (float(bits(key, n) >> _S11) + 1.0) * _TWO_M53
+
+
+def _zig_tables():
+    """Marsaglia-Tsang 256-layer ziggurat for the standard normal: edges ``x`` (257,) and ``exp(-x^2/2)``."""
+    r = 3.6541528853610088
+    v = 0.00492867323399
+    x = np.zeros(257)
+    x[0] = v / math.exp(-0.5 * r * r)
+    x[1] = r
+    for i in range(1, 255):
+        x[i + 1] = math.sqrt(-2.0 * math.log(v / x[i] + math.exp(-0.5 * x[i] * x[i])))
+    x[256] = 0.0
+    return x, np.exp(-0.5 * x * x), r
+
+
+_ZX, _ZF, _ZR = _zig_tables()
+_S8MASK = np.uint64(255)
+_C_RETRY = np.uint64(0xA0761D6478BD642F)
+
+
+@njit
+def _u53(b):
+    """Uniform in [0, 1) from the top 53 bits."""
+    return float(b >> _S11) * _TWO_M53
+
+
+@njit
+def znormal(key, n):
+    """Standard normal number ``n`` of stream ``key`` (ziggurat; exact up to 53-bit resolution).
+
+    One 64-bit word ``b = bits(key, n)`` gives the layer (low 8 bits) and a signed uniform
+    (top 53 bits); the rare rejections and the tail draw further words ``b <- mix(b + C)``,
+    so the result is still a pure function of ``(key, n)``."""
+    b = bits(key, n)
+    while True:
+        i = int(b & _S8MASK)
+        z = (2.0 * _u53(b) - 1.0) * _ZX[i]
+        if abs(z) < _ZX[i + 1]:
+            return z
+        b = mix64(b + _C_RETRY)
+        if i == 0:
+            # tail |z| > r (Marsaglia 1964)
+            while True:
+                a = -math.log(1.0 - _u53(b)) / _ZR
+                b = mix64(b + _C_RETRY)
+                c = -math.log(1.0 - _u53(b))
+                b = mix64(b + _C_RETRY)
+                if 2.0 * c > a * a:
+                    return _ZR + a if z > 0 else -(_ZR + a)
+        if _ZF[i] + _u53(b) * (_ZF[i + 1] - _ZF[i]) < math.exp(-0.5 * z * z):
+            return z
+        b = mix64(b + _C_RETRY)
+
+
+@njit
+def fill_normals(key, block, m, out):
+    """Standard normals of block ``block`` (``m`` numbers, counters ``block m .. block m + m - 1``) into ``out``."""
+    base = block * m
+    for k in range(m):
+        out[k] = znormal(key, base + k)
+
+
+@njit
+def fill_batch(key, block, N, b, replace, idx):
+    """Minibatch indices of block ``block`` into ``idx[:b]`` (with or without replacement)."""
+    base = block * b
+    if replace:
+        for i in range(b):
+            r = int(uniform_pos(key, base + i) * N)
+            idx[i] = r if r < N else N - 1
+    else:
+        cnt = 0
+        for j in range(N - b, N):
+            r = int(uniform_pos(key, base + cnt) * (j + 1))
+            if r > j:
+                r = j
+            found = False
+            for q in range(cnt):
+                if idx[q] == r:
+                    found = True
+                    break
+            idx[cnt] = j if found else r
+            cnt += 1
+
+
+@njit
+def normals_block(master, chains, blocks, m):
+    """Test hook: the normals the kernels use, shape ``(len(blocks), len(chains), m)``."""
+    out = np.empty((blocks.size, chains.size, m))
+    buf = np.empty(m + 1)
+    for ic in range(chains.size):
+        key = chain_key(master, chains[ic], STREAM_NOISE)
+        for ib in range(blocks.size):
+            fill_normals(key, blocks[ib], m, buf)
+            for j in range(m):
+                out[ib, ic, j] = buf[j]
+    return out
+
+
+@njit
+def batch_block(master, chains, blocks, N, b, replace):
+    """Test hook: the minibatch indices the kernels use, shape ``(len(blocks), len(chains), b)``."""
+    out = np.empty((blocks.size, chains.size, b), np.int64)
+    buf = np.empty(max(b, 1), np.int64)
+    for ic in range(chains.size):
+        key = chain_key(master, chains[ic], STREAM_BATCH)
+        for ib in range(blocks.size):
+            fill_batch(key, blocks[ib], N, b, replace, buf)
+            for j in range(b):
+                out[ib, ic, j] = buf[j]
+    return out
+
+
+@njit
+def uniform_block(master, chain, stream, counters):
+    """Test hook: ``uniform_pos`` for a list of counters."""
+    key = chain_key(master, chain, stream)
+    out = np.empty(counters.size)
+    for i in range(counters.size):
+        out[i] = uniform_pos(key, counters[i])
+    return out
+
+
+# ----------------------------------------------------------------------------- gradient dispatch
+@njit
+def grad_dispatch(kind, params, x, out, bkey, block, batch, replace, idx):
+    """``grad f`` (analytic kinds, or full finite-sum when ``batch <= 0``) or a minibatch gradient."""
+    if kind >= _FS_MIN_KIND:
+        if batch <= 0:
+            fs_grad_full(kind, params, x, out)
+        else:
+            fill_batch(bkey, block, int(params[0]), batch, replace, idx)
+            fs_grad_idx(kind, params, x, idx, batch, out)
+    else:
+        nb_grad(kind, params, x, out)
+
+
+@njit
+def _finite(x):
+    for j in range(x.size):
+        if not math.isfinite(x[j]):
+            return False
+    return True
+
+
+# ----------------------------------------------------------------------------- SGD / EM / LM / SGLD
+@njit
+def _sgd_chain(c, kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status):
+    """One chain of ``x <- x - h_n g(x) + noise``.
+
+    EM (``lm = False``): noise ``sig[n] xi_n``; LM: ``sig[n] (xi_n + xi_{n+1})``.
+    ``sig`` is precomputed by the caller (``sqrt(2 h/beta)`` for EM, ``sqrt(h/(2 beta))`` for LM;
+    all zeros = no noise, no random numbers drawn).
+    """
+    d = X0.shape[1]
+    x = X0[c].copy()
+    g = np.empty(d)
+    xi = np.empty(d + 1)
+    xi2 = np.empty(d + 1)
+    idx = np.empty(max(batch, 1), np.int64)
+    nkey = chain_key(master, c, STREAM_NOISE)
+    bkey = chain_key(master, c, STREAM_BATCH)
+    n_steps = hs.size
+    noisy = False
+    for n in range(n_steps):
+        if sig[n] != 0.0:
+            noisy = True
+    if lm and noisy:
+        fill_normals(nkey, 0, d, xi)
+    if slot[0] >= 0:
+        xs[slot[0], c, :] = x
+    for n in range(n_steps):
+        if kind < _FS_MIN_KIND:  # analytic loss: direct call (keeps the hot path short)
+            nb_grad(kind, params, x, g)
+        else:
+            grad_dispatch(kind, params, x, g, bkey, n, batch, replace, idx)
+        h = hs[n]
+        s = sig[n]
+        if lm:
+            if noisy:
+                fill_normals(nkey, n + 1, d, xi2)
+                for j in range(d):
+                    x[j] = x[j] - h * g[j] + s * (xi[j] + xi2[j])
+                    xi[j] = xi2[j]
+            else:
+                for j in range(d):
+                    x[j] = x[j] - h * g[j]
+        elif s != 0.0:
+            fill_normals(nkey, n, d, xi)
+            for j in range(d):
+                x[j] = x[j] - h * g[j] + s * xi[j]
+        else:
+            for j in range(d):
+                x[j] = x[j] - h * g[j]
+        if not _finite(x):
+            status[c] = n
+            break
+        k = slot[n + 1]
+        if k >= 0:
+            xs[k, c, :] = x
+    xf[c, :] = x
+
+
+@njit
+def _sgd_ser(kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status):
+    for c in range(X0.shape[0]):
+        _sgd_chain(c, kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status)
+
+
+@pnjit
+def _sgd_par(kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status):
+    for c in prange(X0.shape[0]):
+        _sgd_chain(c, kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status)
+
+
+# ----------------------------------------------------------------------------- Entropy-SGD / HJ-prox
+@njit
+def _esgd_chain(c, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
+                master, batch, replace, slot, xs, mus, xf, status):
+    """One chain of Entropy-SGD (``outer_mode`` 0: ``x -= lr (x - mu)/t``; 1: ``x -= lr (x - mu)``;
+    2: ``x -= lr grad f(mu)``).  Inner: ``y -= eta' (g_mom(y) + (y - x)/t) + sig xi``;
+    ``mu`` = EMA with weight ``ema`` on the old value, or (``ema < 0``) the running mean of the
+    inner iterates after ``burn`` discarded ones.  ``rho > 0`` adds ``rho grad f_mb(x)`` to the outer step."""
+    d = X0.shape[1]
+    x = X0[c].copy()
+    y = np.empty(d)
+    mu = np.empty(d)
+    m = np.empty(d)
+    g = np.empty(d)
+    xi = np.empty(d + 1)
+    idx = np.empty(max(batch, 1), np.int64)
+    nkey = chain_key(master, c, STREAM_NOISE)
+    bkey = chain_key(master, c, STREAM_BATCH)
+    n_outer = tks.size
+    for k in range(n_outer):
+        t = tks[k]
+        eta_in = ilrs[k]
+        s = sigs[k]
+        for j in range(d):
+            y[j] = x[j]
+            mu[j] = x[j]
+            m[j] = 0.0
+        cnt = 0
+        for ell in range(L):
+            if kind < _FS_MIN_KIND:  # analytic loss: direct call (keeps the hot path short)
+                nb_grad(kind, params, y, g)
+            else:
+                grad_dispatch(kind, params, y, g, bkey, k * (L + 1) + ell, batch, replace, idx)
+            if mom != 0.0:
+                for j in range(d):
+                    m[j] = mom * m[j] + g[j]
+                    g[j] = g[j] + mom * m[j]
+            if s != 0.0:
+                fill_normals(nkey, k * L + ell, d, xi)
+                for j in range(d):
+                    y[j] = y[j] - eta_in * (g[j] + (y[j] - x[j]) / t) + s * xi[j]
+            else:
+                for j in range(d):
+                    y[j] = y[j] - eta_in * (g[j] + (y[j] - x[j]) / t)
+            if ema >= 0.0:
+                for j in range(d):
+                    mu[j] = ema * mu[j] + (1.0 - ema) * y[j]
+            elif ell >= burn:
+                cnt += 1
+                for j in range(d):
+                    mu[j] += (y[j] - mu[j]) / cnt
+        sl = slot[k]
+        if sl >= 0:
+            xs[sl, c, :] = x
+            mus[sl, c, :] = mu
+        if outer_mode == 2:
+            if kind < _FS_MIN_KIND:  # analytic loss: direct call (keeps the hot path short)
+                nb_grad(kind, params, mu, g)
+            else:
+                grad_dispatch(kind, params, mu, g, bkey, k * (L + 1) + L, batch, replace, idx)
+            for j in range(d):
+                x[j] -= lrs[k] * g[j]
+        else:
+            inv = 1.0 / t if outer_mode == 0 else 1.0
+            if rho != 0.0:
+                if kind < _FS_MIN_KIND:  # analytic loss: direct call (keeps the hot path short)
+                    nb_grad(kind, params, x, g)
+                else:
+                    grad_dispatch(kind, params, x, g, bkey, k * (L + 1) + L, batch, replace, idx)
+                for j in range(d):
+                    x[j] -= lrs[k] * ((x[j] - mu[j]) * inv + rho * g[j])
+            else:
+                for j in range(d):
+                    x[j] -= lrs[k] * (x[j] - mu[j]) * inv
+        if not (_finite(x) and _finite(mu)):
+            status[c] = k
+            break
+    sl = slot[n_outer]
+    if sl >= 0 and status[c] < 0:
+        xs[sl, c, :] = x
+    xf[c, :] = x
+
+
+@njit
+def _esgd_ser(kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
+              master, batch, replace, slot, xs, mus, xf, status):
+    for c in range(X0.shape[0]):
+        _esgd_chain(c, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
+                    master, batch, replace, slot, xs, mus, xf, status)
+
+
+@pnjit
+def _esgd_par(kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
+              master, batch, replace, slot, xs, mus, xf, status):
+    for c in prange(X0.shape[0]):
+        _esgd_chain(c, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
+                    master, batch, replace, slot, xs, mus, xf, status)
+
+
+# ----------------------------------------------------------------------------- Elastic-SGD
+@njit
+def _elastic_chain(c, kind, params, X0, n_rep, hs, coup, crate, sigs, centre_mode, master, batch, replace,
+                   slot, xs, reps, xf, status):
+    """One coupled system: ``n_rep`` replicas ``y^a`` and a centre ``xb``.
+
+    ``y^a -= h (g(y^a) + coup (y^a - xb)) - sig xi^a``;
+    centre (old replica mean ``ybar``): mode 0 ``xb += crate h coup (ybar - xb)``; mode 1 (EASGD sum)
+    ``xb += crate h coup n (ybar - xb)``; mode 2 ``xb = mean of the new replicas``."""
+    d = X0.shape[1]
+    xb = X0[c].copy()
+    Y = np.empty((n_rep, d))
+    for a in range(n_rep):
+        for j in range(d):
+            Y[a, j] = xb[j]
+    ybar = np.empty(d)
+    g = np.empty(d)
+    mm = n_rep * d
+    xi = np.empty(mm + 1)
+    idx = np.empty(max(batch, 1), np.int64)
+    nkey = chain_key(master, c, STREAM_NOISE)
+    bkey = chain_key(master, c, STREAM_BATCH)
+    if slot[0] >= 0:
+        xs[slot[0], c, :] = xb
+    for n in range(hs.size):
+        h = hs[n]
+        s = sigs[n]
+        for j in range(d):
+            ybar[j] = 0.0
+        for a in range(n_rep):
+            for j in range(d):
+                ybar[j] += Y[a, j]
+        for j in range(d):
+            ybar[j] /= n_rep
+        if s != 0.0:
+            fill_normals(nkey, n, mm, xi)
+        for a in range(n_rep):
+            if kind < _FS_MIN_KIND:  # analytic loss: direct call (keeps the hot path short)
+                nb_grad(kind, params, Y[a], g)
+            else:
+                grad_dispatch(kind, params, Y[a], g, bkey, n * n_rep + a, batch, replace, idx)
+            if s != 0.0:
+                for j in range(d):
+                    Y[a, j] = Y[a, j] - h * (g[j] + coup * (Y[a, j] - xb[j])) + s * xi[a * d + j]
+            else:
+                for j in range(d):
+                    Y[a, j] = Y[a, j] - h * (g[j] + coup * (Y[a, j] - xb[j]))
+        if centre_mode == 2:
+            for j in range(d):
+                acc = 0.0
+                for a in range(n_rep):
+                    acc += Y[a, j]
+                xb[j] = acc / n_rep
+        else:
+            w = h * crate * coup * (n_rep if centre_mode == 1 else 1)
+            for j in range(d):
+                xb[j] += w * (ybar[j] - xb[j])
+        if not _finite(xb):
+            status[c] = n
+            break
+        k = slot[n + 1]
+        if k >= 0:
+            xs[k, c, :] = xb
+    xf[c, :] = xb
+    for a in range(n_rep):
+        for j in range(d):
+            reps[c, a, j] = Y[a, j]
+
+
+@njit
+def _elastic_ser(kind, params, X0, n_rep, hs, coup, crate, sigs, centre_mode, master, batch, replace,
+                 slot, xs, reps, xf, status):
+    for c in range(X0.shape[0]):
+        _elastic_chain(c, kind, params, X0, n_rep, hs, coup, crate, sigs, centre_mode, master, batch, replace,
+                       slot, xs, reps, xf, status)
+
+
+@pnjit
+def _elastic_par(kind, params, X0, n_rep, hs, coup, crate, sigs, centre_mode, master, batch, replace,
+                 slot, xs, reps, xf, status):
+    for c in prange(X0.shape[0]):
+        _elastic_chain(c, kind, params, X0, n_rep, hs, coup, crate, sigs, centre_mode, master, batch, replace,
+                       slot, xs, reps, xf, status)
+
+
+# ----------------------------------------------------------------------------- Parle (code form)
+@njit
+def _parle_chain(c, kind, params, X0, n_rep, L, nb, lrs, g0, r0, growth, gcap, rcap, mom, ema, sfac,
+                 master, batch, replace, slot, xs, reps, gam, rhs, xf, status):
+    """One Parle system (paper-spec §3.5 code form); ``lrs`` has one entry per epoch.
+
+    Inner (every minibatch ``t``): ``k = t // L``, ``g = min(g0 growth^k, gcap)``;
+    ``d = grad f_mb(y^a) + g (y^a - x^a)``; momentum ``m_y = mom m_y + d; d = d + m_y`` (if mom > 0);
+    ``y^a -= lr d`` (+ ``sfac sqrt(lr) xi`` when ``sfac > 0``); ``z^a = ema z^a + (1 - ema) y^a``.
+    Sync (every ``L``): ``r = min(r0 growth^k, rcap)``; ``xb = mean z^a``;
+    ``d = (x^a - z^a) + r (x^a - xb)``; momentum on ``m_x``; ``y^a -= lr d``; ``x^a = y^a``; ``xb = mean x^a``.
+    """
+    d = X0.shape[1]
+    X = np.empty((n_rep, d))
+    Y = np.empty((n_rep, d))
+    Z = np.empty((n_rep, d))
+    MY = np.zeros((n_rep, d))
+    MX = np.zeros((n_rep, d))
+    for a in range(n_rep):
+        for j in range(d):
+            X[a, j] = X0[c, j]
+            Y[a, j] = X0[c, j]
+            Z[a, j] = X0[c, j]
+    xb = X0[c].copy()
+    g = np.empty(d)
+    mm = n_rep * d
+    xi = np.empty(mm + 1)
+    idx = np.empty(max(batch, 1), np.int64)
+    nkey = chain_key(master, c, STREAM_NOISE)
+    bkey = chain_key(master, c, STREAM_BATCH)
+    if slot[0] >= 0:
+        xs[slot[0], c, :] = xb
+    t = 0
+    sync = 0
+    bad = False
+    for e in range(lrs.size):
+        lr = lrs[e]
+        for s_ in range(nb):
+            for ell in range(L):
+                gk = g0 * growth ** (t // L)
+                if gk > gcap:
+                    gk = gcap
+                if sfac != 0.0:
+                    fill_normals(nkey, t, mm, xi)
+                for a in range(n_rep):
+                    if kind < _FS_MIN_KIND:  # analytic loss: direct call (keeps the hot path short)
+                        nb_grad(kind, params, Y[a], g)
+                    else:
+                        grad_dispatch(kind, params, Y[a], g, bkey, t * n_rep + a, batch, replace, idx)
+                    for j in range(d):
+                        dj = g[j] + gk * (Y[a, j] - X[a, j])
+                        if mom != 0.0:
+                            MY[a, j] = mom * MY[a, j] + dj
+                            dj = dj + MY[a, j]
+                        Y[a, j] -= lr * dj
+                        if sfac != 0.0:
+                            Y[a, j] += sfac * math.sqrt(lr) * xi[a * d + j]
+                        Z[a, j] = ema * Z[a, j] + (1.0 - ema) * Y[a, j]
+                t += 1
+            rk = r0 * growth ** (t // L)
+            if rk > rcap:
+                rk = rcap
+            gk = g0 * growth ** (t // L)
+            if gk > gcap:
+                gk = gcap
+            for j in range(d):
+                acc = 0.0
+                for a in range(n_rep):
+                    acc += Z[a, j]
+                xb[j] = acc / n_rep
+            for a in range(n_rep):
+                for j in range(d):
+                    dj = (X[a, j] - Z[a, j]) + rk * (X[a, j] - xb[j])
+                    if mom != 0.0:
+                        MX[a, j] = mom * MX[a, j] + dj
+                        dj = dj + MX[a, j]
+                    Y[a, j] -= lr * dj
+                    X[a, j] = Y[a, j]
+            for j in range(d):
+                acc = 0.0
+                for a in range(n_rep):
+                    acc += X[a, j]
+                xb[j] = acc / n_rep
+            if c == 0:
+                gam[sync] = gk
+                rhs[sync] = rk
+            sync += 1
+            if not _finite(xb):
+                status[c] = sync
+                bad = True
+                break
+            k = slot[sync]
+            if k >= 0:
+                xs[k, c, :] = xb
+        if bad:
+            break
+    xf[c, :] = xb
+    for a in range(n_rep):
+        for j in range(d):
+            reps[c, a, j] = X[a, j]
+
+
+@njit
+def _parle_ser(kind, params, X0, n_rep, L, nb, lrs, g0, r0, growth, gcap, rcap, mom, ema, sfac,
+               master, batch, replace, slot, xs, reps, gam, rhs, xf, status):
+    for c in range(X0.shape[0]):
+        _parle_chain(c, kind, params, X0, n_rep, L, nb, lrs, g0, r0, growth, gcap, rcap, mom, ema, sfac,
+                     master, batch, replace, slot, xs, reps, gam, rhs, xf, status)
+
+
+@pnjit
+def _parle_par(kind, params, X0, n_rep, L, nb, lrs, g0, r0, growth, gcap, rcap, mom, ema, sfac,
+               master, batch, replace, slot, xs, reps, gam, rhs, xf, status):
+    for c in prange(X0.shape[0]):
+        _parle_chain(c, kind, params, X0, n_rep, L, nb, lrs, g0, r0, growth, gcap, rcap, mom, ema, sfac,
+                     master, batch, replace, slot, xs, reps, gam, rhs, xf, status)

@@ -1,0 +1,649 @@
+r"""Particle ensembles of the stochastic optimisers: SGD/Langevin, SGLD, Entropy-SGD, HJ-prox, Elastic-SGD, Parle.
+
+Every function runs ``n_chains`` independent chains (systems) at once in a
+Numba kernel (threaded over chains) and returns a :class:`Trajectory`.
+
+Conventions (paper-spec §1, DR convention unless a flag says otherwise)
+------------------------------------------------------------------------
+* Langevin: ``dx = -grad f dt + sqrt(2/beta) dW``, invariant density ``exp(-beta f)``.
+* Local entropy at DR time ``t`` (scope ``gamma_E = 1/t``): ``grad u(x, t) = (x - <y>)/t`` with
+  ``<y>`` the mean of ``rho(y) ~ exp(-beta [f(y) + |y - x|^2/(2t)])`` (paper-spec §2.1, §2.6).
+
+Reproducibility
+---------------
+``rng`` (a ``numpy.random.Generator``; an int seed is also accepted) is asked for
+one 64-bit master key; every random number is a counter-based function of
+``(key, chain, stream, counter)`` (:mod:`deeprelax._dyn_kernels`).  The same seed
+gives bit-identical results for any thread count, serial or threaded kernel, and
+chain ``c`` does not depend on how many chains run.  The key is stored in
+``Trajectory.seed``.
+
+Minibatches
+-----------
+For a :class:`deeprelax.finite_sum.FiniteSumLoss`, ``batch=b`` draws ``b``
+indices per gradient call, with (``replace=True``) or without replacement;
+``batch=None`` uses the full gradient.  Analytic losses reject ``batch``.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+from solvers._jit import use_parallel
+from solvers.errors import NonFiniteError, check_positive
+from solvers.result import Result, register_result
+
+from . import _dyn_kernels as K
+from .finite_sum import is_finite_sum_kind
+
+__all__ = ["Trajectory", "sgd", "sgld", "entropy_sgd", "hj_prox", "elastic_sgd", "parle",
+           "ESGD_CODE", "PARLE_CODE", "RNG_NAME"]
+
+RNG_NAME = "splitmix64-counter/ziggurat256"
+
+#: Keyword arguments of :func:`entropy_sgd` that reproduce the authors' Lua code (paper-spec §3.2, §7.19).
+#: Add ``t`` (= 1/gamma0), ``scoping`` (gamma1), ``L``, ``n_steps`` and the outer ``lr`` regime.
+ESGD_CODE = {"ema": 0.75, "nesterov": True, "noise": "code", "epsilon": 1e-4, "outer": "code", "inner_lr": 0.1}
+
+#: Keyword arguments of :func:`parle` that reproduce ``parle_mpi.py`` (paper-spec §3.5).
+PARLE_CODE = {"L": 25, "lr": 0.1, "gamma": 0.01, "rho": 0.01, "momentum": 0.9, "ema": 0.75,
+              "normalize_rho": True, "schedule": True, "gamma_cap": 1.0, "rho_cap": 10.0, "lr_decay": 0.1}
+
+
+# ----------------------------------------------------------------------------- result
+@register_result
+@dataclass(frozen=True, repr=False)
+class Trajectory(Result):
+    """Trajectories of an ensemble of chains.
+
+    Attributes
+    ----------
+    xs : ndarray, shape (n_saved, n_chains, d)
+        Positions at the saved iterations (Entropy-SGD/HJ-prox: the outer iterate ``x``;
+        Elastic-SGD/Parle: the centre ``x_bar``).
+    steps : int ndarray, shape (n_saved,)
+        Iteration index of each saved row (0 = initial state; the last row is always the final state).
+    ts : ndarray, shape (n_saved,)
+        Flow time of each row: ``sum of h`` (SGD/SGLD/Elastic-SGD), ``sum of lr`` for the outer
+        steps ``x -= lr grad u`` (Entropy-SGD ``outer="dr"``/HJ-prox), ``sum of lr t_k`` for
+        ``outer="code"``, ``centre_rate sum h`` for the Elastic-SGD centre, the sync count for Parle.
+    x : ndarray, shape (n_chains, d)
+        Final positions.
+    algorithm : str
+    mus : ndarray, shape (n_saved, n_chains, d), or None
+        Entropy-SGD/HJ-prox: the inner-loop mean ``mu`` computed at ``xs[i]`` (used for the step from
+        ``xs[i]``); the final row (no step taken) is NaN.
+    replicas : ndarray, shape (n_chains, n_replicas, d), or None
+        Final replicas (Elastic-SGD ``y^a``; Parle ``x^a``).
+    schedule : dict
+        Per-step schedules (``h``, ``t_k``, ``lr``, Parle ``gamma``/``rho``, ...).
+    params : dict
+        The settings of the run.
+    seed : dict
+        ``{"key": master key (int), "rng": generator name}``.
+    wall_time, compile_time : float, seconds (compile time not included in wall time)
+    """
+
+    xs: np.ndarray
+    steps: np.ndarray
+    ts: np.ndarray
+    x: np.ndarray
+    algorithm: str
+    mus: Optional[np.ndarray] = None
+    replicas: Optional[np.ndarray] = None
+    schedule: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+    seed: dict = field(default_factory=dict)
+    wall_time: float = 0.0
+    compile_time: float = 0.0
+
+    @property
+    def n_chains(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self.x.shape[1])
+
+
+# ----------------------------------------------------------------------------- helpers
+def _master_key(rng) -> int:
+    if rng is None:
+        raise TypeError("`rng` is required: pass a seeded numpy.random.Generator (or an int seed).")
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        rng = np.random.default_rng(int(rng))
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"`rng` must be a numpy.random.Generator or an int seed; got {type(rng).__name__}.")
+    return int(rng.integers(0, 2 ** 64, dtype=np.uint64))
+
+
+def _loss_codes(loss):
+    kind = getattr(loss, "nb_kind", -1)
+    params = getattr(loss, "nb_params", None)
+    if kind is None or int(kind) < 0 or params is None:
+        raise TypeError(f"`loss` must have a Numba twin (nb_kind >= 0 and nb_params); got {loss!r}.")
+    return int(kind), np.ascontiguousarray(params, dtype=np.float64)
+
+
+def _x0(loss, x0, n_chains):
+    a = np.asarray(x0, dtype=np.float64)
+    d = int(loss.dim)
+    if a.ndim == 1:
+        if a.shape[0] != d:
+            raise ValueError(f"`x0` must have shape ({d},) or (n_chains, {d}); got {a.shape}.")
+        nc = 1 if n_chains is None else _posint("n_chains", n_chains)
+        a = np.broadcast_to(a, (nc, d))
+    elif a.ndim == 2:
+        if a.shape[1] != d:
+            raise ValueError(f"`x0` must have shape ({d},) or (n_chains, {d}); got {a.shape}.")
+        if n_chains is not None and _posint("n_chains", n_chains) != a.shape[0]:
+            raise ValueError(f"`n_chains` = {n_chains} does not match `x0` of shape {a.shape}.")
+    else:
+        raise ValueError(f"`x0` must have shape ({d},) or (n_chains, {d}); got {a.shape}.")
+    if not np.all(np.isfinite(a)):
+        raise ValueError("`x0` must be finite.")
+    return np.ascontiguousarray(a)
+
+
+def _posint(name, v, lo=1):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or int(v) < lo:
+        raise ValueError(f"`{name}` must be an integer >= {lo}; got {v!r}.")
+    return int(v)
+
+
+def _sched(name, v, n, *, allow_zero=False):
+    """Scalar, callable ``k -> value`` or length-``n`` array -> float64 array of length ``n``."""
+    if callable(v):
+        arr = np.array([float(v(k)) for k in range(n)], dtype=np.float64)
+    else:
+        arr = np.asarray(v, dtype=np.float64)
+        if arr.ndim == 0:
+            arr = np.full(n, float(arr))
+        elif arr.shape != (n,):
+            raise ValueError(f"`{name}` must be a scalar, a callable or an array of shape ({n},); got {arr.shape}.")
+    bad = ~np.isfinite(arr) | ((arr < 0) if allow_zero else (arr <= 0))
+    if bad.any():
+        i = int(np.argmax(bad))
+        rel = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"`{name}` must be finite and {rel} ({name} {rel}); got {arr[i]!r} at step {i}.")
+    return np.ascontiguousarray(arr)
+
+
+def _slots(n_steps, save_every):
+    if save_every is None:
+        save_every = n_steps
+    save_every = _posint("save_every", save_every)
+    saved = list(range(0, n_steps + 1, save_every))
+    if saved[-1] != n_steps:
+        saved.append(n_steps)
+    slot = np.full(n_steps + 1, -1, np.int64)
+    slot[saved] = np.arange(len(saved))
+    return slot, np.asarray(saved, dtype=np.int64)
+
+
+def _batch(loss, batch, replace):
+    if batch is None:
+        return 0, bool(replace)
+    if not is_finite_sum_kind(getattr(loss, "nb_kind", -1)):
+        raise ValueError(f"`batch` needs a finite-sum loss (deeprelax.finite_sum); got {loss!r} with batch={batch!r}.")
+    N = int(loss.n_samples)
+    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise ValueError(f"`batch` must be a positive integer (batch >= 1) or None; got {batch!r}.")
+    if not replace and batch > N:
+        raise ValueError(f"`batch` must be <= n_samples = {N} without replacement; got {batch}.")
+    return int(batch), bool(replace)
+
+
+def _beta(beta):
+    return check_positive("beta", beta, allow_inf=True)
+
+
+def _run(ser, par, make_args, n_chains, work, parallel):
+    """Compile on empty inputs (timed) if needed, then run; returns (outputs, wall, compile, parallel)."""
+    if parallel is None:
+        parallel = n_chains > 1 and use_parallel(work)
+    kern = par if parallel else ser
+    compile_time = 0.0
+    if not kern.signatures:
+        t0 = time.perf_counter()
+        kern(*make_args(0))
+        compile_time = time.perf_counter() - t0
+    args = make_args(n_chains)
+    t0 = time.perf_counter()
+    kern(*args)
+    return args, time.perf_counter() - t0, compile_time, bool(parallel)
+
+
+def _check_status(status, algorithm, what="step"):
+    bad = np.nonzero(status >= 0)[0]
+    if bad.size:
+        c = int(bad[0])
+        raise NonFiniteError(
+            f"{algorithm}: chain {c} became non-finite at {what} {int(status[c])} ({bad.size} chain(s) in all); "
+            "reduce the step size / learning rate or start closer to a minimum.")
+
+
+def _seed(key):
+    return {"key": int(key), "rng": RNG_NAME}
+
+
+# ----------------------------------------------------------------------------- SGD / Langevin
+def sgd(loss, x0, *, lr, n_steps, beta=np.inf, scheme="em", rng=None, save_every=None, batch=None,
+        replace=True, n_chains=None, parallel=None) -> Trajectory:
+    r"""Gradient descent with optional isotropic noise: Euler-Maruyama / Leimkuhler-Matthews Langevin.
+
+    ``scheme="em"``: :math:`x_{n+1} = x_n - h_n g(x_n) + \sqrt{2 h_n/\beta}\,\xi_n`,
+    the EM scheme of :math:`dx = -\nabla f\,dt + \sqrt{2/\beta}\,dW` (``h_n = lr``); invariant-measure
+    bias O(h) (OU: variance ``1/(beta k (1 - h k/2))``).
+
+    ``scheme="lm"``: :math:`x_{n+1} = x_n - h_n g(x_n) + \sqrt{h_n/(2\beta)}\,(\xi_n + \xi_{n+1})`,
+    invariant-measure bias O(h^2) (OU: exactly ``1/(beta k)``).
+
+    ``g`` is ``grad f``, or a minibatch gradient for a finite-sum loss with ``batch=b``.
+    ``beta = inf`` is plain (minibatch) gradient descent (no random numbers are drawn).
+
+    Parameters
+    ----------
+    loss : Loss with a Numba twin (any ``deeprelax.losses`` loss or a finite-sum loss)
+    x0 : array, shape (d,) or (n_chains, d)
+    lr : float, callable ``n -> h_n`` or array (n_steps,)
+        Step ``h`` (plays ``dt``).
+    n_steps : int
+    beta : float in (0, inf]
+    scheme : {"em", "lm"}
+    rng : numpy.random.Generator or int (needed when ``beta < inf`` or ``batch`` is set)
+    save_every : int, optional
+        Keep every ``save_every``-th state (default: only the initial and final states).
+    batch : int, optional; replace : bool
+    n_chains : int, optional
+        Replicate a single ``x0`` over this many chains.
+    parallel : bool, optional
+        Force the threaded (True) or serial (False) kernel; default by problem size.
+
+    Returns
+    -------
+    Trajectory (``schedule = {"h": (n_steps,)}``)
+    """
+    return _langevin("sgd", loss, x0, lr, n_steps, beta, scheme, rng, save_every, batch, replace, n_chains,
+                     parallel, {})
+
+
+def sgld(loss, x0, *, lr, n_steps, beta=1.0, decay=None, convention="dr", scheme="em", rng=None,
+         save_every=None, batch=None, replace=True, n_chains=None, parallel=None) -> Trajectory:
+    r"""Stochastic-gradient Langevin dynamics with an optional polynomial step-size schedule.
+
+    Step sizes :math:`\epsilon_n = lr\,(1 + n/b)^{-\gamma}` for ``decay=(b, gamma)`` (Welling-Teh's
+    ``a (b + n)^{-gamma}`` normalised so that ``epsilon_0 = lr``), constant ``lr`` for ``decay=None``;
+    ``lr`` may also be a callable or an array of per-step values.
+
+    * ``convention="dr"``: :math:`x \leftarrow x - \epsilon_n g(x) + \sqrt{2\epsilon_n/\beta}\,\xi`
+      (the Entropy-SGD inner loop; EM with ``h = epsilon``).
+    * ``convention="welling-teh"``: :math:`x \leftarrow x - \tfrac{\epsilon_n}2\beta g(x) + \sqrt{\epsilon_n}\,\xi`
+      (SGLD for the potential ``U = beta f``; EM with ``h = beta epsilon / 2``).
+
+    Both target ``exp(-beta f)`` as ``epsilon -> 0``.  ``g`` is a minibatch gradient when ``batch`` is set.
+    ``ts`` is the Langevin time ``sum h``.  Other parameters as :func:`sgd`.
+    """
+    n_steps = _posint("n_steps", n_steps)
+    beta = _beta(beta)
+    if math.isinf(beta):
+        raise ValueError("`beta` must be finite for sgld (beta < inf); use sgd for noiseless descent.")
+    eps = _sched("lr", lr, n_steps)
+    if decay is not None:
+        try:
+            b, gam = (float(v) for v in decay)
+        except (TypeError, ValueError):
+            raise ValueError(f"`decay` must be a pair (b, gamma); got {decay!r}.") from None
+        check_positive("decay b", b)
+        if not (0.0 <= gam <= 1.0):
+            raise ValueError(f"`decay` gamma must be in [0, 1]; got {gam!r}.")
+        eps = eps * (1.0 + np.arange(n_steps) / b) ** (-gam)
+    if convention == "dr":
+        h = eps
+    elif convention == "welling-teh":
+        h = 0.5 * beta * eps
+    else:
+        raise ValueError(f"`convention` must be 'dr' or 'welling-teh'; got {convention!r}.")
+    return _langevin("sgld", loss, x0, np.ascontiguousarray(h), n_steps, beta, scheme, rng, save_every, batch,
+                     replace, n_chains, parallel, {"convention": convention, "decay": decay,
+                                                   "epsilon": eps})
+
+
+def _langevin(name, loss, x0, lr, n_steps, beta, scheme, rng, save_every, batch, replace, n_chains, parallel,
+              extra):
+    kind, params = _loss_codes(loss)
+    n_steps = _posint("n_steps", n_steps)
+    X0 = _x0(loss, x0, n_chains)
+    nc, d = X0.shape
+    h = _sched("lr", lr, n_steps)
+    beta = _beta(beta)
+    if scheme not in ("em", "lm"):
+        raise ValueError(f"`scheme` must be 'em' or 'lm'; got {scheme!r}.")
+    lm = scheme == "lm"
+    if math.isinf(beta):
+        sig = np.zeros(n_steps)
+    else:
+        sig = np.sqrt(h / (2.0 * beta)) if lm else np.sqrt(2.0 * h / beta)
+    b, rep = _batch(loss, batch, replace)
+    key = _master_key(rng) if (not math.isinf(beta) or b > 0 or rng is not None) else 0
+    slot, saved = _slots(n_steps, save_every)
+    ns = saved.size
+    master = np.uint64(key)
+
+    def make(n):
+        return (kind, params, X0[:n], h, sig, lm, master, b, rep, slot, np.zeros((ns, n, d)),
+                np.zeros((n, d)), np.full(n, -1, np.int64))
+
+    args, wall, comp, par = _run(K._sgd_ser, K._sgd_par, make, nc, nc * n_steps, parallel)
+    _check_status(args[-1], name)
+    ts = np.concatenate([[0.0], np.cumsum(h)])[saved]
+    prm = {"lr": h if np.ptp(h) > 0 else float(h[0]), "n_steps": n_steps, "beta": beta, "scheme": scheme,
+           "batch": batch, "replace": rep, "n_chains": nc, "save_every": save_every, "parallel": par,
+           "loss": repr(loss)}
+    prm.update({k: v for k, v in extra.items() if k != "epsilon"})
+    sched = {"h": h}
+    if "epsilon" in extra:
+        sched["epsilon"] = extra["epsilon"]
+    return Trajectory(xs=args[-3], steps=saved, ts=ts, x=args[-2], algorithm=name, schedule=sched, params=prm,
+                      seed=_seed(key), wall_time=wall, compile_time=comp)
+
+
+# ----------------------------------------------------------------------------- Entropy-SGD
+_OUTER = {"dr": 0, "code": 1, "prox-grad": 2}
+
+
+def entropy_sgd(loss, x0, *, t, lr, inner_lr, L, n_steps, beta=None, scoping=0.0, ema=0.75, burn_in=0,
+                nesterov=False, momentum=0.9, noise="dr", epsilon=1e-4, outer="dr", rho=0.0, rng=None,
+                save_every=None, batch=None, replace=True, n_chains=None, parallel=None) -> Trajectory:
+    r"""Entropy-SGD (ESGD Algorithm 1; paper-spec §3.1-3.2), in the DR convention by default.
+
+    For outer step ``k`` (``t_k = t (1 + scoping)^{-k}``, i.e. scope ``gamma_E = (1/t)(1+scoping)^k``):
+
+    1. ``y <- x; mu <- x``; ``L`` inner SGLD steps on ``f(y) + |y - x|^2/(2 t_k)``:
+       :math:`y \leftarrow y - \eta'\,(g(y) + (y - x)/t_k) + \sigma\xi`, with
+       ``sigma = sqrt(2 eta'/beta)`` (``noise="dr"``, samples ``rho_t`` of paper-spec §2.6 and
+       validates against the viscous PDE) or ``sigma = epsilon sqrt(2 eta')`` (``noise="code"``,
+       the reference code; effective ``beta = 1/epsilon^2``).  ``nesterov=True`` applies the code's
+       inner momentum to ``g`` only: ``m <- momentum m + g; g <- g + momentum m``.
+    2. ``mu``: EMA ``mu <- ema mu + (1 - ema) y`` (``ema`` is the weight of the OLD value: 0.75 in the
+       code, 0 = last iterate), or ``ema=None``: the plain running mean of the inner iterates after
+       ``burn_in`` discarded steps (unbiased ``<y>`` estimate up to the O(eta') step bias).
+    3. Outer step: ``outer="dr"``: :math:`x \leftarrow x - \eta\,(x - \mu)/t_k` (gradient descent on
+       ``u(., t_k)``, since ``grad u = (x - <y>)/t``); ``outer="code"``: ``x <- x - eta (x - mu)``
+       (the Lua code and ESGD v5); ``outer="prox-grad"``: ``x <- x - eta grad f(mu)``.
+       ``rho > 0`` adds ``eta rho g(x)`` (ESGD v1 data term; not with ``"prox-grad"``).
+
+    :data:`ESGD_CODE` holds the flags that reproduce the reference code (EMA 0.75, Nesterov 0.9,
+    epsilon noise, ``outer="code"``, ``inner_lr=0.1``); ``scoping`` per outer step is the Lua
+    behaviour, ``scoping=0`` the PyTorch port (which never increments its counter).
+
+    Parameters
+    ----------
+    loss : Loss with a Numba twin
+    x0 : array, shape (d,) or (n_chains, d)
+    t : float > 0
+        DR time ``t_0`` (``= 1/gamma_0``).
+    lr : float, callable or array (n_steps,)
+        Outer ``eta`` per outer step.
+    inner_lr : float, callable or array (n_steps,)
+        ``eta'`` per outer step.
+    L : int >= 1
+        Inner steps per outer step.
+    n_steps : int
+        Outer steps.
+    beta : float in (0, inf], required for ``noise="dr"``; must be None for ``noise="code"``.
+    scoping : float >= 0
+        ``gamma_1``.
+    ema, burn_in, nesterov, momentum, noise, epsilon, outer, rho : see above.
+    rng, save_every, batch, replace, n_chains, parallel : as :func:`sgd`.
+
+    Returns
+    -------
+    Trajectory with ``mus`` and ``schedule = {"t": t_k, "lr", "inner_lr", "sigma"}`` (shape (n_steps,)).
+    """
+    return _esgd("entropy_sgd", loss, x0, t, lr, inner_lr, L, n_steps, beta, scoping, ema, burn_in, nesterov,
+                 momentum, noise, epsilon, outer, rho, rng, save_every, batch, replace, n_chains, parallel)
+
+
+def hj_prox(loss, x0, *, t, lr, inner_lr, L, n_steps, scoping=0.0, ema=0.0, outer="dr", rng=None,
+            save_every=None, batch=None, replace=True, n_chains=None, parallel=None) -> Trajectory:
+    r"""The non-viscous (beta = inf) HJ / proximal algorithm of DR (paper-spec §3.3).
+
+    ``L`` gradient steps on the prox problem ``y <- y - eta' (g(y) + (y - x)/t_k)`` from ``y = x``, then
+    ``x <- x - eta (x - mu)/t_k`` (``outer="dr"``, ``grad u = (x - prox)/t``) or ``x <- x - eta grad f(mu)``
+    (``outer="prox-grad"``); ``mu`` is the last inner iterate (``ema=0``) or an EMA of them.  It is
+    :func:`entropy_sgd` without noise.  ``rng`` is needed only for minibatches.
+    """
+    return _esgd("hj_prox", loss, x0, t, lr, inner_lr, L, n_steps, np.inf, scoping, ema, 0, False, 0.0, "dr",
+                 0.0, outer, 0.0, rng, save_every, batch, replace, n_chains, parallel)
+
+
+def _esgd(name, loss, x0, t, lr, inner_lr, L, n_steps, beta, scoping, ema, burn_in, nesterov, momentum, noise,
+          epsilon, outer, rho, rng, save_every, batch, replace, n_chains, parallel):
+    kind, params = _loss_codes(loss)
+    n_steps = _posint("n_steps", n_steps)
+    L = _posint("L", L)
+    X0 = _x0(loss, x0, n_chains)
+    nc, d = X0.shape
+    t0 = check_positive("t", t)
+    scoping = float(scoping)
+    if not math.isfinite(scoping) or scoping < 0:
+        raise ValueError(f"`scoping` must be finite and non-negative (scoping >= 0); got {scoping!r}.")
+    tks = t0 * (1.0 + scoping) ** (-np.arange(n_steps, dtype=np.float64))
+    lrs = _sched("lr", lr, n_steps)
+    ilrs = _sched("inner_lr", inner_lr, n_steps)
+    if noise == "dr":
+        if beta is None:
+            raise ValueError("`beta` is required with noise='dr' (beta in (0, inf]).")
+        beta = _beta(beta)
+        sigs = np.zeros(n_steps) if math.isinf(beta) else np.sqrt(2.0 * ilrs / beta)
+    elif noise == "code":
+        if beta is not None:
+            raise ValueError(f"`beta` must be None with noise='code' (the code samples at beta = 1/epsilon^2); "
+                             f"got beta={beta!r}.")
+        epsilon = check_positive("epsilon", epsilon) if epsilon != 0 else 0.0
+        sigs = epsilon * np.sqrt(2.0 * ilrs)
+        beta = 1.0 / epsilon ** 2 if epsilon > 0 else np.inf
+    else:
+        raise ValueError(f"`noise` must be 'dr' or 'code'; got {noise!r}.")
+    if outer not in _OUTER:
+        raise ValueError(f"`outer` must be one of {sorted(_OUTER)}; got {outer!r}.")
+    if ema is None:
+        ema_v = -1.0
+        burn = _posint("burn_in", burn_in, 0)
+        if burn >= L:
+            raise ValueError(f"`burn_in` must be < L = {L} with ema=None; got {burn}.")
+    else:
+        ema_v = float(ema)
+        if not (0.0 <= ema_v < 1.0):
+            raise ValueError(f"`ema` must be in [0, 1) (weight of the old value) or None; got {ema!r}.")
+        burn = 0
+    mom = float(momentum) if nesterov else 0.0
+    if nesterov and not (0.0 < mom < 1.0):
+        raise ValueError(f"`momentum` must be in (0, 1); got {momentum!r}.")
+    rho = float(rho)
+    if not math.isfinite(rho) or rho < 0:
+        raise ValueError(f"`rho` must be finite and non-negative (rho >= 0); got {rho!r}.")
+    if rho > 0 and outer == "prox-grad":
+        raise ValueError("`rho` > 0 is not used with outer='prox-grad'; set rho=0.")
+    b, rep = _batch(loss, batch, replace)
+    noisy = bool(np.any(sigs > 0))
+    key = _master_key(rng) if (noisy or b > 0 or rng is not None) else 0
+    slot, saved = _slots(n_steps, save_every)
+    ns = saved.size
+    master = np.uint64(key)
+    om = _OUTER[outer]
+
+    def make(n):
+        return (kind, params, X0[:n], L, tks, lrs, ilrs, sigs, om, ema_v, burn, mom, rho, master, b, rep, slot,
+                np.zeros((ns, n, d)), np.full((ns, n, d), np.nan), np.zeros((n, d)), np.full(n, -1, np.int64))
+
+    args, wall, comp, par = _run(K._esgd_ser, K._esgd_par, make, nc, nc * n_steps * (L + 1), parallel)
+    _check_status(args[-1], name, "outer step")
+    flow = lrs if om != 1 else lrs * tks
+    ts = np.concatenate([[0.0], np.cumsum(flow)])[saved]
+    prm = {"t": t0, "beta": beta, "L": L, "n_steps": n_steps, "scoping": scoping, "ema": ema, "burn_in": burn,
+           "nesterov": bool(nesterov), "momentum": mom, "noise": noise, "epsilon": float(epsilon),
+           "outer": outer, "rho": rho, "batch": batch, "replace": rep, "n_chains": nc,
+           "save_every": save_every, "parallel": par, "loss": repr(loss)}
+    sched = {"t": tks, "lr": lrs, "inner_lr": ilrs, "sigma": sigs}
+    return Trajectory(xs=args[-4], steps=saved, ts=ts, x=args[-2], algorithm=name, mus=args[-3],
+                      schedule=sched, params=prm, seed=_seed(key), wall_time=wall, compile_time=comp)
+
+
+# ----------------------------------------------------------------------------- Elastic-SGD
+_CENTRE = {"flow": 0, "easgd": 1, "average": 2}
+
+
+def elastic_sgd(loss, x0, *, n_replicas, lr, n_steps, t=None, coupling=None, beta=np.inf, centre="flow",
+                centre_rate=1.0, rng=None, save_every=None, batch=None, replace=True, n_chains=None, parallel=None) -> Trajectory:
+    r"""Elastic-SGD: ``n_replicas`` replicas coupled to a centre (paper-spec §2.8, §3.4).
+
+    With coupling ``c = 1/t`` (give ``t`` or ``coupling``), step ``h = lr`` and old replica mean ``ybar``:
+
+    .. math::
+
+        y^a \leftarrow y^a - h\,[g(y^a) + c\,(y^a - \bar x)] + \sqrt{2h/\beta}\,\xi^a,
+
+    and the centre ``centre="flow"``: :math:`\bar x \leftarrow \bar x + r h c (\bar y - \bar x)` (EM of the
+    §2.8 SDE with the centre slowed by ``r = centre_rate``); ``"easgd"``: ``x_bar += r h c sum_a (y^a - x_bar)``;
+    ``"average"``: ``x_bar = mean of the new y^a`` (``r`` unused).
+
+    The centre follows the gradient flow of ``u(., t)`` in the flow time ``ts = r sum h`` when the replicas
+    are fast compared with it (``r -> 0``, time-scale separation) and the ensemble mean of the replicas
+    is close to the Gibbs mean ``<y>`` (``n_replicas`` large).  With ``r = 1`` there is no separation:
+    for ``f = a x^2/2`` the centre then decays at rate ``(a + 2c - sqrt(a^2 + 4c^2))/2`` instead of
+    ``a c/(a + c)`` (about half of it for ``c >> a``).
+    All replicas start at the centre ``x0``.  ``xs`` holds the centre, ``replicas`` the final ``y^a``.
+    ``n_chains`` independent systems run at once.
+
+    Returns
+    -------
+    Trajectory (``replicas`` shape (n_chains, n_replicas, d); ``schedule = {"h"}``)
+    """
+    kind, params = _loss_codes(loss)
+    n_steps = _posint("n_steps", n_steps)
+    n_rep = _posint("n_replicas", n_replicas)
+    if (t is None) == (coupling is None):
+        raise ValueError("give exactly one of `t` (DR time) and `coupling` (= 1/t).")
+    coup = 1.0 / check_positive("t", t) if t is not None else check_positive("coupling", coupling)
+    X0 = _x0(loss, x0, n_chains)
+    nc, d = X0.shape
+    h = _sched("lr", lr, n_steps)
+    beta = _beta(beta)
+    sigs = np.zeros(n_steps) if math.isinf(beta) else np.sqrt(2.0 * h / beta)
+    if centre not in _CENTRE:
+        raise ValueError(f"`centre` must be one of {sorted(_CENTRE)}; got {centre!r}.")
+    crate = check_positive("centre_rate", centre_rate)
+    b, rep = _batch(loss, batch, replace)
+    key = _master_key(rng) if (not math.isinf(beta) or b > 0 or rng is not None) else 0
+    slot, saved = _slots(n_steps, save_every)
+    ns = saved.size
+    master = np.uint64(key)
+    cm = _CENTRE[centre]
+
+    def make(n):
+        return (kind, params, X0[:n], n_rep, h, coup, crate, sigs, cm, master, b, rep, slot, np.zeros((ns, n, d)),
+                np.zeros((n, n_rep, d)), np.zeros((n, d)), np.full(n, -1, np.int64))
+
+    args, wall, comp, par = _run(K._elastic_ser, K._elastic_par, make, nc, nc * n_steps * n_rep, parallel)
+    _check_status(args[-1], "elastic_sgd")
+    ts = np.concatenate([[0.0], np.cumsum(h * (1.0 if cm == 2 else crate))])[saved]
+    prm = {"n_replicas": n_rep, "centre_rate": crate, "coupling": coup, "t": 1.0 / coup, "lr": float(h[0]) if np.ptp(h) == 0 else h,
+           "n_steps": n_steps, "beta": beta, "centre": centre, "batch": batch, "replace": rep, "n_chains": nc,
+           "save_every": save_every, "parallel": par, "loss": repr(loss)}
+    return Trajectory(xs=args[-4], steps=saved, ts=ts, x=args[-2], algorithm="elastic_sgd", replicas=args[-3],
+                      schedule={"h": h}, params=prm, seed=_seed(key), wall_time=wall, compile_time=comp)
+
+
+# ----------------------------------------------------------------------------- Parle
+def parle(loss, x0, *, n_replicas, nb, n_epochs, L=25, lr=0.1, gamma=0.01, rho=0.01, momentum=0.9, ema=0.75,
+          normalize_rho=True, schedule=True, gamma_cap=1.0, rho_cap=10.0, lr_decay=0.1, beta=np.inf, rng=None,
+          save_every=None, batch=None, replace=True, n_chains=None, parallel=None) -> Trajectory:
+    r"""Parle, code form of the reference implementation (paper-spec §3.5), for ``n_replicas`` replicas.
+
+    ``gamma`` and ``rho`` are coupling *strengths* (ESGD-like).  With ``normalize_rho`` the code's
+    ``rho <- rho L n``.  Minibatch counter ``t`` (one per inner step), ``k = t // L``:
+    ``g_k = min(gamma (1 + 0.5/nb)^k, gamma_cap)``, ``r_k = min(rho (1 + 0.5/nb)^k, rho_cap)``
+    (``schedule=False``: constant, uncapped).  Each of the ``nb`` syncs per epoch follows ``L`` inner steps
+
+    * inner: ``d = g(y^a) + g_k (y^a - x^a)``; ``m_y = mom m_y + d; d = d + m_y`` (the code's
+      "d + buffer" momentum; ``momentum=0`` turns it off); ``y^a -= lr d`` (plus ``sqrt(2 lr/beta) xi``
+      if ``beta < inf``, not in the code); ``z^a = ema z^a + (1 - ema) y^a``;
+    * sync: ``x_bar = mean z^a``; ``d = (x^a - z^a) + r_k (x^a - x_bar)``; momentum ``m_x``;
+      ``y^a -= lr d``; ``x^a = y^a`` (applied to the current ``y``, as the code does); ``x_bar = mean x^a``.
+
+    ``lr`` is multiplied by ``lr_decay`` after every epoch (code: 0.1; ``lr_decay=1`` keeps it).
+    :data:`PARLE_CODE` holds the code defaults.
+
+    Parameters
+    ----------
+    nb : int
+        Syncs per epoch (the code's minibatches per epoch; an epoch is ``nb L`` minibatches).
+    n_epochs : int
+    Others as above and as :func:`sgd`.
+
+    Returns
+    -------
+    Trajectory: ``xs`` = ``x_bar`` after each sync (``steps`` = sync index), ``replicas`` = final ``x^a``,
+    ``schedule = {"gamma", "rho"`` (per sync) ``, "lr"`` (per epoch) ``}``.
+    """
+    kind, params = _loss_codes(loss)
+    n_rep = _posint("n_replicas", n_replicas)
+    nb = _posint("nb", nb)
+    n_epochs = _posint("n_epochs", n_epochs)
+    L = _posint("L", L)
+    X0 = _x0(loss, x0, n_chains)
+    nc, d = X0.shape
+    lr0 = check_positive("lr", lr)
+    lr_decay = check_positive("lr_decay", lr_decay)
+    lrs = lr0 * lr_decay ** np.arange(n_epochs, dtype=np.float64)
+    g0 = float(gamma)
+    r0 = float(rho)
+    for nm, v in (("gamma", g0), ("rho", r0)):
+        if not math.isfinite(v) or v < 0:
+            raise ValueError(f"`{nm}` must be finite and non-negative ({nm} >= 0); got {v!r}.")
+    if normalize_rho:
+        r0 = r0 * L * n_rep
+    if schedule:
+        growth = 1.0 + 0.5 / nb
+        gcap = check_positive("gamma_cap", gamma_cap, allow_inf=True)
+        rcap = check_positive("rho_cap", rho_cap, allow_inf=True)
+    else:
+        growth, gcap, rcap = 1.0, np.inf, np.inf
+    mom = float(momentum)
+    if not (0.0 <= mom < 1.0):
+        raise ValueError(f"`momentum` must be in [0, 1); got {momentum!r}.")
+    ema = float(ema)
+    if not (0.0 <= ema < 1.0):
+        raise ValueError(f"`ema` must be in [0, 1); got {ema!r}.")
+    beta = _beta(beta)
+    sfac = 0.0 if math.isinf(beta) else math.sqrt(2.0 / beta)
+    b, rep = _batch(loss, batch, replace)
+    key = _master_key(rng) if (sfac > 0 or b > 0 or rng is not None) else 0
+    n_sync = n_epochs * nb
+    slot, saved = _slots(n_sync, save_every)
+    ns = saved.size
+    master = np.uint64(key)
+    gam = np.zeros(n_sync)
+    rhs = np.zeros(n_sync)
+
+    def make(n):
+        return (kind, params, X0[:n], n_rep, L, nb, lrs, g0, r0, growth, gcap, rcap, mom, ema, sfac, master, b,
+                rep, slot, np.zeros((ns, n, d)), np.zeros((n, n_rep, d)), gam, rhs, np.zeros((n, d)),
+                np.full(n, -1, np.int64))
+
+    args, wall, comp, par = _run(K._parle_ser, K._parle_par, make, nc, nc * n_sync * L * n_rep, parallel)
+    _check_status(args[-1], "parle", "sync")
+    prm = {"n_replicas": n_rep, "nb": nb, "n_epochs": n_epochs, "L": L, "lr": lr0, "gamma": g0, "rho": float(rho),
+           "rho_normalized": r0, "momentum": mom, "ema": ema, "normalize_rho": bool(normalize_rho),
+           "schedule": bool(schedule), "gamma_cap": float(gcap), "rho_cap": float(rcap), "lr_decay": lr_decay,
+           "beta": beta, "batch": batch, "replace": rep, "n_chains": nc, "save_every": save_every,
+           "parallel": par, "loss": repr(loss)}
+    return Trajectory(xs=args[-6], steps=saved, ts=saved.astype(np.float64), x=args[-2], algorithm="parle",
+                      replicas=args[-5], schedule={"gamma": gam, "rho": rhs, "lr": lrs}, params=prm,
+                      seed=_seed(key), wall_time=wall, compile_time=comp)

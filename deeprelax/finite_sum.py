@@ -1,0 +1,340 @@
+r"""Finite-sum losses on synthetic data: real minibatch gradients for the particle dynamics.
+
+.. math::
+
+    f(x) = \frac1N\sum_{k=1}^N f_k(x) + \frac\lambda2|x|^2,\qquad
+    g_B(x) = \frac1b\sum_{k\in B}\nabla f_k(x) + \lambda x ,
+
+with a minibatch ``B`` of ``b`` indices drawn uniformly with replacement
+(``E g_B = grad f``, ``Cov g_B = Sigma / b``) or without replacement
+(``E g_B = grad f``, ``Cov g_B = (N - b)/(N - 1) Sigma / b``), where
+``Sigma = (1/N) sum_k (grad f_k - grad f)(grad f_k - grad f)^T`` is the
+per-sample gradient covariance (:meth:`FiniteSumLoss.sample_cov`).
+
+Kinds (``nb_kind``; the analytic losses of :mod:`deeprelax._nbloss` use 0..99)
+-------------------------------------------------------------------------------
+* ``KIND_LSQ = 100``, ``kind="least-squares"``: ``f_k = (a_k . x - y_k)^2 / 2``.
+  Data: ``a_k ~ N(0, I_d)``, ``x_true ~ N(0, I_d)``, ``y_k = a_k . x_true + noise N(0, noise^2)``.
+* ``KIND_LOGISTIC = 101``, ``kind="logistic"``: ``f_k = log(1 + exp(-y_k a_k . x))``, ``y_k in {-1, +1}``.
+  Data: ``a_k ~ N(0, I_d)``, ``y_k = +1`` with probability ``sigmoid(a_k . x_true / noise)``
+  (``noise = 0``: the sign of ``a_k . x_true``).
+
+Parameter layout of ``nb_params``: ``[N, d, lam, A (N*d, row-major), y (N)]``.
+
+Numba entry points (usable inside other ``@njit`` kernels): :func:`fs_value`,
+:func:`fs_grad_full`, :func:`fs_grad_idx`.  The dynamics draw the minibatch
+indices themselves (counter-based, see :mod:`deeprelax._dyn_kernels`) and call
+:func:`fs_grad_idx`.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from solvers._jit import njit
+
+from .losses import Loss
+
+__all__ = ["finite_sum", "FiniteSumLoss", "KIND_LSQ", "KIND_LOGISTIC", "KINDS", "is_finite_sum_kind"]
+
+KIND_LSQ = 100
+KIND_LOGISTIC = 101
+KINDS = {"least-squares": KIND_LSQ, "logistic": KIND_LOGISTIC}
+_FS_MIN_KIND = 100
+
+
+def is_finite_sum_kind(kind: int) -> bool:
+    """Whether ``kind`` is a finite-sum (data) loss code."""
+    return int(kind) >= _FS_MIN_KIND
+
+
+# ----------------------------------------------------------------------------- numba kernels
+@njit
+def _sample_grad_acc(kind, params, x, k, d, oa, oy, out, w):
+    """``out += w * grad f_k(x)`` for sample ``k``."""
+    s = 0.0
+    for j in range(d):
+        s += params[oa + k * d + j] * x[j]
+    yk = params[oy + k]
+    if kind == KIND_LSQ:
+        c = s - yk
+    else:
+        m = yk * s
+        # -y sigmoid(-m), written stably
+        if m >= 0:
+            e = math.exp(-m)
+            c = -yk * e / (1.0 + e)
+        else:
+            c = -yk / (1.0 + math.exp(m))
+    c *= w
+    for j in range(d):
+        out[j] += c * params[oa + k * d + j]
+
+
+@njit
+def fs_grad_idx(kind, params, x, idx, b, out):
+    """Minibatch gradient ``(1/b) sum_{i<b} grad f_{idx[i]}(x) + lam x`` into ``out`` (shape ``(d,)``)."""
+    N = int(params[0])
+    d = int(params[1])
+    lam = params[2]
+    oa = 3
+    oy = 3 + N * d
+    for j in range(d):
+        out[j] = 0.0
+    w = 1.0 / b
+    for i in range(b):
+        _sample_grad_acc(kind, params, x, idx[i], d, oa, oy, out, w)
+    for j in range(d):
+        out[j] += lam * x[j]
+
+
+@njit
+def fs_grad_full(kind, params, x, out):
+    """Full gradient ``(1/N) sum_k grad f_k(x) + lam x`` into ``out`` (shape ``(d,)``)."""
+    N = int(params[0])
+    d = int(params[1])
+    lam = params[2]
+    oa = 3
+    oy = 3 + N * d
+    for j in range(d):
+        out[j] = 0.0
+    w = 1.0 / N
+    for k in range(N):
+        _sample_grad_acc(kind, params, x, k, d, oa, oy, out, w)
+    for j in range(d):
+        out[j] += lam * x[j]
+
+
+@njit
+def fs_value(kind, params, x):
+    """``f(x)`` at one point ``x`` (shape ``(d,)``)."""
+    N = int(params[0])
+    d = int(params[1])
+    lam = params[2]
+    oa = 3
+    oy = 3 + N * d
+    tot = 0.0
+    for k in range(N):
+        s = 0.0
+        for j in range(d):
+            s += params[oa + k * d + j] * x[j]
+        yk = params[oy + k]
+        if kind == KIND_LSQ:
+            tot += 0.5 * (s - yk) ** 2
+        else:
+            m = yk * s
+            tot += (math.log1p(math.exp(-m)) if m >= 0 else -m + math.log1p(math.exp(m)))
+    r = 0.0
+    for j in range(d):
+        r += x[j] * x[j]
+    return tot / N + 0.5 * lam * r
+
+
+# ----------------------------------------------------------------------------- the loss class
+class FiniteSumLoss(Loss):
+    """A finite-sum loss on a stored dataset (build it with :func:`finite_sum`).
+
+    Attributes
+    ----------
+    kind : str
+        ``"least-squares"`` or ``"logistic"``.
+    A : ndarray, shape (N, d)
+        Features.
+    y : ndarray, shape (N,)
+        Targets (real for least squares, +-1 for logistic).
+    lam : float
+        Ridge weight.
+    n_samples : int
+        ``N``.
+    x_true : ndarray, shape (d,)
+        The parameter the data were generated from.
+    """
+
+    name = "finite-sum"
+
+    def __init__(self, kind, A, y, lam=0.0, x_true=None, seed=None, noise=None):
+        if kind not in KINDS:
+            raise ValueError(f"`kind` must be one of {sorted(KINDS)}; got {kind!r}.")
+        A = np.ascontiguousarray(A, dtype=np.float64)
+        y = np.ascontiguousarray(y, dtype=np.float64)
+        if A.ndim != 2 or y.shape != (A.shape[0],):
+            raise ValueError(f"`A` must have shape (N, d) and `y` shape (N,); got {A.shape} and {y.shape}.")
+        lam = float(lam)
+        if not math.isfinite(lam) or lam < 0:
+            raise ValueError(f"`lam` must be finite and non-negative (lam >= 0); got {lam!r}.")
+        N, d = A.shape
+        self.kind, self.A, self.y, self.lam = kind, A, y, lam
+        self.n_samples = N
+        self.x_true = None if x_true is None else np.asarray(x_true, dtype=np.float64)
+        self.nb_kind = KINDS[kind]
+        if kind == "least-squares":
+            lip = float(np.linalg.eigvalsh(A.T @ A / N).max()) + lam
+        else:
+            lip = 0.25 * float(np.linalg.eigvalsh(A.T @ A / N).max()) + lam
+        nb = np.concatenate([[N, d, lam], A.ravel(), y])
+        params = {"kind": kind, "n_samples": N, "dim": d, "lam": lam, "seed": seed, "noise": noise}
+        super().__init__(d, [(-3.0, 3.0)] * d, params, lip, nb)
+
+    # per-sample pieces ------------------------------------------------------------
+    def _margin(self, x):
+        return x @ self.A.T                                   # (..., N)
+
+    def _coef(self, s):
+        """d f_k / d s_k for s_k = a_k . x; shape (..., N)."""
+        if self.kind == "least-squares":
+            return s - self.y
+        m = self.y * s
+        return -self.y / (1.0 + np.exp(m))
+
+    def _value(self, x):
+        s = self._margin(x)
+        if self.kind == "least-squares":
+            per = 0.5 * (s - self.y) ** 2
+        else:
+            per = np.logaddexp(0.0, -self.y * s)
+        return per.mean(-1) + 0.5 * self.lam * (x * x).sum(-1)
+
+    def _grad(self, x):
+        c = self._coef(self._margin(x))
+        return c @ self.A / self.n_samples + self.lam * x
+
+    def _idx(self, idx):
+        idx = np.asarray(idx)
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"`idx` must hold integers; got dtype {idx.dtype}.")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.n_samples):
+            raise ValueError(f"`idx` must lie in 0..{self.n_samples - 1}; got range [{idx.min()}, {idx.max()}].")
+        return idx
+
+    def grad_samples(self, x, idx=None):
+        """Per-sample gradients ``grad f_k(x) + lam x``.
+
+        Parameters
+        ----------
+        x : array, shape (d,)
+        idx : int array, shape (m,), optional
+            Sample indices (default: all ``N``).
+
+        Returns
+        -------
+        ndarray, shape (m, d)
+        """
+        x = self._x(x)
+        if x.ndim != 1:
+            raise ValueError(f"`x` must have shape ({self.dim},) for grad_samples; got {x.shape}.")
+        idx = np.arange(self.n_samples) if idx is None else self._idx(idx)
+        A = self.A[idx]
+        s = A @ x
+        if self.kind == "least-squares":
+            c = s - self.y[idx]
+        else:
+            c = -self.y[idx] / (1.0 + np.exp(self.y[idx] * s))
+        return c[:, None] * A + self.lam * x
+
+    def grad_batch(self, x, idx):
+        """Minibatch gradient ``mean_{k in idx} grad f_k(x) + lam x``; ``x`` shape (d,), returns (d,)."""
+        return self.grad_samples(x, idx).mean(0)
+
+    def sample_batch(self, rng, b, replace=True):
+        """``b`` sample indices drawn with ``rng`` (a ``numpy.random.Generator``); shape (b,)."""
+        b = _check_batch(b, self.n_samples, replace)
+        return rng.choice(self.n_samples, size=b, replace=replace)
+
+    def grad_minibatch(self, x, rng, b, replace=True):
+        """Minibatch gradient on ``b`` indices drawn with ``rng``; ``x`` shape (d,), returns (d,)."""
+        return self.grad_batch(x, self.sample_batch(rng, b, replace))
+
+    def sample_cov(self, x):
+        """Per-sample gradient covariance ``Sigma(x) = (1/N) sum_k (g_k - g)(g_k - g)^T``; shape (d, d)."""
+        G = self.grad_samples(x)
+        D = G - G.mean(0)
+        return D.T @ D / self.n_samples
+
+    def minibatch_cov(self, x, b, replace=True):
+        """Exact covariance of the minibatch gradient: ``Sigma/b``, times ``(N-b)/(N-1)`` without replacement."""
+        b = _check_batch(b, self.n_samples, replace)
+        S = self.sample_cov(x) / b
+        return S if replace else S * (self.n_samples - b) / (self.n_samples - 1)
+
+    def minimizer(self):
+        """Exact minimiser (least squares only): ``(A^T A / N + lam I)^{-1} A^T y / N``; shape (d,)."""
+        if self.kind != "least-squares":
+            raise NotImplementedError("a closed-form minimiser exists only for kind='least-squares'.")
+        N = self.n_samples
+        return np.linalg.solve(self.A.T @ self.A / N + self.lam * np.eye(self.dim), self.A.T @ self.y / N)
+
+    def hess(self, x):
+        """Hessian, shape ``(..., d, d)``."""
+        x = self._x(x)
+        if self.kind == "least-squares":
+            H = self.A.T @ self.A / self.n_samples + self.lam * np.eye(self.dim)
+            return np.broadcast_to(H, x.shape + (self.dim,)).copy()
+        s = self._margin(x)
+        p = 1.0 / (1.0 + np.exp(-self.y * s))
+        w = p * (1.0 - p) / self.n_samples                    # (..., N)
+        return np.einsum("...k,ki,kj->...ij", w, self.A, self.A) + self.lam * np.eye(self.dim)
+
+    def __repr__(self) -> str:
+        return (f"FiniteSumLoss(kind={self.kind!r}, n_samples={self.n_samples}, dim={self.dim}, "
+                f"lam={self.lam}, seed={self.params.get('seed')!r})")
+
+
+def _check_batch(b, N, replace):
+    if isinstance(b, bool) or int(b) != b or int(b) < 1:
+        raise ValueError(f"`batch` must be a positive integer (batch >= 1); got {b!r}.")
+    b = int(b)
+    if not replace and b > N:
+        raise ValueError(f"`batch` must be <= n_samples = {N} without replacement; got {b}.")
+    return b
+
+
+def finite_sum(kind="least-squares", *, n_samples=256, dim=2, seed=0, noise=0.5, lam=0.0, scale=1.0):
+    """Build a finite-sum loss on a synthetic dataset generated from ``seed``.
+
+    Parameters
+    ----------
+    kind : {"least-squares", "logistic"}
+    n_samples : int
+        ``N``, number of data points.
+    dim : int
+        ``d``.
+    seed : int
+        Seed of ``numpy.random.default_rng`` that draws ``x_true``, the features and the targets.
+    noise : float >= 0
+        Least squares: standard deviation of the target noise.  Logistic: temperature of the label
+        noise (labels ``+1`` with probability ``sigmoid(a . x_true / noise)``; 0 = noiseless).
+    lam : float >= 0
+        Ridge weight ``lam |x|^2 / 2``.
+    scale : float > 0
+        Standard deviation of the features ``a_k``.
+
+    Returns
+    -------
+    FiniteSumLoss
+    """
+    if kind not in KINDS:
+        raise ValueError(f"`kind` must be one of {sorted(KINDS)}; got {kind!r}.")
+    for name, v in (("n_samples", n_samples), ("dim", dim)):
+        if isinstance(v, bool) or int(v) != v or int(v) < 1:
+            raise ValueError(f"`{name}` must be a positive integer ({name} >= 1); got {v!r}.")
+    noise = float(noise)
+    if not math.isfinite(noise) or noise < 0:
+        raise ValueError(f"`noise` must be finite and non-negative (noise >= 0); got {noise!r}.")
+    scale = float(scale)
+    if not math.isfinite(scale) or scale <= 0:
+        raise ValueError(f"`scale` must be positive (scale > 0); got {scale!r}.")
+    N, d = int(n_samples), int(dim)
+    rng = np.random.default_rng(seed)
+    x_true = rng.standard_normal(d)
+    A = scale * rng.standard_normal((N, d))
+    s = A @ x_true
+    if kind == "least-squares":
+        y = s + noise * rng.standard_normal(N)
+    else:
+        if noise == 0:
+            y = np.where(s >= 0, 1.0, -1.0)
+        else:
+            p = 1.0 / (1.0 + np.exp(-s / noise))
+            y = np.where(rng.random(N) < p, 1.0, -1.0)
+    return FiniteSumLoss(kind, A, y, lam=lam, x_true=x_true, seed=seed, noise=noise)
