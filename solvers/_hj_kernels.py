@@ -252,7 +252,7 @@ def _updr(c0, j, um1, c, up1, ih):
 
 
 @njit(inline="always")
-def _rows_1d_first(V, W, O, cb, lo, hi, ih0, q0, nu, ham, a, b, dt):
+def _rows_1d_first(V, W, O, cb, lo, hi, ih0, q0, nu, ham, a, b, dt, want):
     n = hi - lo
     v = V[lo - 1:hi + 1]
     w = W[lo:hi]
@@ -274,29 +274,30 @@ def _rows_1d_first(V, W, O, cb, lo, hi, ih0, q0, nu, ham, a, b, dt):
 
 
 @njit
-def stage_1d_first(V, W, O, cb, ih0, q0, nu, ham, a, b, dt):
-    _rows_1d_first(V, W, O, cb, 1, V.shape[0] - 1, ih0, q0, nu, ham, a, b, dt)
+def stage_1d_first(V, W, O, cb, ih0, q0, nu, ham, a, b, dt, want):
+    _rows_1d_first(V, W, O, cb, 1, V.shape[0] - 1, ih0, q0, nu, ham, a, b, dt, want)
 
 
 @pnjit
-def stage_1d_first_par(V, W, O, cb, ih0, q0, nu, ham, a, b, dt):
+def stage_1d_first_par(V, W, O, cb, ih0, q0, nu, ham, a, b, dt, want):
     n0 = V.shape[0] - 2
     nch = (n0 + _CHUNK - 1) // _CHUNK
     for ch in prange(nch):
         lo = 1 + ch * _CHUNK
-        _rows_1d_first(V, W, O, cb, lo, min(lo + _CHUNK, 1 + n0), ih0, q0, nu, ham, a, b, dt)
+        _rows_1d_first(V, W, O, cb, lo, min(lo + _CHUNK, 1 + n0), ih0, q0, nu, ham, a, b, dt, want)
 
 
 @njit(inline="always")
-def _rows_1d_eno2(V, W, O, cb, lo, hi, ih0, q0, nu, ham, a, b, dt):
+def _rows_1d_eno2(V, W, O, cb, lo, hi, ih0, q0, nu, ham, a, b, dt, want):
     n = hi - lo
     v = V[lo - 2:hi + 2]
     w = W[lo:hi]
     o = O[lo:hi]
     c0 = cb[0, 0, lo - 2:hi - 2]
-    for j in range(n):
-        c = v[j + 2]
-        _updr(c0, j, v[j + 1], c, v[j + 3], ih0)
+    if want:
+        for j in range(n):
+            c = v[j + 2]
+            _updr(c0, j, v[j + 1], c, v[j + 3], ih0)
     for j in range(n):
         c = v[j + 2]
         pm, pp = _pe(v[j + 0], v[j + 1], c, v[j + 3], v[j + 4], ih0)
@@ -312,29 +313,30 @@ def _rows_1d_eno2(V, W, O, cb, lo, hi, ih0, q0, nu, ham, a, b, dt):
 
 
 @njit
-def stage_1d_eno2(V, W, O, cb, ih0, q0, nu, ham, a, b, dt):
-    _rows_1d_eno2(V, W, O, cb, 2, V.shape[0] - 2, ih0, q0, nu, ham, a, b, dt)
+def stage_1d_eno2(V, W, O, cb, ih0, q0, nu, ham, a, b, dt, want):
+    _rows_1d_eno2(V, W, O, cb, 2, V.shape[0] - 2, ih0, q0, nu, ham, a, b, dt, want)
 
 
 @pnjit
-def stage_1d_eno2_par(V, W, O, cb, ih0, q0, nu, ham, a, b, dt):
+def stage_1d_eno2_par(V, W, O, cb, ih0, q0, nu, ham, a, b, dt, want):
     n0 = V.shape[0] - 4
     nch = (n0 + _CHUNK - 1) // _CHUNK
     for ch in prange(nch):
         lo = 2 + ch * _CHUNK
-        _rows_1d_eno2(V, W, O, cb, lo, min(lo + _CHUNK, 2 + n0), ih0, q0, nu, ham, a, b, dt)
+        _rows_1d_eno2(V, W, O, cb, lo, min(lo + _CHUNK, 2 + n0), ih0, q0, nu, ham, a, b, dt, want)
 
 
 @njit(inline="always")
-def _rows_1d_weno5(V, W, O, cb, lo, hi, ih0, q0, nu, ham, a, b, dt):
+def _rows_1d_weno5(V, W, O, cb, lo, hi, ih0, q0, nu, ham, a, b, dt, want):
     n = hi - lo
     v = V[lo - 3:hi + 3]
     w = W[lo:hi]
     o = O[lo:hi]
     c0 = cb[0, 0, lo - 3:hi - 3]
-    for j in range(n):
-        c = v[j + 3]
-        _updr(c0, j, v[j + 2], c, v[j + 4], ih0)
+    if want:
+        for j in range(n):
+            c = v[j + 3]
+            _updr(c0, j, v[j + 2], c, v[j + 4], ih0)
     for j in range(n):
         c = v[j + 3]
         pm, pp = _pw(v[j + 0], v[j + 1], v[j + 2], c, v[j + 4], v[j + 5], v[j + 6], ih0)
@@ -350,21 +352,21 @@ def _rows_1d_weno5(V, W, O, cb, lo, hi, ih0, q0, nu, ham, a, b, dt):
 
 
 @njit
-def stage_1d_weno5(V, W, O, cb, ih0, q0, nu, ham, a, b, dt):
-    _rows_1d_weno5(V, W, O, cb, 3, V.shape[0] - 3, ih0, q0, nu, ham, a, b, dt)
+def stage_1d_weno5(V, W, O, cb, ih0, q0, nu, ham, a, b, dt, want):
+    _rows_1d_weno5(V, W, O, cb, 3, V.shape[0] - 3, ih0, q0, nu, ham, a, b, dt, want)
 
 
 @pnjit
-def stage_1d_weno5_par(V, W, O, cb, ih0, q0, nu, ham, a, b, dt):
+def stage_1d_weno5_par(V, W, O, cb, ih0, q0, nu, ham, a, b, dt, want):
     n0 = V.shape[0] - 6
     nch = (n0 + _CHUNK - 1) // _CHUNK
     for ch in prange(nch):
         lo = 3 + ch * _CHUNK
-        _rows_1d_weno5(V, W, O, cb, lo, min(lo + _CHUNK, 3 + n0), ih0, q0, nu, ham, a, b, dt)
+        _rows_1d_weno5(V, W, O, cb, lo, min(lo + _CHUNK, 3 + n0), ih0, q0, nu, ham, a, b, dt, want)
 
 
 @njit(inline="always")
-def _slab_2d_first(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+def _slab_2d_first(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt, want):
     n = V.shape[1] - 2
     rm1 = V[i - 1]
     r = V[i]
@@ -392,23 +394,23 @@ def _slab_2d_first(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt):
 
 
 @njit
-def stage_2d_first(V, W, O, cb, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+def stage_2d_first(V, W, O, cb, ih0, ih1, q0, q1, nu, ham, a, b, dt, want):
     n0 = V.shape[0] - 2
     for blk in range(cb.shape[0]):
         for i in range(1 + blk * _ROWS_PER_BLOCK, min(1 + (blk + 1) * _ROWS_PER_BLOCK, 1 + n0)):
-            _slab_2d_first(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
+            _slab_2d_first(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt, want)
 
 
 @pnjit
-def stage_2d_first_par(V, W, O, cb, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+def stage_2d_first_par(V, W, O, cb, ih0, ih1, q0, q1, nu, ham, a, b, dt, want):
     n0 = V.shape[0] - 2
     for blk in prange(cb.shape[0]):
         for i in range(1 + blk * _ROWS_PER_BLOCK, min(1 + (blk + 1) * _ROWS_PER_BLOCK, 1 + n0)):
-            _slab_2d_first(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
+            _slab_2d_first(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt, want)
 
 
 @njit(inline="always")
-def _slab_2d_eno2(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+def _slab_2d_eno2(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt, want):
     n = V.shape[1] - 4
     rm2 = V[i - 2]
     rm1 = V[i - 1]
@@ -419,10 +421,11 @@ def _slab_2d_eno2(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt):
     o = O[i]
     c0 = cb[blk, 0]
     c1 = cb[blk, 1]
-    for j in range(n):
-        c = r[j + 2]
-        _updr(c0, j, rm1[j + 2], c, rp1[j + 2], ih0)
-        _updr(c1, j, r[j + 1], c, r[j + 3], ih1)
+    if want:
+        for j in range(n):
+            c = r[j + 2]
+            _updr(c0, j, rm1[j + 2], c, rp1[j + 2], ih0)
+            _updr(c1, j, r[j + 1], c, r[j + 3], ih1)
     for j in range(n):
         c = r[j + 2]
         pm, pp = _pe(rm2[j + 2], rm1[j + 2], c, rp1[j + 2], rp2[j + 2], ih0)
@@ -440,23 +443,23 @@ def _slab_2d_eno2(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt):
 
 
 @njit
-def stage_2d_eno2(V, W, O, cb, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+def stage_2d_eno2(V, W, O, cb, ih0, ih1, q0, q1, nu, ham, a, b, dt, want):
     n0 = V.shape[0] - 4
     for blk in range(cb.shape[0]):
         for i in range(2 + blk * _ROWS_PER_BLOCK, min(2 + (blk + 1) * _ROWS_PER_BLOCK, 2 + n0)):
-            _slab_2d_eno2(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
+            _slab_2d_eno2(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt, want)
 
 
 @pnjit
-def stage_2d_eno2_par(V, W, O, cb, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+def stage_2d_eno2_par(V, W, O, cb, ih0, ih1, q0, q1, nu, ham, a, b, dt, want):
     n0 = V.shape[0] - 4
     for blk in prange(cb.shape[0]):
         for i in range(2 + blk * _ROWS_PER_BLOCK, min(2 + (blk + 1) * _ROWS_PER_BLOCK, 2 + n0)):
-            _slab_2d_eno2(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
+            _slab_2d_eno2(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt, want)
 
 
 @njit(inline="always")
-def _slab_2d_weno5(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+def _slab_2d_weno5(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt, want):
     n = V.shape[1] - 6
     rm3 = V[i - 3]
     rm2 = V[i - 2]
@@ -469,10 +472,11 @@ def _slab_2d_weno5(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt):
     o = O[i]
     c0 = cb[blk, 0]
     c1 = cb[blk, 1]
-    for j in range(n):
-        c = r[j + 3]
-        _updr(c0, j, rm1[j + 3], c, rp1[j + 3], ih0)
-        _updr(c1, j, r[j + 2], c, r[j + 4], ih1)
+    if want:
+        for j in range(n):
+            c = r[j + 3]
+            _updr(c0, j, rm1[j + 3], c, rp1[j + 3], ih0)
+            _updr(c1, j, r[j + 2], c, r[j + 4], ih1)
     for j in range(n):
         c = r[j + 3]
         pm, pp = _pw(rm3[j + 3], rm2[j + 3], rm1[j + 3], c, rp1[j + 3], rp2[j + 3], rp3[j + 3], ih0)
@@ -490,23 +494,23 @@ def _slab_2d_weno5(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt):
 
 
 @njit
-def stage_2d_weno5(V, W, O, cb, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+def stage_2d_weno5(V, W, O, cb, ih0, ih1, q0, q1, nu, ham, a, b, dt, want):
     n0 = V.shape[0] - 6
     for blk in range(cb.shape[0]):
         for i in range(3 + blk * _ROWS_PER_BLOCK, min(3 + (blk + 1) * _ROWS_PER_BLOCK, 3 + n0)):
-            _slab_2d_weno5(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
+            _slab_2d_weno5(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt, want)
 
 
 @pnjit
-def stage_2d_weno5_par(V, W, O, cb, ih0, ih1, q0, q1, nu, ham, a, b, dt):
+def stage_2d_weno5_par(V, W, O, cb, ih0, ih1, q0, q1, nu, ham, a, b, dt, want):
     n0 = V.shape[0] - 6
     for blk in prange(cb.shape[0]):
         for i in range(3 + blk * _ROWS_PER_BLOCK, min(3 + (blk + 1) * _ROWS_PER_BLOCK, 3 + n0)):
-            _slab_2d_weno5(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt)
+            _slab_2d_weno5(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt, want)
 
 
 @njit(inline="always")
-def _slab_3d_first(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+def _slab_3d_first(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt, want):
     n = V.shape[2] - 2
     c0 = cb[blk, 0]
     c1 = cb[blk, 1]
@@ -541,23 +545,23 @@ def _slab_3d_first(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b
 
 
 @njit
-def stage_3d_first(V, W, O, cb, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+def stage_3d_first(V, W, O, cb, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt, want):
     n0 = V.shape[0] - 2
     for blk in range(cb.shape[0]):
         for i in range(1 + blk * _ROWS_PER_BLOCK, min(1 + (blk + 1) * _ROWS_PER_BLOCK, 1 + n0)):
-            _slab_3d_first(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
+            _slab_3d_first(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt, want)
 
 
 @pnjit
-def stage_3d_first_par(V, W, O, cb, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+def stage_3d_first_par(V, W, O, cb, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt, want):
     n0 = V.shape[0] - 2
     for blk in prange(cb.shape[0]):
         for i in range(1 + blk * _ROWS_PER_BLOCK, min(1 + (blk + 1) * _ROWS_PER_BLOCK, 1 + n0)):
-            _slab_3d_first(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
+            _slab_3d_first(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt, want)
 
 
 @njit(inline="always")
-def _slab_3d_eno2(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+def _slab_3d_eno2(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt, want):
     n = V.shape[2] - 4
     c0 = cb[blk, 0]
     c1 = cb[blk, 1]
@@ -574,11 +578,12 @@ def _slab_3d_eno2(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b,
         r = V[i, j]
         w = W[i, j]
         o = O[i, j]
-        for l in range(n):
-            c = r[l + 2]
-            _updr(c0, l, rm1[l + 2], c, rp1[l + 2], ih0)
-            _updr(c1, l, qm1[l + 2], c, qp1[l + 2], ih1)
-            _updr(c2, l, r[l + 1], c, r[l + 3], ih2)
+        if want:
+            for l in range(n):
+                c = r[l + 2]
+                _updr(c0, l, rm1[l + 2], c, rp1[l + 2], ih0)
+                _updr(c1, l, qm1[l + 2], c, qp1[l + 2], ih1)
+                _updr(c2, l, r[l + 1], c, r[l + 3], ih2)
         for l in range(n):
             c = r[l + 2]
             pm, pp = _pe(rm2[l + 2], rm1[l + 2], c, rp1[l + 2], rp2[l + 2], ih0)
@@ -598,23 +603,23 @@ def _slab_3d_eno2(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b,
 
 
 @njit
-def stage_3d_eno2(V, W, O, cb, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+def stage_3d_eno2(V, W, O, cb, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt, want):
     n0 = V.shape[0] - 4
     for blk in range(cb.shape[0]):
         for i in range(2 + blk * _ROWS_PER_BLOCK, min(2 + (blk + 1) * _ROWS_PER_BLOCK, 2 + n0)):
-            _slab_3d_eno2(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
+            _slab_3d_eno2(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt, want)
 
 
 @pnjit
-def stage_3d_eno2_par(V, W, O, cb, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+def stage_3d_eno2_par(V, W, O, cb, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt, want):
     n0 = V.shape[0] - 4
     for blk in prange(cb.shape[0]):
         for i in range(2 + blk * _ROWS_PER_BLOCK, min(2 + (blk + 1) * _ROWS_PER_BLOCK, 2 + n0)):
-            _slab_3d_eno2(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
+            _slab_3d_eno2(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt, want)
 
 
 @njit(inline="always")
-def _slab_3d_weno5(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+def _slab_3d_weno5(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt, want):
     n = V.shape[2] - 6
     c0 = cb[blk, 0]
     c1 = cb[blk, 1]
@@ -635,11 +640,12 @@ def _slab_3d_weno5(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b
         r = V[i, j]
         w = W[i, j]
         o = O[i, j]
-        for l in range(n):
-            c = r[l + 3]
-            _updr(c0, l, rm1[l + 3], c, rp1[l + 3], ih0)
-            _updr(c1, l, qm1[l + 3], c, qp1[l + 3], ih1)
-            _updr(c2, l, r[l + 2], c, r[l + 4], ih2)
+        if want:
+            for l in range(n):
+                c = r[l + 3]
+                _updr(c0, l, rm1[l + 3], c, rp1[l + 3], ih0)
+                _updr(c1, l, qm1[l + 3], c, qp1[l + 3], ih1)
+                _updr(c2, l, r[l + 2], c, r[l + 4], ih2)
         for l in range(n):
             c = r[l + 3]
             pm, pp = _pw(rm3[l + 3], rm2[l + 3], rm1[l + 3], c, rp1[l + 3], rp2[l + 3], rp3[l + 3], ih0)
@@ -659,19 +665,19 @@ def _slab_3d_weno5(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b
 
 
 @njit
-def stage_3d_weno5(V, W, O, cb, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+def stage_3d_weno5(V, W, O, cb, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt, want):
     n0 = V.shape[0] - 6
     for blk in range(cb.shape[0]):
         for i in range(3 + blk * _ROWS_PER_BLOCK, min(3 + (blk + 1) * _ROWS_PER_BLOCK, 3 + n0)):
-            _slab_3d_weno5(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
+            _slab_3d_weno5(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt, want)
 
 
 @pnjit
-def stage_3d_weno5_par(V, W, O, cb, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
+def stage_3d_weno5_par(V, W, O, cb, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt, want):
     n0 = V.shape[0] - 6
     for blk in prange(cb.shape[0]):
         for i in range(3 + blk * _ROWS_PER_BLOCK, min(3 + (blk + 1) * _ROWS_PER_BLOCK, 3 + n0)):
-            _slab_3d_weno5(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt)
+            _slab_3d_weno5(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt, want)
 
 
 
@@ -1052,7 +1058,7 @@ def slope_buffer(V, g):
     return np.zeros((nb, d, n[-1]))
 
 
-def stage(V, W, O, g, spacing, nu, deriv, ham, lap, a, b, dt, parallel=None, cbuf=None):
+def stage(V, W, O, g, spacing, nu, deriv, ham, lap, a, b, dt, parallel=None, cbuf=None, slopes=True):
     """Fill the interior of ``O`` with ``a W + b (V + dt L(V))``; return the CFL slopes of ``V``.
 
     Parameters
@@ -1066,6 +1072,10 @@ def stage(V, W, O, g, spacing, nu, deriv, ham, lap, a, b, dt, parallel=None, cbu
     a, b, dt : float
     parallel : bool or None (None: :func:`use_parallel` on the interior size)
     cbuf : ndarray from :func:`slope_buffer`, optional (reused; zeroed here)
+    slopes : bool, default True
+        Record the CFL slopes of ``V``.  ``False`` skips that loop in the ENO2/WENO5
+        kernels (first-order kernels fuse it into the stencil loop and always run it)
+        and returns ``(None, True)``: for callers that take the slopes elsewhere.
 
     Returns
     -------
@@ -1085,7 +1095,9 @@ def stage(V, W, O, g, spacing, nu, deriv, ham, lap, a, b, dt, parallel=None, cbu
         cbuf[...] = 0.0
     ih = tuple(1.0 / h for h in spacing)
     q = tuple(1.0 / (h * h) for h in spacing)
-    _STAGES[(d, deriv, bool(parallel))](V, W, O, cbuf, *ih, *q, nu, ham, a, b, dt)
+    _STAGES[(d, deriv, bool(parallel))](V, W, O, cbuf, *ih, *q, nu, ham, a, b, dt, bool(slopes))
+    if not slopes:
+        return None, True
     alpha = cbuf.max(axis=(0, 2))  # NaN propagates
     return alpha, bool(np.isfinite(alpha).all())
 

@@ -23,9 +23,11 @@ Design
   the previous step's state and checked against the current ones after the first
   stage; if the bound fails, the first stage is redone with the exact ``dt`` (counted
   in ``params["n_cfl_retries"]``).  No separate pass over memory is needed.  (Explicit
-  steps now compute the slopes of the current state first, with one vectorised pass
+  RK3 steps compute the slopes of the current state first, with one vectorised pass
   that costs a few percent of a stage, and cut ``dt`` before the first stage instead
-  of redoing it: the same ``dt``, and no doubled first stage when the slopes steepen.)
+  of redoing it: the same ``dt``, and no doubled first stage when the slopes steepen.
+  RK3 stages then skip the fused slopes.  Forward-Euler schemes keep the fused
+  slopes and the redo: there one memory-bound stage costs about as much as the pass.)
 * **Diffusion (IMEX by splitting).** When the explicit diffusion limit would at
   most halve the advective step (``sum 2 nu kappa/h^2 <= sum alpha/h``), the
   Laplacian is part of the explicit right-hand side and the scheme keeps its full
@@ -285,9 +287,9 @@ def _other_stages(src, s1, s2, g, spacing, periodic, nu, sch, dt, parallel, cbuf
         return s1
     dc, hc, lc = sch.deriv_code, sch.ham_code, sch.laplacian_order
     fill_ghosts(s1, g, periodic)
-    K.stage(s1, src, s2, g, spacing, nu, dc, hc, lc, 0.75, 0.25, dt, parallel, cbuf)
+    K.stage(s1, src, s2, g, spacing, nu, dc, hc, lc, 0.75, 0.25, dt, parallel, cbuf, slopes=False)
     fill_ghosts(s2, g, periodic)
-    K.stage(s2, src, s1, g, spacing, nu, dc, hc, lc, 1.0 / 3.0, 2.0 / 3.0, dt, parallel, cbuf)
+    K.stage(s2, src, s1, g, spacing, nu, dc, hc, lc, 1.0 / 3.0, 2.0 / 3.0, dt, parallel, cbuf, slopes=False)
     return s1
 
 
@@ -537,11 +539,19 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
             dt = min(dt_cfl, remaining)
             src = U
             s1, s2 = bufs[1], bufs[2]
-            if explicit:
-                # slopes of the current state first (one cheap vectorised pass, ~7 % of a WENO5 stage):
-                # when they exceed the lagged ones the step is cut before the stage runs, instead of
-                # running the first stage twice (that happened in about half of the steps while slopes
-                # steepen).  The step size is the same as with the redo, so results are unchanged.
+            if explicit and sch.integrator == "euler":
+                # one memory-bound stage: its fused slopes plus an occasional redo cost less than a
+                # separate pass over the state
+                a_in, finite = _first_stage(src, s1, g, h, per, nu, sch, dt, parallel, cbuf)
+                if finite and dt * (adv_rate(a_in) + dif_rate) > cfl * (1.0 + 1e-12):
+                    dt = cfl / (adv_rate(a_in) + dif_rate)
+                    st["n_retries"] += 1
+                    _first_stage(src, s1, g, h, per, nu, sch, dt, parallel, cbuf)
+            elif explicit:
+                # RK3: slopes of the current state first (one vectorised pass, a few % of a WENO5
+                # stage); when they exceed the lagged ones dt is cut before the first stage instead of
+                # running it twice (that happened in about half of the steps while slopes steepen).
+                # The step size is the same as with the redo, so results are unchanged.
                 fill_ghosts(src, g, per)
                 a_in, finite = K.max_slopes(src, g, h, parallel)
                 if finite and dt * (adv_rate(a_in) + dif_rate) > cfl * (1.0 + 1e-12):
@@ -549,7 +559,8 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
                     st["n_retries"] += 1
                 if finite:
                     K.stage(src, src, s1, g, h, nu, sch.deriv_code, sch.ham_code, sch.laplacian_order,
-                            0.0, 1.0, dt, parallel, cbuf)
+                            0.0, 1.0, dt, parallel, cbuf, slopes=False)
+            if explicit:
                 st["n_explicit"] += 1
             else:
                 # Strang: D(dt/2) E(dt) D(dt/2).  E must satisfy the hard CFL bound 1 on the diffused
