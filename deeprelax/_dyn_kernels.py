@@ -40,6 +40,14 @@ from solvers._jit import njit, pnjit, prange
 from ._nbloss import nb_grad
 from .finite_sum import _FS_MIN_KIND, fs_grad_full, fs_grad_idx
 
+#: Small helpers are inlined at the Numba-IR level: Numba does not inline across compiled functions,
+#: and a call costs 5-15 ns here, as much as a whole 2-D Langevin step.
+_inline = njit(inline="always")
+
+#: ``nb_grad`` of :mod:`deeprelax._nbloss`, inlined into the chain loops (same source, same arithmetic;
+#: a call per gradient would double the cost of a 2-D step).
+nb_grad_inline = _inline(nb_grad.py_func)
+
 _G = np.uint64(0x9E3779B97F4A7C15)
 _G2 = np.uint64(0xD1B54A32D192ED03)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -57,7 +65,7 @@ STREAM_BATCH = 1
 
 
 # ----------------------------------------------------------------------------- RNG
-@njit
+@_inline
 def mix64(z):
     """SplitMix64 finaliser of a uint64."""
     z = (z ^ (z >> _S30)) * _M1
@@ -65,19 +73,19 @@ def mix64(z):
     return z ^ (z >> _S31)
 
 
-@njit
+@_inline
 def chain_key(master, chain, stream):
     """Key of ``(chain, stream)`` under the master key (all uint64 arithmetic)."""
     return mix64(master ^ mix64(_G * (np.uint64(chain) + _ONE) + _G2 * np.uint64(stream)))
 
 
-@njit
+@_inline
 def bits(key, n):
     """64 random bits for counter ``n``."""
     return mix64(key ^ mix64(_G * (np.uint64(n) + _ONE)))
 
 
-@njit
+@_inline
 def uniform_pos(key, n):
     """Uniform in (0, 1] for counter ``n``."""
     return (float(bits(key, n) >> _S11) + 1.0) * _TWO_M53
@@ -101,13 +109,13 @@ _S8MASK = np.uint64(255)
 _C_RETRY = np.uint64(0xA0761D6478BD642F)
 
 
-@njit
+@_inline
 def _u53(b):
     """Uniform in [0, 1) from the top 53 bits."""
     return float(b >> _S11) * _TWO_M53
 
 
-@njit
+@_inline
 def znormal(key, n):
     """Standard normal number ``n`` of stream ``key`` (ziggurat; exact up to 53-bit resolution).
 
@@ -135,7 +143,7 @@ def znormal(key, n):
         b = mix64(b + _C_RETRY)
 
 
-@njit
+@_inline
 def fill_normals(key, block, m, out):
     """Standard normals of block ``block`` (``m`` numbers, counters ``block m .. block m + m - 1``) into ``out``."""
     base = block * m
@@ -143,7 +151,7 @@ def fill_normals(key, block, m, out):
         out[k] = znormal(key, base + k)
 
 
-@njit
+@_inline
 def fill_batch(key, block, N, b, replace, idx):
     """Minibatch indices of block ``block`` into ``idx[:b]`` (with or without replacement)."""
     base = block * b
@@ -215,10 +223,10 @@ def grad_dispatch(kind, params, x, out, bkey, block, batch, replace, idx):
             fill_batch(bkey, block, int(params[0]), batch, replace, idx)
             fs_grad_idx(kind, params, x, idx, batch, out)
     else:
-        nb_grad(kind, params, x, out)
+        nb_grad_inline(kind, params, x, out)
 
 
-@njit
+@_inline
 def _finite(x):
     for j in range(x.size):
         if not math.isfinite(x[j]):
@@ -254,7 +262,7 @@ def _sgd_chain(c, kind, params, X0, hs, sig, lm, master, batch, replace, slot, x
         xs[slot[0], c, :] = x
     for n in range(n_steps):
         if kind < _FS_MIN_KIND:  # analytic loss: direct call (keeps the hot path short)
-            nb_grad(kind, params, x, g)
+            nb_grad_inline(kind, params, x, g)
         else:
             grad_dispatch(kind, params, x, g, bkey, n, batch, replace, idx)
         h = hs[n]
@@ -326,7 +334,7 @@ def _esgd_chain(c, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, b
         cnt = 0
         for ell in range(L):
             if kind < _FS_MIN_KIND:  # analytic loss: direct call (keeps the hot path short)
-                nb_grad(kind, params, y, g)
+                nb_grad_inline(kind, params, y, g)
             else:
                 grad_dispatch(kind, params, y, g, bkey, k * (L + 1) + ell, batch, replace, idx)
             if mom != 0.0:
@@ -353,7 +361,7 @@ def _esgd_chain(c, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, b
             mus[sl, c, :] = mu
         if outer_mode == 2:
             if kind < _FS_MIN_KIND:  # analytic loss: direct call (keeps the hot path short)
-                nb_grad(kind, params, mu, g)
+                nb_grad_inline(kind, params, mu, g)
             else:
                 grad_dispatch(kind, params, mu, g, bkey, k * (L + 1) + L, batch, replace, idx)
             for j in range(d):
@@ -362,7 +370,7 @@ def _esgd_chain(c, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, b
             inv = 1.0 / t if outer_mode == 0 else 1.0
             if rho != 0.0:
                 if kind < _FS_MIN_KIND:  # analytic loss: direct call (keeps the hot path short)
-                    nb_grad(kind, params, x, g)
+                    nb_grad_inline(kind, params, x, g)
                 else:
                     grad_dispatch(kind, params, x, g, bkey, k * (L + 1) + L, batch, replace, idx)
                 for j in range(d):
@@ -433,7 +441,7 @@ def _elastic_chain(c, kind, params, X0, n_rep, hs, coup, crate, sigs, centre_mod
             fill_normals(nkey, n, mm, xi)
         for a in range(n_rep):
             if kind < _FS_MIN_KIND:  # analytic loss: direct call (keeps the hot path short)
-                nb_grad(kind, params, Y[a], g)
+                nb_grad_inline(kind, params, Y[a], g)
             else:
                 grad_dispatch(kind, params, Y[a], g, bkey, n * n_rep + a, batch, replace, idx)
             if s != 0.0:
@@ -526,7 +534,7 @@ def _parle_chain(c, kind, params, X0, n_rep, L, nb, lrs, g0, r0, growth, gcap, r
                     fill_normals(nkey, t, mm, xi)
                 for a in range(n_rep):
                     if kind < _FS_MIN_KIND:  # analytic loss: direct call (keeps the hot path short)
-                        nb_grad(kind, params, Y[a], g)
+                        nb_grad_inline(kind, params, Y[a], g)
                     else:
                         grad_dispatch(kind, params, Y[a], g, bkey, t * n_rep + a, batch, replace, idx)
                     for j in range(d):
