@@ -84,8 +84,11 @@ def _minabs(a, b):
 
 
 @njit(inline="always")
-def _ham(ham, pm, pp):
-    """Per-axis numerical Hamiltonian; all candidates are computed and one is selected.
+def _ham2(ham, pm, pp):
+    """Twice the per-axis numerical Hamiltonian; all candidates are computed and one is selected.
+
+    The factor 1/2 is applied once per cell to the sum over axes (a power of 2: the
+    result is bit for bit that of halving each term).
 
     Selecting instead of branching keeps the loop branch-free (3x cheaper in CPU time
     here).  Codes 0 (Godunov) and 1 (Rouy-Tourin) share the value: for H = p^2/2,
@@ -97,11 +100,11 @@ def _ham(ham, pm, pp):
     b = min(pp, 0.0)
     a2 = a * a
     b2 = b * b
-    god = 0.5 * max(a2, b2)
-    eo = 0.5 * (a2 + b2)
+    god = max(a2, b2)
+    eo = a2 + b2
     alpha = max(abs(pm), abs(pp))
     s = 0.5 * (pm + pp)
-    lf = 0.5 * s * s - 0.5 * alpha * (pp - pm)
+    lf = s * s - alpha * (pp - pm)
     return god if ham <= 1 else (lf if ham == 2 else eo)
 
 
@@ -126,8 +129,9 @@ _EPS_B = 1e-99 * (12.0 / 13.0)
 
 
 @njit(inline="always")
-def _weno_pair(d0, d1, d2, d3, d4, d5):
-    """Both WENO5 derivatives ``(p^-, p^+)`` from the six divided differences ``D^- u_{i-2..i+3}``.
+def _weno_pair(d0, d1, d2, d3, d4, d5, ih):
+    """Both WENO5 derivatives ``(p^-, p^+)`` from the six undivided differences ``u_{k} - u_{k-1}``,
+    ``k = i-2..i+3``, and ``ih = 1/h``.
 
     The same Jiang-Peng formulas as :func:`_weno` (``p^-`` from ``d0..d4``, ``p^+`` from
     ``d5..d1``), rearranged for fewer multiplications and 2 divisions instead of 8 (the
@@ -144,15 +148,19 @@ def _weno_pair(d0, d1, d2, d3, d4, d5):
       ``1 <= f_l <= 3.4e7``, so nothing under- or overflows (flat data included).
       ``1/eps^-`` and ``1/eps^+`` come from one division ``1 / (eps^- eps^+)``;
     * the two weight sums share one division ``1 / (D^- D^+)`` in the same way;
-    * two of the three candidate stencils of ``p^+`` are those of ``p^-``.
+    * two of the three candidate stencils of ``p^+`` are those of ``p^-``;
+    * undivided differences: the reconstruction is homogeneous of degree 1 in ``v`` once
+      ``eps`` is scaled with it (``1e-6 max D^2 + 1e-99 h^2`` for ``D = h v``), so ``1/h``
+      is applied once, in the last division.
 
     Results equal :func:`_weno` up to a few ulps (not bit for bit).
     """
     vm = max(max(abs(d1), abs(d2)), max(abs(d3), abs(d4)))
     vl = max(vm, abs(d0))
     vr = max(vm, abs(d5))
-    em = _EPS_A * (vl * vl) + _EPS_B
-    ep = _EPS_A * (vr * vr) + _EPS_B
+    tiny = _EPS_B / (ih * ih)  # loop-invariant (hoisted)
+    em = _EPS_A * (vl * vl) + tiny
+    ep = _EPS_A * (vr * vr) + tiny
     # smoothness indicators (times 12/13)
     a0 = d1 - d0
     a1 = d2 - d1
@@ -209,20 +217,14 @@ def _weno_pair(d0, d1, d2, d3, d4, d5):
     w3 = 3.0 * (f1 * f2)
     np_ = w1 * php1 + w2 * phm3 + w3 * phm2
     dp = w1 + w2 + w3
-    r = 1.0 / (dm * dp)
+    r = ih / (dm * dp)
     return nm * (dp * r), np_ * (dm * r)
 
 
 @njit(inline="always")
 def _pw(um3, um2, um1, c, up1, up2, up3, ih):
-    """WENO5 one-sided derivatives (p^-, p^+) from the divided differences D^- u_{i-2..i+3}."""
-    d0 = (um2 - um3) * ih
-    d1 = (um1 - um2) * ih
-    d2 = (c - um1) * ih
-    d3 = (up1 - c) * ih
-    d4 = (up2 - up1) * ih
-    d5 = (up3 - up2) * ih
-    return _weno_pair(d0, d1, d2, d3, d4, d5)
+    """WENO5 one-sided derivatives (p^-, p^+) from the differences u_k - u_{k-1}, k = i-2..i+3."""
+    return _weno_pair(um2 - um3, um1 - um2, c - um1, up1 - c, up2 - up1, up3 - up2, ih)
 
 
 @njit(inline="always")
@@ -273,8 +275,8 @@ def _rows_1d_first(V, W, O, cb, lo, hi, ih0, q0, nu, ham, a, b, dt, want):
         c = v[j + 1]
         _updr(c0, j, v[j + 0], c, v[j + 2], ih0)
         pm, pp = _pf(v[j + 0], c, v[j + 2], ih0)
-        hs = _ham(ham, pm, pp)
-        r_ = -hs
+        hs = _ham2(ham, pm, pp)
+        r_ = -0.5 * hs
         if nu != 0.0:
             r_ += nu * (_l2(v[j + 0], c, v[j + 2], q0))
         val = c + dt * r_
@@ -312,8 +314,8 @@ def _rows_1d_eno2(V, W, O, cb, lo, hi, ih0, q0, nu, ham, a, b, dt, want):
     for j in range(n):
         c = v[j + 2]
         pm, pp = _pe(v[j + 0], v[j + 1], c, v[j + 3], v[j + 4], ih0)
-        hs = _ham(ham, pm, pp)
-        r_ = -hs
+        hs = _ham2(ham, pm, pp)
+        r_ = -0.5 * hs
         if nu != 0.0:
             r_ += nu * (_l2(v[j + 1], c, v[j + 3], q0))
         val = c + dt * r_
@@ -351,8 +353,8 @@ def _rows_1d_weno5(V, W, O, cb, lo, hi, ih0, q0, nu, ham, a, b, dt, want):
     for j in range(n):
         c = v[j + 3]
         pm, pp = _pw(v[j + 0], v[j + 1], v[j + 2], c, v[j + 4], v[j + 5], v[j + 6], ih0)
-        hs = _ham(ham, pm, pp)
-        r_ = -hs
+        hs = _ham2(ham, pm, pp)
+        r_ = -0.5 * hs
         if nu != 0.0:
             r_ += nu * (_l4(v[j + 1], v[j + 2], c, v[j + 4], v[j + 5], q0))
         val = c + dt * r_
@@ -391,10 +393,10 @@ def _slab_2d_first(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt, wan
         _updr(c0, j, rm1[j + 1], c, rp1[j + 1], ih0)
         _updr(c1, j, r[j + 0], c, r[j + 2], ih1)
         pm, pp = _pf(rm1[j + 1], c, rp1[j + 1], ih0)
-        hs = _ham(ham, pm, pp)
+        hs = _ham2(ham, pm, pp)
         pm, pp = _pf(r[j + 0], c, r[j + 2], ih1)
-        hs += _ham(ham, pm, pp)
-        r_ = -hs
+        hs += _ham2(ham, pm, pp)
+        r_ = -0.5 * hs
         if nu != 0.0:
             r_ += nu * (_l2(rm1[j + 1], c, rp1[j + 1], q0) + _l2(r[j + 0], c, r[j + 2], q1))
         val = c + dt * r_
@@ -440,10 +442,10 @@ def _slab_2d_eno2(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt, want
     for j in range(n):
         c = r[j + 2]
         pm, pp = _pe(rm2[j + 2], rm1[j + 2], c, rp1[j + 2], rp2[j + 2], ih0)
-        hs = _ham(ham, pm, pp)
+        hs = _ham2(ham, pm, pp)
         pm, pp = _pe(r[j + 0], r[j + 1], c, r[j + 3], r[j + 4], ih1)
-        hs += _ham(ham, pm, pp)
-        r_ = -hs
+        hs += _ham2(ham, pm, pp)
+        r_ = -0.5 * hs
         if nu != 0.0:
             r_ += nu * (_l2(rm1[j + 2], c, rp1[j + 2], q0) + _l2(r[j + 1], c, r[j + 3], q1))
         val = c + dt * r_
@@ -491,10 +493,10 @@ def _slab_2d_weno5(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt, wan
     for j in range(n):
         c = r[j + 3]
         pm, pp = _pw(rm3[j + 3], rm2[j + 3], rm1[j + 3], c, rp1[j + 3], rp2[j + 3], rp3[j + 3], ih0)
-        hs = _ham(ham, pm, pp)
+        hs = _ham2(ham, pm, pp)
         pm, pp = _pw(r[j + 0], r[j + 1], r[j + 2], c, r[j + 4], r[j + 5], r[j + 6], ih1)
-        hs += _ham(ham, pm, pp)
-        r_ = -hs
+        hs += _ham2(ham, pm, pp)
+        r_ = -0.5 * hs
         if nu != 0.0:
             r_ += nu * (_l4(rm2[j + 3], rm1[j + 3], c, rp1[j + 3], rp2[j + 3], q0) + _l4(r[j + 1], r[j + 2], c, r[j + 4], r[j + 5], q1))
         val = c + dt * r_
@@ -540,12 +542,12 @@ def _slab_3d_first(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b
             _updr(c1, l, qm1[l + 1], c, qp1[l + 1], ih1)
             _updr(c2, l, r[l + 0], c, r[l + 2], ih2)
             pm, pp = _pf(rm1[l + 1], c, rp1[l + 1], ih0)
-            hs = _ham(ham, pm, pp)
+            hs = _ham2(ham, pm, pp)
             pm, pp = _pf(qm1[l + 1], c, qp1[l + 1], ih1)
-            hs += _ham(ham, pm, pp)
+            hs += _ham2(ham, pm, pp)
             pm, pp = _pf(r[l + 0], c, r[l + 2], ih2)
-            hs += _ham(ham, pm, pp)
-            r_ = -hs
+            hs += _ham2(ham, pm, pp)
+            r_ = -0.5 * hs
             if nu != 0.0:
                 r_ += nu * (_l2(rm1[l + 1], c, rp1[l + 1], q0) + _l2(qm1[l + 1], c, qp1[l + 1], q1) + _l2(r[l + 0], c, r[l + 2], q2))
             val = c + dt * r_
@@ -598,12 +600,12 @@ def _slab_3d_eno2(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b,
         for l in range(n):
             c = r[l + 2]
             pm, pp = _pe(rm2[l + 2], rm1[l + 2], c, rp1[l + 2], rp2[l + 2], ih0)
-            hs = _ham(ham, pm, pp)
+            hs = _ham2(ham, pm, pp)
             pm, pp = _pe(qm2[l + 2], qm1[l + 2], c, qp1[l + 2], qp2[l + 2], ih1)
-            hs += _ham(ham, pm, pp)
+            hs += _ham2(ham, pm, pp)
             pm, pp = _pe(r[l + 0], r[l + 1], c, r[l + 3], r[l + 4], ih2)
-            hs += _ham(ham, pm, pp)
-            r_ = -hs
+            hs += _ham2(ham, pm, pp)
+            r_ = -0.5 * hs
             if nu != 0.0:
                 r_ += nu * (_l2(rm1[l + 2], c, rp1[l + 2], q0) + _l2(qm1[l + 2], c, qp1[l + 2], q1) + _l2(r[l + 1], c, r[l + 3], q2))
             val = c + dt * r_
@@ -660,12 +662,12 @@ def _slab_3d_weno5(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b
         for l in range(n):
             c = r[l + 3]
             pm, pp = _pw(rm3[l + 3], rm2[l + 3], rm1[l + 3], c, rp1[l + 3], rp2[l + 3], rp3[l + 3], ih0)
-            hs = _ham(ham, pm, pp)
+            hs = _ham2(ham, pm, pp)
             pm, pp = _pw(qm3[l + 3], qm2[l + 3], qm1[l + 3], c, qp1[l + 3], qp2[l + 3], qp3[l + 3], ih1)
-            hs += _ham(ham, pm, pp)
+            hs += _ham2(ham, pm, pp)
             pm, pp = _pw(r[l + 0], r[l + 1], r[l + 2], c, r[l + 4], r[l + 5], r[l + 6], ih2)
-            hs += _ham(ham, pm, pp)
-            r_ = -hs
+            hs += _ham2(ham, pm, pp)
+            r_ = -0.5 * hs
             if nu != 0.0:
                 r_ += nu * (_l4(rm2[l + 3], rm1[l + 3], c, rp1[l + 3], rp2[l + 3], q0) + _l4(qm2[l + 3], qm1[l + 3], c, qp1[l + 3], qp2[l + 3], q1) + _l4(r[l + 1], r[l + 2], c, r[l + 4], r[l + 5], q2))
             val = c + dt * r_
