@@ -223,7 +223,7 @@ def grad_dispatch(kind, params, x, out, bkey, block, batch, replace, idx):
             fill_batch(bkey, block, int(params[0]), batch, replace, idx)
             fs_grad_idx(kind, params, x, idx, batch, out)
     else:
-        nb_grad_inline(kind, params, x, out)
+        nb_grad(kind, params, x, out)
 
 
 @_inline
@@ -361,7 +361,7 @@ def _esgd_chain(c, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, b
             mus[sl, c, :] = mu
         if outer_mode == 2:
             if kind < _FS_MIN_KIND:  # analytic loss: direct call (keeps the hot path short)
-                nb_grad_inline(kind, params, mu, g)
+                nb_grad(kind, params, mu, g)  # once per outer step: no need to inline
             else:
                 grad_dispatch(kind, params, mu, g, bkey, k * (L + 1) + L, batch, replace, idx)
             for j in range(d):
@@ -370,7 +370,7 @@ def _esgd_chain(c, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, b
             inv = 1.0 / t if outer_mode == 0 else 1.0
             if rho != 0.0:
                 if kind < _FS_MIN_KIND:  # analytic loss: direct call (keeps the hot path short)
-                    nb_grad_inline(kind, params, x, g)
+                    nb_grad(kind, params, x, g)  # once per outer step
                 else:
                     grad_dispatch(kind, params, x, g, bkey, k * (L + 1) + L, batch, replace, idx)
                 for j in range(d):

@@ -500,7 +500,8 @@ _CENTRE = {"flow": 0, "easgd": 1, "average": 2}
 
 
 def elastic_sgd(loss, x0, *, n_replicas, lr, n_steps, t=None, coupling=None, beta=np.inf, centre="flow",
-                centre_rate=1.0, rng=None, save_every=None, batch=None, replace=True, n_chains=None, parallel=None) -> Trajectory:
+                centre_rate=1.0, rng=None, save_every=None, batch=None, replace=True, n_chains=None,
+                parallel=None) -> Trajectory:
     r"""Elastic-SGD: ``n_replicas`` replicas coupled to a centre (paper-spec §2.8, §3.4).
 
     With coupling ``c = 1/t`` (give ``t`` or ``coupling``), step ``h = lr`` and old replica mean ``ybar``:
@@ -553,7 +554,8 @@ def elastic_sgd(loss, x0, *, n_replicas, lr, n_steps, t=None, coupling=None, bet
     args, wall, comp, par = _run(K._elastic_ser, K._elastic_par, make, nc, nc * n_steps * n_rep, parallel)
     _check_status(args[-1], "elastic_sgd")
     ts = np.concatenate([[0.0], np.cumsum(h * (1.0 if cm == 2 else crate))])[saved]
-    prm = {"n_replicas": n_rep, "centre_rate": crate, "coupling": coup, "t": 1.0 / coup, "lr": float(h[0]) if np.ptp(h) == 0 else h,
+    prm = {"n_replicas": n_rep, "centre_rate": crate, "coupling": coup, "t": 1.0 / coup,
+           "lr": float(h[0]) if np.ptp(h) == 0 else h,
            "n_steps": n_steps, "beta": beta, "centre": centre, "batch": batch, "replace": rep, "n_chains": nc,
            "save_every": save_every, "parallel": par, "loss": repr(loss)}
     return Trajectory(xs=args[-4], steps=saved, ts=ts, x=args[-2], algorithm="elastic_sgd", replicas=args[-3],

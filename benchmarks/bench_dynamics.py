@@ -1,0 +1,212 @@
+"""Benchmark of deeprelax.dynamics: particle-steps per second of the compiled ensembles.
+
+Cases (2-D double-well, ``n_chains`` = 1e5 chains, ``dx = -grad f dt + sqrt(2/beta) dW``):
+  * EM Langevin (beta = 2), threaded and single-thread kernels;
+  * noiseless gradient descent (beta = inf);
+  * Leimkuhler-Matthews (beta = 2);
+  * Entropy-SGD (L = 20 inner SGLD steps; a particle-step = one gradient evaluation),
+each against a vectorised-numpy version of the same loop (numpy's own ziggurat normals,
+``Generator.standard_normal``) in the same run.  A particle-step is one chain advanced
+by one step (one gradient evaluation and its noise).  Medians over repeats; the
+compile time is measured separately in a fresh process with an empty Numba cache.
+The final ensemble mean/variance of both versions is reported as a sanity check
+(same dynamics, different random numbers: they agree to Monte-Carlo error).
+
+Run: ``python benchmarks/bench_dynamics.py [--quick]``; writes
+``benchmarks/results/dynamics.md`` and ``.json``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from deeprelax import dynamics as D  # noqa: E402
+from deeprelax.losses import get  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def _median(fn, reps):
+    ts, out = [], None
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        out = fn()
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts)), out
+
+
+def _dw_grad(X):
+    G = X.copy()
+    G[:, 0] = X[:, 0] * (X[:, 0] * X[:, 0] - 1.0)
+    return G
+
+
+def numpy_langevin(X0, h, n_steps, beta, scheme, seed):
+    """Vectorised numpy twin of ``dynamics.sgd`` on the 2-D double well."""
+    rng = np.random.default_rng(seed)
+    X = X0.copy()
+    if math.isinf(beta):
+        for _ in range(n_steps):
+            X -= h * _dw_grad(X)
+        return X
+    if scheme == "em":
+        s = math.sqrt(2 * h / beta)
+        for _ in range(n_steps):
+            X = X - h * _dw_grad(X) + s * rng.standard_normal(X.shape)
+        return X
+    s = math.sqrt(h / (2 * beta))
+    xi = rng.standard_normal(X.shape)
+    for _ in range(n_steps):
+        xi2 = rng.standard_normal(X.shape)
+        X = X - h * _dw_grad(X) + s * (xi + xi2)
+        xi = xi2
+    return X
+
+
+def numpy_esgd(X0, t, beta, lr, ilr, L, n_outer, seed, ema=0.75):
+    rng = np.random.default_rng(seed)
+    X = X0.copy()
+    s = math.sqrt(2 * ilr / beta)
+    for _ in range(n_outer):
+        Y = X.copy()
+        MU = X.copy()
+        for _ in range(L):
+            Y = Y - ilr * (_dw_grad(Y) + (Y - X) / t) + s * rng.standard_normal(X.shape)
+            MU = ema * MU + (1 - ema) * Y
+        X = X - lr * (X - MU) / t
+    return X
+
+
+_COMPILE_SNIPPET = r"""
+import json, time, numpy as np
+t0 = time.perf_counter()
+from deeprelax import dynamics as D
+from deeprelax.losses import get
+imp = time.perf_counter() - t0
+f = get("double-well", dim=2)
+r1 = D.sgd(f, np.zeros(2), lr=0.01, n_steps=2, beta=2.0, rng=0, n_chains=2, parallel=False)
+r2 = D.sgd(f, np.zeros(2), lr=0.01, n_steps=2, beta=2.0, rng=0, n_chains=2, parallel=True)
+r3 = D.entropy_sgd(f, np.zeros(2), t=0.5, beta=2.0, lr=0.1, inner_lr=0.01, L=2, n_steps=2, rng=0, n_chains=2,
+                   parallel=True)
+print(json.dumps({"import_s": imp, "sgd_serial_s": r1.compile_time, "sgd_threaded_s": r2.compile_time,
+                  "esgd_threaded_s": r3.compile_time}))
+"""
+
+
+def compile_times():
+    """Compile times in a fresh process with an empty Numba cache (a true compile, not a cache load)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, NUMBA_CACHE_DIR=tmp)
+        out = subprocess.run([sys.executable, "-c", _COMPILE_SNIPPET], env=env, capture_output=True, text=True,
+                             cwd=str(ROOT), check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run(quick: bool = False) -> dict:
+    import numba
+
+    n_chains = 10_000 if quick else 100_000
+    n_steps = 50 if quick else 200
+    reps_nb, reps_np = (3, 1) if quick else (5, 3)
+    f = get("double-well", dim=2)
+    X0 = np.random.default_rng(0).normal(scale=0.5, size=(n_chains, 2))
+    h = 0.01
+    res = {"quick": quick, "cpu_count": os.cpu_count(), "numba_threads": numba.config.NUMBA_NUM_THREADS,
+           "n_chains": n_chains, "n_steps": n_steps, "loss": "double-well dim 2", "h": h, "cases": []}
+
+    def add(name, nb_fn, np_fn, psteps, threads):
+        nb_fn()                                                       # warm (compile or cache load)
+        t_nb, r = _median(nb_fn, reps_nb)
+        t_np, Xn = _median(np_fn, reps_np)
+        res["cases"].append({
+            "case": name, "threads": threads, "particle_steps": psteps, "numba_s": t_nb, "numpy_s": t_np,
+            "numba_psteps_per_s": psteps / t_nb, "numpy_psteps_per_s": psteps / t_np, "speedup": t_np / t_nb,
+            "mean_x1_numba": float(r.x[:, 0].mean()), "mean_x1_numpy": float(Xn[:, 0].mean()),
+            "var_x2_numba": float(r.x[:, 1].var()), "var_x2_numpy": float(Xn[:, 1].var())})
+
+    ps = n_chains * n_steps
+    nthr = numba.config.NUMBA_NUM_THREADS
+    for name, beta, scheme in (("EM Langevin, beta=2", 2.0, "em"), ("gradient descent, beta=inf", np.inf, "em"),
+                               ("Leimkuhler-Matthews, beta=2", 2.0, "lm")):
+        add(name, lambda b=beta, s=scheme: D.sgd(f, X0, lr=h, n_steps=n_steps, beta=b, scheme=s, rng=1,
+                                                 parallel=True),
+            lambda b=beta, s=scheme: numpy_langevin(X0, h, n_steps, b, s, 1), ps, nthr)
+    # single thread (same kernel, threads pinned to 1)
+    n0 = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        add("EM Langevin, beta=2 (1 thread)",
+            lambda: D.sgd(f, X0, lr=h, n_steps=n_steps, beta=2.0, rng=1, parallel=True),
+            lambda: numpy_langevin(X0, h, n_steps, 2.0, "em", 1), ps, 1)
+    finally:
+        numba.set_num_threads(n0)
+    L = 20
+    n_outer = max(1, n_steps // L)
+    add(f"Entropy-SGD, L={L}, beta=2",
+        lambda: D.entropy_sgd(f, X0, t=0.5, beta=2.0, lr=0.1, inner_lr=h, L=L, n_steps=n_outer, rng=1,
+                              parallel=True),
+        lambda: numpy_esgd(X0, 0.5, 2.0, 0.1, h, L, n_outer, 1), n_chains * n_outer * L, nthr)
+    res["compile"] = compile_times()
+    return res
+
+
+def to_markdown(res: dict) -> str:
+    lines = ["# Particle dynamics benchmark (`deeprelax.dynamics`)", "",
+             f"Machine: {res['cpu_count']} CPUs, numba threads {res['numba_threads']}; shared with other jobs, "
+             f"so the numbers are indicative.  Quick mode: {res['quick']}.  {res['n_chains']} chains x "
+             f"{res['n_steps']} steps on the {res['loss']} loss, h = {res['h']}.", "",
+             "A particle-step is one chain advanced by one step (one gradient evaluation plus its Gaussian noise). "
+             "The numpy reference is the same loop vectorised over chains with `Generator.standard_normal`.", "",
+             "| case | threads | particle-steps | numba (median s) | numba particle-steps/s | numpy s | "
+             "numpy particle-steps/s | speed-up | mean x1 numba / numpy | var x2 numba / numpy |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for c in res["cases"]:
+        lines.append(
+            f"| {c['case']} | {c['threads']} | {c['particle_steps']:.2e} | {c['numba_s']:.4f} | "
+            f"{c['numba_psteps_per_s']:.3g} | {c['numpy_s']:.3f} | {c['numpy_psteps_per_s']:.3g} | "
+            f"{c['speedup']:.1f}x | {c['mean_x1_numba']:.4f} / {c['mean_x1_numpy']:.4f} | "
+            f"{c['var_x2_numba']:.4f} / {c['var_x2_numpy']:.4f} |")
+    cp = res["compile"]
+    lines += ["", f"Compile time in a fresh process with an empty Numba cache: sgd serial kernel "
+                  f"{cp['sgd_serial_s']:.2f} s, sgd threaded kernel {cp['sgd_threaded_s']:.2f} s, Entropy-SGD "
+                  f"threaded kernel {cp['esgd_threaded_s']:.2f} s (import {cp['import_s']:.2f} s).  Later processes "
+                  "load the kernels from the on-disk cache.", ""]
+    one = [c for c in res["cases"] if c["threads"] == 1]
+    if one:
+        c1 = one[0]
+        lines += [
+            "Notes.  The kernels are per-chain scalar loops (counter-based ziggurat normals, about 5 ns each; the "
+            "loss gradient through the inlined `nb_grad` dispatch), about "
+            f"{1e9 / c1['numba_psteps_per_s']:.0f} ns per 2-D Langevin particle-step on one core "
+            f"({c1['numba_psteps_per_s']:.3g}/s), so two free cores give about "
+            f"{2 * c1['numba_psteps_per_s']:.3g}/s; a threaded row close to the 1-thread row means the other core "
+            "was busy.  The numpy loop is vectorised over chains (SIMD arithmetic, numpy's own ziggurat), so it is "
+            "as fast per noisy step and faster for noiseless descent; a 20x gain over it would need about 1 ns per "
+            "particle-step including two normals, i.e. SIMD normal generation, which these kernels do not do.", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    quick = "--quick" in (argv if argv is not None else sys.argv[1:])
+    res = run(quick=quick)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "dynamics.json").write_text(json.dumps(res, indent=2))
+    md = to_markdown(res)
+    (RESULTS / "dynamics.md").write_text(md)
+    print(md)
+    return res
+
+
+if __name__ == "__main__":
+    main()
