@@ -47,35 +47,7 @@ _C7_6 = 7.0 / 6.0
 _C11_6 = 11.0 / 6.0
 _C1_6 = 1.0 / 6.0
 _C5_6 = 5.0 / 6.0
-_C13_12 = 13.0 / 12.0
 _C1_12 = 1.0 / 12.0
-
-
-@njit(inline="always")
-def _weno(v1, v2, v3, v4, v5):
-    # constant divisions are written as products (LLVM keeps x / 3.0 as a division without fast-math:
-    # 2x slower); 4 divisions remain per call
-    phi1 = _C1_3 * v1 - _C7_6 * v2 + _C11_6 * v3
-    phi2 = -_C1_6 * v2 + _C5_6 * v3 + _C1_3 * v4
-    phi3 = _C1_3 * v3 + _C5_6 * v4 - _C1_6 * v5
-    t1 = v1 - 2.0 * v2 + v3
-    t2 = v1 - 4.0 * v2 + 3.0 * v3
-    s1 = _C13_12 * (t1 * t1) + 0.25 * (t2 * t2)
-    t1 = v2 - 2.0 * v3 + v4
-    t2 = v2 - v4
-    s2 = _C13_12 * (t1 * t1) + 0.25 * (t2 * t2)
-    t1 = v3 - 2.0 * v4 + v5
-    t2 = 3.0 * v3 - 4.0 * v4 + v5
-    s3 = _C13_12 * (t1 * t1) + 0.25 * (t2 * t2)
-    vmax = max(max(max(v1 * v1, v2 * v2), max(v3 * v3, v4 * v4)), v5 * v5)
-    eps = 1e-6 * vmax + 1e-99
-    e1 = s1 + eps
-    e2 = s2 + eps
-    e3 = s3 + eps
-    a1 = 0.1 / (e1 * e1)
-    a2 = 0.6 / (e2 * e2)
-    a3 = 0.3 / (e3 * e3)
-    return (a1 * phi1 + a2 * phi2 + a3 * phi3) / (a1 + a2 + a3)
 
 
 @njit(inline="always")
@@ -133,9 +105,10 @@ def _weno_pair(d0, d1, d2, d3, d4, d5, ih):
     """Both WENO5 derivatives ``(p^-, p^+)`` from the six undivided differences ``u_{k} - u_{k-1}``,
     ``k = i-2..i+3``, and ``ih = 1/h``.
 
-    The same Jiang-Peng formulas as :func:`_weno` (``p^-`` from ``d0..d4``, ``p^+`` from
-    ``d5..d1``), rearranged for fewer multiplications and 2 divisions instead of 8 (the
-    loop is bound by the multiply pipes):
+    The same Jiang-Peng formulas as the NumPy twin :func:`solvers.schemes._weno` (``p^-``
+    from ``d0..d4``, ``p^+`` from ``d5..d1``), rearranged for fewer multiplications and 2
+    divisions instead of 8 (the loop is bound by the multiply pipes; constant divisions are
+    written as products, since LLVM keeps ``x / 3.0`` a division without fast-math):
 
     * smoothness indicators from the second differences ``a_k = d_{k+1} - d_k``
       (Jiang-Peng's form): ``S_1 = 13/12 (a_0 - a_1)^2 + 1/4 (a_0 - 3 a_1)^2`` etc., all
@@ -153,7 +126,7 @@ def _weno_pair(d0, d1, d2, d3, d4, d5, ih):
       ``eps`` is scaled with it (``1e-6 max D^2 + 1e-99 h^2`` for ``D = h v``), so ``1/h``
       is applied once, in the last division.
 
-    Results equal :func:`_weno` up to a few ulps (not bit for bit).
+    Results equal the twin's up to a few ulps (not bit for bit).
     """
     vm = max(max(abs(d1), abs(d2)), max(abs(d3), abs(d4)))
     vl = max(vm, abs(d0))
