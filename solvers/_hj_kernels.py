@@ -81,6 +81,14 @@ def _ham2(ham, pm, pp):
 
 
 @njit(inline="always")
+def _god2(pm, pp):
+    """Twice the Godunov flux alone (the ``ham <= 1`` branch of :func:`_ham2`, bit for bit)."""
+    a = max(pm, 0.0)
+    b = min(pp, 0.0)
+    return max(a * a, b * b)
+
+
+@njit(inline="always")
 def _pf(um1, c, up1, ih):
     """First-order one-sided differences (p^-, p^+)."""
     return (c - um1) * ih, (up1 - c) * ih
@@ -244,19 +252,34 @@ def _rows_1d_first(V, W, O, cb, lo, hi, ih0, q0, nu, ham, a, b, dt, want):
     w = W[lo:hi]
     o = O[lo:hi]
     c0 = cb[0, 0, lo - 1:hi - 1]
-    for j in range(n):
-        c = v[j + 1]
-        _updr(c0, j, v[j + 0], c, v[j + 2], ih0)
-        pm, pp = _pf(v[j + 0], c, v[j + 2], ih0)
-        hs = _ham2(ham, pm, pp)
-        r_ = -0.5 * hs
-        if nu != 0.0:
-            r_ += nu * (_l2(v[j + 0], c, v[j + 2], q0))
-        val = c + dt * r_
-        if a != 0.0:
-            o[j] = a * w[j] + b * val
-        else:
-            o[j] = b * val
+    if ham <= 1:
+        for j in range(n):
+            c = v[j + 1]
+            _updr(c0, j, v[j + 0], c, v[j + 2], ih0)
+            pm, pp = _pf(v[j + 0], c, v[j + 2], ih0)
+            hs = _god2(pm, pp)
+            r_ = -0.5 * hs
+            if nu != 0.0:
+                r_ += nu * (_l2(v[j + 0], c, v[j + 2], q0))
+            val = c + dt * r_
+            if a != 0.0:
+                o[j] = a * w[j] + b * val
+            else:
+                o[j] = b * val
+    else:
+        for j in range(n):
+            c = v[j + 1]
+            _updr(c0, j, v[j + 0], c, v[j + 2], ih0)
+            pm, pp = _pf(v[j + 0], c, v[j + 2], ih0)
+            hs = _ham2(ham, pm, pp)
+            r_ = -0.5 * hs
+            if nu != 0.0:
+                r_ += nu * (_l2(v[j + 0], c, v[j + 2], q0))
+            val = c + dt * r_
+            if a != 0.0:
+                o[j] = a * w[j] + b * val
+            else:
+                o[j] = b * val
 
 
 @njit
@@ -284,18 +307,32 @@ def _rows_1d_eno2(V, W, O, cb, lo, hi, ih0, q0, nu, ham, a, b, dt, want):
         for j in range(n):
             c = v[j + 2]
             _updr(c0, j, v[j + 1], c, v[j + 3], ih0)
-    for j in range(n):
-        c = v[j + 2]
-        pm, pp = _pe(v[j + 0], v[j + 1], c, v[j + 3], v[j + 4], ih0)
-        hs = _ham2(ham, pm, pp)
-        r_ = -0.5 * hs
-        if nu != 0.0:
-            r_ += nu * (_l2(v[j + 1], c, v[j + 3], q0))
-        val = c + dt * r_
-        if a != 0.0:
-            o[j] = a * w[j] + b * val
-        else:
-            o[j] = b * val
+    if ham <= 1:
+        for j in range(n):
+            c = v[j + 2]
+            pm, pp = _pe(v[j + 0], v[j + 1], c, v[j + 3], v[j + 4], ih0)
+            hs = _god2(pm, pp)
+            r_ = -0.5 * hs
+            if nu != 0.0:
+                r_ += nu * (_l2(v[j + 1], c, v[j + 3], q0))
+            val = c + dt * r_
+            if a != 0.0:
+                o[j] = a * w[j] + b * val
+            else:
+                o[j] = b * val
+    else:
+        for j in range(n):
+            c = v[j + 2]
+            pm, pp = _pe(v[j + 0], v[j + 1], c, v[j + 3], v[j + 4], ih0)
+            hs = _ham2(ham, pm, pp)
+            r_ = -0.5 * hs
+            if nu != 0.0:
+                r_ += nu * (_l2(v[j + 1], c, v[j + 3], q0))
+            val = c + dt * r_
+            if a != 0.0:
+                o[j] = a * w[j] + b * val
+            else:
+                o[j] = b * val
 
 
 @njit
@@ -323,18 +360,32 @@ def _rows_1d_weno5(V, W, O, cb, lo, hi, ih0, q0, nu, ham, a, b, dt, want):
         for j in range(n):
             c = v[j + 3]
             _updr(c0, j, v[j + 2], c, v[j + 4], ih0)
-    for j in range(n):
-        c = v[j + 3]
-        pm, pp = _pw(v[j + 0], v[j + 1], v[j + 2], c, v[j + 4], v[j + 5], v[j + 6], ih0)
-        hs = _ham2(ham, pm, pp)
-        r_ = -0.5 * hs
-        if nu != 0.0:
-            r_ += nu * (_l4(v[j + 1], v[j + 2], c, v[j + 4], v[j + 5], q0))
-        val = c + dt * r_
-        if a != 0.0:
-            o[j] = a * w[j] + b * val
-        else:
-            o[j] = b * val
+    if ham <= 1:
+        for j in range(n):
+            c = v[j + 3]
+            pm, pp = _pw(v[j + 0], v[j + 1], v[j + 2], c, v[j + 4], v[j + 5], v[j + 6], ih0)
+            hs = _god2(pm, pp)
+            r_ = -0.5 * hs
+            if nu != 0.0:
+                r_ += nu * (_l4(v[j + 1], v[j + 2], c, v[j + 4], v[j + 5], q0))
+            val = c + dt * r_
+            if a != 0.0:
+                o[j] = a * w[j] + b * val
+            else:
+                o[j] = b * val
+    else:
+        for j in range(n):
+            c = v[j + 3]
+            pm, pp = _pw(v[j + 0], v[j + 1], v[j + 2], c, v[j + 4], v[j + 5], v[j + 6], ih0)
+            hs = _ham2(ham, pm, pp)
+            r_ = -0.5 * hs
+            if nu != 0.0:
+                r_ += nu * (_l4(v[j + 1], v[j + 2], c, v[j + 4], v[j + 5], q0))
+            val = c + dt * r_
+            if a != 0.0:
+                o[j] = a * w[j] + b * val
+            else:
+                o[j] = b * val
 
 
 @njit
@@ -361,22 +412,40 @@ def _slab_2d_first(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt, wan
     o = O[i]
     c0 = cb[blk, 0]
     c1 = cb[blk, 1]
-    for j in range(n):
-        c = r[j + 1]
-        _updr(c0, j, rm1[j + 1], c, rp1[j + 1], ih0)
-        _updr(c1, j, r[j + 0], c, r[j + 2], ih1)
-        pm, pp = _pf(rm1[j + 1], c, rp1[j + 1], ih0)
-        hs = _ham2(ham, pm, pp)
-        pm, pp = _pf(r[j + 0], c, r[j + 2], ih1)
-        hs += _ham2(ham, pm, pp)
-        r_ = -0.5 * hs
-        if nu != 0.0:
-            r_ += nu * (_l2(rm1[j + 1], c, rp1[j + 1], q0) + _l2(r[j + 0], c, r[j + 2], q1))
-        val = c + dt * r_
-        if a != 0.0:
-            o[j + 1] = a * w[j + 1] + b * val
-        else:
-            o[j + 1] = b * val
+    if ham <= 1:
+        for j in range(n):
+            c = r[j + 1]
+            _updr(c0, j, rm1[j + 1], c, rp1[j + 1], ih0)
+            _updr(c1, j, r[j + 0], c, r[j + 2], ih1)
+            pm, pp = _pf(rm1[j + 1], c, rp1[j + 1], ih0)
+            hs = _god2(pm, pp)
+            pm, pp = _pf(r[j + 0], c, r[j + 2], ih1)
+            hs += _god2(pm, pp)
+            r_ = -0.5 * hs
+            if nu != 0.0:
+                r_ += nu * (_l2(rm1[j + 1], c, rp1[j + 1], q0) + _l2(r[j + 0], c, r[j + 2], q1))
+            val = c + dt * r_
+            if a != 0.0:
+                o[j + 1] = a * w[j + 1] + b * val
+            else:
+                o[j + 1] = b * val
+    else:
+        for j in range(n):
+            c = r[j + 1]
+            _updr(c0, j, rm1[j + 1], c, rp1[j + 1], ih0)
+            _updr(c1, j, r[j + 0], c, r[j + 2], ih1)
+            pm, pp = _pf(rm1[j + 1], c, rp1[j + 1], ih0)
+            hs = _ham2(ham, pm, pp)
+            pm, pp = _pf(r[j + 0], c, r[j + 2], ih1)
+            hs += _ham2(ham, pm, pp)
+            r_ = -0.5 * hs
+            if nu != 0.0:
+                r_ += nu * (_l2(rm1[j + 1], c, rp1[j + 1], q0) + _l2(r[j + 0], c, r[j + 2], q1))
+            val = c + dt * r_
+            if a != 0.0:
+                o[j + 1] = a * w[j + 1] + b * val
+            else:
+                o[j + 1] = b * val
 
 
 @njit
@@ -412,20 +481,36 @@ def _slab_2d_eno2(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt, want
             c = r[j + 2]
             _updr(c0, j, rm1[j + 2], c, rp1[j + 2], ih0)
             _updr(c1, j, r[j + 1], c, r[j + 3], ih1)
-    for j in range(n):
-        c = r[j + 2]
-        pm, pp = _pe(rm2[j + 2], rm1[j + 2], c, rp1[j + 2], rp2[j + 2], ih0)
-        hs = _ham2(ham, pm, pp)
-        pm, pp = _pe(r[j + 0], r[j + 1], c, r[j + 3], r[j + 4], ih1)
-        hs += _ham2(ham, pm, pp)
-        r_ = -0.5 * hs
-        if nu != 0.0:
-            r_ += nu * (_l2(rm1[j + 2], c, rp1[j + 2], q0) + _l2(r[j + 1], c, r[j + 3], q1))
-        val = c + dt * r_
-        if a != 0.0:
-            o[j + 2] = a * w[j + 2] + b * val
-        else:
-            o[j + 2] = b * val
+    if ham <= 1:
+        for j in range(n):
+            c = r[j + 2]
+            pm, pp = _pe(rm2[j + 2], rm1[j + 2], c, rp1[j + 2], rp2[j + 2], ih0)
+            hs = _god2(pm, pp)
+            pm, pp = _pe(r[j + 0], r[j + 1], c, r[j + 3], r[j + 4], ih1)
+            hs += _god2(pm, pp)
+            r_ = -0.5 * hs
+            if nu != 0.0:
+                r_ += nu * (_l2(rm1[j + 2], c, rp1[j + 2], q0) + _l2(r[j + 1], c, r[j + 3], q1))
+            val = c + dt * r_
+            if a != 0.0:
+                o[j + 2] = a * w[j + 2] + b * val
+            else:
+                o[j + 2] = b * val
+    else:
+        for j in range(n):
+            c = r[j + 2]
+            pm, pp = _pe(rm2[j + 2], rm1[j + 2], c, rp1[j + 2], rp2[j + 2], ih0)
+            hs = _ham2(ham, pm, pp)
+            pm, pp = _pe(r[j + 0], r[j + 1], c, r[j + 3], r[j + 4], ih1)
+            hs += _ham2(ham, pm, pp)
+            r_ = -0.5 * hs
+            if nu != 0.0:
+                r_ += nu * (_l2(rm1[j + 2], c, rp1[j + 2], q0) + _l2(r[j + 1], c, r[j + 3], q1))
+            val = c + dt * r_
+            if a != 0.0:
+                o[j + 2] = a * w[j + 2] + b * val
+            else:
+                o[j + 2] = b * val
 
 
 @njit
@@ -463,20 +548,36 @@ def _slab_2d_weno5(V, W, O, cb, blk, i, ih0, ih1, q0, q1, nu, ham, a, b, dt, wan
             c = r[j + 3]
             _updr(c0, j, rm1[j + 3], c, rp1[j + 3], ih0)
             _updr(c1, j, r[j + 2], c, r[j + 4], ih1)
-    for j in range(n):
-        c = r[j + 3]
-        pm, pp = _pw(rm3[j + 3], rm2[j + 3], rm1[j + 3], c, rp1[j + 3], rp2[j + 3], rp3[j + 3], ih0)
-        hs = _ham2(ham, pm, pp)
-        pm, pp = _pw(r[j + 0], r[j + 1], r[j + 2], c, r[j + 4], r[j + 5], r[j + 6], ih1)
-        hs += _ham2(ham, pm, pp)
-        r_ = -0.5 * hs
-        if nu != 0.0:
-            r_ += nu * (_l4(rm2[j + 3], rm1[j + 3], c, rp1[j + 3], rp2[j + 3], q0) + _l4(r[j + 1], r[j + 2], c, r[j + 4], r[j + 5], q1))
-        val = c + dt * r_
-        if a != 0.0:
-            o[j + 3] = a * w[j + 3] + b * val
-        else:
-            o[j + 3] = b * val
+    if ham <= 1:
+        for j in range(n):
+            c = r[j + 3]
+            pm, pp = _pw(rm3[j + 3], rm2[j + 3], rm1[j + 3], c, rp1[j + 3], rp2[j + 3], rp3[j + 3], ih0)
+            hs = _god2(pm, pp)
+            pm, pp = _pw(r[j + 0], r[j + 1], r[j + 2], c, r[j + 4], r[j + 5], r[j + 6], ih1)
+            hs += _god2(pm, pp)
+            r_ = -0.5 * hs
+            if nu != 0.0:
+                r_ += nu * (_l4(rm2[j + 3], rm1[j + 3], c, rp1[j + 3], rp2[j + 3], q0) + _l4(r[j + 1], r[j + 2], c, r[j + 4], r[j + 5], q1))
+            val = c + dt * r_
+            if a != 0.0:
+                o[j + 3] = a * w[j + 3] + b * val
+            else:
+                o[j + 3] = b * val
+    else:
+        for j in range(n):
+            c = r[j + 3]
+            pm, pp = _pw(rm3[j + 3], rm2[j + 3], rm1[j + 3], c, rp1[j + 3], rp2[j + 3], rp3[j + 3], ih0)
+            hs = _ham2(ham, pm, pp)
+            pm, pp = _pw(r[j + 0], r[j + 1], r[j + 2], c, r[j + 4], r[j + 5], r[j + 6], ih1)
+            hs += _ham2(ham, pm, pp)
+            r_ = -0.5 * hs
+            if nu != 0.0:
+                r_ += nu * (_l4(rm2[j + 3], rm1[j + 3], c, rp1[j + 3], rp2[j + 3], q0) + _l4(r[j + 1], r[j + 2], c, r[j + 4], r[j + 5], q1))
+            val = c + dt * r_
+            if a != 0.0:
+                o[j + 3] = a * w[j + 3] + b * val
+            else:
+                o[j + 3] = b * val
 
 
 @njit
@@ -509,25 +610,46 @@ def _slab_3d_first(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b
         r = V[i, j]
         w = W[i, j]
         o = O[i, j]
-        for l in range(n):
-            c = r[l + 1]
-            _updr(c0, l, rm1[l + 1], c, rp1[l + 1], ih0)
-            _updr(c1, l, qm1[l + 1], c, qp1[l + 1], ih1)
-            _updr(c2, l, r[l + 0], c, r[l + 2], ih2)
-            pm, pp = _pf(rm1[l + 1], c, rp1[l + 1], ih0)
-            hs = _ham2(ham, pm, pp)
-            pm, pp = _pf(qm1[l + 1], c, qp1[l + 1], ih1)
-            hs += _ham2(ham, pm, pp)
-            pm, pp = _pf(r[l + 0], c, r[l + 2], ih2)
-            hs += _ham2(ham, pm, pp)
-            r_ = -0.5 * hs
-            if nu != 0.0:
-                r_ += nu * (_l2(rm1[l + 1], c, rp1[l + 1], q0) + _l2(qm1[l + 1], c, qp1[l + 1], q1) + _l2(r[l + 0], c, r[l + 2], q2))
-            val = c + dt * r_
-            if a != 0.0:
-                o[l + 1] = a * w[l + 1] + b * val
-            else:
-                o[l + 1] = b * val
+        if ham <= 1:
+            for l in range(n):
+                c = r[l + 1]
+                _updr(c0, l, rm1[l + 1], c, rp1[l + 1], ih0)
+                _updr(c1, l, qm1[l + 1], c, qp1[l + 1], ih1)
+                _updr(c2, l, r[l + 0], c, r[l + 2], ih2)
+                pm, pp = _pf(rm1[l + 1], c, rp1[l + 1], ih0)
+                hs = _god2(pm, pp)
+                pm, pp = _pf(qm1[l + 1], c, qp1[l + 1], ih1)
+                hs += _god2(pm, pp)
+                pm, pp = _pf(r[l + 0], c, r[l + 2], ih2)
+                hs += _god2(pm, pp)
+                r_ = -0.5 * hs
+                if nu != 0.0:
+                    r_ += nu * (_l2(rm1[l + 1], c, rp1[l + 1], q0) + _l2(qm1[l + 1], c, qp1[l + 1], q1) + _l2(r[l + 0], c, r[l + 2], q2))
+                val = c + dt * r_
+                if a != 0.0:
+                    o[l + 1] = a * w[l + 1] + b * val
+                else:
+                    o[l + 1] = b * val
+        else:
+            for l in range(n):
+                c = r[l + 1]
+                _updr(c0, l, rm1[l + 1], c, rp1[l + 1], ih0)
+                _updr(c1, l, qm1[l + 1], c, qp1[l + 1], ih1)
+                _updr(c2, l, r[l + 0], c, r[l + 2], ih2)
+                pm, pp = _pf(rm1[l + 1], c, rp1[l + 1], ih0)
+                hs = _ham2(ham, pm, pp)
+                pm, pp = _pf(qm1[l + 1], c, qp1[l + 1], ih1)
+                hs += _ham2(ham, pm, pp)
+                pm, pp = _pf(r[l + 0], c, r[l + 2], ih2)
+                hs += _ham2(ham, pm, pp)
+                r_ = -0.5 * hs
+                if nu != 0.0:
+                    r_ += nu * (_l2(rm1[l + 1], c, rp1[l + 1], q0) + _l2(qm1[l + 1], c, qp1[l + 1], q1) + _l2(r[l + 0], c, r[l + 2], q2))
+                val = c + dt * r_
+                if a != 0.0:
+                    o[l + 1] = a * w[l + 1] + b * val
+                else:
+                    o[l + 1] = b * val
 
 
 @njit
@@ -570,22 +692,40 @@ def _slab_3d_eno2(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b,
                 _updr(c0, l, rm1[l + 2], c, rp1[l + 2], ih0)
                 _updr(c1, l, qm1[l + 2], c, qp1[l + 2], ih1)
                 _updr(c2, l, r[l + 1], c, r[l + 3], ih2)
-        for l in range(n):
-            c = r[l + 2]
-            pm, pp = _pe(rm2[l + 2], rm1[l + 2], c, rp1[l + 2], rp2[l + 2], ih0)
-            hs = _ham2(ham, pm, pp)
-            pm, pp = _pe(qm2[l + 2], qm1[l + 2], c, qp1[l + 2], qp2[l + 2], ih1)
-            hs += _ham2(ham, pm, pp)
-            pm, pp = _pe(r[l + 0], r[l + 1], c, r[l + 3], r[l + 4], ih2)
-            hs += _ham2(ham, pm, pp)
-            r_ = -0.5 * hs
-            if nu != 0.0:
-                r_ += nu * (_l2(rm1[l + 2], c, rp1[l + 2], q0) + _l2(qm1[l + 2], c, qp1[l + 2], q1) + _l2(r[l + 1], c, r[l + 3], q2))
-            val = c + dt * r_
-            if a != 0.0:
-                o[l + 2] = a * w[l + 2] + b * val
-            else:
-                o[l + 2] = b * val
+        if ham <= 1:
+            for l in range(n):
+                c = r[l + 2]
+                pm, pp = _pe(rm2[l + 2], rm1[l + 2], c, rp1[l + 2], rp2[l + 2], ih0)
+                hs = _god2(pm, pp)
+                pm, pp = _pe(qm2[l + 2], qm1[l + 2], c, qp1[l + 2], qp2[l + 2], ih1)
+                hs += _god2(pm, pp)
+                pm, pp = _pe(r[l + 0], r[l + 1], c, r[l + 3], r[l + 4], ih2)
+                hs += _god2(pm, pp)
+                r_ = -0.5 * hs
+                if nu != 0.0:
+                    r_ += nu * (_l2(rm1[l + 2], c, rp1[l + 2], q0) + _l2(qm1[l + 2], c, qp1[l + 2], q1) + _l2(r[l + 1], c, r[l + 3], q2))
+                val = c + dt * r_
+                if a != 0.0:
+                    o[l + 2] = a * w[l + 2] + b * val
+                else:
+                    o[l + 2] = b * val
+        else:
+            for l in range(n):
+                c = r[l + 2]
+                pm, pp = _pe(rm2[l + 2], rm1[l + 2], c, rp1[l + 2], rp2[l + 2], ih0)
+                hs = _ham2(ham, pm, pp)
+                pm, pp = _pe(qm2[l + 2], qm1[l + 2], c, qp1[l + 2], qp2[l + 2], ih1)
+                hs += _ham2(ham, pm, pp)
+                pm, pp = _pe(r[l + 0], r[l + 1], c, r[l + 3], r[l + 4], ih2)
+                hs += _ham2(ham, pm, pp)
+                r_ = -0.5 * hs
+                if nu != 0.0:
+                    r_ += nu * (_l2(rm1[l + 2], c, rp1[l + 2], q0) + _l2(qm1[l + 2], c, qp1[l + 2], q1) + _l2(r[l + 1], c, r[l + 3], q2))
+                val = c + dt * r_
+                if a != 0.0:
+                    o[l + 2] = a * w[l + 2] + b * val
+                else:
+                    o[l + 2] = b * val
 
 
 @njit
@@ -632,22 +772,40 @@ def _slab_3d_weno5(V, W, O, cb, blk, i, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b
                 _updr(c0, l, rm1[l + 3], c, rp1[l + 3], ih0)
                 _updr(c1, l, qm1[l + 3], c, qp1[l + 3], ih1)
                 _updr(c2, l, r[l + 2], c, r[l + 4], ih2)
-        for l in range(n):
-            c = r[l + 3]
-            pm, pp = _pw(rm3[l + 3], rm2[l + 3], rm1[l + 3], c, rp1[l + 3], rp2[l + 3], rp3[l + 3], ih0)
-            hs = _ham2(ham, pm, pp)
-            pm, pp = _pw(qm3[l + 3], qm2[l + 3], qm1[l + 3], c, qp1[l + 3], qp2[l + 3], qp3[l + 3], ih1)
-            hs += _ham2(ham, pm, pp)
-            pm, pp = _pw(r[l + 0], r[l + 1], r[l + 2], c, r[l + 4], r[l + 5], r[l + 6], ih2)
-            hs += _ham2(ham, pm, pp)
-            r_ = -0.5 * hs
-            if nu != 0.0:
-                r_ += nu * (_l4(rm2[l + 3], rm1[l + 3], c, rp1[l + 3], rp2[l + 3], q0) + _l4(qm2[l + 3], qm1[l + 3], c, qp1[l + 3], qp2[l + 3], q1) + _l4(r[l + 1], r[l + 2], c, r[l + 4], r[l + 5], q2))
-            val = c + dt * r_
-            if a != 0.0:
-                o[l + 3] = a * w[l + 3] + b * val
-            else:
-                o[l + 3] = b * val
+        if ham <= 1:
+            for l in range(n):
+                c = r[l + 3]
+                pm, pp = _pw(rm3[l + 3], rm2[l + 3], rm1[l + 3], c, rp1[l + 3], rp2[l + 3], rp3[l + 3], ih0)
+                hs = _god2(pm, pp)
+                pm, pp = _pw(qm3[l + 3], qm2[l + 3], qm1[l + 3], c, qp1[l + 3], qp2[l + 3], qp3[l + 3], ih1)
+                hs += _god2(pm, pp)
+                pm, pp = _pw(r[l + 0], r[l + 1], r[l + 2], c, r[l + 4], r[l + 5], r[l + 6], ih2)
+                hs += _god2(pm, pp)
+                r_ = -0.5 * hs
+                if nu != 0.0:
+                    r_ += nu * (_l4(rm2[l + 3], rm1[l + 3], c, rp1[l + 3], rp2[l + 3], q0) + _l4(qm2[l + 3], qm1[l + 3], c, qp1[l + 3], qp2[l + 3], q1) + _l4(r[l + 1], r[l + 2], c, r[l + 4], r[l + 5], q2))
+                val = c + dt * r_
+                if a != 0.0:
+                    o[l + 3] = a * w[l + 3] + b * val
+                else:
+                    o[l + 3] = b * val
+        else:
+            for l in range(n):
+                c = r[l + 3]
+                pm, pp = _pw(rm3[l + 3], rm2[l + 3], rm1[l + 3], c, rp1[l + 3], rp2[l + 3], rp3[l + 3], ih0)
+                hs = _ham2(ham, pm, pp)
+                pm, pp = _pw(qm3[l + 3], qm2[l + 3], qm1[l + 3], c, qp1[l + 3], qp2[l + 3], qp3[l + 3], ih1)
+                hs += _ham2(ham, pm, pp)
+                pm, pp = _pw(r[l + 0], r[l + 1], r[l + 2], c, r[l + 4], r[l + 5], r[l + 6], ih2)
+                hs += _ham2(ham, pm, pp)
+                r_ = -0.5 * hs
+                if nu != 0.0:
+                    r_ += nu * (_l4(rm2[l + 3], rm1[l + 3], c, rp1[l + 3], rp2[l + 3], q0) + _l4(qm2[l + 3], qm1[l + 3], c, qp1[l + 3], qp2[l + 3], q1) + _l4(r[l + 1], r[l + 2], c, r[l + 4], r[l + 5], q2))
+                val = c + dt * r_
+                if a != 0.0:
+                    o[l + 3] = a * w[l + 3] + b * val
+                else:
+                    o[l + 3] = b * val
 
 
 @njit
