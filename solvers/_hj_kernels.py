@@ -235,12 +235,16 @@ _ROWS_PER_BLOCK = 32
 
 @njit(inline="always")
 def _updr(c0, j, um1, c, up1, ih):
-    """NaN-sticky running max of the first-order slopes at entry ``j`` of the slope row ``c0``."""
-    dm = abs(c - um1) * ih
-    dp = abs(up1 - c) * ih
-    d = dm if dm > dp else dp
-    if dm != dm or dp != dp:
-        d = dm + dp
+    """NaN-sticky running max of the first-order slopes at entry ``j`` of the slope row ``c0``.
+
+    ``max(|c - um1|, |up1 - c|) / h`` (scaling after the max: the same value).  The max drops a
+    NaN in one of the two differences, but a non-finite value ``c`` makes both non-finite at its
+    own cell, and ghost values only copy or extrapolate interior ones, so a non-finite state
+    always leaves a NaN or inf in the buffer; the running max itself keeps NaN.
+    """
+    dm = abs(c - um1)
+    dp = abs(up1 - c)
+    d = (dm if dm > dp else dp) * ih
     cur = c0[j]
     c0[j] = d if (d > cur or d != d) else cur
 
