@@ -132,14 +132,17 @@ def _weno_pair(d0, d1, d2, d3, d4, d5, ih):
     * two of the three candidate stencils of ``p^+`` are those of ``p^-``;
     * undivided differences: the reconstruction is homogeneous of degree 1 in ``v`` once
       ``eps`` is scaled with it (``1e-6 max D^2 + 1e-99 h^2`` for ``D = h v``), so ``1/h``
-      is applied once, in the last division.
+      is applied once, in the last division (``1e-99 h^2`` is floored at ``1e-150``, which
+      matters only for ``h < 1e-25``).
 
     Results equal the twin's up to a few ulps (not bit for bit).
     """
     vm = max(max(abs(d1), abs(d2)), max(abs(d3), abs(d4)))
     vl = max(vm, abs(d0))
     vr = max(vm, abs(d5))
-    tiny = _EPS_B / (ih * ih)  # loop-invariant (hoisted)
+    # loop-invariant (hoisted).  The floor keeps (eps^- eps^+) above the normal range for flat data
+    # on grids with h < 1e-25 (the eps floor is then 1e-150 / h^2 instead of 1e-99: negligible)
+    tiny = max(_EPS_B / (ih * ih), 1e-150)
     em = _EPS_A * (vl * vl) + tiny
     ep = _EPS_A * (vr * vr) + tiny
     # smoothness indicators (times 12/13)
