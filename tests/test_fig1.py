@@ -1,0 +1,79 @@
+"""DR Fig. 1 reproduction (paper-spec §4.1, §7 item 11): the paper's claim, asserted numerically.
+
+Basins (see ``deeprelax.fig1``): those of the noise-free part g = x^2 + 1.5 sin(2 pi x),
+whose local maxima (-0.776, 0.259, 1.293, 2.327) separate the coarse wells; the noise f_2
+only adds shallow sub-wells inside them.
+* trapped: [1.29, 3.0], from the maximum of g at 1.293 (g = 3.1, a barrier 1.66 above the
+  well of g at 1.69; exp(-1.66 / 0.2) ~ 2e-4 for SGD at nu = 0.2) to the wall.  r0 starts on
+  [2.08, 2.92]; at nu = 0.2 SGD may spill over the lower barrier at 2.33 into the 1.69 well,
+  which is still "trapped" (far from 0), so that well is included.
+* global: [-0.78, 0.26], the well of argmin f = -0.162.
+* low region: [-0.78, 1.29], the global well plus its right neighbour (minimum of g at
+  0.727, second-lowest well); both relaxed flows must end there.
+"""
+import numpy as np
+import pytest
+
+from deeprelax.fig1 import GLOBAL_BASIN, TRAPPED_BASIN, basin_mass, initial_density, run_fig1
+
+LOW_REGION = (GLOBAL_BASIN[0], TRAPPED_BASIN[0])
+
+
+@pytest.fixture(scope="module")
+def fig1():
+    return run_fig1(None)
+
+
+def test_basins_match_landscape():
+    from deeprelax import losses
+    loss = losses.get("dr-fig1")
+    x, f = loss.native_grid(), loss.native_values()
+    g = x ** 2 + 1.5 * np.sin(2 * np.pi * x)
+    imax = np.where((g[1:-1] > g[:-2]) & (g[1:-1] > g[2:]))[0] + 1
+    for b in (GLOBAL_BASIN[0], GLOBAL_BASIN[1], TRAPPED_BASIN[0]):
+        assert np.min(np.abs(x[imax] - b)) < 0.02          # each bound is a maximum of g
+    assert GLOBAL_BASIN[0] < x[np.argmin(f)] < GLOBAL_BASIN[1]
+    r0 = initial_density(x)
+    assert basin_mass(x, r0, TRAPPED_BASIN) == pytest.approx(1.0, abs=1e-12)
+    assert basin_mass(x, r0, (2.0, 3.0)) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_sgd_stays_trapped(fig1):
+    trapped, glob, mean = fig1.masses["sgd"]
+    assert trapped > 0.95
+    assert glob < 1e-3
+    assert 2.2 < mean < 2.7
+
+
+@pytest.mark.parametrize("method", ["exact", "rouy_tourin", "weno5"])
+def test_relaxed_flows_leave_the_trap(fig1, method):
+    x = fig1.x
+    for flow in ("viscous", "nonviscous"):
+        rho = fig1.rho[f"{method}_{flow}"]
+        assert basin_mass(x, rho, TRAPPED_BASIN) < 0.01, flow
+        assert basin_mass(x, rho, LOW_REGION) > 0.95, flow
+        assert fig1.masses[f"{method}_{flow}"][2] < 1.0, flow      # mean moved from 2.5 to below 1
+    # the viscous flow carries most of the mass into the global well itself
+    assert basin_mass(x, fig1.rho[f"{method}_viscous"], GLOBAL_BASIN) > 0.6
+
+
+def test_fd_matches_exact(fig1):
+    # first-order Rouy-Tourin on dx = 0.012, fifth-order WENO much closer
+    assert fig1.diffs["weno5_viscous"][0] < 5e-3
+    assert fig1.diffs["weno5_nonviscous"][0] < 3e-2
+    assert fig1.diffs["rouy_tourin_viscous"][0] < 0.1
+    assert fig1.diffs["rouy_tourin_nonviscous"][0] < 0.3
+    for k in ("weno5_viscous", "weno5_nonviscous"):
+        assert fig1.diffs[k][0] < fig1.diffs[k.replace("weno5", "rouy_tourin")][0]
+
+
+def test_masses_and_save_roundtrip(fig1, tmp_path):
+    from deeprelax.io import load, save
+    for key, rho in fig1.rho.items():
+        assert np.sum(rho) * (fig1.x[1] - fig1.x[0]) == pytest.approx(1.0, rel=1e-10)
+        assert rho.min() > -1e-10
+    assert np.array_equal(fig1.f, __import__("deeprelax.losses", fromlist=["get"]).get("dr-fig1").native_values())
+    save(fig1, tmp_path / "f.h5")
+    back = load(tmp_path / "f.h5")
+    assert np.array_equal(back.rho["sgd"], fig1.rho["sgd"])
+    assert np.array_equal(back.u["weno5_viscous"], fig1.u["weno5_viscous"])
