@@ -220,3 +220,24 @@ def plot_fig1(result, *, path: str | Path | None = None, method: str = "exact"):
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig
+
+
+def _register_figure_data():
+    from dataclasses import dataclass, field
+
+    from solvers.result import Result, register_result
+
+    @register_result
+    @dataclass(frozen=True, repr=False)
+    class FigureData(Result):
+        """Generic cached data of one figure script: named arrays (possibly nested dicts) and settings."""
+
+        data: dict
+        params: dict = field(default_factory=dict)
+        wall_time: float = 0.0
+
+    return FigureData
+
+
+#: Container the ``figures/`` scripts cache their computed data in (``deeprelax.io.save`` / ``load``).
+FigureData = _register_figure_data()
