@@ -59,7 +59,7 @@ __all__ = [
     "DiffusionMatrix", "ito_operator", "ito_current", "ito_steady_state", "SGDSteadyState", "sgd_steady_state",
     "nonequilibrium_force", "example19_phi", "example19_force", "example19_j", "example19_critical_points",
     "example19_ode", "example19_em_histogram", "example19_bin_probs", "lsq_exact_covariance",
-    "lyapunov_covariance", "sgd_covariance", "symmetric_lsq", "sgd_histogram", "logistic_2d", "run_sgd_noise_checks", "main",
+    "lyapunov_covariance", "sgd_covariance", "symmetric_lsq", "sgd_histogram", "logistic_2d", "TwoWellFiniteSum", "sgd_endpoint_width", "run_sgd_noise_checks", "main",
 ]
 
 
@@ -795,6 +795,81 @@ def logistic_2d(N: int = 32, seed: int = 3):
     return loss, r.x
 
 
+# ============================================================================= widths vs eta / b
+class TwoWellFiniteSum:
+    r"""2-D finite sum with a sharp and a wide minimum (issue 6 item 5).
+
+    .. math:: f_k(x) = -\log\sum_{i=1}^2 \exp\big(-\tfrac12 (x - m_i - u_k)^\top A_i (x - m_i - u_k)\big),
+              \qquad f = \frac1N\sum_k f_k,
+
+    with ``m = (-1, 0), (1, 0)``, ``A_1 = diag(12, 4)`` (sharp), ``A_2 = diag(1, 0.5)`` (wide) and per-sample
+    shifts ``u_k ~ spread * N(0, I)`` (centred).  The shifts make the minibatch gradient noisy; the noise is
+    larger in the sharp well (``~ A_1 u``).
+    """
+
+    def __init__(self, N: int = 64, seed: int = 0, spread: float = 0.4):
+        rng = np.random.default_rng(seed)
+        self.m = np.array([[-1.0, 0.0], [1.0, 0.0]])
+        self.Adiag = np.array([[12.0, 4.0], [1.0, 0.5]])
+        self.U = float(spread) * rng.standard_normal((_posint("N", N), 2))
+        self.U -= self.U.mean(0)
+        self.n_samples = N
+        self.dim = 2
+
+    def grad_at(self, x, U):
+        """``grad f_k`` for shifts ``U`` broadcast against ``x`` (..., 2) -> (..., 2)."""
+        r = x[..., None, :] - self.m - U[..., None, :]
+        e = -0.5 * np.sum(self.Adiag * r * r, -1)
+        p = np.exp(e - e.max(-1, keepdims=True))
+        p /= p.sum(-1, keepdims=True)
+        return np.sum(p[..., None] * self.Adiag * r, -2)
+
+    def grad_samples(self, x):
+        """Per-sample gradients at one point ``x`` (2,) -> (N, 2)."""
+        return self.grad_at(np.broadcast_to(np.asarray(x, dtype=np.float64), self.U.shape), self.U)
+
+    def grad(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        return self.grad_at(x[..., None, :], self.U).mean(-2)
+
+    def hess(self, x, e: float = 1e-5):
+        """Hessian of ``f`` by central differences of the exact gradient; (..., 2) -> (..., 2, 2)."""
+        x = np.asarray(x, dtype=np.float64)
+        H = np.zeros(x.shape + (2,))
+        for l in range(2):
+            d = np.zeros(2)
+            d[l] = e
+            H[..., l] = (self.grad(x + d) - self.grad(x - d)) / (2 * e)
+        return 0.5 * (H + np.swapaxes(H, -1, -2))
+
+
+def sgd_endpoint_width(loss, *, lr: float, batch: int, T: float = 20.0, n_chains: int = 300, seed: int = 0,
+                       box: float = 3.0, polish: int = 400) -> dict:
+    """Minibatch SGD (with replacement) for time ``T`` (``T/lr`` steps) from ``U[-box, box]^2``, then ``polish``
+    full-gradient steps to the minimum reached; the width there: ``trace`` and ``top`` eigenvalue of the
+    Hessian (arrays over chains) with means and standard errors.
+    """
+    lr = check_positive("lr", lr)
+    b = _posint("batch", batch)
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-box, box, (_posint("n_chains", n_chains), 2))
+    for _ in range(int(round(T / lr))):
+        idx = rng.integers(0, loss.n_samples, (x.shape[0], b))
+        x = x - lr * loss.grad_at(x[:, None, :], loss.U[idx]).mean(1)
+        if not np.all(np.isfinite(x)):
+            raise NonFiniteError(f"SGD diverged (lr={lr}, batch={b}); reduce lr.")
+    for _ in range(polish):
+        x = x - 0.05 * loss.grad(x)
+    H = loss.hess(x)
+    ev = np.linalg.eigvalsh(H)
+    tr, top = ev.sum(-1), ev[:, -1]
+    n = len(tr)
+    return {"x": x, "trace": tr, "top": top, "trace_mean": float(tr.mean()),
+            "trace_se": float(tr.std(ddof=1) / math.sqrt(n)), "top_mean": float(top.mean()),
+            "top_se": float(top.std(ddof=1) / math.sqrt(n)), "frac_sharp": float(np.mean(x[:, 0] < 0)),
+            "lr": lr, "batch": b}
+
+
 # ============================================================================= checks
 def _check(quantity, expected, measured, tol, seed, passed=None, **extra):
     if passed is None:
@@ -1014,6 +1089,20 @@ def run_sgd_noise_checks(out_dir=None, size: str = "test", seed: int = 0) -> lis
         corr = 0.5 * lr * ((1 - cb) * float(np.trace(H @ H)) + cb * m4) / float(np.trace(H))
         checks.append(_check(f"E[f - f*] vs eta/(4b) Tr H (D = H), eta={lr}, b={bb}: first order", formula, m,
                              2 * corr * formula + 3 * se, seed, stderr=se, first_order_rel=corr))
+    # -- 9. equal eta/b -> statistically equal width of the minimum reached; a smaller eta/b -> sharper
+    tw = TwoWellFiniteSum(seed=seed)
+    nc = 1000 if full else 300
+    runs = [sgd_endpoint_width(tw, lr=lr_, batch=b_, n_chains=nc, seed=seed + i)
+            for i, (lr_, b_) in enumerate(((0.05, 2), (0.1, 4), (0.05, 8)))]
+    for key in ("trace", "top"):
+        r0, r1, r2 = runs
+        se01 = math.hypot(r0[key + "_se"], r1[key + "_se"])
+        checks.append(_check(f"width ({key} of Hessian at endpoint): eta/b=0.025, (0.05,2) vs (0.1,4)",
+                             r0[key + "_mean"], r1[key + "_mean"], 3 * se01, seed, stderr=se01))
+        se02 = math.hypot(r0[key + "_se"], r2[key + "_se"])
+        checks.append(_check(f"width ({key}): eta/b=0.025 vs 0.00625 differ (smaller eta/b -> sharper)",
+                             r0[key + "_mean"], r2[key + "_mean"], 3 * se02, seed,
+                             passed=bool(r2[key + "_mean"] - r0[key + "_mean"] > 3 * se02), stderr=se02))
     if out_dir is not None:
         import json
         from pathlib import Path

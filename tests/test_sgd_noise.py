@@ -307,3 +307,38 @@ def test_run_checks_all_pass(tmp_path):
         assert set(c) >= {"quantity", "expected", "measured", "tolerance", "pass", "seed"}
     with pytest.raises(ValueError, match="size"):
         run_sgd_noise_checks(None, "huge")
+
+
+# ----------------------------------------------------------------------------- widths vs eta/b
+def test_two_well_gradient_and_diffusion():
+    from deeprelax.sgd_noise import TwoWellFiniteSum
+
+    tw = TwoWellFiniteSum(N=16, seed=1)
+    x = np.array([0.3, -0.2])
+    G = tw.grad_samples(x)
+    np.testing.assert_allclose(G.mean(0), tw.grad(x), atol=1e-14)
+
+    def fk(z, u):
+        r = z - tw.m - u
+        return -np.log(np.sum(np.exp(-0.5 * np.sum(tw.Adiag * r * r, -1))))
+
+    e = 1e-6
+    num = np.array([(fk(x + e * np.eye(2)[l], tw.U[3]) - fk(x - e * np.eye(2)[l], tw.U[3])) / (2 * e)
+                    for l in range(2)])
+    np.testing.assert_allclose(G[3], num, atol=1e-8)
+    ev = np.linalg.eigvalsh(tw.hess(np.array([[-1.0, 0.0], [1.0, 0.0]])))
+    assert ev[0, -1] > 3 * ev[1, -1]                            # the left minimum is the sharp one
+    assert diffusion_matrix(tw, np.array([-1.0, 0.0])).eig_mean > 5 * diffusion_matrix(tw, np.array([1.0, 0.0])).eig_mean
+
+
+def test_equal_lr_over_batch_equal_width():
+    from deeprelax.sgd_noise import TwoWellFiniteSum, sgd_endpoint_width
+
+    tw = TwoWellFiniteSum(seed=2)
+    r = [sgd_endpoint_width(tw, lr=lr, batch=b, n_chains=200, seed=i)
+         for i, (lr, b) in enumerate(((0.05, 2), (0.1, 4), (0.05, 8)))]
+    se = math.hypot(r[0]["trace_se"], r[1]["trace_se"])
+    assert abs(r[0]["trace_mean"] - r[1]["trace_mean"]) < 3.5 * se
+    assert r[2]["trace_mean"] - r[0]["trace_mean"] > 3 * math.hypot(r[0]["trace_se"], r[2]["trace_se"])
+    with pytest.raises(ValueError, match="lr"):
+        sgd_endpoint_width(tw, lr=0.0, batch=1)
