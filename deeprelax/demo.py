@@ -5,10 +5,13 @@
    the FD solver (``rouy_tourin`` as in the paper, ``weno5``) side by side, the
    time-reversed Fokker-Planck densities and the SGD baseline; ``fig1.h5`` and
    ``fig1_smoothing.png``.
-2. The Entropy-SGD validation suite at demo size
+2. Every script in ``figures/`` (when run from a checkout that has them): ``smoothing_2d``,
+   ``convergence``, ``fokker_planck_evolution``, ``trajectories``, ``vanishing_viscosity``; each
+   caches its data as ``out/<name>.h5`` and writes ``out/<name>.png``.
+3. The Entropy-SGD validation suite at demo size
    (``deeprelax.validation.run_validation(out / "validation", size="demo")``)
    when that module exists; otherwise a clearly labelled skip.
-3. A summary table on the terminal and in ``out/summary.md``.
+4. A summary table on the terminal and in ``out/summary.md``.
 """
 from __future__ import annotations
 
@@ -44,6 +47,38 @@ def fig1_summary(res) -> list[str]:
     return lines
 
 
+FIGURE_SCRIPTS = ("smoothing_2d", "convergence", "fokker_planck_evolution", "trajectories", "vanishing_viscosity")
+
+
+def run_figure_scripts(out: Path, names=FIGURE_SCRIPTS, recompute: bool = True) -> list[str]:
+    """Run ``figures/<name>.py``'s ``main(out)`` for each name; returns summary lines.
+
+    The scripts live in the repository (``<repo>/figures``), not in the installed package; from an
+    installation without them this reports a skip.
+    """
+    import sys
+
+    fig_dir = Path(__file__).resolve().parents[1] / "figures"
+    if not fig_dir.is_dir():
+        return [f"SKIPPED: no figures/ directory next to the package ({fig_dir})"]
+    if str(fig_dir) not in sys.path:
+        sys.path.insert(0, str(fig_dir))
+    lines = []
+    for name in names:
+        path = fig_dir / f"{name}.py"
+        if not path.exists():
+            lines.append(f"- {name}: SKIPPED (no {path})")
+            continue
+        spec = importlib.util.spec_from_file_location(f"_deeprelax_fig_{name}", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        tf = time.perf_counter()
+        png = mod.main(out, recompute=recompute)
+        lines.append(f"- {name}: {png} ({time.perf_counter() - tf:.1f} s)")
+        print(lines[-1], flush=True)
+    return lines
+
+
 def run_demo(out: str | Path = "figures/out", *, validation_size: str = "demo") -> int:
     import matplotlib
 
@@ -63,6 +98,8 @@ def run_demo(out: str | Path = "figures/out", *, validation_size: str = "demo") 
     plt.close("all")
     lines = ["# deeprelax demo summary", ""] + fig1_summary(res) + ["", f"figure: {png}", f"data: {out / 'fig1.h5'}"]
     t_fig1 = time.perf_counter() - t_start
+
+    lines += ["", "## Figures", ""] + run_figure_scripts(out)
 
     lines += ["", "## Entropy-SGD validation (demo size)", ""]
     if importlib.util.find_spec("deeprelax.validation") is not None:
