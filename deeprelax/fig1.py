@@ -16,12 +16,16 @@ The recipe
   notation of :func:`solvers.fokker_planck.solve_fokker_planck` the FP
   inverse temperature is ``1 / nu``.
 
-Each HJ flow is computed three ways: exactly (Cole-Hopf quadrature / Hopf-Lax
+Each HJ flow is computed four ways: exactly (Cole-Hopf quadrature / Hopf-Lax
 minimisation, the whole-space solution of the callable loss; each snapshot is
 one more exact call) and with the finite-difference solver using the scheme of
 the paper (``rouy_tourin``, first order) and ``weno5``.  The FD solvers are
 given the same callable loss with domain padding, so all three approximate the
 same whole-space problem; the differences reported are discretisation errors.
+``paper_script`` is the authors' own scheme transcribed (:func:`paper_script_hj`): explicit
+Euler, Rouy-Tourin upwinding, central Laplacian, Neumann boundaries by edge copy, their time
+step, on the native samples of ``[-3, 3]`` only (so near the walls it differs from the
+whole-space solution by a boundary effect, not only by discretisation error).
 
 The paper's claim (checked by ``tests/test_fig1.py``): the SGD terminal
 density stays in the basin around x = 2.5, both relaxed flows carry the mass
@@ -52,7 +56,7 @@ import numpy as np
 from solvers.grid import Grid
 from solvers.result import Result, register_result
 
-__all__ = ["Fig1Result", "run_fig1", "TRAPPED_BASIN", "GLOBAL_BASIN", "FLOWS", "METHODS", "basin_mass"]
+__all__ = ["Fig1Result", "run_fig1", "paper_script_hj", "initial_density", "TRAPPED_BASIN", "GLOBAL_BASIN", "FLOWS", "METHODS", "basin_mass"]
 
 #: Region of the local minimum near x = 2.5 where SGD stays (module docstring).
 TRAPPED_BASIN = (1.29, 3.0)
@@ -63,7 +67,7 @@ FLOWS = {"viscous": (0.2, 1.0, 0.1), "nonviscous": (0.1, np.inf, 0.1)}
 #: SGD baseline: u = f, FP nu.
 SGD_NU = 0.2
 #: HJ solution methods compared.
-METHODS = ("exact", "rouy_tourin", "weno5")
+METHODS = ("exact", "rouy_tourin", "weno5", "paper_script")
 T_FP = 10.0
 N_SNAPSHOTS = 10
 
@@ -123,6 +127,46 @@ def basin_mass(x: np.ndarray, rho: np.ndarray, basin) -> float:
     return float(rho[m].sum() * (x[1] - x[0]))
 
 
+def paper_script_hj(f: np.ndarray, dx: float, T: float, a0: float, a1: float, n_snap: int = N_SNAPSHOTS):
+    r"""The DR Fig. 1 script's HJ solver (paper-spec §4.1), vectorised NumPy.
+
+    ``u_t = -(a1/2) max(0, D^- u, -D^+ u)^2 + (a0/2) (u_{i+1} + u_{i-1} - 2 u_i)/dx^2`` by explicit
+    Euler with Neumann boundaries (edge copy) and the script's step
+    ``dt = 1/2 min(dx^2 / (max u0 a1), 0.5 dx^2 / a0, 0.001)`` (shortened so that the
+    ``n_snap`` equally spaced snapshot times ``j T / n_snap`` are hit exactly).
+
+    Parameters
+    ----------
+    f : ndarray, shape (n,)
+    dx, T : float
+    a0, a1 : float
+        Viscous (1, 1) or non-viscous (0, 1) as in the script.
+
+    Returns
+    -------
+    ndarray, shape (n_snap + 1, n): ``u`` at ``j T / n_snap``, ``j = 0..n_snap``.
+    """
+    with np.errstate(divide="ignore"):
+        dt = 0.5 * min(dx * dx / (np.max(f) * a1) if a1 > 0 else np.inf,
+                       0.5 * dx * dx / a0 if a0 > 0 else np.inf, 1e-3)
+    seg = T / n_snap
+    k = int(np.ceil(seg / dt))
+    dt = seg / k
+    u = np.array(f, dtype=float)
+    out = [u.copy()]
+    for _ in range(n_snap):
+        for _ in range(k):
+            up = np.concatenate([u[:1], u, u[-1:]])
+            dm = up[:-2] - u                    # u_{i-1} - u_i
+            dp = up[2:] - u                     # u_{i+1} - u_i
+            grad2 = (np.minimum(0.0, np.minimum(dm, dp)) / dx) ** 2
+            u = u + dt * (-0.5 * a1 * grad2 + 0.5 * a0 * (dm + dp) / (dx * dx))
+        if not np.all(np.isfinite(u)):  # pragma: no cover
+            raise FloatingPointError("paper_script_hj went non-finite")
+        out.append(u.copy())
+    return np.array(out)
+
+
 def _hj_snapshots(method, loss, grid, T, beta, taus):
     """HJ snapshots at ``taus``, shape (len(taus), n)."""
     from solvers.cole_hopf import cole_hopf
@@ -136,6 +180,9 @@ def _hj_snapshots(method, loss, grid, T, beta, taus):
             r = cole_hopf(loss, grid, tau, beta) if np.isfinite(beta) else hopf_lax(loss, grid, tau)
             out.append(np.asarray(r.u))
         return np.array(out)
+    if method == "paper_script":
+        a0 = 1.0 / beta if np.isfinite(beta) else 0.0
+        return paper_script_hj(f, grid.spacing[0], T, a0, 1.0, len(taus) - 1)
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")      # viscous length below dx is expected only at tiny tau
@@ -170,7 +217,7 @@ def run_fig1(out: str | Path | None = None, *, methods=METHODS, n: int | None = 
     ----------
     out : path, optional
         Directory; writes ``out/fig1.h5`` when given.
-    methods : sequence of {"exact", "rouy_tourin", "weno5"}
+    methods : sequence of {"exact", "rouy_tourin", "weno5", "paper_script"}
         HJ solution methods; "exact" is always included (it is the reference).
     n : int, optional
         Grid size; default the native 500 points (other sizes sample the spline

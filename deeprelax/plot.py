@@ -191,7 +191,7 @@ def plot_fig1(result, *, path: str | Path | None = None, method: str = "exact"):
     ax.grid(alpha=0.3)
 
     ax = axes[1]
-    styles = {"rouy_tourin": "-", "weno5": "--"}
+    styles = {"rouy_tourin": "-", "weno5": "--", "paper_script": ":"}
     for key in sorted(result.diffs):
         m, flow = key.rsplit("_", 1)
         ref = result.u[f"exact_{flow}"][-1]
@@ -205,7 +205,7 @@ def plot_fig1(result, *, path: str | Path | None = None, method: str = "exact"):
     ax.grid(alpha=0.3, which="both")
 
     ax = axes[2]
-    ls = {"exact": "-", "rouy_tourin": "--", "weno5": ":"}
+    ls = {"exact": "-", "rouy_tourin": "--", "weno5": ":", "paper_script": "-."}
     for key, r in result.rho.items():
         if key == "sgd":
             ax.plot(x, r, color=c["sgd"], lw=1.5, label="SGD (u = f)")
