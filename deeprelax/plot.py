@@ -182,11 +182,11 @@ def plot_fig1(result, *, path: str | Path | None = None, method: str = "exact"):
                         lw=0, label=f"its terminal density{' / 3' if scale != 1 else ''} (nu = 0.1) x {k:.2g}")
     ax.axhline(base, color="k", lw=0.5)
     ax.set_xlabel("x")
-    ax.set_ylabel("loss value  /  density (filled, on baseline min f - 1)")
+    ax.set_ylabel("loss value; densities filled on baseline")
     ax.set_ylim(base - 0.3, 12)
-    ax.set_title(f"(a) DR Fig. 1 recomputed [{method}]: SGD stays near x=2.5; both relaxed flows leave it "
-                 f"for the low region around the global minimum\n(DR convention: t = HJ time, beta = inverse temperature; "
-                 f"FP time 10 under u(., T - s))", fontsize=8.5)
+    ax.set_title(f"(a) DR Fig. 1 recomputed [{method}]: SGD stays near x = 2.5; both relaxed flows\n"
+                 "leave it for the low region around the global minimum (FP time 10 under u(., T - s))\n"
+                 "DR convention: t = HJ time, beta = inverse temperature", fontsize=8.5)
     ax.legend(fontsize=7, loc="upper center", ncol=2)
     ax.grid(alpha=0.3)
 
