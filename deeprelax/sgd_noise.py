@@ -804,7 +804,8 @@ class TwoWellFiniteSum:
 
     with ``m = (-1, 0), (1, 0)``, ``A_1 = diag(12, 4)`` (sharp), ``A_2 = diag(1, 0.5)`` (wide) and per-sample
     shifts ``u_k ~ spread * N(0, I)`` (centred).  The shifts make the minibatch gradient noisy; the noise is
-    larger in the sharp well (``~ A_1 u``).
+    larger in the sharp well (``~ A_1 u``).  With the defaults (``seed=0``, ``spread=0.4``) the minima of ``f``
+    are at about ``(-0.716, 0.025)`` (sharp: Hessian trace 4.04) and ``(1, 0)`` (wide: trace 1.50).
     """
 
     def __init__(self, N: int = 64, seed: int = 0, spread: float = 0.4):
@@ -905,7 +906,7 @@ def run_sgd_noise_checks(out_dir=None, size: str = "test", seed: int = 0) -> lis
     full = size == "full"
     checks = []
     # -- 1. diffusion matrix: lr * minibatch_cov == 2 beta^{-1} D, both sampling modes
-    loss = _aniso_lsq(seed=seed + 3)
+    loss = _aniso_lsq(seed=3)                 # datasets are fixed; `seed` drives the Monte Carlo only
     x = loss.minimizer() + 0.3
     for rep in (True, False):
         dm = diffusion_matrix(loss, x, batch=4, replace=rep, lr=0.1)
@@ -967,7 +968,7 @@ def run_sgd_noise_checks(out_dir=None, size: str = "test", seed: int = 0) -> lis
     dev = np.max(np.abs((Phi - Phi.min()) - (fv - fv.min()) / c))
     checks.append(_check("Lemma 6, D = cI: max|Phi - f/c| (shifted)", 0.0, dev, 1e-9, seed))
     # -- 5. SGD steady state on a 2-D logistic finite sum with D(x) from the data
-    lloss, xm = logistic_2d(seed=seed + 3)
+    lloss, xm = logistic_2d(seed=3)
     Hm = np.asarray(lloss.hess(xm)).reshape(2, 2)
     Dm = diffusion_matrix(lloss, xm).D
     lr, b = 0.4, 1
@@ -1001,8 +1002,15 @@ def run_sgd_noise_checks(out_dir=None, size: str = "test", seed: int = 0) -> lis
                              n_burn=int(200 / lr_), n_steps=int((3200 if full else 1600) / lr_),
                              every=int(16 / lr_), seed=seed, rho=st_.rho)
         l1s.append(hist["l1"])
-        checks.append(_check(f"SGD histogram vs Ito-FP rho_ss, lr={lr_}, b=1: L1", 0.0, hist["l1"],
-                             0.15, seed, l1_noise=hist["l1_noise"], n=hist["n"]))
+        # the Gaussian with the Lyapunov covariance at x* (constant D, quadratic f) on the same bins
+        mg = g_.mesh() - xm
+        gau = np.exp(-0.5 * np.einsum("...i,ij,...j->...", mg, np.linalg.inv(S_), mg))
+        gau /= gau.sum() * g_.cell_volume
+        Pg = gau.reshape(20, 8, 20, 8).sum((1, 3)) * g_.cell_volume
+        l1g = float(np.abs(hist["emp"] - Pg).sum())
+        checks.append(_check(f"SGD histogram, lr={lr_}, b=1: L1 to Ito-FP rho_ss (D(x)) < L1 to Lyapunov Gaussian",
+                             l1g, hist["l1"], 0.0, seed, passed=bool(hist["l1"] + 2 * hist["l1_noise"] < l1g),
+                             l1_noise=hist["l1_noise"], l1_gaussian=l1g, n=hist["n"]))
     checks.append(_check("L1(SGD, rho_ss): ratio T/2 : T (-> 0 as T -> 0)", 0.5, l1s[1] / l1s[0], 0.3, seed))
     # -- 6. Example 19: FP steady state = e^-Phi for every lambda (O(h^2)), critical points, circulation, EM
     for lam in (0.0, 0.5, 1.5):
@@ -1069,7 +1077,7 @@ def run_sgd_noise_checks(out_dir=None, size: str = "test", seed: int = 0) -> lis
             checks.append(_check("without replacement, omitting (1-b/N): rel. dev. exceeds the correct one by "
                                  "> 10 SE", dev, devw, 10 * se, seed, passed=bool(devw - dev > 10 * se)))
     # -- 8. E[L] = eta/(4b) Tr(H) near a quadratic minimum with D = H (symmetric least squares)
-    rng = np.random.default_rng(seed + 5)
+    rng = np.random.default_rng(5)
     sl = symmetric_lsq(rng.standard_normal((16, 2)) * np.array([1.0, 0.3]), 1.0)
     x0 = np.zeros(2)
     H = np.asarray(sl.hess(x0)).reshape(2, 2)
@@ -1090,7 +1098,7 @@ def run_sgd_noise_checks(out_dir=None, size: str = "test", seed: int = 0) -> lis
         checks.append(_check(f"E[f - f*] vs eta/(4b) Tr H (D = H), eta={lr}, b={bb}: first order", formula, m,
                              2 * corr * formula + 3 * se, seed, stderr=se, first_order_rel=corr))
     # -- 9. equal eta/b -> statistically equal width of the minimum reached; a smaller eta/b -> sharper
-    tw = TwoWellFiniteSum(seed=seed)
+    tw = TwoWellFiniteSum(seed=0)
     nc = 1000 if full else 300
     runs = [sgd_endpoint_width(tw, lr=lr_, batch=b_, n_chains=nc, seed=seed + i)
             for i, (lr_, b_) in enumerate(((0.05, 2), (0.1, 4), (0.05, 8)))]
