@@ -37,9 +37,10 @@ def fig1_summary(res) -> list[str]:
     rows = []
     for key in sorted(res.masses, key=lambda k: (k != "sgd", k.split("_")[-1], k)):
         tr, gl, mean = res.masses[key]
-        hj = res.timings.get(f"hj_{key}", float("nan"))
-        fp = res.timings.get(f"fp_{key}", float("nan"))
-        rows.append([key, f"{tr:.3f}", f"{gl:.3f}", f"{mean:+.3f}", f"{hj:.2f}", f"{fp:.2f}"])
+        hj = res.timings.get(f"hj_{key}")
+        fp = res.timings.get(f"fp_{key}")
+        rows.append([key, f"{tr:.3f}", f"{gl:.3f}", f"{mean:+.3f}", "-" if hj is None else f"{hj:.2f}",
+                     "-" if fp is None else f"{fp:.2f}"])
     lines += _fmt_table(["run", "mass trapped", "mass global", "mean x", "HJ s", "FP s"], rows)
     lines += ["", "FD vs exact HJ solution at the final HJ time (native grid, dx = 6/499):", ""]
     rows = [[k, f"{d[0]:.2e}", f"{d[1]:.2e}", f"{d[2]:.2e}"] for k, d in sorted(res.diffs.items())]
