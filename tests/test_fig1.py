@@ -100,3 +100,14 @@ def test_paper_script_hj_first_order_on_quadratic():
         p = np.polyfit(np.log(hs), np.log(errs), 1)[0]
         assert 0.85 < p < 1.15, (a0, p, errs)   # measured 0.99 (a0 = 0), 1.00 (a0 = 1)
         assert errs[-1] < 0.02
+
+
+def test_demo_fig1_stage_writes_outputs(tmp_path, capsys):
+    from deeprelax.demo import run_demo
+    assert run_demo(tmp_path, figures=False, validation=False) == 0
+    out = capsys.readouterr().out
+    for s in ("mass trapped", "exact_viscous", "paper_script_nonviscous", "weno5_viscous", "total demo time"):
+        assert s in out
+    assert (tmp_path / "fig1_smoothing.png").stat().st_size > 10_000
+    assert (tmp_path / "fig1.h5").exists()
+    assert "| sgd | 1.000 |" in (tmp_path / "summary.md").read_text()
