@@ -872,6 +872,20 @@ def sgd_endpoint_width(loss, *, lr: float, batch: int, T: float = 20.0, n_chains
 
 
 # ============================================================================= checks
+def loglog_slope(x, y) -> tuple:
+    """Least-squares slope of ``log y`` against ``log x`` and its standard error (observed orders)."""
+    lx, ly = np.log(np.asarray(x, dtype=np.float64)), np.log(np.asarray(y, dtype=np.float64))
+    if lx.size < 2 or lx.shape != ly.shape or not (np.all(np.isfinite(lx)) and np.all(np.isfinite(ly))):
+        raise ValueError("`x` and `y` must be positive, of equal length >= 2.")
+    A = np.vstack([lx, np.ones_like(lx)]).T
+    coef, *_ = np.linalg.lstsq(A, ly, rcond=None)
+    se = 0.0
+    if lx.size > 2:
+        r = ly - A @ coef
+        se = float(np.sqrt(float(r @ r) / (lx.size - 2) / np.sum((lx - lx.mean()) ** 2)))
+    return float(coef[0]), se
+
+
 def _check(quantity, expected, measured, tol, seed, passed=None, **extra):
     if passed is None:
         passed = bool(abs(measured - expected) <= tol)
@@ -901,8 +915,6 @@ def run_sgd_noise_checks(out_dir=None, size: str = "test", seed: int = 0) -> lis
     """
     if size not in ("test", "full"):
         raise ValueError(f"`size` must be 'test' or 'full'; got {size!r}.")
-    from .stats import loglog_slope
-
     full = size == "full"
     checks = []
     # -- 1. diffusion matrix: lr * minibatch_cov == 2 beta^{-1} D, both sampling modes

@@ -11,9 +11,8 @@ from deeprelax.sgd_noise import (_aniso_lsq, _ex19_em_path, diffusion_field, dif
                                  diffusion_matrix, example19_bin_probs, example19_critical_points,
                                  example19_em_histogram, example19_force, example19_j, example19_ode,
                                  example19_phi, ito_current, ito_operator, ito_steady_state, logistic_2d,
-                                 lsq_exact_covariance, lyapunov_covariance, run_sgd_noise_checks, sgd_covariance,
+                                 loglog_slope, lsq_exact_covariance, lyapunov_covariance, run_sgd_noise_checks, sgd_covariance,
                                  sgd_steady_state, spectrum_stats, symmetric_lsq, temperature)
-from deeprelax.stats import loglog_slope
 from solvers.errors import GridError
 from solvers.grid import Grid
 
