@@ -1,0 +1,558 @@
+r"""Local entropy (the relaxed loss) ``u(x, t)`` and its gradient at arbitrary points, four ways.
+
+DR convention (paper-spec §1.1, §2.1): for a loss ``f`` on ``R^d``,
+
+.. math::
+
+    u(x,t) = -\frac1\beta\log\big(G_{t/\beta} * e^{-\beta f}\big)(x),\qquad
+    \nabla u(x,t) = \frac{x - \langle y\rangle}{t},\qquad
+    \langle y\rangle = \mathbb E_{\rho}\,y,\quad \rho(y) \propto e^{-\beta[f(y) + |x-y|^2/(2t)]},
+
+the viscous HJ solution ``u_t = -|grad u|^2/2 + Lap u/(2 beta)``, ``u(., 0) = f``; ``beta = inf`` is
+the Hopf-Lax solution (Moreau envelope) ``u = min_y f(y) + |x - y|^2/(2t)``, ``grad u = (x - prox)/t``.
+
+Methods (:func:`local_entropy`, :func:`local_entropy_grad`, :func:`estimate`)
+---------------------------------------------------------------------------------
+``"exact"``
+    :func:`solvers.cole_hopf.cole_hopf` (log-domain quadrature of the Cole-Hopf integral; Hopf-Lax for
+    ``beta = inf``) on a grid covering the points, then cubic-spline interpolation (d = 1, 2) or cubic
+    ``RegularGridInterpolator`` (d = 3).  The grid spacing resolves both the kernel width ``sqrt(t/beta)``
+    and the Gibbs width ``1/sqrt(beta C)`` (``C`` a curvature bound of ``f``).  d <= 3.
+``"pde"``
+    :func:`solvers.hj.solve_hj` (finite differences, WENO5 + TVD-RK3 by default) on a grid covering the
+    points; ``u`` interpolated as above, ``grad u`` from 4th-order central differences of the grid ``u``.
+``"sgld"``
+    The Entropy-SGD estimator (paper-spec §2.6, §7.6): ``n_chains`` SGLD chains per point on
+    ``U_x(y) = f(y) + |y - x|^2/(2t)``,
+    ``y <- y - eta' (grad f(y) + (y - x)/t) + sqrt(2 eta'/beta) xi``, ``burn_in`` discarded steps, then
+    the running mean of ``n_samples`` steps per chain.  Returns a :class:`LocalEntropyResult` with the
+    standard error from the integrated autocorrelation time (Sokal window, :mod:`deeprelax.stats`) of
+    block means, and the Gelman-Rubin ``rhat`` over the chains (``rhat > 1.1``: the chains did not mix,
+    the error bar is not trustworthy).  Euler-Maruyama has an ``O(eta')`` bias in ``<y>`` (Richardson:
+    ``2 A(eta'/2) - A(eta')``).  Estimates ``grad u`` only (``u`` needs a partition function).
+``"prox"``
+    ``beta = inf`` only: :func:`solvers.hopf_lax.hopf_lax` on a grid + interpolation (``solver="grid"``,
+    the global minimiser; default for d <= 2) or the meshfree :func:`deeprelax.prox.prox` (local
+    minimiser from ``x``; ``solver="meshfree"``, any d).
+
+The closed forms (``loss.exact_u/exact_grad``) are the test oracle, never a method here.
+
+Entropy-SGD scope convention (paper-spec §1.2-1.3)
+--------------------------------------------------
+ESGD's scope ``gamma_E`` is an inverse variance: ``t = 1/gamma_E`` (:func:`scope_to_time`,
+:func:`time_to_scope`), and at ``beta = 1`` its free energy
+``F(x, gamma_E) = log int exp(-f(y) - gamma_E |x - y|^2/2) dy`` satisfies
+``-F(x, gamma_E) = u(x, 1/gamma_E) - (d/2) log(2 pi / gamma_E)`` (:func:`esgd_free_energy`),
+``grad(-F) = grad u(x, 1/gamma_E) = gamma_E (x - <y>)``.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from solvers._jit import njit, pnjit, prange, use_parallel
+from solvers.errors import NonFiniteError, check_positive
+from solvers.grid import Grid
+from solvers.result import Result, register_result
+
+from . import _dyn_kernels as K
+from . import stats
+
+__all__ = ["local_entropy", "local_entropy_grad", "estimate", "LocalEntropyResult", "scope_to_time",
+           "time_to_scope", "esgd_free_energy", "sgld_mean", "METHODS", "curvature_bound"]
+
+METHODS = ("exact", "pde", "sgld", "prox")
+_MAX_CELLS = {1: 8001, 2: 401, 3: 97}
+
+
+# ----------------------------------------------------------------------------- converters
+def scope_to_time(gamma_e):
+    """Entropy-SGD scope ``gamma_E`` (inverse variance) -> DR time ``t = 1/gamma_E`` (array or float)."""
+    g = np.asarray(gamma_e, dtype=np.float64)
+    if np.any(~np.isfinite(g)) or np.any(g <= 0):
+        raise ValueError(f"`gamma_e` must be positive and finite (gamma_e > 0); got {gamma_e!r}.")
+    out = 1.0 / g
+    return float(out) if out.ndim == 0 else out
+
+
+def time_to_scope(t):
+    """DR time ``t`` (a variance) -> Entropy-SGD scope ``gamma_E = 1/t`` (array or float)."""
+    a = np.asarray(t, dtype=np.float64)
+    if np.any(~np.isfinite(a)) or np.any(a <= 0):
+        raise ValueError(f"`t` must be positive and finite (t > 0); got {t!r}.")
+    out = 1.0 / a
+    return float(out) if out.ndim == 0 else out
+
+
+def esgd_free_energy(loss, x, gamma_e, *, method="exact", **kw):
+    r"""ESGD's minimised objective ``-F(x, gamma_E)`` at ``beta = 1`` (paper-spec §1.3).
+
+    .. math:: -F(x,\gamma_E) = -\log\int e^{-f(y)-\frac{\gamma_E}{2}|x-y|^2}dy
+              = u(x, 1/\gamma_E) - \frac d2\log\frac{2\pi}{\gamma_E}.
+
+    ``x`` shape (..., d) -> shape (...).  ``method`` and ``kw`` as :func:`local_entropy` (``beta = 1``).
+    """
+    t = scope_to_time(gamma_e)
+    u = local_entropy(loss, x, t, 1.0, method=method, **kw)
+    return u - 0.5 * loss.dim * math.log(2.0 * math.pi * t)
+
+
+# ----------------------------------------------------------------------------- result
+@register_result
+@dataclass(frozen=True, repr=False)
+class LocalEntropyResult(Result):
+    """Local entropy at a set of points.
+
+    Attributes
+    ----------
+    x : ndarray, shape (..., d)
+    u : ndarray, shape (...)
+        ``u(x, t)`` (NaN for ``"sgld"``).
+    grad : ndarray, shape (..., d)
+        ``grad u(x, t) = (x - mean)/t``.
+    mean : ndarray, shape (..., d)
+        Gibbs mean ``<y>`` (prox for ``beta = inf``).
+    stderr : ndarray, shape (..., d)
+        Standard error of ``grad`` (``"sgld"``; zeros for the deterministic methods).
+    tau : ndarray, shape (..., d)
+        Integrated autocorrelation time per coordinate, in SGLD steps (``"sgld"``; zeros otherwise).
+    rhat : ndarray, shape (...)
+        Largest Gelman-Rubin statistic over the coordinates (``"sgld"`` with >= 2 chains; NaN otherwise).
+    n_samples : int
+        Samples per point after burn-in (all chains; ``"sgld"``), 0 otherwise.
+    t, beta : float
+    method : str
+    params : dict
+    wall_time : float, seconds
+    """
+
+    x: np.ndarray
+    u: np.ndarray
+    grad: np.ndarray
+    mean: np.ndarray
+    stderr: np.ndarray
+    tau: np.ndarray
+    rhat: np.ndarray
+    n_samples: int
+    t: float
+    beta: float
+    method: str
+    params: dict = field(default_factory=dict)
+    wall_time: float = 0.0
+
+    @property
+    def value(self):
+        """Alias of ``grad`` (the estimated quantity of the ``"sgld"`` method)."""
+        return self.grad
+
+
+# ----------------------------------------------------------------------------- helpers
+def _points(loss, x):
+    X = np.asarray(x, dtype=np.float64)
+    if X.ndim == 0 or X.shape[-1] != loss.dim:
+        raise ValueError(f"`x` must have shape (..., {loss.dim}) (trailing axis = loss.dim = {loss.dim}); "
+                         f"got shape {X.shape}.")
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"`x` must be finite; got {int(np.count_nonzero(~np.isfinite(X)))} non-finite entries.")
+    return X
+
+
+def _tb(t, beta):
+    t = check_positive("t", t)
+    beta = check_positive("beta", beta, allow_inf=True)
+    return t, beta
+
+
+def curvature_bound(loss, n: int = 64, positive: bool = False) -> float:
+    """An estimate of ``max |f''|`` along the axes over ``loss.bounds`` (``loss.lipschitz_grad`` when finite).
+
+    ``positive=True`` bounds only the positive part ``max f''`` (what limits the SGLD step).
+
+    Second differences of ``f`` on an ``n``-point-per-axis grid (at most 4096 points), refined once
+    near the largest value.  Used only to choose grid spacings and default SGLD steps.
+    """
+    lip = loss.lipschitz_grad
+    if lip is not None and math.isfinite(lip) and lip > 0:
+        return float(lip)
+    d = loss.dim
+    n = max(8, min(n, int(4096 ** (1.0 / d))))
+    g = Grid.uniform(loss.bounds, (n,) * d)
+    P = g.mesh()
+    best = 0.0
+    for h in (min(g.spacing) / 4.0, min(g.spacing) / 64.0):
+        for k in range(d):
+            e = np.zeros(d)
+            e[k] = h
+            d2 = (loss.value(P + e) - 2.0 * loss.value(P) + loss.value(P - e)) / h ** 2
+            best = max(best, float(np.max(d2 if positive else np.abs(d2))))
+    return max(best, 1e-12)
+
+
+_MAX_CELLS_PDE = {1: 1601, 2: 161, 3: 49}
+
+
+def _auto_shape(loss, X, t, beta, cells, cap=None):
+    """Bounds and cells per axis covering the points; spacing resolves sqrt(t/beta) and 1/sqrt(beta C)."""
+    d = loss.dim
+    pts = X.reshape(-1, d)
+    lo, hi = pts.min(0), pts.max(0)
+    if cells is not None:
+        n = np.broadcast_to(np.asarray(cells, dtype=int), (d,))
+        width = np.maximum(hi - lo, 1e-3)
+        h = width / np.maximum(n - 9, 1)
+    else:
+        C = curvature_bound(loss)
+        scales = [math.sqrt(t / beta) if math.isfinite(beta) else math.inf,
+                  1.0 / math.sqrt(beta * C) if math.isfinite(beta) else math.inf,
+                  1.0 / math.sqrt(C) if C > 0 else math.inf, 0.1 * max(float(np.max(hi - lo)), 1.0)]
+        r = 8.0 if d == 1 else 4.0
+        h0 = min(scales[0] / r, scales[1] / 4.0, scales[2] / r, scales[3] / 4.0)
+        if not math.isfinite(beta):
+            h0 = min(h0, float(np.max(hi - lo)) / (2000.0 if d == 1 else 300.0 if d == 2 else 60.0))
+        width = np.maximum(hi - lo, h0)
+        n = np.minimum(np.ceil(width / h0).astype(int) + 9, (cap or _MAX_CELLS)[d])
+        h = width / (n - 9)
+    b = [(float(lo[k] - 4 * h[k]), float(lo[k] - 4 * h[k] + (n[k] - 1) * h[k])) for k in range(d)]
+    return Grid.uniform(b, tuple(int(v) for v in n))
+
+
+def _interp(grid: Grid, values: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Cubic interpolation of grid values at points ``(P, d)`` -> ``(P,)``."""
+    from scipy import interpolate as si
+
+    d = grid.dim
+    if d == 1:
+        s = si.make_interp_spline(grid.axes[0], values, k=3)
+        return s(pts[:, 0])
+    if d == 2:
+        s = si.RectBivariateSpline(grid.axes[0], grid.axes[1], values, kx=3, ky=3, s=0)
+        return s.ev(pts[:, 0], pts[:, 1])
+    r = si.RegularGridInterpolator(grid.axes, values, method="cubic")
+    return r(pts)
+
+
+def _central_grad(u, spacing):
+    """4th-order central differences (2nd order one-sided at the two edge rows): ``grid.shape + (d,)``."""
+    out = np.empty(u.shape + (u.ndim,))
+    for k in range(u.ndim):
+        g = np.gradient(u, spacing[k], axis=k, edge_order=2)
+        sl = [slice(None)] * u.ndim
+        n = u.shape[k]
+        if n >= 5:
+            def s(a, b):
+                q = list(sl)
+                q[k] = slice(a, n + b if b <= 0 else b)
+                return tuple(q)
+            inner = (u[s(0, -4)] - 8 * u[s(1, -3)] + 8 * u[s(3, -1)] - u[s(4, 0)]) / (12 * spacing[k])
+            q = list(sl)
+            q[k] = slice(2, n - 2)
+            g[tuple(q)] = inner
+        out[..., k] = g
+    return out
+
+
+def _check_method(method):
+    if method not in METHODS:
+        raise ValueError(f"`method` must be one of {METHODS}; got {method!r}.")
+
+
+# ----------------------------------------------------------------------------- deterministic methods
+def _grid_method(loss, X, t, beta, method, cells=None, scheme="weno5", solver=None, prox_method="auto"):
+    from solvers.cole_hopf import cole_hopf
+    from solvers.hj import solve_hj
+    from solvers.hopf_lax import hopf_lax
+
+    d = loss.dim
+    pts = X.reshape(-1, d)
+    if method == "prox" and (solver or ("grid" if d <= 2 else "meshfree")) == "meshfree":
+        from .prox import prox as _prox
+
+        pm = prox_method
+        if pm == "auto":
+            pm = "newton" if loss.has_hess else "gd"
+        r = _prox(loss, pts, t, method=pm)
+        P = r.prox
+        return r.value, (pts - P) / t, P, {"solver": "meshfree", "prox_method": r.method}
+    if d > 3:
+        raise ValueError(f"method {method!r} needs a grid: loss.dim must be <= 3; got {d}. Use 'sgld' "
+                         f"(or 'prox' with solver='meshfree' at beta = inf).")
+    grid = _auto_shape(loss, X, t, beta, cells, _MAX_CELLS_PDE if method == "pde" else None)
+    if method == "exact":
+        res = cole_hopf(loss.value, grid, t, beta)
+        info = {"solver": "cole_hopf", "cole_hopf_method": res.method}
+        U, G = res.u, res.grad
+    elif method == "prox":
+        res = hopf_lax(loss.value, grid, t)
+        U, G = res.u, res.grad
+        info = {"solver": "hopf_lax"}
+    else:
+        res = solve_hj(loss.value, grid, t, beta=beta, scheme=scheme)
+        U = res.u
+        G = _central_grad(U, grid.spacing)
+        info = {"solver": "solve_hj", "scheme": res.scheme}
+    u = _interp(grid, U, pts)
+    g = np.stack([_interp(grid, G[..., k], pts) for k in range(d)], axis=-1)
+    info.update({"grid_shape": list(grid.shape), "grid_bounds": [list(b) for b in zip(grid.lo, grid.hi)]})
+    return u, g, pts - t * g, info
+
+
+# ----------------------------------------------------------------------------- SGLD kernel
+@njit
+def _sgld_job(j, kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, master, blocks, status):
+    p = j // n_chains
+    c = j - p * n_chains
+    d = X.shape[1]
+    key = K.chain_key(master, j, K.STREAM_NOISE)
+    y = np.empty(d)
+    g = np.empty(d)
+    z = np.empty(d + 1)
+    acc = np.zeros(d)
+    for k in range(d):
+        y[k] = y0[j, k]
+    step = 0
+    total = burn + n_blocks * blk
+    for step in range(total):
+        K.nb_grad_inline(kind, params, y, g)
+        K.fill_normals(key, step, d, z)
+        ok = True
+        for k in range(d):
+            y[k] = y[k] - h * (g[k] + (y[k] - X[p, k]) / t) + sig * z[k]
+            if not (abs(y[k]) < 1e300):
+                ok = False
+        if not ok:
+            status[j] = step
+            return
+        if step >= burn:
+            for k in range(d):
+                acc[k] += y[k]
+            s = step - burn + 1
+            if s % blk == 0:
+                b = s // blk - 1
+                for k in range(d):
+                    blocks[p, c, b, k] = acc[k] / blk
+                    acc[k] = 0.0
+
+
+@njit
+def _sgld_ser(kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, master, blocks, status):
+    for j in range(y0.shape[0]):
+        _sgld_job(j, kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, master, blocks, status)
+
+
+@pnjit
+def _sgld_par(kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, master, blocks, status):
+    for j in prange(y0.shape[0]):
+        _sgld_job(j, kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, master, blocks, status)
+
+
+def sgld_blocks_numpy(loss, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, master):
+    """Plain-numpy twin of the SGLD kernel (same random numbers); returns ``blocks (P, C, n_blocks, d)``."""
+    P, d = X.shape
+    jobs = y0.shape[0]
+    Y = y0.copy()
+    Xj = np.repeat(X, n_chains, axis=0)
+    Z = K.normals_block(np.uint64(master), np.arange(jobs, dtype=np.int64),
+                        np.arange(burn + n_blocks * blk, dtype=np.int64), d)
+    out = np.zeros((P, n_chains, n_blocks, d))
+    acc = np.zeros((jobs, d))
+    for step in range(burn + n_blocks * blk):
+        Y = Y - h * (loss.grad(Y) + (Y - Xj) / t) + sig * Z[step]
+        if step >= burn:
+            acc += Y
+            s = step - burn + 1
+            if s % blk == 0:
+                out[:, :, s // blk - 1, :] = (acc / blk).reshape(P, n_chains, d)
+                acc[:] = 0.0
+    return out
+
+
+def _gelman_rubin(chains):
+    """R-hat of ``(m, n)`` chains (split into halves first); NaN for fewer than 2 chains."""
+    m, n = chains.shape
+    if n < 4:
+        return np.nan
+    half = n // 2
+    c = np.concatenate([chains[:, :half], chains[:, n - half:]], axis=0)
+    m2 = c.shape[0]
+    means = c.mean(1)
+    W = c.var(1, ddof=1).mean()
+    B = half * means.var(ddof=1)
+    if W <= 0:
+        return 1.0 if B <= 0 else np.inf
+    var = (half - 1) / half * W + B / half
+    return float(np.sqrt(var / W)) if m2 >= 2 else np.nan
+
+
+def sgld_mean(loss, x, t, beta, *, inner_lr=None, n_samples=20000, burn_in=None, n_chains=4, block=None,
+              init="dispersed", init_scale=None, rng=0, parallel=None):
+    r"""The Entropy-SGD estimator of the Gibbs mean ``<y>`` and of ``grad u(x, t) = (x - <y>)/t``.
+
+    Parameters
+    ----------
+    loss : Loss with a Numba twin (``nb_kind >= 0``)
+    x : array (..., d)
+    t : float > 0
+        DR time (``= 1/gamma_E``).
+    beta : float > 0, finite
+    inner_lr : float > 0, optional
+        SGLD step ``eta'``; default ``0.02 / (C + 1/t)`` with ``C`` = :func:`curvature_bound` (positive part).
+    n_samples : int
+        Steps kept per chain after burn-in (rounded down to a multiple of ``block``).
+    burn_in : int, optional
+        Discarded steps per chain; default ``20 / (eta' (1/t))`` (20 relaxation times of the coupling),
+        at least 200.
+    n_chains : int >= 1
+        Independent chains per point (pooled; 2 or more give ``rhat``).
+    block : int, optional
+        Block length of the stored block means (default: ``n_samples / 4096`` rounded up).  The standard
+        error is computed from the block-mean series with Sokal's integrated time (exact pooling).
+    init : {"dispersed", "x"}
+        ``"x"``: every chain starts at ``y = x`` (Entropy-SGD); ``"dispersed"``: chain ``c`` starts at
+        ``x + s z_c`` with ``s = init_scale`` (default ``sqrt(t)``); overdispersed starts make ``rhat``
+        meaningful (make ``s`` cover the wells of f to detect chains stuck in one mode).
+    init_scale : float > 0, optional
+    rng : int or numpy.random.Generator
+    parallel : bool, optional
+
+    Returns
+    -------
+    LocalEntropyResult (``method="sgld"``; ``u`` is NaN)
+    """
+    t0 = time.perf_counter()
+    X = _points(loss, x)
+    t, beta = _tb(t, beta)
+    if not math.isfinite(beta):
+        raise ValueError("`beta` must be finite for method 'sgld' (beta < inf); use method='prox' for beta = inf.")
+    if loss.nb_kind < 0:
+        raise ValueError(f"method 'sgld' needs a loss with a Numba twin (nb_kind >= 0); got {loss!r}.")
+    if isinstance(n_chains, bool) or int(n_chains) != n_chains or n_chains < 1:
+        raise ValueError(f"`n_chains` must be an integer >= 1; got {n_chains!r}.")
+    n_chains = int(n_chains)
+    C = curvature_bound(loss, positive=True)
+    h = check_positive("inner_lr", inner_lr) if inner_lr is not None else 0.02 / (C + 1.0 / t)
+    if h * (1.0 / t - 0.0) >= 2.0:
+        raise ValueError(f"`inner_lr` must satisfy inner_lr < 2 t (stability of the coupling); got {h} with t = {t}.")
+    n_samples = int(n_samples)
+    if n_samples < 4:
+        raise ValueError(f"`n_samples` must be >= 4; got {n_samples}.")
+    blk = int(block) if block is not None else max(1, -(-n_samples // 4096))
+    if blk < 1 or blk > n_samples // 4:
+        raise ValueError(f"`block` must be in [1, n_samples/4 = {n_samples // 4}]; got {block!r}.")
+    n_blocks = n_samples // blk
+    burn = int(burn_in) if burn_in is not None else max(200, int(math.ceil(20.0 * t / h)))
+    if burn < 0:
+        raise ValueError(f"`burn_in` must be >= 0; got {burn_in!r}.")
+    if init not in ("dispersed", "x"):
+        raise ValueError(f"`init` must be 'dispersed' or 'x'; got {init!r}.")
+    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    master = int(gen.integers(0, 2 ** 63 - 1))
+    shape = X.shape[:-1]
+    pts = np.ascontiguousarray(X.reshape(-1, loss.dim))
+    P, d = pts.shape
+    y0 = np.repeat(pts, n_chains, axis=0)
+    if init == "dispersed" and n_chains > 1:
+        sc = math.sqrt(t) if init_scale is None else check_positive("init_scale", init_scale)
+        y0 = y0 + sc * gen.standard_normal(y0.shape)
+    y0 = np.ascontiguousarray(y0)
+    sig = math.sqrt(2.0 * h / beta)
+    blocks = np.zeros((P, n_chains, n_blocks, d))
+    status = np.full(P * n_chains, -1, np.int64)
+    par = use_parallel(P * n_chains * (burn + n_samples) // 64) if parallel is None else bool(parallel)
+    fn = _sgld_par if par else _sgld_ser
+    fn(loss.nb_kind, loss.nb_params, pts, y0, n_chains, t, h, sig, burn, n_blocks, blk, np.uint64(master),
+       blocks, status)
+    if np.any(status >= 0):
+        j = int(np.argmax(status >= 0))
+        raise NonFiniteError(f"SGLD chain {j} (point {j // n_chains}) went non-finite at step {int(status[j])}; "
+                             f"reduce `inner_lr` (got {h}).")
+    mean = blocks.mean(axis=(1, 2))
+    se = np.empty((P, d))
+    tau = np.empty((P, d))
+    rhat = np.full(P, np.nan)
+    for p in range(P):
+        rh = []
+        for k in range(d):
+            est = stats.mean_stderr(blocks[p, :, :, k])
+            se[p, k] = est.stderr
+            tau[p, k] = est.tau * blk
+            if n_chains > 1:
+                rh.append(_gelman_rubin(blocks[p, :, :, k]))
+        if rh:
+            rhat[p] = max(rh)
+    grad = (pts - mean) / t
+    return LocalEntropyResult(
+        x=X, u=np.full(shape, np.nan), grad=grad.reshape(X.shape), mean=mean.reshape(X.shape),
+        stderr=(se / t).reshape(X.shape), tau=tau.reshape(X.shape), rhat=rhat.reshape(shape),
+        n_samples=int(n_blocks * blk * n_chains), t=t, beta=beta, method="sgld",
+        params={"inner_lr": h, "burn_in": burn, "n_chains": n_chains, "block": blk, "n_blocks": n_blocks,
+                "init": init, "init_scale": init_scale, "seed": master, "parallel": par, "loss": repr(loss)},
+        wall_time=time.perf_counter() - t0)
+
+
+# ----------------------------------------------------------------------------- public API
+def estimate(loss, x, t, beta, method="exact", **kw) -> LocalEntropyResult:
+    """Local entropy ``u``, ``grad u`` and the Gibbs mean at points ``x`` (..., d) as a :class:`LocalEntropyResult`.
+
+    ``method`` in :data:`METHODS`; keywords: ``cells`` (grid cells per axis, int or (d,), for the grid
+    methods), ``scheme`` (``"pde"``), ``solver`` (``"grid"``/``"meshfree"``) and ``prox_method``
+    (``"prox"``), and those of :func:`sgld_mean` for ``"sgld"``.
+    """
+    _check_method(method)
+    if method == "sgld":
+        return sgld_mean(loss, x, t, beta, **kw)
+    t0 = time.perf_counter()
+    X = _points(loss, x)
+    t, beta = _tb(t, beta)
+    if method == "prox" and math.isfinite(beta):
+        raise ValueError(f"method 'prox' is the beta = inf (Hopf-Lax) solution; got beta = {beta}. "
+                         f"Use 'exact', 'pde' or 'sgld' for finite beta.")
+    allowed = {"exact": {"cells"}, "pde": {"cells", "scheme"}, "prox": {"cells", "solver", "prox_method"}}[method]
+    bad = set(kw) - allowed
+    if bad:
+        raise TypeError(f"unexpected keyword(s) {sorted(bad)} for method {method!r}; allowed: {sorted(allowed)}.")
+    u, g, m, info = _grid_method(loss, X, t, beta, method, **kw)
+    shape = X.shape[:-1]
+    z = np.zeros(X.shape)
+    return LocalEntropyResult(x=X, u=np.asarray(u).reshape(shape), grad=g.reshape(X.shape), mean=m.reshape(X.shape),
+                              stderr=z, tau=z.copy(), rhat=np.full(shape, np.nan), n_samples=0, t=t, beta=beta,
+                              method=method, params=info, wall_time=time.perf_counter() - t0)
+
+
+def local_entropy(loss, x, t, beta, method="exact", **kw):
+    r"""Relaxed loss ``u(x, t) = -(1/beta) log(G_{t/beta} * exp(-beta f))(x)`` (DR convention).
+
+    Parameters
+    ----------
+    loss : deeprelax.losses.Loss
+    x : array, shape (..., d)
+    t : float > 0
+        DR time (a variance; ``t = 1/gamma_E``).
+    beta : float in (0, inf]
+        ``inf`` gives the Hopf-Lax solution (``method="exact"`` or ``"prox"``).
+    method : {"exact", "pde", "prox"}
+        ``"sgld"`` estimates only the gradient (use :func:`local_entropy_grad`).
+    **kw : see :func:`estimate`.
+
+    Returns
+    -------
+    ndarray, shape (...) (a float for a single point of shape (d,))
+    """
+    if method == "sgld":
+        raise ValueError("method 'sgld' estimates grad u only (u needs the partition function); "
+                         "use local_entropy_grad(..., method='sgld') or method='exact'/'pde'/'prox'.")
+    u = estimate(loss, x, t, beta, method=method, **kw).u
+    return float(u) if u.ndim == 0 else u
+
+
+def local_entropy_grad(loss, x, t, beta, method="exact", **kw):
+    r"""``grad u(x, t) = (x - <y>)/t`` (DR convention).
+
+    Returns an ndarray of shape ``(..., d)`` for ``"exact"``, ``"pde"``, ``"prox"``; for ``"sgld"`` a
+    :class:`LocalEntropyResult` (``.grad`` / ``.value``, ``.stderr``, ``.tau``, ``.n_samples``, ``.rhat``).
+    Parameters as :func:`local_entropy` (and :func:`sgld_mean` for ``"sgld"``).
+    """
+    r = estimate(loss, x, t, beta, method=method, **kw)
+    return r if method == "sgld" else r.grad
