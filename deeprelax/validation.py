@@ -458,7 +458,7 @@ def _figures(out_dir, figs):
         ax.set_xticks(range(len(figs["z"])))
         ax.set_xticklabels([lab for lab, _ in figs["z"]], rotation=20)
         ax.set_ylabel("z = (SGLD - Cole-Hopf) / SE")
-        ax.set_title("SGLD estimate of grad u(x, t=0.5) vs Cole-Hopf (DR convention)")
+        ax.set_title("SGLD estimate of grad u(x, t=0.5) vs Cole-Hopf (DR convention)", fontsize=10)
         fig.tight_layout()
         p = Path(out_dir) / "sgld_zscores.png"
         fig.savefig(p, dpi=110)
@@ -471,7 +471,7 @@ def _figures(out_dir, figs):
         ax.plot(ts, ode, "k--", label="ODE dX/ds = -grad u(X, t)")
         ax.set_xlabel("flow time s")
         ax.set_ylabel("mean X_s")
-        ax.set_title("Homogenization: Entropy-SGD vs gradient flow of u (t=0.5, beta=10)")
+        ax.set_title("Homogenization: Entropy-SGD vs gradient flow of u (t=0.5, beta=10)", fontsize=10)
         ax.legend(fontsize=8)
         fig.tight_layout()
         p = Path(out_dir) / "homogenization.png"
@@ -488,7 +488,7 @@ def _figures(out_dir, figs):
             ax.hist(tr.xs[i, :, 0], bins=edges, density=True, histtype="step", color=c, ls=":")
         ax.set_xlabel("x")
         ax.set_ylabel("density")
-        ax.set_title("Langevin histograms (dotted) vs Fokker-Planck, double well, beta=2")
+        ax.set_title("Langevin histograms (dotted) vs Fokker-Planck, double well, beta=2", fontsize=10)
         ax.legend(fontsize=8)
         fig.tight_layout()
         p = Path(out_dir) / "fp_vs_langevin.png"
