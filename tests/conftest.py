@@ -1,5 +1,9 @@
 import os
 
+# CUDA kernels run in numba's simulator in the test suite (CI has no GPU); must be set before numba is
+# imported.  On a GPU machine, NUMBA_ENABLE_CUDASIM=0 make test runs them on the device instead.
+os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+
 import matplotlib
 import numpy as np
 import pytest
