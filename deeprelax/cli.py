@@ -5,7 +5,10 @@ Commands
 smooth        smooth a registered loss with the exact (Hopf-Lax / Cole-Hopf) or PDE solver
 demo          the default reproduction run used by ``make demo``
 fokker-planck evolve a density under the Fokker-Planck equation of a loss (HDF5 + PNG)
+validate      PDE-vs-dynamics and SGD-noise reproduction checks (validation.md/.json; exit 1 on a failure)
+sgd-noise     SGD out of equilibrium checks only (sgd_noise_checks.json; exit 1 on a failure)
 bench         convergence table (exit 1 on an order regression) and speed benchmarks
+losses        list the registered losses
 """
 from __future__ import annotations
 
@@ -189,6 +192,18 @@ def main(argv=None) -> int:
     d = sub.add_parser("demo", help="the default reproduction run (used by `make demo`)")
     d.add_argument("--out", default="figures/out")
 
+    v = sub.add_parser("validate", help="PDE-vs-dynamics reproduction checks (paper-spec §7); exits 1 on a failure")
+    v.add_argument("--out", default="validation", help="output directory (validation.md/.json, PNGs)")
+    v.add_argument("--size", default="full", choices=["test", "demo", "full"])
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--groups", nargs="+", default=None,
+                   help="subset of: exact sgld dynamics sgd_noise (default: all)")
+
+    sn = sub.add_parser("sgd-noise", help="SGD out of equilibrium: D(x), Phi != f, Example 19, Lyapunov, eta/b")
+    sn.add_argument("--out", default="sgd_noise", help="output directory (sgd_noise_checks.json)")
+    sn.add_argument("--size", default="test", choices=["test", "full"])
+    sn.add_argument("--seed", type=int, default=0)
+
     b = sub.add_parser("bench", help="convergence table + speed benchmarks (writes benchmarks/results/)")
     b.add_argument("--quick", action="store_true", help="smaller sizes")
     b.add_argument("--only", nargs="*", help="run only speed benchmarks whose name contains one of these")
@@ -219,6 +234,18 @@ def main(argv=None) -> int:
         for n in losses.names():
             print(n)
         return 0
+    if args.cmd == "validate":
+        from deeprelax.validation import main_validate
+
+        gs = ["--groups", *args.groups] if args.groups else []
+        try:
+            return main_validate(["--out", args.out, "--size", args.size, "--seed", str(args.seed), *gs])
+        except SystemExit as e:  # bad --groups value from the inner parser
+            return int(e.code or 2)
+    if args.cmd == "sgd-noise":
+        from deeprelax.sgd_noise import main as sgd_noise_main
+
+        return sgd_noise_main(["--out", args.out, "--size", args.size, "--seed", str(args.seed)])
     if args.cmd == "bench":
         from deeprelax.bench import run_bench
 

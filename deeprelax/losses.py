@@ -719,3 +719,8 @@ class GaussianMixture(Loss):
         self._beta1(beta)
         s_t = np.sqrt(self.s ** 2 + self._t(t))
         return ref.gaussmix_grad(self._x(x), self.w, self.m, s_t)
+
+
+# Finite-sum (minibatch) losses live in their own module; re-exported so that
+# ``dr.losses.finite_sum("least-squares", ...)`` works next to ``dr.losses.get``.
+from .finite_sum import FiniteSumLoss, finite_sum  # noqa: E402,F401

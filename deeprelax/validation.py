@@ -17,10 +17,14 @@ Checks (paper-spec §7 item in brackets)
 * ``homogenization`` [13] (Entropy-SGD vs the gradient flow of ``u``, gap shrinking with ``L``),
   ``elastic_sgd`` [14] (centre vs the same flow, gap shrinking with the number of replicas);
 * ``fp_vs_langevin`` (particle histogram vs Fokker-Planck, L1 ~ N^-1/2);
-* ``wide_sharp`` (SGD stays in the sharp basin, Entropy-SGD and the viscous flow reach the wide one).
+* ``wide_sharp`` (SGD stays in the sharp basin, Entropy-SGD and the viscous flow reach the wide one);
+* ``sgd_noise_NN`` [15-17] (group ``"sgd_noise"``): SGD out of equilibrium, from
+  :func:`deeprelax.sgd_noise.run_sgd_noise_checks` (diffusion matrix and temperature, Phi != f for
+  non-isotropic D, div(j rho_ss) = 0, Example 19, Lyapunov covariance, E[L] = eta Tr H/(4b), eta/b widths).
 """
 from __future__ import annotations
 
+import importlib as _importlib
 import json
 import math
 import time
@@ -30,11 +34,11 @@ from pathlib import Path
 import numpy as np
 from scipy import optimize, special
 
-from . import losses
-from . import local_entropy as le
-from . import stats
+from . import losses, stats
 
-__all__ = ["Check", "ValidationReport", "run_validation", "SIZES", "main_validate"]
+le = _importlib.import_module(".local_entropy", __package__)  # the module (dr.local_entropy is the function)
+
+__all__ = ["Check", "ValidationReport", "run_validation", "SIZES", "GROUPS", "main_validate"]
 
 SIZES = ("test", "demo", "full")
 
@@ -511,7 +515,27 @@ def _json_safe(o):
     return o
 
 
-def run_validation(out_dir, size: str = "full", seed: int = 0, groups=("exact", "sgld", "dynamics"),
+def _check_sgd_noise(cfg, seed, figs):
+    """SGD out of equilibrium (issue 6; paper-spec §7 items 15-17): the checks of
+    :func:`deeprelax.sgd_noise.run_sgd_noise_checks` as :class:`Check` rows (``size`` "full" runs their
+    full size, "test"/"demo" their test size)."""
+    from .sgd_noise import run_sgd_noise_checks
+
+    rows = run_sgd_noise_checks(None, "full" if cfg.get("name") == "full" else "test", seed)
+    out = []
+    for k, r in enumerate(rows):
+        se = r.get("stderr")
+        notes = f"SE {se:.3g}" if isinstance(se, (int, float)) else ""
+        out.append(Check(id=f"sgd_noise_{k:02d}", quantity=str(r["quantity"]), expected=f"{r['expected']:.6g}",
+                         measured=f"{r['measured']:.6g}", tolerance=f"{r['tolerance']:.3g}",
+                         passed=bool(r["pass"]), seed=int(r.get("seed", seed)), notes=notes))
+    return out
+
+
+GROUPS = ("exact", "sgld", "dynamics", "sgd_noise")
+
+
+def run_validation(out_dir, size: str = "full", seed: int = 0, groups=GROUPS,
                    figures: bool = True) -> ValidationReport:
     """Run the checks, write ``validation.md``, ``validation.json`` and PNG figures into ``out_dir``.
 
@@ -521,7 +545,7 @@ def run_validation(out_dir, size: str = "full", seed: int = 0, groups=("exact", 
     size : {"test", "demo", "full"}
     seed : int
         Base seed (every check derives its own fixed seed from it).
-    groups : subset of ("exact", "sgld", "dynamics")
+    groups : subset of ("exact", "sgld", "dynamics", "sgd_noise")
     figures : bool
 
     Returns
@@ -530,16 +554,17 @@ def run_validation(out_dir, size: str = "full", seed: int = 0, groups=("exact", 
     """
     if size not in SIZES:
         raise ValueError(f"`size` must be one of {SIZES}; got {size!r}.")
-    bad = set(groups) - {"exact", "sgld", "dynamics"}
+    bad = set(groups) - set(GROUPS)
     if bad:
-        raise ValueError(f"`groups` must be a subset of ('exact', 'sgld', 'dynamics'); got unknown {sorted(bad)}.")
-    cfg = _CFG[size]
+        raise ValueError(f"`groups` must be a subset of {GROUPS}; got unknown {sorted(bad)}.")
+    cfg = {**_CFG[size], "name": size}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     figs: dict = {}
     checks = []
-    for name, fn in (("exact", _check_exact), ("sgld", _check_sgld), ("dynamics", _check_dynamics)):
+    for name, fn in (("exact", _check_exact), ("sgld", _check_sgld), ("dynamics", _check_dynamics),
+                     ("sgd_noise", _check_sgd_noise)):
         if name in groups:
             tg = time.perf_counter()
             cs = fn(cfg, int(seed), figs)
@@ -563,15 +588,17 @@ def run_validation(out_dir, size: str = "full", seed: int = 0, groups=("exact", 
 
 
 def main_validate(argv=None) -> int:
-    """``deeprelax validate --out DIR [--size test|demo|full] [--seed N]``; returns 0 on success, 1 on failure."""
+    """``deeprelax validate --out DIR [--size test|demo|full] [--seed N] [--groups G ...]``; returns 0 on success, 1 on failure."""
     import argparse
 
     p = argparse.ArgumentParser(prog="deeprelax validate")
     p.add_argument("--out", required=True)
     p.add_argument("--size", default="full", choices=SIZES)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--groups", nargs="+", choices=GROUPS, default=list(GROUPS),
+                   help="which groups of checks to run (default: all)")
     a = p.parse_args(argv)
-    rep = run_validation(a.out, size=a.size, seed=a.seed)
+    rep = run_validation(a.out, size=a.size, seed=a.seed, groups=tuple(a.groups))
     print(rep.table())
     print(f"{'PASS' if rep.passed else 'FAIL'}: {len(rep.checks) - len(rep.failed)}/{len(rep.checks)} checks; "
           f"report in {a.out}/validation.md")
