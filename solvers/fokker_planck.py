@@ -97,6 +97,16 @@ positional parameters and the second is required or named ``t``.  Callable
 drifts are evaluated at face midpoints, array drifts are averaged onto faces.
 Time-dependent coefficients are evaluated at ``t_n`` (explicit), ``t_{n+1}``
 (implicit) or ``t_{n+1/2}`` (Crank-Nicolson).
+
+Backends
+--------
+``backend="cuda"`` (:mod:`solvers._cuda_fp`) runs the same three methods on a
+GPU for a diagonal ``D``: the explicit stencil one thread per cell, the
+per-line (split) tridiagonal solves one thread per line, with the CPU's
+operation order, so float64 results equal the CPU's to round-off; ``rho`` stays
+on the device between saved times.  ``dtype=np.float32`` runs the device march
+in single precision.  ``backend="auto"`` uses CUDA only on a real GPU for large
+grids (:func:`solvers._cuda.resolve_backend`).
 """
 from __future__ import annotations
 
@@ -110,6 +120,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from . import _cuda
 from . import _fp_kernels as K
 from .errors import NonFiniteError, SchemeError, StabilityError, check_positive
 from .grid import Grid
@@ -672,7 +683,8 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
                         method: str = "implicit", save_at=None, progress: bool = False,
                         dt: Optional[float] = None, time_dependent: Optional[bool] = None,
                         linear_solver: str = "auto", rannacher: int = 2, normalize: bool = False,
-                        kl_reference=None, mixed: str = "oriented") -> FPResult:
+                        kl_reference=None, mixed: str = "oriented", backend: str = "cpu",
+                        dtype=np.float64) -> FPResult:
     r"""Integrate a Fokker-Planck equation from ``rho0`` to time ``t``.
 
     ``rho_t = div(D (grad f) rho) + beta^{-1} div(D grad rho)`` for a ``potential`` f, or
@@ -719,6 +731,17 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
     kl_reference : None | False | ndarray ``grid.shape``
         Steady state for ``kl``.  None: Gibbs for a potential; for a time-independent drift
         the discrete steady state when ``grid.size <= 250000``.  False: skip (NaN).
+    backend : {"cpu", "cuda", "auto"}
+        ``"cuda"`` runs the march on a GPU (:mod:`solvers._cuda_fp`; numba's CUDA simulator when
+        ``NUMBA_ENABLE_CUDASIM=1``): all three methods for a diagonal ``D``, rho kept on the device,
+        copied back only at ``save_at`` times; same results as the CPU to round-off in float64.
+        A full ``D`` or ``linear_solver="direct"`` raises a ValueError on ``"cuda"``.  ``"auto"``
+        picks CUDA on a real GPU for grids of at least ``solvers._cuda.AUTO_MIN_WORK`` cells and
+        supported settings, else the CPU.
+    dtype : numpy.float64 (default) or numpy.float32
+        Precision of the device march (``backend="cuda"``).  The CPU backend computes in float64
+        only: float32 with ``backend="cpu"`` is an error, with ``"auto"`` falling back to the CPU it
+        runs in float64 (``params["dtype"]`` says which).  Results are returned as float64 arrays.
 
     Returns
     -------
@@ -746,6 +769,8 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
     if not math.isfinite(T) or T < 0:
         raise ValueError(f"`t` must be finite and non-negative (t >= 0); got {t!r}.")
     pb = _Problem(grid, potential, drift, beta, D, time_dependent, mixed)
+    dtype_ = _cuda.check_dtype(dtype)
+    be = _cuda.resolve_backend(backend, grid.size)
     beta = pb.beta
     vol = grid.cell_volume
     d = grid.dim
@@ -789,6 +814,17 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
 
     # ---- path and steps
     use_direct = d > 1 and (not pb.diagonal or linear_solver == "direct")
+    if be == "cuda" and use_direct:
+        if backend == "auto":
+            be = "cpu"
+        else:
+            why = "a full (non-diagonal) `D`" if not pb.diagonal else "`linear_solver='direct'`"
+            raise ValueError(f"`backend='cuda'` supports a diagonal `D` with the per-line solvers only; got {why} "
+                             f"(method={method!r}); use backend='cpu' (or 'auto').")
+    if be == "cpu" and dtype_ != np.float64:
+        if backend == "cpu":
+            raise ValueError(f"`dtype` = {dtype_.name} needs backend='cuda'; the CPU backend computes in float64.")
+        dtype_ = np.dtype(np.float64)
     if linear_solver == "split" and not pb.diagonal:
         raise SchemeError("`linear_solver='split'` needs a diagonal `D`; use 'direct' or 'auto' for a full D.")
     explicit_limit = 1.0 / float(pb.outflow(0.0).max())
@@ -945,6 +981,35 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
             bar = tqdm(total=n_total, desc=f"fokker-planck {method}", unit="step")
         except ImportError:  # pragma: no cover
             bar = None
+
+    def finish(rho, saved, diags, steps_done, hmax, compile_time):
+        mass, mn, F, kl = (np.array(v) for v in zip(*diags))
+        wall = time.perf_counter() - t_wall0 - compile_time
+        params = {
+            "D": pb.D.tolist(), "mixed": mixed if not pb.diagonal else None, "kind": pb.kind,
+            "time_dependent": bool(pb.time_dependent),
+            "linear_solver": ("direct" if use_direct else ("tridiagonal" if d == 1 else "split")),
+            "explicit_dt_limit": explicit_limit, "cn_positive_dt": 2.0 * explicit_limit,
+            "rannacher": int(rannacher) if method == "crank_nicolson" else 0,
+            "periodic": list(grid.periodic), "clipped_mass": clipped[0], "mass_correction": mass_fix[0],
+            "kl_reference": kl_mode, "backend": be, "dtype": dtype_.name,
+        }
+        return FPResult(rho=rho, ts=np.asarray(ts, dtype=np.float64), rhos=np.stack(saved), mass=mass, min_rho=mn,
+                        free_energy=F, kl=kl, grid=grid, t=T, beta=beta, method=method, n_steps=int(steps_done),
+                        dt=float(hmax), wall_time=float(wall), compile_time=float(compile_time), status="ok",
+                        params=params)
+
+    if be == "cuda":
+        from . import _cuda_fp
+        try:
+            out = _cuda_fp.march(pb, rho, plan, ts, T, method, rannacher, dtype_, diag, _raise_nonfinite,
+                                 clipped, mass_fix, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+        rho_f, saved_f, diags_f, steps_f, hmax_f, ctime = out
+        return finish(rho_f, saved_f, diags_f, steps_f, hmax_f, compile_time + ctime)
+
     saved = []
     diags = []
     tcur = 0.0
@@ -983,19 +1048,7 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
     if not np.isfinite(rho).all():
         _raise_nonfinite(T, steps_done, method, hmax)
     rho = rho.copy()
-    mass, mn, F, kl = (np.array(v) for v in zip(*diags))
-    wall = time.perf_counter() - t_wall0 - compile_time
-    params = {
-        "D": pb.D.tolist(), "mixed": mixed if not pb.diagonal else None, "kind": pb.kind, "time_dependent": bool(pb.time_dependent),
-        "linear_solver": ("direct" if use_direct else ("tridiagonal" if d == 1 else "split")),
-        "explicit_dt_limit": explicit_limit, "cn_positive_dt": 2.0 * explicit_limit,
-        "rannacher": int(rannacher) if method == "crank_nicolson" else 0,
-        "periodic": list(grid.periodic), "clipped_mass": clipped[0], "mass_correction": mass_fix[0], "kl_reference": kl_mode,
-    }
-    return FPResult(rho=rho, ts=np.asarray(ts, dtype=np.float64), rhos=np.stack(saved), mass=mass, min_rho=mn,
-                    free_energy=F, kl=kl, grid=grid, t=T, beta=beta, method=method, n_steps=int(steps_done),
-                    dt=float(hmax), wall_time=float(wall), compile_time=float(compile_time), status="ok",
-                    params=params)
+    return finish(rho, saved, diags, steps_done, hmax, compile_time)
 
 
 def _raise_nonfinite(tt, step, method, h):
