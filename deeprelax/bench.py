@@ -59,6 +59,10 @@ def run_bench(quick: bool = False, only: list | None = None, skip_speed: bool = 
             if md.exists():
                 print(md.read_text())
             print(f"[{name}: {time.perf_counter() - ts:.1f} s]")
+    if (bdir / "speed_summary.py").exists():
+        summ = _load("speed_summary")
+        summ.run(quick=quick)
+        print("\n" + (bdir / "results" / "speed.md").read_text())
     try:
         done = _load("update_readme").update()
         print(f"README tables updated: {', '.join(done) or 'none'}")

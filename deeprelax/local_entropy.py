@@ -386,7 +386,7 @@ def _gelman_rubin(chains):
     return float(np.sqrt(var / W)) if m2 >= 2 else np.nan
 
 
-def sgld_mean(loss, x, t, beta, *, inner_lr=None, n_samples=20000, burn_in=None, n_chains=4, block=None,
+def sgld_mean(loss, x, t, beta, *, inner_lr=None, n_samples=None, burn_in=None, n_chains=4, block=None,
               init="dispersed", init_scale=None, rng=0, parallel=None):
     r"""The Entropy-SGD estimator of the Gibbs mean ``<y>`` and of ``grad u(x, t) = (x - <y>)/t``.
 
@@ -399,8 +399,12 @@ def sgld_mean(loss, x, t, beta, *, inner_lr=None, n_samples=20000, burn_in=None,
     beta : float > 0, finite
     inner_lr : float > 0, optional
         SGLD step ``eta'``; default ``0.02 / (C + 1/t)`` with ``C`` = :func:`curvature_bound` (positive part).
-    n_samples : int
-        Steps kept per chain after burn-in (rounded down to a multiple of ``block``).
+    n_samples : int, optional
+        Steps kept per chain after burn-in (rounded down to a multiple of ``block``).  Default
+        ``max(20000, 200 t / eta')``: at least 200 relaxation times ``t`` of the coupling, so that the
+        autocorrelation time, hence the standard error, is estimated reliably even when a stiff loss
+        forces a tiny ``eta'`` (with a fixed 20000 steps, dr-fig1's ``eta' ~ 1e-5`` covered about one
+        relaxation time and the error bars were too small by a factor of ~3).
     burn_in : int, optional
         Discarded steps per chain; default ``20 / (eta' (1/t))`` (20 relaxation times of the coupling),
         at least 200.
@@ -435,7 +439,7 @@ def sgld_mean(loss, x, t, beta, *, inner_lr=None, n_samples=20000, burn_in=None,
     h = check_positive("inner_lr", inner_lr) if inner_lr is not None else 0.02 / (C + 1.0 / t)
     if h * (1.0 / t - 0.0) >= 2.0:
         raise ValueError(f"`inner_lr` must satisfy inner_lr < 2 t (stability of the coupling); got {h} with t = {t}.")
-    n_samples = int(n_samples)
+    n_samples = max(20000, int(math.ceil(200.0 * t / h))) if n_samples is None else int(n_samples)
     if n_samples < 4:
         raise ValueError(f"`n_samples` must be >= 4; got {n_samples}.")
     blk = int(block) if block is not None else max(1, -(-n_samples // 4096))

@@ -1,0 +1,171 @@
+"""One table of every performance target in the issues, read from ``benchmarks/results/*.json``.
+
+Each row: the target, what was measured, the same-run reference it is compared with, the
+ratio, and whether the target is met.  Missing results (a benchmark not run, a peer package
+not installed) give a row that says so instead of a number.  Writes ``results/speed.md`` and
+``results/speed.json``; ``deeprelax bench`` runs it after the speed benchmarks.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _load(name: str):
+    p = RESULTS / f"{name}.json"
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def _fmt(v, unit=""):
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    if isinstance(v, str):
+        return v
+    a = abs(v)
+    s = f"{v:.3g}" if (a >= 1e-3 and a < 1e4) or a == 0 else f"{v:.2e}"
+    return s + unit
+
+
+def _row(issue, target, measured, reference, ratio, met, note=""):
+    return {"issue": issue, "target": target, "measured": measured, "reference": reference,
+            "ratio": ratio, "met": met, "note": note}
+
+
+def collect() -> list[dict]:
+    rows = []
+    hl = _load("hopf_lax")
+    if hl:
+        q = [r for r in hl.get("2d", []) if r.get("refine") == "quadratic"]
+        if q:
+            s = q[0]["median_s"]
+            rows.append(_row(2, "Hopf-Lax 2048^2 <= 0.15 s", _fmt(s, " s"), "target 0.15 s", _fmt(0.15 / s) + "x",
+                             s <= 0.15))
+        b = hl.get("1d_vs_brute", {})
+        if b:
+            rows.append(_row(2, "Hopf-Lax 1-D N=4096 >= 1000x numpy brute force", _fmt(b["ours_none_s"], " s"),
+                             f"numpy O(N^2) {_fmt(b['numpy_brute_s'], ' s')}", _fmt(b["speedup_none"]) + "x",
+                             b["speedup_none"] >= 1000))
+        r = hl.get("1d_ratio_largest_over_smallest")
+        if r is not None:
+            rows.append(_row(2, "Hopf-Lax time(2^22)/time(2^18) <= 24 (linear)", _fmt(r), "size ratio 16", _fmt(r),
+                             r <= 24))
+        c = hl.get("compile", {})
+        if c:
+            rows.append(_row(2, "second process loads kernels from the cache (no recompile)",
+                             f"{_fmt(c['cached_process_first_call_s'], ' s')} first call",
+                             f"cold compile {_fmt(c['fresh_cache_first_call_s'], ' s')}",
+                             _fmt(c["fresh_cache_first_call_s"] / c["cached_process_first_call_s"]) + "x",
+                             c["cached_process_first_call_s"] < 0.25 * c["fresh_cache_first_call_s"]))
+    fp = _load("fokker_planck")
+    if fp:
+        rows2 = fp.get("ou_2d", {}).get("rows", [])
+        imp = [r for r in rows2 if r["case"].startswith("implicit")]
+        ref = [r for r in rows2 if "splu" in r["case"]]
+        if imp:
+            best = min(imp, key=lambda r: r["median_s"])
+            rows.append(_row(3, "FP 2-D 400^2 OU to t=0.5 (implicit) <= 1 s", _fmt(best["median_s"], " s"),
+                             f"scipy splu BE {_fmt(ref[0]['median_s'], ' s')}" if ref else "-",
+                             _fmt(ref[0]["median_s"] / best["median_s"]) + "x" if ref else "-",
+                             best["median_s"] <= 1.0, f"max rel err {_fmt(best['max_rel_err'])}"))
+        peer = fp.get("fplanck", {})
+        if peer.get("skipped", True):
+            rows.append(_row(3, "FP 2-D 400^2 vs fplanck (same grid)", "-", "fplanck", "-", None,
+                             "skipped: " + str(peer.get("note", "fplanck not installed"))[:90]))
+        else:
+            ours = imp and min(r["median_s"] for r in imp)
+            rows.append(_row(3, "FP 2-D 400^2 vs fplanck (same grid)", _fmt(ours, " s"),
+                             f"fplanck {_fmt(peer.get('total_s'), ' s')}",
+                             _fmt(peer.get("total_s", float("nan")) / ours) + "x" if ours else "-",
+                             bool(ours and peer.get("total_s", 0) > ours), peer.get("note", "")))
+        one = [r for r in fp.get("ou_1d", {}).get("rows", []) if r["case"].startswith("implicit")]
+        if one:
+            s = one[0]["median_s"]
+            rows.append(_row(3, "FP 1-D N=4096 transient <= 0.2 s", _fmt(s, " s"), "target 0.2 s",
+                             _fmt(0.2 / s) + "x", s <= 0.2))
+    hj = _load("hj")
+    if hj:
+        modes = hj.get("godunov_step", {}).get("modes", {})
+        for mode in ("serial",):
+            m = modes.get(mode, {})
+            st = m.get("numba 5-point stencil (reference)")
+            gd = m.get("godunov step: ghosts + stage with fused CFL slopes")
+            if st and gd:
+                frac = st["wall_s"] / gd["wall_s"]
+                rows.append(_row(8, f"Godunov step 2048^2 >= 50% of a 5-point stencil sweep ({mode})",
+                                 f"{_fmt(gd['gcells_per_s'])} Gcell/s", f"stencil {_fmt(st['gcells_per_s'])} Gcell/s",
+                                 f"{100 * frac:.0f} %", frac >= 0.5))
+        w = hj.get("weno512", [])
+        if w:
+            best = min(w, key=lambda r: r["wall_s"] if r.get("cfl", 0.5) == 0.5 else math.inf)
+            peer = (hj.get("peers") or {}).get("hj_reachability", {})
+            pt = peer.get("wall_s") if isinstance(peer, dict) else None
+            ref_t = pt if pt else 12.0
+            rows.append(_row(8, "WENO5 512^2 to t=1 >= 2x faster than hj_reachability", _fmt(best["wall_s"], " s")
+                             + f" ({best['mode']}, err {_fmt(best['max_err'])})",
+                             (f"hj_reachability {_fmt(pt, ' s')} (same run)" if pt else
+                              "hj_reachability 12 s (issue's figure; not installed)"),
+                             _fmt(ref_t / best["wall_s"]) + "x", ref_t / best["wall_s"] >= 2.0))
+        tta = hj.get("time_to_accuracy")
+        if tta:
+            peer = (hj.get("peers") or {}).get("hj_reachability", {})
+            pt = peer.get("wall_s") if isinstance(peer, dict) else None
+            perr = peer.get("max_err") if isinstance(peer, dict) else None
+            ref_t = pt if pt else 12.0
+            rows.append(_row(8, "time to hj_reachability's 512^2 accuracy >= 10x less wall time",
+                             f"{tta['scheme']} {tta['n']}^2: {_fmt(tta['wall_s'], ' s')}, err {_fmt(tta['max_err'])}",
+                             (f"hj_reachability {_fmt(pt, ' s')}, err {_fmt(perr)}" if pt else
+                              "hj_reachability 12 s, err 6.4e-3 (issue's figures)"),
+                             _fmt(ref_t / tta["wall_s"]) + "x", ref_t / tta["wall_s"] >= 10))
+        peers = hj.get("peers") or {}
+        pp = peers.get("py_pde") or peers.get("py-pde")
+        if isinstance(pp, dict) and not pp.get("skipped", False) and pp.get("ours_wall_s"):
+            rows.append(_row(8, "viscous beta=10 1-D N=1024 t=1: py-pde's error or smaller, in less time",
+                             f"{_fmt(pp['ours_wall_s'], ' s')}, err {_fmt(pp.get('ours_max_err'))}",
+                             f"py-pde {_fmt(pp.get('wall_s'), ' s')}, err {_fmt(pp.get('max_err'))}",
+                             _fmt(pp["wall_s"] / pp["ours_wall_s"]) + "x",
+                             bool(pp["wall_s"] > pp["ours_wall_s"] and pp.get("max_err", 0) >= pp.get("ours_max_err",
+                                                                                                       1))))
+        else:
+            note = pp.get("note", "py-pde not installed") if isinstance(pp, dict) else "py-pde not installed"
+            rows.append(_row(8, "viscous beta=10 1-D N=1024 t=1 vs py-pde", "-", "py-pde", "-", None,
+                             "skipped: " + str(note)[:90]))
+    dy = _load("dynamics")
+    if dy:
+        em = [r for r in dy.get("cases", []) if r["case"].startswith("EM Langevin") and r["threads"] > 1]
+        if em:
+            r = em[0]
+            rows.append(_row(4, "10^5 chains, 2-D loss: >= 5e7 particle-steps/s (goal 20x numpy)",
+                             f"{_fmt(r['numba_psteps_per_s'])} /s", f"numpy {_fmt(r['numpy_psteps_per_s'])} /s",
+                             _fmt(r["speedup"]) + "x", r["numba_psteps_per_s"] >= 5e7))
+    gpu = _load("gpu")
+    if gpu is None or gpu.get("skipped", True):
+        rows.append(_row(7, "GPU: Godunov step 8192^2 >= 50% of device copy bandwidth", "-", "-", "-", None,
+                         "skipped: no GPU lent to this project (kernels tested in the CUDA simulator)"))
+    return rows
+
+
+def to_markdown(rows: list[dict]) -> str:
+    out = ["# Performance targets (one table)", "",
+           "Read from the latest `benchmarks/results/*.json`; each ratio compares numbers measured in the same run "
+           "unless the reference column says otherwise.", "",
+           "| issue | target | measured | reference | ratio | met | note |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        met = "-" if r["met"] is None else ("yes" if r["met"] else "**no**")
+        out.append(f"| {r['issue']} | {r['target']} | {r['measured']} | {r['reference']} | {r['ratio']} | {met} | "
+                   f"{r['note']} |")
+    return "\n".join(out) + "\n"
+
+
+def run(quick: bool = False) -> list[dict]:
+    rows = collect()
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "speed.md").write_text(to_markdown(rows))
+    (RESULTS / "speed.json").write_text(json.dumps(rows, indent=1, default=str))
+    return rows
+
+
+if __name__ == "__main__":
+    print(to_markdown(run()))
