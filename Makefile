@@ -21,7 +21,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -n $(JOBS) tests
 
-bench: $(STAMP)
+# peers (fplanck, py-pde, hj_reachability + JAX) are installed only for the benchmarks
+$(VENV)/.stamp-bench: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[test,bench]"
+	touch $@
+
+bench: $(VENV)/.stamp-bench
 	$(PY) -m deeprelax.cli bench
 
 clean:

@@ -111,7 +111,7 @@ def run_demo(out: str | Path = "figures/out", *, validation_size: str = "demo", 
     rc = 0
     if not validation:
         lines += ["SKIPPED (validation=False)"]
-    elif importlib.util.find_spec("deeprelax.validation") is not None:
+    else:
         from deeprelax.validation import run_validation
         tv = time.perf_counter()
         try:
@@ -120,18 +120,15 @@ def run_demo(out: str | Path = "figures/out", *, validation_size: str = "demo", 
             lines += [f"FAILED: run_validation raised {type(exc).__name__}: {exc}"]
             rc = 1
         else:
-            lines += [f"validation written to {out / 'validation'} in {time.perf_counter() - tv:.1f} s"]
-            text = vres.get("summary") if isinstance(vres, dict) else getattr(vres, "summary", None)
-            if callable(text):
-                text = text()
-            if isinstance(text, str):
-                lines += ["", text]
-            elif isinstance(vres, str):
-                lines += ["", vres]
-    else:
-        lines += ["SKIPPED (hook): deeprelax.validation is not available in this checkout; "
-                  "run_demo will call deeprelax.validation.run_validation(out/'validation', size='demo') "
-                  "once it exists."]
+            n, nf = len(vres.checks), len(vres.failed)
+            lines += [f"{'PASS' if vres.passed else 'FAIL'}: {n - nf}/{n} checks "
+                      f"(PDE vs SGLD / Entropy-SGD / Elastic-SGD / Langevin, SGD noise) in "
+                      f"{time.perf_counter() - tv:.1f} s; report {out / 'validation' / 'validation.md'}"]
+            for c in vres.failed:
+                lines += [f"  FAILED {c.id}: {c.quantity}: expected {c.expected}, measured {c.measured}, "
+                          f"tolerance {c.tolerance}"]
+            if not vres.passed:
+                rc = 1
     lines += ["", f"DR Fig. 1 time: {t_fig1:.1f} s; total demo time: {time.perf_counter() - t_start:.1f} s"]
     text = "\n".join(lines)
     print(text)

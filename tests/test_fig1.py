@@ -111,3 +111,19 @@ def test_demo_fig1_stage_writes_outputs(tmp_path, capsys):
     assert (tmp_path / "fig1_smoothing.png").stat().st_size > 10_000
     assert (tmp_path / "fig1.h5").exists()
     assert "| sgd | 1.000 |" in (tmp_path / "summary.md").read_text()
+
+
+@pytest.mark.parametrize("passed", [True, False])
+def test_demo_exit_code_follows_validation(tmp_path, capsys, monkeypatch, passed):
+    import deeprelax.validation as V
+    from deeprelax.demo import run_demo
+
+    def fake(out_dir, size="full", seed=0, **kw):
+        c = V.Check(id="x", quantity="q", expected="1", measured="1" if passed else "2", tolerance="0",
+                    passed=passed)
+        return V.ValidationReport([c], size, seed, str(out_dir))
+
+    monkeypatch.setattr(V, "run_validation", fake)
+    assert run_demo(tmp_path, figures=False) == (0 if passed else 1)
+    out = capsys.readouterr().out
+    assert ("PASS: 1/1 checks" in out) if passed else ("FAIL: 0/1 checks" in out and "FAILED x" in out)
