@@ -23,6 +23,15 @@ Minibatches
 For a :class:`deeprelax.finite_sum.FiniteSumLoss`, ``batch=b`` draws ``b``
 indices per gradient call, with (``replace=True``) or without replacement;
 ``batch=None`` uses the full gradient.  Analytic losses reject ``batch``.
+
+Backends
+--------
+``backend="cuda"`` runs :func:`sgd`, :func:`sgld`, :func:`entropy_sgd` and :func:`hj_prox` on a GPU
+(:mod:`deeprelax._cuda_dyn`; numba's CUDA simulator when ``NUMBA_ENABLE_CUDASIM=1``), one thread per
+chain, with the same counter-based random numbers and the same arithmetic: trajectories equal the CPU
+backend's to round-off.  Only analytic losses (``nb_kind`` 0-7) run there; finite-sum losses,
+:func:`elastic_sgd` and :func:`parle` raise a ValueError with ``backend="cuda"``.  ``backend="auto"``
+uses CUDA on a real GPU for at least ``solvers._cuda.AUTO_MIN_WORK`` chains when supported, else the CPU.
 """
 from __future__ import annotations
 
@@ -33,6 +42,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from solvers import _cuda
 from solvers._jit import use_parallel
 from solvers.errors import NonFiniteError, check_positive
 from solvers.result import Result, register_result
@@ -231,9 +241,30 @@ def _seed(key):
     return {"key": int(key), "rng": RNG_NAME}
 
 
+def _backend(backend, n_chains, kind, algorithm, supported=True):
+    """``backend`` resolved for ``n_chains`` chains: "cuda" only where a device kernel exists.
+
+    ``backend="cuda"`` where it does not (finite-sum loss, Elastic-SGD, Parle) is a ValueError;
+    ``"auto"`` then falls back to the CPU.
+    """
+    be = _cuda.resolve_backend(backend, n_chains)
+    if be != "cuda":
+        return be
+    if not supported:
+        why = f"{algorithm} has no CUDA kernel"
+    elif is_finite_sum_kind(kind) or not (0 <= kind <= 7):
+        why = f"`loss` must be an analytic loss (nb_kind 0-7) on the device; got nb_kind={kind} (finite-sum losses " \
+              f"and their minibatches run on the CPU)"
+    else:
+        return be
+    if backend == "auto":
+        return "cpu"
+    raise ValueError(f"`backend='cuda'` is not available for this run: {why}; use backend='cpu'.")
+
+
 # ----------------------------------------------------------------------------- SGD / Langevin
 def sgd(loss, x0, *, lr, n_steps, beta=np.inf, scheme="em", rng=None, save_every=None, batch=None,
-        replace=True, n_chains=None, parallel=None) -> Trajectory:
+        replace=True, n_chains=None, parallel=None, backend="cpu") -> Trajectory:
     r"""Gradient descent with optional isotropic noise: Euler-Maruyama / Leimkuhler-Matthews Langevin.
 
     ``scheme="em"``: :math:`x_{n+1} = x_n - h_n g(x_n) + \sqrt{2 h_n/\beta}\,\xi_n`,
@@ -262,18 +293,22 @@ def sgd(loss, x0, *, lr, n_steps, beta=np.inf, scheme="em", rng=None, save_every
     n_chains : int, optional
         Replicate a single ``x0`` over this many chains.
     parallel : bool, optional
-        Force the threaded (True) or serial (False) kernel; default by problem size.
+        Force the threaded (True) or serial (False) kernel; default by problem size (CPU backend).
+    backend : {"cpu", "cuda", "auto"}
+        ``"cuda"``: one GPU thread per chain, same random numbers and arithmetic as the CPU (module
+        docstring); analytic losses only (a finite-sum loss is a ValueError there).  ``"auto"``: CUDA on a
+        real GPU for many chains, else the CPU.  Float64 on both.
 
     Returns
     -------
-    Trajectory (``schedule = {"h": (n_steps,)}``)
+    Trajectory (``schedule = {"h": (n_steps,)}``; ``params["backend"]`` says which backend ran)
     """
     return _langevin("sgd", loss, x0, lr, n_steps, beta, scheme, rng, save_every, batch, replace, n_chains,
-                     parallel, {})
+                     parallel, {}, backend)
 
 
 def sgld(loss, x0, *, lr, n_steps, beta=1.0, decay=None, convention="dr", scheme="em", rng=None,
-         save_every=None, batch=None, replace=True, n_chains=None, parallel=None) -> Trajectory:
+         save_every=None, batch=None, replace=True, n_chains=None, parallel=None, backend="cpu") -> Trajectory:
     r"""Stochastic-gradient Langevin dynamics with an optional polynomial step-size schedule.
 
     Step sizes :math:`\epsilon_n = lr\,(1 + n/b)^{-\gamma}` for ``decay=(b, gamma)`` (Welling-Teh's
@@ -286,7 +321,7 @@ def sgld(loss, x0, *, lr, n_steps, beta=1.0, decay=None, convention="dr", scheme
       (SGLD for the potential ``U = beta f``; EM with ``h = beta epsilon / 2``).
 
     Both target ``exp(-beta f)`` as ``epsilon -> 0``.  ``g`` is a minibatch gradient when ``batch`` is set.
-    ``ts`` is the Langevin time ``sum h``.  Other parameters as :func:`sgd`.
+    ``ts`` is the Langevin time ``sum h``.  Other parameters (``backend`` too) as :func:`sgd`.
     """
     n_steps = _posint("n_steps", n_steps)
     beta = _beta(beta)
@@ -310,15 +345,16 @@ def sgld(loss, x0, *, lr, n_steps, beta=1.0, decay=None, convention="dr", scheme
         raise ValueError(f"`convention` must be 'dr' or 'welling-teh'; got {convention!r}.")
     return _langevin("sgld", loss, x0, np.ascontiguousarray(h), n_steps, beta, scheme, rng, save_every, batch,
                      replace, n_chains, parallel, {"convention": convention, "decay": decay,
-                                                   "epsilon": eps})
+                                                   "epsilon": eps}, backend)
 
 
 def _langevin(name, loss, x0, lr, n_steps, beta, scheme, rng, save_every, batch, replace, n_chains, parallel,
-              extra):
+              extra, backend="cpu"):
     kind, params = _loss_codes(loss)
     n_steps = _posint("n_steps", n_steps)
     X0 = _x0(loss, x0, n_chains)
     nc, d = X0.shape
+    be = _backend(backend, nc, kind, name)
     h = _sched("lr", lr, n_steps)
     beta = _beta(beta)
     if scheme not in ("em", "lm"):
@@ -338,17 +374,23 @@ def _langevin(name, loss, x0, lr, n_steps, beta, scheme, rng, save_every, batch,
         return (kind, params, X0[:n], h, sig, lm, master, b, rep, slot, np.zeros((ns, n, d)),
                 np.zeros((n, d)), np.full(n, -1, np.int64))
 
-    args, wall, comp, par = _run(K._sgd_ser, K._sgd_par, make, nc, nc * n_steps, parallel)
-    _check_status(args[-1], name)
+    if be == "cuda":
+        from . import _cuda_dyn
+        xs, xf, status, wall, comp = _cuda_dyn.run_sgd(kind, params, X0, h, sig, lm, master, slot, ns)
+        par = None
+    else:
+        args, wall, comp, par = _run(K._sgd_ser, K._sgd_par, make, nc, nc * n_steps, parallel)
+        xs, xf, status = args[-3], args[-2], args[-1]
+    _check_status(status, name)
     ts = np.concatenate([[0.0], np.cumsum(h)])[saved]
     prm = {"lr": h if np.ptp(h) > 0 else float(h[0]), "n_steps": n_steps, "beta": beta, "scheme": scheme,
            "batch": batch, "replace": rep, "n_chains": nc, "save_every": save_every, "parallel": par,
-           "loss": repr(loss)}
+           "loss": repr(loss), "backend": be}
     prm.update({k: v for k, v in extra.items() if k != "epsilon"})
     sched = {"h": h}
     if "epsilon" in extra:
         sched["epsilon"] = extra["epsilon"]
-    return Trajectory(xs=args[-3], steps=saved, ts=ts, x=args[-2], algorithm=name, schedule=sched, params=prm,
+    return Trajectory(xs=xs, steps=saved, ts=ts, x=xf, algorithm=name, schedule=sched, params=prm,
                       seed=_seed(key), wall_time=wall, compile_time=comp)
 
 
@@ -358,7 +400,8 @@ _OUTER = {"dr": 0, "code": 1, "prox-grad": 2}
 
 def entropy_sgd(loss, x0, *, t, lr, inner_lr, L, n_steps, beta=None, scoping=0.0, ema=0.75, burn_in=0,
                 nesterov=False, momentum=0.9, noise="dr", epsilon=1e-4, outer="dr", rho=0.0, rng=None,
-                save_every=None, batch=None, replace=True, n_chains=None, parallel=None) -> Trajectory:
+                save_every=None, batch=None, replace=True, n_chains=None, parallel=None,
+                backend="cpu") -> Trajectory:
     r"""Entropy-SGD (ESGD Algorithm 1; paper-spec §3.1-3.2), in the DR convention by default.
 
     For outer step ``k`` (``t_k = t (1 + scoping)^{-k}``, i.e. scope ``gamma_E = (1/t)(1+scoping)^k``):
@@ -399,36 +442,38 @@ def entropy_sgd(loss, x0, *, t, lr, inner_lr, L, n_steps, beta=None, scoping=0.0
     scoping : float >= 0
         ``gamma_1``.
     ema, burn_in, nesterov, momentum, noise, epsilon, outer, rho : see above.
-    rng, save_every, batch, replace, n_chains, parallel : as :func:`sgd`.
+    rng, save_every, batch, replace, n_chains, parallel, backend : as :func:`sgd` (``backend="cuda"``:
+        one thread per chain runs the inner SGLD loop, the EMA and the outer step; analytic losses only).
 
     Returns
     -------
     Trajectory with ``mus`` and ``schedule = {"t": t_k, "lr", "inner_lr", "sigma"}`` (shape (n_steps,)).
     """
     return _esgd("entropy_sgd", loss, x0, t, lr, inner_lr, L, n_steps, beta, scoping, ema, burn_in, nesterov,
-                 momentum, noise, epsilon, outer, rho, rng, save_every, batch, replace, n_chains, parallel)
+                 momentum, noise, epsilon, outer, rho, rng, save_every, batch, replace, n_chains, parallel, backend)
 
 
 def hj_prox(loss, x0, *, t, lr, inner_lr, L, n_steps, scoping=0.0, ema=0.0, outer="dr", rng=None,
-            save_every=None, batch=None, replace=True, n_chains=None, parallel=None) -> Trajectory:
+            save_every=None, batch=None, replace=True, n_chains=None, parallel=None, backend="cpu") -> Trajectory:
     r"""The non-viscous (beta = inf) HJ / proximal algorithm of DR (paper-spec §3.3).
 
     ``L`` gradient steps on the prox problem ``y <- y - eta' (g(y) + (y - x)/t_k)`` from ``y = x``, then
     ``x <- x - eta (x - mu)/t_k`` (``outer="dr"``, ``grad u = (x - prox)/t``) or ``x <- x - eta grad f(mu)``
     (``outer="prox-grad"``); ``mu`` is the last inner iterate (``ema=0``) or an EMA of them.  It is
-    :func:`entropy_sgd` without noise.  ``rng`` is needed only for minibatches.
+    :func:`entropy_sgd` without noise.  ``rng`` is needed only for minibatches.  ``backend`` as :func:`sgd`.
     """
     return _esgd("hj_prox", loss, x0, t, lr, inner_lr, L, n_steps, np.inf, scoping, ema, 0, False, 0.0, "dr",
-                 0.0, outer, 0.0, rng, save_every, batch, replace, n_chains, parallel)
+                 0.0, outer, 0.0, rng, save_every, batch, replace, n_chains, parallel, backend)
 
 
 def _esgd(name, loss, x0, t, lr, inner_lr, L, n_steps, beta, scoping, ema, burn_in, nesterov, momentum, noise,
-          epsilon, outer, rho, rng, save_every, batch, replace, n_chains, parallel):
+          epsilon, outer, rho, rng, save_every, batch, replace, n_chains, parallel, backend="cpu"):
     kind, params = _loss_codes(loss)
     n_steps = _posint("n_steps", n_steps)
     L = _posint("L", L)
     X0 = _x0(loss, x0, n_chains)
     nc, d = X0.shape
+    be = _backend(backend, nc, kind, name)
     t0 = check_positive("t", t)
     scoping = float(scoping)
     if not math.isfinite(scoping) or scoping < 0:
@@ -482,16 +527,23 @@ def _esgd(name, loss, x0, t, lr, inner_lr, L, n_steps, beta, scoping, ema, burn_
         return (kind, params, X0[:n], L, tks, lrs, ilrs, sigs, om, ema_v, burn, mom, rho, master, b, rep, slot,
                 np.zeros((ns, n, d)), np.full((ns, n, d), np.nan), np.zeros((n, d)), np.full(n, -1, np.int64))
 
-    args, wall, comp, par = _run(K._esgd_ser, K._esgd_par, make, nc, nc * n_steps * (L + 1), parallel)
-    _check_status(args[-1], name, "outer step")
+    if be == "cuda":
+        from . import _cuda_dyn
+        xs, mus, xf, status, wall, comp = _cuda_dyn.run_esgd(kind, params, X0, L, tks, lrs, ilrs, sigs, om, ema_v,
+                                                             burn, mom, rho, master, slot, ns)
+        par = None
+    else:
+        args, wall, comp, par = _run(K._esgd_ser, K._esgd_par, make, nc, nc * n_steps * (L + 1), parallel)
+        xs, mus, xf, status = args[-4], args[-3], args[-2], args[-1]
+    _check_status(status, name, "outer step")
     flow = lrs if om != 1 else lrs * tks
     ts = np.concatenate([[0.0], np.cumsum(flow)])[saved]
     prm = {"t": t0, "beta": beta, "L": L, "n_steps": n_steps, "scoping": scoping, "ema": ema, "burn_in": burn,
            "nesterov": bool(nesterov), "momentum": mom, "noise": noise, "epsilon": float(epsilon),
            "outer": outer, "rho": rho, "batch": batch, "replace": rep, "n_chains": nc,
-           "save_every": save_every, "parallel": par, "loss": repr(loss)}
+           "save_every": save_every, "parallel": par, "loss": repr(loss), "backend": be}
     sched = {"t": tks, "lr": lrs, "inner_lr": ilrs, "sigma": sigs}
-    return Trajectory(xs=args[-4], steps=saved, ts=ts, x=args[-2], algorithm=name, mus=args[-3],
+    return Trajectory(xs=xs, steps=saved, ts=ts, x=xf, algorithm=name, mus=mus,
                       schedule=sched, params=prm, seed=_seed(key), wall_time=wall, compile_time=comp)
 
 
@@ -501,7 +553,7 @@ _CENTRE = {"flow": 0, "easgd": 1, "average": 2}
 
 def elastic_sgd(loss, x0, *, n_replicas, lr, n_steps, t=None, coupling=None, beta=np.inf, centre="flow",
                 centre_rate=1.0, rng=None, save_every=None, batch=None, replace=True, n_chains=None,
-                parallel=None) -> Trajectory:
+                parallel=None, backend="cpu") -> Trajectory:
     r"""Elastic-SGD: ``n_replicas`` replicas coupled to a centre (paper-spec §2.8, §3.4).
 
     With coupling ``c = 1/t`` (give ``t`` or ``coupling``), step ``h = lr`` and old replica mean ``ybar``:
@@ -520,7 +572,8 @@ def elastic_sgd(loss, x0, *, n_replicas, lr, n_steps, t=None, coupling=None, bet
     for ``f = a x^2/2`` the centre then decays at rate ``(a + 2c - sqrt(a^2 + 4c^2))/2`` instead of
     ``a c/(a + c)`` (about half of it for ``c >> a``).
     All replicas start at the centre ``x0``.  ``xs`` holds the centre, ``replicas`` the final ``y^a``.
-    ``n_chains`` independent systems run at once.
+    ``n_chains`` independent systems run at once.  CPU only: ``backend="cuda"`` raises a ValueError,
+    ``"auto"`` runs on the CPU.
 
     Returns
     -------
@@ -534,6 +587,7 @@ def elastic_sgd(loss, x0, *, n_replicas, lr, n_steps, t=None, coupling=None, bet
     coup = 1.0 / check_positive("t", t) if t is not None else check_positive("coupling", coupling)
     X0 = _x0(loss, x0, n_chains)
     nc, d = X0.shape
+    be = _backend(backend, nc, kind, "elastic_sgd", supported=False)
     h = _sched("lr", lr, n_steps)
     beta = _beta(beta)
     sigs = np.zeros(n_steps) if math.isinf(beta) else np.sqrt(2.0 * h / beta)
@@ -557,7 +611,7 @@ def elastic_sgd(loss, x0, *, n_replicas, lr, n_steps, t=None, coupling=None, bet
     prm = {"n_replicas": n_rep, "centre_rate": crate, "coupling": coup, "t": 1.0 / coup,
            "lr": float(h[0]) if np.ptp(h) == 0 else h,
            "n_steps": n_steps, "beta": beta, "centre": centre, "batch": batch, "replace": rep, "n_chains": nc,
-           "save_every": save_every, "parallel": par, "loss": repr(loss)}
+           "save_every": save_every, "parallel": par, "loss": repr(loss), "backend": be}
     return Trajectory(xs=args[-4], steps=saved, ts=ts, x=args[-2], algorithm="elastic_sgd", replicas=args[-3],
                       schedule={"h": h}, params=prm, seed=_seed(key), wall_time=wall, compile_time=comp)
 
@@ -565,7 +619,7 @@ def elastic_sgd(loss, x0, *, n_replicas, lr, n_steps, t=None, coupling=None, bet
 # ----------------------------------------------------------------------------- Parle
 def parle(loss, x0, *, n_replicas, nb, n_epochs, L=25, lr=0.1, gamma=0.01, rho=0.01, momentum=0.9, ema=0.75,
           normalize_rho=True, schedule=True, gamma_cap=1.0, rho_cap=10.0, lr_decay=0.1, beta=np.inf, rng=None,
-          save_every=None, batch=None, replace=True, n_chains=None, parallel=None) -> Trajectory:
+          save_every=None, batch=None, replace=True, n_chains=None, parallel=None, backend="cpu") -> Trajectory:
     r"""Parle, code form of the reference implementation (paper-spec §3.5), for ``n_replicas`` replicas.
 
     ``gamma`` and ``rho`` are coupling *strengths* (ESGD-like).  With ``normalize_rho`` the code's
@@ -580,7 +634,8 @@ def parle(loss, x0, *, n_replicas, nb, n_epochs, L=25, lr=0.1, gamma=0.01, rho=0
       ``y^a -= lr d``; ``x^a = y^a`` (applied to the current ``y``, as the code does); ``x_bar = mean x^a``.
 
     ``lr`` is multiplied by ``lr_decay`` after every epoch (code: 0.1; ``lr_decay=1`` keeps it).
-    :data:`PARLE_CODE` holds the code defaults.
+    :data:`PARLE_CODE` holds the code defaults.  CPU only: ``backend="cuda"`` raises a ValueError, ``"auto"``
+    runs on the CPU.
 
     Parameters
     ----------
@@ -601,6 +656,7 @@ def parle(loss, x0, *, n_replicas, nb, n_epochs, L=25, lr=0.1, gamma=0.01, rho=0
     L = _posint("L", L)
     X0 = _x0(loss, x0, n_chains)
     nc, d = X0.shape
+    be = _backend(backend, nc, kind, "parle", supported=False)
     lr0 = check_positive("lr", lr)
     lr_decay = check_positive("lr_decay", lr_decay)
     lrs = lr0 * lr_decay ** np.arange(n_epochs, dtype=np.float64)
@@ -645,7 +701,7 @@ def parle(loss, x0, *, n_replicas, nb, n_epochs, L=25, lr=0.1, gamma=0.01, rho=0
            "rho_normalized": r0, "momentum": mom, "ema": ema, "normalize_rho": bool(normalize_rho),
            "schedule": bool(schedule), "gamma_cap": float(gcap), "rho_cap": float(rcap), "lr_decay": lr_decay,
            "beta": beta, "batch": batch, "replace": rep, "n_chains": nc, "save_every": save_every,
-           "parallel": par, "loss": repr(loss)}
+           "parallel": par, "loss": repr(loss), "backend": be}
     return Trajectory(xs=args[-6], steps=saved, ts=saved.astype(np.float64), x=args[-2], algorithm="parle",
                       replicas=args[-5], schedule={"gamma": gam, "rho": rhs, "lr": lrs}, params=prm,
                       seed=_seed(key), wall_time=wall, compile_time=comp)

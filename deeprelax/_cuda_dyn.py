@@ -1,0 +1,721 @@
+r"""CUDA backend of the particle ensembles (:mod:`deeprelax.dynamics`, ``backend="cuda"``).
+
+One GPU thread runs one chain, with the same arithmetic, in the same order, as the
+CPU chain routines of :mod:`deeprelax._dyn_kernels`:
+
+* :func:`sgd` / :func:`sgld` (``_sgd_chain``): Euler-Maruyama and Leimkuhler-Matthews steps
+  ``x <- x - h_n g(x) + sig_n xi_n`` (LM: ``sig_n (xi_n + xi_{n+1})``), isotropic noise;
+* :func:`entropy_sgd` / :func:`hj_prox` (``_esgd_chain``): ``L`` inner SGLD steps on
+  ``f(y) + |y - x|^2 / (2 t_k)`` with optional Nesterov-style momentum, the EMA (or running
+  mean after burn-in) ``mu``, scoping ``t_k = t (1 + scoping)^-k`` and the outer step
+  (``"dr"``, ``"code"``, ``"prox-grad"``, optional ``rho`` data term).
+
+Random numbers: device twins of the counter-based generator (SplitMix64 finaliser keys,
+256-layer ziggurat; the tables are passed as device arrays), so chain ``c`` of a run sees the
+very numbers the CPU backend draws for it, whatever the thread layout.  Losses: device twins of
+:func:`deeprelax._nbloss.nb_grad` / ``nb_value`` for the analytic kinds 0-7, specialised at
+compile time on the loss kind and the dimension (positions live in registers/local memory).
+Softmin and Gaussian-mixture weights are recomputed per well instead of stored (same operations,
+same values; no per-thread array of wells).
+
+Positions stay on the device for the whole run; thinned snapshots (``save_every``) are written
+into a device array ``(n_saved, n_chains, d)`` and copied back once at the end, with the final
+positions and the per-chain status.
+
+Not on the device (``backend="cuda"`` raises a ValueError naming the argument; ``"auto"`` uses
+the CPU): finite-sum losses (minibatch or full gradients), :func:`elastic_sgd`, :func:`parle`.
+Precision is float64 only.
+
+Agreement: bit-identical in numba's CUDA simulator; on a GPU, libdevice ``exp``/``log``/``sin``
+and fused multiply-adds may differ from the CPU's libm in the last ulp, so trajectories agree to
+round-off (a ziggurat accept/reject decision that flips on a 1-ulp difference, probability
+~1e-16 per normal, would change that chain's path).
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import time
+import warnings
+
+import numpy as np
+
+from solvers._cuda import get_cuda, simulator_enabled
+
+from . import _dyn_kernels as DK
+from . import _nbloss as NB
+
+#: ``numba.cuda``, bound on first use; must be a module global (the simulator swaps it while a kernel runs).
+cuda = None
+
+#: Analytic loss kinds with a device twin.
+DEVICE_KINDS = (NB.KIND_QUADRATIC, NB.KIND_ABS, NB.KIND_DOUBLE_WELL, NB.KIND_SOFTMIN, NB.KIND_DRFIG1,
+                NB.KIND_RASTRIGIN, NB.KIND_COSINE, NB.KIND_GAUSSMIX)
+#: Threads per block of the chain kernels.
+TPB = 128
+
+_G, _G2, _M1, _M2 = DK._G, DK._G2, DK._M1, DK._M2
+_S30, _S27, _S31, _S11, _ONE = DK._S30, DK._S27, DK._S31, DK._S11, DK._ONE
+_TWO_M53 = DK._TWO_M53
+_S8MASK, _C_RETRY, _ZR = DK._S8MASK, DK._C_RETRY, float(DK._ZR)
+_LOG_2PI = NB._LOG_2PI
+STREAM_NOISE = DK.STREAM_NOISE
+
+
+@contextlib.contextmanager
+def quiet():
+    """Silence numpy scalar overflow warnings of simulated kernels (uint64 products wrap by design)."""
+    if not simulator_enabled():
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+def _bind():
+    global cuda
+    if cuda is None:
+        cuda = get_cuda()
+    return cuda
+
+
+# ----------------------------------------------------------------------------- RNG device twins
+@functools.lru_cache(maxsize=None)
+def rng_funcs():
+    """Device twins of ``mix64``, ``chain_key``, ``bits``, ``uniform_pos``, ``znormal`` and ``fill_normals``."""
+    _bind()
+
+    @cuda.jit(device=True, inline=True)
+    def mix64(z):
+        z = (z ^ (z >> _S30)) * _M1
+        z = (z ^ (z >> _S27)) * _M2
+        return z ^ (z >> _S31)
+
+    @cuda.jit(device=True, inline=True)
+    def chain_key(master, chain, stream):
+        return mix64(master ^ mix64(_G * (np.uint64(chain) + _ONE) + _G2 * np.uint64(stream)))
+
+    @cuda.jit(device=True, inline=True)
+    def bits(key, n):
+        return mix64(key ^ mix64(_G * (np.uint64(n) + _ONE)))
+
+    @cuda.jit(device=True, inline=True)
+    def uniform_pos(key, n):
+        return (float(bits(key, n) >> _S11) + 1.0) * _TWO_M53
+
+    @cuda.jit(device=True, inline=True)
+    def u53(b):
+        return float(b >> _S11) * _TWO_M53
+
+    @cuda.jit(device=True)
+    def znormal(key, n, ZX, ZF):
+        b = bits(key, n)
+        while True:
+            i = int(b & _S8MASK)
+            z = (2.0 * u53(b) - 1.0) * ZX[i]
+            if abs(z) < ZX[i + 1]:
+                return z
+            b = mix64(b + _C_RETRY)
+            if i == 0:
+                while True:
+                    a = -math.log(1.0 - u53(b)) / _ZR
+                    b = mix64(b + _C_RETRY)
+                    c = -math.log(1.0 - u53(b))
+                    b = mix64(b + _C_RETRY)
+                    if 2.0 * c > a * a:
+                        return _ZR + a if z > 0 else -(_ZR + a)
+            if ZF[i] + u53(b) * (ZF[i + 1] - ZF[i]) < math.exp(-0.5 * z * z):
+                return z
+            b = mix64(b + _C_RETRY)
+
+    @cuda.jit(device=True, inline=True)
+    def fill_normals(key, block, m, out, ZX, ZF):
+        base = block * m
+        for k in range(m):
+            out[k] = znormal(key, base + k, ZX, ZF)
+
+    class NS:
+        pass
+
+    ns = NS()
+    ns.mix64, ns.chain_key, ns.bits, ns.uniform_pos = mix64, chain_key, bits, uniform_pos
+    ns.znormal, ns.fill_normals = znormal, fill_normals
+    return ns
+
+
+# ----------------------------------------------------------------------------- loss device twins
+@functools.lru_cache(maxsize=None)
+def loss_funcs(kind: int, d: int):
+    """Device twins ``grad(params, x, out)`` and ``value(params, x)`` of ``nb_grad`` / ``nb_value``
+    for one loss ``kind`` and dimension ``d`` (both compile-time constants)."""
+    _bind()
+    KIND = int(kind)
+    D = int(d)
+    if KIND not in DEVICE_KINDS:
+        raise ValueError(f"loss kind {KIND} has no CUDA twin; device kinds are {DEVICE_KINDS}.")
+
+    @cuda.jit(device=True, inline=True)
+    def softmin_q(params, x, i):
+        """q_i(x) = a_i |x - m_i|^2 / 2 + c_i (``_softmin_logits``)."""
+        k = int(params[1])
+        oa = 3
+        om = oa + k
+        oc = om + k * D
+        s = 0.0
+        for j in range(D):
+            r = x[j] - params[om + i * D + j]
+            s += r * r
+        return 0.5 * params[oa + i] * s + params[oc + i]
+
+    @cuda.jit(device=True, inline=True)
+    def gaussmix_l(params, x, i):
+        """log w_i + log N(x; m_i, s_i^2 I) (``_gaussmix_logits``)."""
+        k = int(params[1])
+        ow = 2
+        om = ow + k
+        osd = om + k * D
+        s = 0.0
+        for j in range(D):
+            r = x[j] - params[om + i * D + j]
+            s += r * r
+        var = params[osd + i] * params[osd + i]
+        return math.log(params[ow + i]) - 0.5 * D * (_LOG_2PI + math.log(var)) - s / (2.0 * var)
+
+    @cuda.jit(device=True, inline=True)
+    def spline_f2(params, x0, deriv):
+        n = int(params[0])
+        ok = 1
+        oc = 1 + n
+        m = n - 1
+        lo = params[ok]
+        hi = params[ok + n - 1]
+        ell = params[oc + 4 * m + 1]
+        if x0 < lo:
+            th = math.tanh((x0 - lo) / ell)
+            slope = params[oc + 2 * m + 0]
+            if deriv == 0:
+                return params[oc + 3 * m + 0] + slope * ell * th
+            return slope * (1.0 - th * th)
+        if x0 >= hi:
+            hl = hi - params[ok + n - 2]
+            i = m - 1
+            c0 = params[oc + i]
+            c1 = params[oc + m + i]
+            c2 = params[oc + 2 * m + i]
+            slope = (3.0 * c0 * hl + 2.0 * c1) * hl + c2
+            th = math.tanh((x0 - hi) / ell)
+            if deriv == 0:
+                return params[oc + 4 * m] + slope * ell * th
+            return slope * (1.0 - th * th)
+        h = (hi - lo) / m
+        i = int((x0 - lo) / h)
+        if i > m - 1:
+            i = m - 1
+        if i < 0:
+            i = 0
+        while i < m - 1 and x0 >= params[ok + i + 1]:
+            i += 1
+        while i > 0 and x0 < params[ok + i]:
+            i -= 1
+        s = x0 - params[ok + i]
+        c0 = params[oc + i]
+        c1 = params[oc + m + i]
+        c2 = params[oc + 2 * m + i]
+        c3 = params[oc + 3 * m + i]
+        if deriv == 0:
+            return ((c0 * s + c1) * s + c2) * s + c3
+        return (3.0 * c0 * s + 2.0 * c1) * s + c2
+
+    @cuda.jit(device=True)
+    def grad(params, x, out):
+        if KIND == 0:
+            for i in range(D):
+                r = 0.0
+                for j in range(D):
+                    r += params[1 + i * D + j] * x[j]
+                out[i] = r
+        elif KIND == 1:
+            for i in range(D):
+                out[i] = 1.0 if x[i] > 0 else (-1.0 if x[i] < 0 else 0.0)
+        elif KIND == 2:
+            out[0] = x[0] * (x[0] * x[0] - 1.0)
+            for i in range(1, D):
+                out[i] = x[i]
+        elif KIND == 3:
+            k = int(params[1])
+            beta = params[2]
+            oa = 3
+            om = oa + k
+            imin = 0
+            qmin = softmin_q(params, x, 0)
+            for i in range(1, k):
+                qi = softmin_q(params, x, i)
+                if qi < qmin:
+                    qmin = qi
+                    imin = i
+            s = 0.0
+            if not math.isinf(beta):
+                for i in range(k):
+                    s += math.exp(-beta * (softmin_q(params, x, i) - qmin))
+            for j in range(D):
+                out[j] = 0.0
+            for i in range(k):
+                if math.isinf(beta):
+                    w = 1.0 if i == imin else 0.0
+                else:
+                    w = math.exp(-beta * (softmin_q(params, x, i) - qmin))
+                    w /= s
+                wa = w * params[oa + i]
+                if wa != 0.0:
+                    for j in range(D):
+                        out[j] += wa * (x[j] - params[om + i * D + j])
+        elif KIND == 4:
+            x0 = x[0]
+            out[0] = 2.0 * x0 + 3.0 * math.pi * math.cos(2 * math.pi * x0) + spline_f2(params, x0, 1)
+        elif KIND == 5:
+            A = params[1]
+            for i in range(D):
+                out[i] = (2.0 * x[i] + 2.0 * math.pi * A * math.sin(2.0 * math.pi * x[i])) / params[2]
+        elif KIND == 6:
+            for i in range(D):
+                out[i] = math.pi * math.sin(math.pi * x[i])
+        else:
+            k = int(params[1])
+            ow = 2
+            om = ow + k
+            osd = om + k * D
+            mx = gaussmix_l(params, x, 0)
+            for i in range(1, k):
+                li = gaussmix_l(params, x, i)
+                if li > mx:
+                    mx = li
+            s = 0.0
+            for i in range(k):
+                s += math.exp(gaussmix_l(params, x, i) - mx)
+            for j in range(D):
+                out[j] = 0.0
+            for i in range(k):
+                e = math.exp(gaussmix_l(params, x, i) - mx)
+                wv = e / s / (params[osd + i] * params[osd + i])
+                for j in range(D):
+                    out[j] += wv * (x[j] - params[om + i * D + j])
+
+    @cuda.jit(device=True)
+    def value(params, x):
+        if KIND == 0:
+            s = 0.0
+            for i in range(D):
+                r = 0.0
+                for j in range(D):
+                    r += params[1 + i * D + j] * x[j]
+                s += x[i] * r
+            return 0.5 * s
+        elif KIND == 1:
+            s = 0.0
+            for i in range(D):
+                s += abs(x[i])
+            return s
+        elif KIND == 2:
+            r = x[0] * x[0] - 1.0
+            s = 0.25 * r * r
+            for i in range(1, D):
+                s += 0.5 * x[i] * x[i]
+            return s
+        elif KIND == 3:
+            k = int(params[1])
+            beta = params[2]
+            qmin = softmin_q(params, x, 0)
+            for i in range(1, k):
+                qi = softmin_q(params, x, i)
+                if qi < qmin:
+                    qmin = qi
+            if math.isinf(beta):
+                return qmin
+            s = 0.0
+            for i in range(k):
+                s += math.exp(-beta * (softmin_q(params, x, i) - qmin))
+            return qmin - math.log(s) / beta
+        elif KIND == 4:
+            x0 = x[0]
+            return x0 ** 2 + 1.5 * math.sin(2 * math.pi * x0) + spline_f2(params, x0, 0)
+        elif KIND == 5:
+            A = params[1]
+            s = 0.0
+            for i in range(D):
+                s += x[i] * x[i] + A * (1.0 - math.cos(2.0 * math.pi * x[i]))
+            return s / params[2]
+        elif KIND == 6:
+            s = 0.0
+            for i in range(D):
+                s -= math.cos(math.pi * x[i])
+            return s
+        else:
+            k = int(params[1])
+            mx = gaussmix_l(params, x, 0)
+            for i in range(1, k):
+                li = gaussmix_l(params, x, i)
+                if li > mx:
+                    mx = li
+            s = 0.0
+            for i in range(k):
+                s += math.exp(gaussmix_l(params, x, i) - mx)
+            return -(mx + math.log(s))
+
+    return grad, value
+
+
+# ----------------------------------------------------------------------------- chain kernels
+@functools.lru_cache(maxsize=None)
+def sgd_kernel(kind: int, d: int, lm: bool):
+    """Kernel twin of ``_sgd_chain`` for one (loss kind, dimension, scheme)."""
+    _bind()
+    R = rng_funcs()
+    grad, _ = loss_funcs(kind, d)
+    chain_key, fill_normals = R.chain_key, R.fill_normals
+    D = int(d)
+    DP = D + 1
+    LM = bool(lm)
+
+    @cuda.jit
+    def kern(params, X0, hs, sig, noisy, master, slot, xs, xf, status, ZX, ZF):
+        c = cuda.grid(1)
+        if c >= X0.shape[0]:
+            return
+        x = cuda.local.array(D, np.float64)
+        g = cuda.local.array(D, np.float64)
+        xi = cuda.local.array(DP, np.float64)
+        xi2 = cuda.local.array(DP, np.float64)
+        for j in range(D):
+            x[j] = X0[c, j]
+        nkey = chain_key(master, c, STREAM_NOISE)
+        n_steps = hs.size
+        if LM and noisy:
+            fill_normals(nkey, 0, D, xi, ZX, ZF)
+        if slot[0] >= 0:
+            for j in range(D):
+                xs[slot[0], c, j] = x[j]
+        for n in range(n_steps):
+            grad(params, x, g)
+            h = hs[n]
+            s = sig[n]
+            if LM:
+                if noisy:
+                    fill_normals(nkey, n + 1, D, xi2, ZX, ZF)
+                    for j in range(D):
+                        x[j] = x[j] - h * g[j] + s * (xi[j] + xi2[j])
+                        xi[j] = xi2[j]
+                else:
+                    for j in range(D):
+                        x[j] = x[j] - h * g[j]
+            elif s != 0.0:
+                fill_normals(nkey, n, D, xi, ZX, ZF)
+                for j in range(D):
+                    x[j] = x[j] - h * g[j] + s * xi[j]
+            else:
+                for j in range(D):
+                    x[j] = x[j] - h * g[j]
+            ok = True
+            for j in range(D):
+                if not math.isfinite(x[j]):
+                    ok = False
+            if not ok:
+                status[c] = n
+                break
+            k = slot[n + 1]
+            if k >= 0:
+                for j in range(D):
+                    xs[k, c, j] = x[j]
+        for j in range(D):
+            xf[c, j] = x[j]
+
+    return kern
+
+
+@functools.lru_cache(maxsize=None)
+def esgd_kernel(kind: int, d: int):
+    """Kernel twin of ``_esgd_chain`` (analytic losses) for one (loss kind, dimension)."""
+    _bind()
+    R = rng_funcs()
+    grad, _ = loss_funcs(kind, d)
+    chain_key, fill_normals = R.chain_key, R.fill_normals
+    D = int(d)
+    DP = D + 1
+
+    @cuda.jit
+    def kern(params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho, master, slot, xs, mus, xf,
+             status, ZX, ZF):
+        c = cuda.grid(1)
+        if c >= X0.shape[0]:
+            return
+        x = cuda.local.array(D, np.float64)
+        y = cuda.local.array(D, np.float64)
+        mu = cuda.local.array(D, np.float64)
+        m = cuda.local.array(D, np.float64)
+        g = cuda.local.array(D, np.float64)
+        xi = cuda.local.array(DP, np.float64)
+        for j in range(D):
+            x[j] = X0[c, j]
+        nkey = chain_key(master, c, STREAM_NOISE)
+        n_outer = tks.size
+        failed = False
+        for k in range(n_outer):
+            t = tks[k]
+            eta_in = ilrs[k]
+            s = sigs[k]
+            for j in range(D):
+                y[j] = x[j]
+                mu[j] = x[j]
+                m[j] = 0.0
+            cnt = 0
+            for ell in range(L):
+                grad(params, y, g)
+                if mom != 0.0:
+                    for j in range(D):
+                        m[j] = mom * m[j] + g[j]
+                        g[j] = g[j] + mom * m[j]
+                if s != 0.0:
+                    fill_normals(nkey, k * L + ell, D, xi, ZX, ZF)
+                    for j in range(D):
+                        y[j] = y[j] - eta_in * (g[j] + (y[j] - x[j]) / t) + s * xi[j]
+                else:
+                    for j in range(D):
+                        y[j] = y[j] - eta_in * (g[j] + (y[j] - x[j]) / t)
+                if ema >= 0.0:
+                    for j in range(D):
+                        mu[j] = ema * mu[j] + (1.0 - ema) * y[j]
+                elif ell >= burn:
+                    cnt += 1
+                    for j in range(D):
+                        mu[j] += (y[j] - mu[j]) / cnt
+            sl = slot[k]
+            if sl >= 0:
+                for j in range(D):
+                    xs[sl, c, j] = x[j]
+                    mus[sl, c, j] = mu[j]
+            if outer_mode == 2:
+                grad(params, mu, g)
+                for j in range(D):
+                    x[j] -= lrs[k] * g[j]
+            else:
+                inv = 1.0 / t if outer_mode == 0 else 1.0
+                if rho != 0.0:
+                    grad(params, x, g)
+                    for j in range(D):
+                        x[j] -= lrs[k] * ((x[j] - mu[j]) * inv + rho * g[j])
+                else:
+                    for j in range(D):
+                        x[j] -= lrs[k] * (x[j] - mu[j]) * inv
+            ok = True
+            for j in range(D):
+                if not (math.isfinite(x[j]) and math.isfinite(mu[j])):
+                    ok = False
+            if not ok:
+                status[c] = k
+                failed = True
+                break
+        sl = slot[n_outer]
+        if sl >= 0 and not failed:
+            for j in range(D):
+                xs[sl, c, j] = x[j]
+        for j in range(D):
+            xf[c, j] = x[j]
+
+    return kern
+
+
+@functools.lru_cache(maxsize=None)
+def _fill_kernel():
+    _bind()
+
+    @cuda.jit
+    def fill(a, v):
+        i = cuda.grid(1)
+        while i < a.size:
+            a[i] = v
+            i += cuda.gridsize(1)
+
+    return fill
+
+
+@functools.lru_cache(maxsize=None)
+def _tables():
+    _bind()
+    return cuda.to_device(np.ascontiguousarray(DK._ZX)), cuda.to_device(np.ascontiguousarray(DK._ZF))
+
+
+def _filled(shape, value):
+    a = cuda.device_array(shape, np.float64)
+    n = int(np.prod(shape))
+    if n:
+        blocks, tpb = (1, 8) if simulator_enabled() else (max(1, min(4096, -(-n // 256))), 256)
+        _fill_kernel()[blocks, tpb](a.reshape(n), float(value))
+    return a
+
+
+def _launch(kern, n, args):
+    with quiet():
+        kern[-(-n // TPB), TPB](*args)
+
+
+def check_device_kind(kind: int) -> None:
+    """ValueError unless ``kind`` is an analytic loss with a device twin."""
+    if int(kind) not in DEVICE_KINDS:
+        raise ValueError(f"`loss` must be an analytic loss (nb_kind in {DEVICE_KINDS}) for backend='cuda'; got "
+                         f"nb_kind={int(kind)} (finite-sum losses run on backend='cpu').")
+
+
+# ----------------------------------------------------------------------------- drivers
+def run_sgd(kind, params, X0, hs, sig, lm, master, slot, ns):
+    """Run ``_sgd_chain`` for every chain on the device.
+
+    Returns ``(xs (ns, n, d), xf (n, d), status (n,), wall, compile_time)``, host arrays; ``wall`` covers
+    uploads, the kernel and the copies back (end to end), ``compile_time`` the first launch of a new
+    kernel (a 1-chain run, not in ``wall``; 0 in the simulator).
+    """
+    _bind()
+    nc, d = X0.shape
+    kern = sgd_kernel(int(kind), int(d), bool(lm))
+    ZX, ZF = _tables()
+    noisy = bool(np.any(sig != 0.0))
+
+    def go(n):
+        t0 = time.perf_counter()
+        dX0 = cuda.to_device(np.ascontiguousarray(X0[:n]))
+        dxs = _filled((ns, n, d), 0.0)
+        dxf = cuda.device_array((n, d), np.float64)
+        dst = cuda.to_device(np.full(n, -1, np.int64))
+        _launch(kern, n, (cuda.to_device(params), dX0, cuda.to_device(hs), cuda.to_device(sig), noisy,
+                          np.uint64(master), cuda.to_device(slot), dxs, dxf, dst, ZX, ZF))
+        out = (dxs.copy_to_host(), dxf.copy_to_host(), dst.copy_to_host())
+        return out, time.perf_counter() - t0
+
+    comp = _compile_once(("sgd", int(kind), int(d), bool(lm)), lambda: go(1))
+    out, wall = go(nc)
+    return out + (wall, comp)
+
+
+def run_esgd(kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho, master, slot, ns):
+    """Run ``_esgd_chain`` for every chain on the device.
+
+    Returns ``(xs, mus, xf, status, wall, compile_time)`` (``mus`` NaN where not written), as :func:`run_sgd`.
+    """
+    _bind()
+    nc, d = X0.shape
+    kern = esgd_kernel(int(kind), int(d))
+    ZX, ZF = _tables()
+
+    def go(n):
+        t0 = time.perf_counter()
+        dX0 = cuda.to_device(np.ascontiguousarray(X0[:n]))
+        dxs = _filled((ns, n, d), 0.0)
+        dmus = _filled((ns, n, d), np.nan)
+        dxf = cuda.device_array((n, d), np.float64)
+        dst = cuda.to_device(np.full(n, -1, np.int64))
+        _launch(kern, n, (cuda.to_device(params), dX0, int(L), cuda.to_device(tks), cuda.to_device(lrs),
+                          cuda.to_device(ilrs), cuda.to_device(sigs), int(outer_mode), float(ema), int(burn),
+                          float(mom), float(rho), np.uint64(master), cuda.to_device(slot), dxs, dmus, dxf, dst,
+                          ZX, ZF))
+        out = (dxs.copy_to_host(), dmus.copy_to_host(), dxf.copy_to_host(), dst.copy_to_host())
+        return out, time.perf_counter() - t0
+
+    comp = _compile_once(("esgd", int(kind), int(d)), lambda: go(1))
+    out, wall = go(nc)
+    return out + (wall, comp)
+
+
+_COMPILED: set = set()
+
+
+def _compile_once(key, fn) -> float:
+    """First use of a kernel on a real GPU: run it once on one chain (compiles) and time it."""
+    if simulator_enabled() or key in _COMPILED:
+        return 0.0
+    t0 = time.perf_counter()
+    fn()
+    cuda.synchronize()
+    _COMPILED.add(key)
+    return time.perf_counter() - t0
+
+
+# ----------------------------------------------------------------------------- test hooks
+@functools.lru_cache(maxsize=None)
+def _hook_kernels():
+    _bind()
+    R = rng_funcs()
+    chain_key, fill_normals, uniform_pos = R.chain_key, R.fill_normals, R.uniform_pos
+
+    @cuda.jit
+    def normals(master, chains, blocks, m, out, buf, ZX, ZF):
+        ic = cuda.grid(1)
+        if ic >= chains.size:
+            return
+        key = chain_key(master, chains[ic], STREAM_NOISE)
+        for ib in range(blocks.size):
+            fill_normals(key, blocks[ib], m, buf[ic], ZX, ZF)
+            for j in range(m):
+                out[ib, ic, j] = buf[ic, j]
+
+    @cuda.jit
+    def uniforms(master, chain, stream, counters, out):
+        i = cuda.grid(1)
+        if i < counters.size:
+            out[i] = uniform_pos(chain_key(master, chain, stream), counters[i])
+
+    return normals, uniforms
+
+
+def normals_block(master, chains, blocks, m):
+    """Device twin of :func:`deeprelax._dyn_kernels.normals_block` (test hook)."""
+    normals, _ = _hook_kernels()
+    chains = np.ascontiguousarray(chains, dtype=np.int64)
+    blocks = np.ascontiguousarray(blocks, dtype=np.int64)
+    out = cuda.device_array((blocks.size, chains.size, m), np.float64)
+    buf = cuda.device_array((chains.size, m + 1), np.float64)
+    ZX, ZF = _tables()
+    with quiet():
+        normals[-(-chains.size // 32), 32](np.uint64(master), cuda.to_device(chains), cuda.to_device(blocks), int(m),
+                                           out, buf, ZX, ZF)
+    return out.copy_to_host()
+
+
+def uniform_block(master, chain, stream, counters):
+    """Device twin of :func:`deeprelax._dyn_kernels.uniform_block` (test hook)."""
+    _, uniforms = _hook_kernels()
+    counters = np.ascontiguousarray(counters, dtype=np.int64)
+    out = cuda.device_array(counters.size, np.float64)
+    with quiet():
+        uniforms[-(-counters.size // 32), 32](np.uint64(master), int(chain), int(stream), cuda.to_device(counters),
+                                              out)
+    return out.copy_to_host()
+
+
+@functools.lru_cache(maxsize=None)
+def _loss_hook_kernel(kind, d):
+    _bind()
+    grad, value = loss_funcs(kind, d)
+
+    @cuda.jit
+    def ev(params, X, V, G):
+        i = cuda.grid(1)
+        if i < X.shape[0]:
+            V[i] = value(params, X[i])
+            grad(params, X[i], G[i])
+
+    return ev
+
+
+def loss_eval(loss, X):
+    """Device values (n,) and gradients (n, d) of ``loss`` at points ``X`` (n, d) (test hook)."""
+    _bind()
+    kind = int(loss.nb_kind)
+    check_device_kind(kind)
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    n, d = X.shape
+    ev = _loss_hook_kernel(kind, d)
+    V = cuda.device_array(n, np.float64)
+    G = cuda.device_array((n, d), np.float64)
+    with quiet():
+        ev[-(-n // 32), 32](cuda.to_device(np.ascontiguousarray(loss.nb_params)), cuda.to_device(X), V, G)
+    return V.copy_to_host(), G.copy_to_host()
