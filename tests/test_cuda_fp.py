@@ -208,3 +208,20 @@ def test_stable_huge_drift_stays_finite_and_matches_cpu():
     cpu, gpu = _pair(np.ones(g.shape), g, 0.03, **kw)
     assert np.isfinite(gpu.rho).all()
     assert _rel(gpu.rho, cpu.rho) <= RTOL
+
+
+def test_gpu_benchmark_skips_without_gpu_and_runs_in_the_simulator():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_gpu_fp_dyn.py"
+    spec = importlib.util.spec_from_file_location("bench_gpu_fp_dyn", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    if not _cuda.gpu_present():
+        rows = bench.run(quick=True)
+        assert {r["case"] for r in rows} == {"d2d_copy", "fp_explicit_step", "fp_implicit_step", "esgd_ensemble"}
+        assert all(r["note"].startswith("skipped: no GPU") for r in rows)
+    tiny = {r["case"]: r for r in bench.run(_tiny=True)}
+    assert tiny["fp_explicit_step"]["cell_updates_per_s"] > 0
+    assert tiny["fp_implicit_step"]["mass_rel_change"] < 1e-13 and tiny["fp_implicit_step"]["min_rho"] >= 0
+    assert tiny["esgd_ensemble"]["max_abs_diff_common_chains"] <= 1e-10
