@@ -74,6 +74,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _cuda
 from . import _hj_kernels as K
 from ._domain import padded_values
 from ._jit import use_parallel
@@ -295,12 +296,59 @@ def _other_stages(src, s1, s2, g, spacing, periodic, nu, sch, dt, parallel, cbuf
     return s1
 
 
+class _CpuStepper:
+    """CPU state (three ghost-padded float64 arrays) and the Numba kernels, behind the interface
+    :func:`solve_hj` drives; :class:`solvers._cuda_hj.CudaStepper` is the device twin.
+
+    ``bufs`` are the three state buffers (``bufs[0]`` holds the initial values).  Methods:
+    ``slopes(V)`` fills the ghosts of ``V`` and returns its CFL slopes ``(alpha, finite)``;
+    ``first_stage(src, s1, nu, dt)`` fills the ghosts of ``src``, writes ``src + dt L(src)`` to
+    ``s1`` and returns the slopes of ``src``; ``stage_filled`` is the same without the ghost fill
+    and the slopes; ``other_stages`` the remaining RK3 stages; ``heat(V_from, V_to, tau)`` the
+    exact heat substep; ``get_interior`` / ``set_interior`` move interior values in and out.
+    """
+
+    def __init__(self, vals, g, spacing, periodic, sch, parallel):
+        self.g, self.h, self.per, self.sch, self.parallel = g, spacing, periodic, sch, parallel
+        U = pad_array(vals, g)
+        self.bufs = [U, np.empty_like(U), np.empty_like(U)]
+        self.cbuf = K.slope_buffer(U, g)
+
+    def warmup(self) -> float:
+        return _warmup(len(self.h), self.sch, self.parallel)
+
+    def set_interior(self, V, vals):
+        interior(V, self.g)[...] = vals
+
+    def get_interior(self, V):
+        return interior(V, self.g)
+
+    def slopes(self, V):
+        fill_ghosts(V, self.g, self.per)
+        return K.max_slopes(V, self.g, self.h, self.parallel)
+
+    def first_stage(self, src, s1, nu, dt):
+        return _first_stage(src, s1, self.g, self.h, self.per, nu, self.sch, dt, self.parallel, self.cbuf)
+
+    def stage_filled(self, src, s1, nu, dt):
+        sch = self.sch
+        K.stage(src, src, s1, self.g, self.h, nu, sch.deriv_code, sch.ham_code, sch.laplacian_order,
+                0.0, 1.0, dt, self.parallel, self.cbuf, slopes=False)
+
+    def other_stages(self, src, s1, s2, nu, dt):
+        return _other_stages(src, s1, s2, self.g, self.h, self.per, nu, self.sch, dt, self.parallel, self.cbuf)
+
+    def heat(self, V_from, V_to, tau):
+        interior(V_to, self.g)[...] = heat_semigroup(interior(V_from, self.g), self.h, self.per, tau,
+                                                     self.sch.laplacian_order)
+
+
 # --------------------------------------------------------------------------- the solver
 def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", cfl: float = 0.5,
              save_at=None, progress: bool = False, checkpoint=None, checkpoint_every=60.0, resume=None,
              diffusion: str = "auto", max_dt: float | None = None, max_steps: int | None = None,
              stop_at: float | None = None, pad: bool = True, parallel: bool | None = None,
-             raise_on_failure: bool = True) -> HJResult:
+             raise_on_failure: bool = True, backend: str = "cpu", dtype=np.float64) -> HJResult:
     r"""Solve ``u_t = -1/2 |grad u|^2 + 1/(2 beta) Lap u``, ``u(., 0) = u0``, by finite differences.
 
     Parameters
@@ -353,6 +401,18 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
     raise_on_failure : bool, default True
         Raise :class:`~solvers.errors.NonFiniteError` / :class:`~solvers.errors.StabilityError`
         on failure; otherwise return the result with its ``status``.
+    backend : {"cpu", "cuda", "auto"}, default "cpu"
+        ``"cuda"`` runs the same schemes with numba.cuda kernels (:mod:`solvers._cuda_hj`),
+        the state kept on the device; the time steps follow the same rule, so results
+        agree with ``"cpu"`` to round-off.  ``"auto"`` picks CUDA when a real GPU is
+        present and the computational grid has at least
+        :data:`solvers._cuda.AUTO_MIN_WORK` cells.  Split diffusion on ``"cuda"`` does
+        its heat substeps on the host (transfer-bound).  ``params`` records ``backend``,
+        ``device`` and ``dtype``.
+    dtype : numpy dtype, default float64
+        ``np.float32`` (CUDA backend only) stores and computes the state in single
+        precision (errors ~1e-6 relative, not round-off agreement).  With
+        ``backend="auto"`` resolving to the CPU it falls back to float64 with a warning.
 
     Returns
     -------
@@ -394,6 +454,13 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         raise ValueError(f"`max_steps` must be a non-negative int; got {max_steps!r}.")
     if stop_at is not None:
         stop_at = check_nonnegative("stop_at", stop_at)
+    backend_requested = backend
+    if not isinstance(backend, str) or backend not in _cuda.BACKENDS:
+        raise ValueError(f"`backend` must be one of {_cuda.BACKENDS}; got {backend!r}.")
+    try:
+        dtype = _cuda.check_dtype(dtype)
+    except TypeError:
+        raise ValueError(f"`dtype` must be float64 or float32; got {dtype!r}.") from None
     if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, (int, float, np.integer, np.floating)) \
             or checkpoint_every <= 0:
         raise ValueError(f"`checkpoint_every` must be a positive int (steps) or float (seconds); "
@@ -428,7 +495,16 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
             f"Refine the grid to h << sqrt(t/beta) if the viscous profile matters.",
             UnresolvedViscosityWarning, stacklevel=2)
 
-    params = {"diffusion": diffusion, "comp_shape": list(comp.shape), "ghost": g,
+    backend = _cuda.resolve_backend(backend, int(np.prod(comp.shape)))
+    if backend == "cpu" and dtype != np.float64:
+        if backend_requested == "cpu":
+            raise ValueError(f"`dtype` must be float64 for backend='cpu' (float32 needs backend='cuda'); "
+                             f"got {dtype}.")
+        warnings.warn("`dtype=float32` needs the CUDA backend; backend='auto' chose the CPU, so the solve "
+                      "runs in float64.", RuntimeWarning, stacklevel=2)
+        dtype = np.dtype(np.float64)
+    params = {"backend": backend, "device": _cuda.device_name() if backend == "cuda" else "cpu",
+              "dtype": dtype.name, "diffusion": diffusion, "comp_shape": list(comp.shape), "ghost": g,
               "padded": comp.shape != grid.shape, "max_dt": max_dt if max_dt is not None else math.inf,
               "scheme_spec": {"deriv": sch.deriv, "hamiltonian": sch.hamiltonian,
                               "integrator": sch.integrator, "laplacian_order": sch.laplacian_order}}
@@ -457,10 +533,19 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
               "scheme_spec": params["scheme_spec"], "order": sch.order, "cfl": cfl, "diffusion": diffusion,
               "max_dt": params["max_dt"], "save_times": [float(s) for s in save_times],
               "u0_sha1": _sha1(vals)}
+    if backend == "cuda":  # CPU configs stay as they were (old CPU checkpoints still resume)
+        config.update(backend="cuda", dtype=dtype.name)
 
     # ---- state
-    U = pad_array(vals, g)
-    bufs = [U, np.empty_like(U), np.empty_like(U)]
+    if backend == "cuda":
+        from ._cuda_hj import CudaStepper
+        parallel = False
+        ops = CudaStepper(vals, g, h, per, sch, dtype)
+    else:
+        parallel = use_parallel(int(np.prod(comp.shape))) if parallel is None else bool(parallel)
+        ops = _CpuStepper(vals, g, h, per, sch, parallel)
+    bufs = list(ops.bufs)
+    U = bufs[0]
     t_now = 0.0
     step = 0
     ti = 0  # index of the next save time still to reach
@@ -478,7 +563,7 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         if diffs:
             raise ValueError(f"`resume` checkpoint {str(resume)!r} belongs to a different problem or "
                              f"settings: " + "; ".join(diffs))
-        interior(U, g)[...] = arrs["u"]
+        ops.set_interior(U, arrs["u"])
         t_now, step, ti = float(sc["t_now"]), int(sc["step"]), int(sc["ti"])
         alpha_lag = np.asarray(sc["alpha_lag"], dtype=np.float64)
         for key in st:
@@ -486,8 +571,7 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         ts_saved = [float(x) for x in arrs["ts"]]
         us_saved = [a.copy() for a in arrs["us"]]
 
-    parallel = use_parallel(int(np.prod(comp.shape))) if parallel is None else bool(parallel)
-    compile_time = _warmup(d, sch, parallel)
+    compile_time = ops.warmup()
 
     adv_w = [1.0 / hk for hk in h]
     dif_rate = sum(2.0 * nu * sch.diffusion_factor / (hk * hk) for hk in h)
@@ -496,7 +580,8 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         write_checkpoint(checkpoint, config=config,
                          scalars={"t_now": t_now, "step": step, "ti": ti, "alpha_lag": [float(a) for a in al],
                                   **{**st, "prev_wall": st["prev_wall"] + time.perf_counter() - wall0}},
-                         arrays={"u": interior(Ucur, g).copy(), "ts": np.asarray(ts_saved, dtype=np.float64),
+                         arrays={"u": np.array(ops.get_interior(Ucur)),
+                                 "ts": np.asarray(ts_saved, dtype=np.float64),
                                  "us": np.stack(us_saved) if us_saved else np.zeros((0,) + grid.shape)})
 
     bar = None
@@ -506,10 +591,8 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
                    bar_format="{l_bar}{bar}| {n:.4g}/{total:.4g} [{elapsed}<{remaining}]")
     last_ck_wall, last_ck_step = time.perf_counter(), step
     status = "success"
-    cbuf = K.slope_buffer(U, g)
     if alpha_lag is None:  # slopes of the initial state; later ones come out of the stage kernels
-        fill_ghosts(U, g, per)
-        alpha_lag, _ = K.max_slopes(U, g, h, parallel)
+        alpha_lag, _ = ops.slopes(U)
     alpha = np.asarray(alpha_lag, dtype=np.float64)
 
     def adv_rate(al):
@@ -544,24 +627,22 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
             if explicit and sch.integrator == "euler":
                 # one memory-bound stage: its fused slopes plus an occasional redo cost less than a
                 # separate pass over the state
-                a_in, finite = _first_stage(src, s1, g, h, per, nu, sch, dt, parallel, cbuf)
+                a_in, finite = ops.first_stage(src, s1, nu, dt)
                 if finite and dt * (adv_rate(a_in) + dif_rate) > cfl * (1.0 + 1e-12):
                     dt = cfl / (adv_rate(a_in) + dif_rate)
                     st["n_retries"] += 1
-                    _first_stage(src, s1, g, h, per, nu, sch, dt, parallel, cbuf)
+                    ops.first_stage(src, s1, nu, dt)
             elif explicit:
                 # RK3: slopes of the current state first (one vectorised pass, a few % of a WENO5
                 # stage); when they exceed the lagged ones dt is cut before the first stage instead of
                 # running it twice (that happened in about half of the steps while slopes steepen).
                 # The step size is the same as with the redo, so results are unchanged.
-                fill_ghosts(src, g, per)
-                a_in, finite = K.max_slopes(src, g, h, parallel)
+                a_in, finite = ops.slopes(src)
                 if finite and dt * (adv_rate(a_in) + dif_rate) > cfl * (1.0 + 1e-12):
                     dt = cfl / (adv_rate(a_in) + dif_rate)
                     st["n_retries"] += 1
                 if finite:
-                    K.stage(src, src, s1, g, h, nu, sch.deriv_code, sch.ham_code, sch.laplacian_order,
-                            0.0, 1.0, dt, parallel, cbuf, slopes=False)
+                    ops.stage_filled(src, s1, nu, dt)
             if explicit:
                 st["n_explicit"] += 1
             else:
@@ -569,9 +650,8 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
                 # state; if not, dt is cut and the step redone from U.
                 src, s1, s2 = bufs[1], bufs[2], bufs[0]  # U (bufs[0]) is read until the loop ends
                 for _ in range(8):
-                    interior(src, g)[...] = heat_semigroup(interior(U, g), h, per, 0.5 * nu * dt,
-                                                           sch.laplacian_order)
-                    a_in, finite = _first_stage(src, s1, g, h, per, 0.0, sch, dt, parallel, cbuf)
+                    ops.heat(U, src, 0.5 * nu * dt)
+                    a_in, finite = ops.first_stage(src, s1, 0.0, dt)
                     if not finite or not dt * adv_rate(a_in) > 1.0:
                         break
                     dt = cfl / adv_rate(a_in)
@@ -581,10 +661,9 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
                 alpha = a_in
                 status = "nonfinite"
                 break
-            res = _other_stages(src, s1, s2, g, h, per, 0.0 if not explicit else nu, sch, dt, parallel, cbuf)
+            res = ops.other_stages(src, s1, s2, 0.0 if not explicit else nu, dt)
             if not explicit:
-                interior(res, g)[...] = heat_semigroup(interior(res, g), h, per, 0.5 * nu * dt,
-                                                       sch.laplacian_order)
+                ops.heat(res, res, 0.5 * nu * dt)
             alpha = a_in
             bufs = [res] + [b for b in bufs if b is not res]
             U = res
@@ -599,7 +678,7 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
             st["dt_max_all"] = max(st["dt_max_all"], dt)
             while ti < len(save_times) and save_times[ti] <= t_now:
                 ts_saved.append(float(save_times[ti]))
-                us_saved.append(interior(U, g)[inner].copy())
+                us_saved.append(ops.get_interior(U)[inner].copy())
                 ti += 1
             if bar is not None:
                 bar.update(dt)
@@ -616,8 +695,7 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         if bar is not None:
             bar.close()
     if status == "success":  # the final state has not been through a stage kernel: check it once
-        fill_ghosts(U, g, per)
-        a_end, finite = K.max_slopes(U, g, h, parallel)
+        a_end, finite = ops.slopes(U)
         if not finite:
             status, alpha = "nonfinite", a_end
 
@@ -640,7 +718,7 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
     extra = {"t_reached": t_now, "n_explicit_steps": st["n_explicit"], "n_split_steps": st["n_split"],
              "n_cfl_retries": st["n_retries"], "parallel": parallel,
              "checkpoint": str(checkpoint) if checkpoint is not None else ""}
-    result = make_result(interior(U, g).copy(), ts_saved, us_saved, step, dt_min, dt_max,
+    result = make_result(np.array(ops.get_interior(U)), ts_saved, us_saved, step, dt_min, dt_max,
                          compile_time, status, message, extra)
     if raise_on_failure and status == "nonfinite":
         raise NonFiniteError(message)
