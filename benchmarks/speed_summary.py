@@ -143,7 +143,10 @@ def collect() -> list[dict]:
     gpu = _load("gpu")
     if gpu is None or gpu.get("skipped", True):
         rows.append(_row(7, "GPU: Godunov step 8192^2 >= 50% of device copy bandwidth", "-", "-", "-", None,
-                         "skipped: no GPU lent to this project (kernels tested in the CUDA simulator)"))
+                         "skipped: no GPU in this run (kernels tested in the CUDA simulator)"))
+    else:
+        rows.append(_row(7, "GPU: Godunov step 8192^2 >= 50% of device copy bandwidth", "see gpu.md",
+                         "device copy, same run", "-", None, f"device {gpu.get('device')}"))
     return rows
 
 
