@@ -42,6 +42,13 @@ Design
   so viscous runs in that regime are at most second order; with the 3-point
   symbol ``D`` is positivity preserving, so first-order schemes stay monotone.
   ``diffusion="explicit"`` / ``"split"`` force one treatment.
+* **Backends.** The time loop (CFL rule, retries, splitting, snapshots, checkpoints)
+  is written once and drives a *stepper*: ``_CpuStepper`` (Numba kernels on
+  ghost-padded NumPy arrays) or :class:`solvers._cuda_hj.CudaStepper` (numba.cuda
+  kernels, state kept on the device, only the ``d`` CFL slopes copied back per step).
+  Both take the same time steps, so ``backend="cuda"`` agrees with ``"cpu"`` to
+  round-off (bit for bit in the CUDA simulator); split-diffusion heat substeps and
+  checkpoints move the state through the host.
 * **Callable ``u0``** (a loss ``(..., d) -> (...)``) is sampled on a grid padded by
   :func:`solvers._domain.padded_values` plus a numerical margin, so interior
   values approximate the whole-space solution; only the user grid is returned.
@@ -509,12 +516,15 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
               "scheme_spec": {"deriv": sch.deriv, "hamiltonian": sch.hamiltonian,
                               "integrator": sch.integrator, "laplacian_order": sch.laplacian_order}}
 
-    def make_result(Ucomp_interior, ts, us, n_steps, dt_min, dt_max, compile_time, status, message, extra):
-        Up = pad_array(Ucomp_interior, g)
-        fill_ghosts(Up, g, per)
+    def make_result(Ucomp_interior, ts, us, n_steps, dt_min, dt_max, compile_time, status, message, extra,
+                    grad_comp=None):
         if status == "nonfinite":
             grad = np.full(grid.shape + (d,), np.nan)
+        elif grad_comp is not None:  # computed by the backend (CUDA: on the device)
+            grad = grad_comp[inner]
         else:
+            Up = pad_array(Ucomp_interior, g)
+            fill_ghosts(Up, g, per)
             with np.errstate(over="ignore", invalid="ignore"):
                 grad = upwind_gradient(Up, g, h, sch)[inner]
         us_arr = np.stack(us) if us else np.zeros((0,) + grid.shape)
@@ -529,12 +539,14 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         return make_result(vals, list(save_times), [vals[inner].copy() for _ in save_times], 0,
                            0.0, 0.0, 0.0, "success", STATUS_MESSAGES["success"], {"t_reached": 0.0})
 
-    config = {"grid": grid.to_dict(), "comp_grid": comp.to_dict(), "t": t, "beta": beta, "scheme": sch.name,
-              "scheme_spec": params["scheme_spec"], "order": sch.order, "cfl": cfl, "diffusion": diffusion,
-              "max_dt": params["max_dt"], "save_times": [float(s) for s in save_times],
-              "u0_sha1": _sha1(vals)}
-    if backend == "cuda":  # CPU configs stay as they were (old CPU checkpoints still resume)
-        config.update(backend="cuda", dtype=dtype.name)
+    config = None
+    if checkpoint is not None or resume is not None:  # (hashing u0 costs ~1 s per GB: only when needed)
+        config = {"grid": grid.to_dict(), "comp_grid": comp.to_dict(), "t": t, "beta": beta, "scheme": sch.name,
+                  "scheme_spec": params["scheme_spec"], "order": sch.order, "cfl": cfl, "diffusion": diffusion,
+                  "max_dt": params["max_dt"], "save_times": [float(s) for s in save_times],
+                  "u0_sha1": _sha1(vals)}
+        if backend == "cuda":  # CPU configs stay as they were (old CPU checkpoints still resume)
+            config.update(backend="cuda", dtype=dtype.name)
 
     # ---- state
     if backend == "cuda":
@@ -718,8 +730,9 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
     extra = {"t_reached": t_now, "n_explicit_steps": st["n_explicit"], "n_split_steps": st["n_split"],
              "n_cfl_retries": st["n_retries"], "parallel": parallel,
              "checkpoint": str(checkpoint) if checkpoint is not None else ""}
+    grad_comp = ops.gradient(U) if backend == "cuda" and status != "nonfinite" else None
     result = make_result(np.array(ops.get_interior(U)), ts_saved, us_saved, step, dt_min, dt_max,
-                         compile_time, status, message, extra)
+                         compile_time, status, message, extra, grad_comp)
     if raise_on_failure and status == "nonfinite":
         raise NonFiniteError(message)
     if raise_on_failure and status == "step_too_small":
