@@ -281,3 +281,61 @@ def test_gpu_benchmark_skips_without_gpu_and_runs_in_simulator():
     assert rows["hj_cpu_agreement_3d"]["max_abs_diff_rel"] == 0.0
     assert rows["hj_godunov_viscous_2d"]["kernel_cell_updates_per_s"] > 0
     assert rows["hj_weno5_3d_solve"]["n_steps"] >= 1 and rows["hj_weno5_3d_solve"]["cpu_scaled_s"] > 0
+
+
+_PTX_SCRIPT = r'''
+import sys
+import numba
+from numba import cuda as ncuda, types as T
+try:  # compile-only set-up: libNVVM, no driver/GPU; device functions ask the device for its cc
+    import numba.cuda.dispatcher as disp
+    class _Dev:
+        compute_capability = (9, 0)
+    disp.get_current_device = lambda: _Dev()
+
+    @ncuda.jit(device=True)
+    def _twice(x):
+        return 2.0 * x
+
+    def _probe(a):
+        a[0] = _twice(a[0])
+
+    ncuda.compile_ptx(_probe, (T.float64[::1],), cc=(9, 0))
+except Exception as exc:
+    print("no NVVM toolchain:", repr(exc)[:200])
+    sys.exit(77)
+from solvers import _cuda
+_cuda._import_cuda = lambda: (ncuda, "")
+import solvers._cuda_hj as C
+i64, B = T.int64, T.boolean
+for dtn, d, deriv in (("float64", 3, 2), ("float32", 2, 0), ("float64", 1, 1), ("float32", 3, 2)):
+    F = getattr(T, dtn)
+    a, p = F[::1], F[:, ::1]
+    K = C.kernels(d, deriv, dtn)
+    sigs = {"stage": (a, a, a, p, i64, i64, i64, i64, i64, F, F, F, F, F, F, F, i64, F, F, F, B),
+            "slopes": (a, p, i64, i64, i64, i64, i64, F, F, F), "reduce": (p, i64, a),
+            "ghost": (a, i64, i64, i64, B), "gradient": (a, a, i64, i64, i64, i64, i64, F, F, F)}
+    for name, sig in sigs.items():
+        ptx, _ = ncuda.compile_ptx(K[name].py_func, sig, cc=(9, 0))
+        assert ".local" not in ptx, (dtn, d, deriv, name, "local-memory spills")
+print("ok")
+'''
+
+
+def test_kernels_compile_to_ptx_for_sm90():
+    """The kernels compile for a real GPU (sm_90) with libNVVM, no device needed; skipped without NVVM.
+
+    The simulator runs the Python bodies, so typing errors of the CUDA target would otherwise
+    surface only on a GPU.
+    """
+    import os
+    import subprocess
+    from pathlib import Path
+
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "0"}
+    root = Path(__file__).resolve().parents[1]
+    p = subprocess.run([sys.executable, "-c", _PTX_SCRIPT], cwd=root, env=env, capture_output=True, text=True,
+                       timeout=600)
+    if p.returncode == 77:
+        pytest.skip(p.stdout.strip())
+    assert p.returncode == 0 and p.stdout.strip().endswith("ok"), p.stdout[-2000:] + p.stderr[-4000:]
