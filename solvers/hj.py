@@ -415,7 +415,8 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         present and the computational grid has at least
         :data:`solvers._cuda.AUTO_MIN_WORK` cells.  Split diffusion on ``"cuda"`` does
         its heat substeps on the host (transfer-bound).  ``params`` records ``backend``,
-        ``device`` and ``dtype``.
+        ``device`` and ``dtype``.  A checkpoint resumes only on the backend and dtype that
+        wrote it (bit-identical there).
     dtype : numpy dtype, default float64
         ``np.float32`` (CUDA backend only) stores and computes the state in single
         precision (errors ~1e-6 relative, not round-off agreement).  With

@@ -23,6 +23,15 @@ from solvers.schemes import SCHEMES
 pytestmark = pytest.mark.skipif(not _cuda.cuda_available(), reason="numba.cuda (or its simulator) unavailable")
 
 RTOL = 1e-12
+SIM = _cuda.simulator_enabled()
+
+
+def _same(gpu, cpu):
+    """Bit for bit in the simulator; to round-off on a GPU (FMA contraction changes last bits)."""
+    if SIM:
+        np.testing.assert_array_equal(gpu, cpu)
+    else:
+        np.testing.assert_allclose(gpu, cpu, rtol=1e-13, atol=1e-13 * max(1.0, float(np.abs(cpu).max())))
 T_SMOOTH = 0.5 / np.pi ** 2
 ALL_SCHEMES = ("lax_friedrichs", "godunov", "rouy_tourin", "engquist_osher", "eno2", "weno5")
 
@@ -101,18 +110,18 @@ def test_ghosts_stage_and_slopes_match_cpu_kernels(deriv_scheme):
         Vc, Wc = pad_array(vals, g), pad_array(w, g)
         fill_ghosts(Vc, g, per)
         fill_ghosts(Wc, g, per)
-        np.testing.assert_array_equal(V.copy_to_host().reshape(Vc.shape), Vc)  # ghosts, corners too
+        _same(V.copy_to_host().reshape(Vc.shape), Vc)  # ghosts, corners too
         for ham in range(4):  # every Hamiltonian code with every derivative family
             Oc = np.zeros_like(Vc)
             a_cpu, _ = K.stage(Vc, Wc, Oc, g, h, 0.07, sch.deriv_code, ham, sch.laplacian_order,
                                0.75, 0.25, 0.01, parallel=False)
             st.launch_stage(V, W, O, 0.07, 0.75, 0.25, 0.01, True, ham=ham)
             a_gpu, finite = st._alpha()
-            np.testing.assert_array_equal(st.get_interior(O), Oc[g:-g, g:-g])
-            np.testing.assert_array_equal(a_gpu, a_cpu)
+            _same(st.get_interior(O), Oc[g:-g, g:-g])
+            _same(a_gpu, a_cpu)
             assert finite
         a_gpu, _ = st.slopes(V)
-        np.testing.assert_array_equal(a_gpu, K.max_slopes(Vc, g, h, parallel=False)[0])
+        _same(a_gpu, K.max_slopes(Vc, g, h, parallel=False)[0])
     finally:
         C.BLOCK = old
 
@@ -127,7 +136,7 @@ def test_ghost_fill_3d_matches_boundary_code():
     st.fill_ghosts(st.bufs[0])
     Vc = pad_array(vals, 3)
     fill_ghosts(Vc, 3, per)
-    np.testing.assert_array_equal(st.bufs[0].copy_to_host().reshape(Vc.shape), Vc)
+    _same(st.bufs[0].copy_to_host().reshape(Vc.shape), Vc)
 
 
 # ------------------------------------------------------------------ solve_hj, cuda vs cpu
@@ -186,7 +195,7 @@ def test_float32_error_against_float64():
     err = np.abs(r32.u - r64.u).max()
     print(f"float32 vs float64, 1-D WENO5, {r64.n_steps} steps: max|diff| = {err:.2e}")
     assert r32.params["dtype"] == "float32" and r32.u.dtype == np.float64
-    assert r32.n_steps == r64.n_steps
+    assert abs(r32.n_steps - r64.n_steps) <= 1
     assert 0.0 < err < 1e-5  # single-precision round-off, not float64 agreement
     g, u = _field2((10, 10), periodic=False)
     kw = dict(scheme="godunov", beta=500.0, diffusion="explicit", backend="cuda", max_steps=2)
@@ -194,6 +203,11 @@ def test_float32_error_against_float64():
     r32 = solve_hj(u, g, 0.05, dtype=np.float32, **kw)
     err = np.abs(r32.u - r64.u).max()
     print(f"float32 vs float64, 2-D Godunov viscous, 2 steps: max|diff| = {err:.2e}")
+    assert 0.0 < err < 1e-5
+    g, u = _cos1(24, periodic=False)  # split diffusion: heat substeps in float64 on the host
+    kw = dict(scheme="eno2", beta=0.5, backend="cuda", max_steps=2)
+    err = np.abs(solve_hj(u, g, 0.05, dtype=np.float32, **kw).u - solve_hj(u, g, 0.05, **kw).u).max()
+    print(f"float32 vs float64, 1-D ENO2 split diffusion, 2 steps: max|diff| = {err:.2e}")
     assert 0.0 < err < 1e-5
 
 
@@ -235,6 +249,7 @@ def test_bad_backend_and_dtype_give_clear_errors():
         solve_hj(u, g, 0.01, dtype=np.float32)
 
 
+@pytest.mark.skipif(_cuda.gpu_present(), reason="a real GPU is present")
 def test_auto_resolves_to_cpu_without_a_real_gpu():
     assert not _cuda.gpu_present()  # the simulator is not a GPU
     g, u = _cos1(24)
@@ -266,6 +281,7 @@ def test_godunov_first_order_convergence_on_cuda():
     assert abs(slope - 1.0) < 0.25 and orders[-1] > 0.8
 
 
+@pytest.mark.skipif(not SIM, reason="on a GPU the benchmark is run by itself, not by the tests")
 def test_gpu_benchmark_skips_without_gpu_and_runs_in_simulator():
     import importlib.util
     from pathlib import Path
