@@ -831,7 +831,7 @@ class CudaStepper:
         self.fill_ghosts(V)
         Gr = cuda.device_array(int(np.prod(self.n)) * self.d, dtype=self.dtype)
         self.K["gradient"][self.grid, self.block](V, Gr, *self._geom, *self._ih)
-        return Gr.copy_to_host().reshape(self.n + (self.d,)).astype(np.float64)
+        return Gr.copy_to_host().reshape(self.n + (self.d,)).astype(np.float64, copy=False)
 
     def heat(self, V_from, V_to, tau):
         """Interior of ``V_to`` = exact heat semigroup of the interior of ``V_from`` (on the host)."""
