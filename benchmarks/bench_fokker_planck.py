@@ -9,10 +9,12 @@ Problems
   whole 5-point operator (``linear_solver="direct"``) and forward Euler at 0.9x its positivity limit.
 * 1-D transient, N = 4096 on [-8, 8], same OU, t = 0.5.
 * Per-step scaling over N (1-D and 2-D, implicit).
-* Peer: fplanck (``FokkerPlanck(...).propagate``) on the same 400^2 grid when ``import fplanck`` works.
+* Peer: fplanck (``fokker_planck``/``FokkerPlanck(...).propagate``) on the same 400^2 grid when
+  ``import fplanck`` works: assembly, propagate and their sum ``total_s``, error against the exact Gaussian.
 
 Timings are medians over repeated runs after compilation; the compile (or cache-load) time of the
-Numba kernels is reported separately.  Run ``python benchmarks/bench_fokker_planck.py [--quick]``;
+Numba kernels is reported separately.  Run ``python benchmarks/bench_fokker_planck.py [--quick] [--peers-only]``
+(``--peers-only``: only the fplanck section, merged into the existing results);
 writes ``benchmarks/results/fokker_planck.md`` and ``.json``.
 """
 from __future__ import annotations
@@ -179,32 +181,144 @@ def bench_scaling(quick):
     return out
 
 
-def bench_fplanck(quick):
+def _fplanck_api():
+    """``(fplanck module, solver class, reflecting boundary, version)`` across fplanck releases.
+
+    0.2.x (PyPI) names the class ``fokker_planck`` and the boundary enum ``boundary.reflecting``;
+    the 1.x sources name them ``FokkerPlanck`` and ``Boundary.REFLECTING`` (``boundary`` kept as an
+    alias in some versions).  0.2.x's matrix assembly calls ``np.product``, removed in NumPy 2.0:
+    :func:`_numpy_product_shim` supplies it for the duration of the call only.
+    """
+    import fplanck
+    from importlib.metadata import PackageNotFoundError, version
+
+    cls = getattr(fplanck, "FokkerPlanck", None) or getattr(fplanck, "fokker_planck")
+    bnd = getattr(fplanck, "Boundary", None)
+    reflecting = bnd.REFLECTING if bnd is not None and hasattr(bnd, "REFLECTING") else fplanck.boundary.reflecting
     try:
-        import fplanck  # noqa: F401
-        from fplanck import FokkerPlanck, boundary, harmonic_potential
-    except Exception as exc:  # ImportError, or the PEP 695 syntax error under Python 3.11
+        ver = version("fplanck")
+    except PackageNotFoundError:
+        ver = getattr(fplanck, "__version__", "unknown")
+    return fplanck, cls, reflecting, ver
+
+
+class _numpy_product_shim:
+    """Context manager: ``numpy.product = numpy.prod`` while fplanck assembles (NumPy >= 2 removed it)."""
+
+    def __enter__(self):
+        self.added = not hasattr(np, "product")
+        if self.added:
+            np.product = np.prod
+        return self
+
+    def __exit__(self, *exc):
+        if self.added:
+            del np.product
+        return False
+
+
+def bench_fplanck(quick):
+    """fplanck on the same 400^2 OU problem: assembly (its Python loop) + ``propagate`` (expm_multiply).
+
+    ``temperature = 1/k_B`` and ``drag = 1`` make its ``beta = 1`` and ``D = 1``; the harmonic potential
+    with spring constant 1 is our ``f = |x|^2/2``.  Its grid is ``arange(N) * resolution`` centred on 0;
+    with ``resolution = h`` (our node spacing) and ``N = 400`` it is our node grid on [-5, 5]^2.  Its
+    ``propagate`` normalises the initial ``pdf`` values to unit sum, so ``p / h^2`` is compared with the
+    exact Gaussian density at its own nodes.  Medians over ``repeats`` (1 in quick mode).
+    """
+    try:
+        fplanck, cls, reflecting, ver = _fplanck_api()
+    except Exception as exc:  # ImportError, or the PEP 695 syntax error of the 1.x sources under Python 3.11
         return {"skipped": True,
                 "note": f"fplanck not importable here ({type(exc).__name__}: {exc}); peer not run. "
                         "peers.md 2.5 measured fplanck on this problem at 400^2 on this machine class: "
                         "3.68 s assembly + 16.5 s propagate(t=0.5)."}
     g, f, rho0, exact, T = _ou_problem(400, 2)
-    h = g.spacing[0]
-    t0 = time.perf_counter()
-    sim = FokkerPlanck(temperature=1 / 1.380649e-23, drag=1.0, extent=[10 + h, 10 + h], resolution=h,
-                       boundary=boundary.reflecting, potential=harmonic_potential((0, 0), 1.0))
-    t_build = time.perf_counter() - t0
+    n, h = g.shape[0], g.spacing[0]
+    m0, s0 = np.array([1.0, -0.5]), 0.25
 
     def pdf(*xs):
-        X = np.stack(xs, -1)
-        return _gauss(X, np.array([1.0, -0.5]), 0.25)
-    t0 = time.perf_counter()
-    p = sim.propagate(pdf, T)
-    t_prop = time.perf_counter() - t0
-    err = float(np.abs(p / (p.sum() * h * h) - exact[: p.shape[0], : p.shape[1]]).max()) \
-        if p.shape == exact.shape else float("nan")
-    return {"skipped": False, "assembly_s": t_build, "propagate_s": t_prop, "shape": list(p.shape),
-            "max_abs_err": err}
+        return _gauss(np.stack(xs, -1), m0, s0)
+
+    k_B = 1.380649e-23
+    repeats = 1 if quick else 3
+    builds, props, load0 = [], [], list(os.getloadavg())
+    try:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            with _numpy_product_shim():
+                sim = cls(temperature=1 / k_B, drag=1.0, extent=[(n - 0.5) * h] * 2, resolution=h,
+                          boundary=reflecting, potential=fplanck.harmonic_potential((0, 0), 1.0))
+            builds.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            p = sim.propagate(pdf, T)
+            props.append(time.perf_counter() - t0)
+    except Exception as exc:  # noqa: BLE001 - report the failure instead of the numbers
+        return {"skipped": True, "version": ver,
+                "note": f"fplanck {ver} imported but failed ({type(exc).__name__}: {exc}); peer not run."}
+    X = np.stack(np.asarray(sim.grid), -1)
+    ex = _gauss(X, m0 * math.exp(-T), s0 * math.exp(-2 * T) + 1 - math.exp(-2 * T))
+    rho = p / (h * h)
+    err = float(np.abs(rho - ex).max())
+    a_s, p_s = statistics.median(builds), statistics.median(props)
+    out = {"skipped": False, "version": ver, "shape": list(p.shape), "grid_matches_ours":
+           bool(p.shape == exact.shape and np.allclose(sim.axes[0], g.axes[0], atol=1e-12)),
+           "assembly_s": a_s, "propagate_s": p_s, "total_s": a_s + p_s, "assembly_runs_s": builds,
+           "propagate_runs_s": props, "max_abs_err": err, "max_rel_err": err / float(ex.max()),
+           "mass": float(p.sum()), "min_p": float(p.min()), "load_start": load0, "load_end": list(os.getloadavg()),
+           "note": (f"fplanck {ver}: FokkerPlanck(temperature=1/k_B, drag=1, resolution=h, reflecting, "
+                    f"harmonic_potential k=1) + propagate(pdf, 0.5) (scipy expm_multiply); median of {repeats}; "
+                    "numpy.product shimmed for its assembly under NumPy 2")}
+    return out
+
+
+def _ours_for_fplanck(quick):
+    """Our rows measured next to fplanck (same run): implicit at dt = t/100, Crank-Nicolson at t/100 and t/400,
+    and (not quick) forward Euler at 0.9x its positivity limit, the one that reaches fplanck's error here."""
+    g, f, rho0, exact, T = _ou_problem(400, 2)
+    rep = 3 if quick else 7
+    extra = [] if quick else [_row("explicit (forward Euler, 0.9 x limit), 1 run",
+                                   lambda: solve_fokker_planck(rho0, g, T, potential=f, method="explicit"), exact, 1)]
+    return [
+        _row("implicit (split BE), dt=t/100", lambda: solve_fokker_planck(rho0, g, T, potential=f), exact, rep),
+        _row("crank_nicolson (Strang split), dt=t/100",
+             lambda: solve_fokker_planck(rho0, g, T, potential=f, method="crank_nicolson"), exact, rep),
+        _row("crank_nicolson (Strang split), dt=t/400",
+             lambda: solve_fokker_planck(rho0, g, T, potential=f, method="crank_nicolson", dt=T / 400), exact, rep),
+    ] + extra
+
+
+def _attach_ours(fp, ours_rows):
+    """Same-run comparison: our implicit row, and our fastest row at least as accurate as fplanck."""
+    if fp.get("skipped"):
+        return fp
+    fp["ours_rows"] = ours_rows
+    imp = ours_rows[0]
+    fp["ours_same_run_row"] = imp
+    fp["ours_same_run_s"] = imp["median_s"]
+    ok = [r for r in ours_rows if r["max_rel_err"] <= fp["max_rel_err"]]
+    if ok:
+        b = min(ok, key=lambda r: r["median_s"])
+        fp["accuracy_matched"] = {"case": b["case"], "median_s": b["median_s"], "max_rel_err": b["max_rel_err"],
+                                  "ratio_total": fp["total_s"] / b["median_s"]}
+    else:
+        fp["accuracy_matched"] = None
+    return fp
+
+
+def run_fplanck_only(quick: bool = False) -> dict:
+    """Only the fplanck peer (plus our implicit 400^2 row, same run), merged into the existing results."""
+    path = RESULTS / "fokker_planck.json"
+    if not path.exists():
+        raise FileNotFoundError(f"--peers-only merges into {path}, which does not exist: run the full benchmark first")
+    res = json.loads(path.read_text())
+    K.warmup()
+    ours = _ours_for_fplanck(quick)
+    res["fplanck"] = _attach_ours(bench_fplanck(quick), ours)
+    res["fplanck"]["date"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    path.write_text(json.dumps(res, indent=2))
+    (RESULTS / "fokker_planck.md").write_text(to_markdown(res))
+    return res
 
 
 def _threading_layer():
@@ -229,8 +343,10 @@ def run(quick: bool = False, write: bool = True) -> dict:
         "ou_2d": bench_2d(quick),
         "ou_1d": bench_1d(quick),
         "scaling": bench_scaling(quick),
-        "fplanck": bench_fplanck(quick),
     }
+    res["fplanck"] = bench_fplanck(quick)
+    if not res["fplanck"]["skipped"]:
+        _attach_ours(res["fplanck"], _ours_for_fplanck(quick))
     res["machine"]["loadavg_end"] = list(os.getloadavg())
     if write:
         RESULTS.mkdir(parents=True, exist_ok=True)
@@ -289,16 +405,36 @@ def to_markdown(res: dict) -> str:
     if fp["skipped"]:
         s.append(fp["note"] + "\n")
     else:
-        s.append(f"fplanck 400^2: assembly {fp['assembly_s']:.2f} s, propagate(t=0.5) {fp['propagate_s']:.2f} s, "
-                 f"max abs err {fp['max_abs_err']:.2e}.\n")
+        s.append(f"{fp['note']}. Run {fp.get('date', 'with the tables above')}; load average at start / end "
+                 f"{fp['load_start'][0]:.2f} / {fp['load_end'][0]:.2f}. Grid {fp['shape'][0]}x{fp['shape'][1]}, "
+                 f"same nodes as ours: {fp['grid_matches_ours']}.\n\n"
+                 "| | assembly (s) | propagate t=0.5 (s) | total (s) | max abs err | max rel err | mass | min |\n"
+                 "|---|---|---|---|---|---|---|---|\n"
+                 f"| fplanck | {fp['assembly_s']:.2f} | {fp['propagate_s']:.2f} | {fp['total_s']:.2f} | "
+                 f"{fp['max_abs_err']:.2e} | {fp['max_rel_err']:.2e} | {fp['mass']:.12f} | {fp['min_p']:.1e} |\n")
+        for r in fp.get("ours_rows", []):
+            s.append(f"| ours: {r['case']} (same run) | - | - | {r['median_s']:.3f} | {r['max_abs_err']:.2e} | "
+                     f"{r['max_rel_err']:.2e} | - | {r['min_rho']:.1e} |\n")
+        ours = fp.get("ours_same_run_row")
+        if ours:
+            s.append(f"\nfplanck total / ours implicit dt=t/100 (same run): {fp['total_s'] / ours['median_s']:.0f}x, "
+                     f"but its error is {fp['max_rel_err']:.1e} against our {ours['max_rel_err']:.1e} (fplanck is "
+                     "exact in time, expm_multiply; our backward Euler error is O(dt)). ")
+            am = fp.get("accuracy_matched")
+            s.append(f"At equal or better accuracy: ours {am['case']} {am['median_s']:.3f} s, max rel err "
+                     f"{am['max_rel_err']:.1e}; fplanck total / this = {am['ratio_total']:.2f}x.\n"
+                     if am else "None of our rows above reaches fplanck's error.\n")
     return "".join(s)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats and sizes")
+    ap.add_argument("--peers-only", action="store_true",
+                    help="only the fplanck peer (and our implicit 400^2 row, same run), merged into the existing "
+                         "fokker_planck.json/.md")
     args = ap.parse_args(argv)
-    res = run(quick=args.quick)
+    res = run_fplanck_only(quick=args.quick) if args.peers_only else run(quick=args.quick)
     print(to_markdown(res))
 
 
