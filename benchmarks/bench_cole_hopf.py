@@ -85,7 +85,7 @@ def numpy_reference(vals, grid, t, beta, linear):
     return -L / beta
 
 
-def run(quick: bool = False) -> dict:
+def _measure(quick: bool = False) -> dict:
     import numba
 
     res = {"quick": quick, "cpu_count": os.cpu_count(), "numba_threads": numba.config.NUMBA_NUM_THREADS,
@@ -139,14 +139,20 @@ def to_markdown(res: dict) -> str:
     return "\n".join(lines)
 
 
+def run(quick: bool = False, write: bool = True) -> dict:
+    """Measure (see the module docstring); write ``results/cole_hopf.md|json`` unless ``write=False``."""
+    res = _measure(quick=quick)
+    if write:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "cole_hopf.json").write_text(json.dumps(res, indent=2))
+        (RESULTS / "cole_hopf.md").write_text(to_markdown(res))
+    return res
+
+
 def main(argv=None):
     quick = "--quick" in (argv if argv is not None else sys.argv[1:])
     res = run(quick=quick)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "cole_hopf.json").write_text(json.dumps(res, indent=2))
-    md = to_markdown(res)
-    (RESULTS / "cole_hopf.md").write_text(md)
-    print(md)
+    print(to_markdown(res))
     return res
 
 

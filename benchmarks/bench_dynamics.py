@@ -113,7 +113,7 @@ def compile_times():
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run(quick: bool = False) -> dict:
+def _measure(quick: bool = False) -> dict:
     import numba
 
     n_chains = 10_000 if quick else 100_000
@@ -186,25 +186,32 @@ def to_markdown(res: dict) -> str:
     if one:
         c1 = one[0]
         lines += [
-            "Notes.  The kernels are per-chain scalar loops (counter-based ziggurat normals, about 5 ns each; the "
-            "loss gradient through the inlined `nb_grad` dispatch), about "
-            f"{1e9 / c1['numba_psteps_per_s']:.0f} ns per 2-D Langevin particle-step on one core "
+            "Notes.  The kernels run blocks of 64 chains: one loss-gradient dispatch per block and step, "
+            "then scalar passes for the normals (counter-based ziggurat, about 5 ns each) and the update "
+            "(a per-chain dispatch cost 40-60 ns in Numba's reference counting, more than the step itself).  "
+            f"About {1e9 / c1['numba_psteps_per_s']:.0f} ns per 2-D Langevin particle-step on one core "
             f"({c1['numba_psteps_per_s']:.3g}/s), so two free cores give about "
             f"{2 * c1['numba_psteps_per_s']:.3g}/s; a threaded row close to the 1-thread row means the other core "
-            "was busy.  The numpy loop is vectorised over chains (SIMD arithmetic, numpy's own ziggurat), so it is "
-            "as fast per noisy step and faster for noiseless descent; a 20x gain over it would need about 1 ns per "
-            "particle-step including two normals, i.e. SIMD normal generation, which these kernels do not do.", ""]
+            "was busy.  The numpy loop is vectorised over chains (SIMD arithmetic, numpy's own ziggurat); a 20x "
+            "gain over it would need about 1-2 ns per particle-step including two normals, i.e. SIMD normal "
+            "generation, which these kernels do not do.", ""]
     return "\n".join(lines)
+
+
+def run(quick: bool = False, write: bool = True) -> dict:
+    """Measure (see the module docstring); write ``results/dynamics.md|json`` unless ``write=False``."""
+    res = _measure(quick=quick)
+    if write:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "dynamics.json").write_text(json.dumps(res, indent=2))
+        (RESULTS / "dynamics.md").write_text(to_markdown(res))
+    return res
 
 
 def main(argv=None):
     quick = "--quick" in (argv if argv is not None else sys.argv[1:])
     res = run(quick=quick)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "dynamics.json").write_text(json.dumps(res, indent=2))
-    md = to_markdown(res)
-    (RESULTS / "dynamics.md").write_text(md)
-    print(md)
+    print(to_markdown(res))
     return res
 
 

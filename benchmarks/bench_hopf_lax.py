@@ -76,7 +76,7 @@ def brute_1d(vals, x, t, chunk=512):
     return out
 
 
-def run(quick: bool = False) -> dict:
+def _measure(quick: bool = False) -> dict:
     res = {"quick": quick, "cpu_count": os.cpu_count()}
     import numba
 
@@ -165,14 +165,20 @@ def to_markdown(res: dict) -> str:
     return "\n".join(lines)
 
 
+def run(quick: bool = False, write: bool = True) -> dict:
+    """Measure (see the module docstring); write ``results/hopf_lax.md|json`` unless ``write=False``."""
+    res = _measure(quick=quick)
+    if write:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "hopf_lax.json").write_text(json.dumps(res, indent=2))
+        (RESULTS / "hopf_lax.md").write_text(to_markdown(res))
+    return res
+
+
 def main(argv=None):
     quick = "--quick" in (argv if argv is not None else sys.argv[1:])
     res = run(quick=quick)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "hopf_lax.json").write_text(json.dumps(res, indent=2))
-    md = to_markdown(res)
-    (RESULTS / "hopf_lax.md").write_text(md)
-    print(md)
+    print(to_markdown(res))
     return res
 
 

@@ -28,6 +28,17 @@ Every algorithm has a per-chain routine ``_<alg>_chain`` and two drivers,
 ``_<alg>_ser`` (``range``) and ``_<alg>_par`` (``prange`` over chains); a
 chain's arithmetic is identical in both.  ``status[c]`` is ``-1`` on success or
 the step at which chain ``c`` went non-finite (the chain then stops).
+
+Blocks: for analytic losses, SGD/SGLD and Entropy-SGD run ``BLOCK`` chains together
+(``_sgd_block``, ``_esgd_block``; the drivers ``prange`` over blocks).  Each step makes one
+:func:`deeprelax._nbloss.nb_grad_rows` call for the whole block, then separate short passes
+for the normals, the update and the finiteness checks.  A per-chain gradient call cost
+40-60 ns here, more than the rest of a 2-D Langevin step: Numba increments and decrements
+the reference counts of its array arguments (atomic operations, and a shared cache line
+across threads for ``params``), which its reference-count pruning cannot remove past the
+dispatcher's error paths.  The blocked kernels use each chain's keys, counters and
+arithmetic unchanged, so their results equal the per-chain kernels' bit for bit
+(``tests/test_dyn_blocks.py``); finite-sum losses keep the per-chain path.
 """
 from __future__ import annotations
 
@@ -37,7 +48,7 @@ import numpy as np
 
 from solvers._jit import njit, pnjit, prange
 
-from ._nbloss import nb_grad
+from ._nbloss import KIND_GAUSSMIX, KIND_SOFTMIN, nb_grad, nb_grad_rows
 from .finite_sum import _FS_MIN_KIND, fs_grad_full, fs_grad_idx
 
 #: Small helpers are inlined at the Numba-IR level: Numba does not inline across compiled functions,
@@ -292,14 +303,119 @@ def _sgd_chain(c, kind, params, X0, hs, sig, lm, master, batch, replace, slot, x
     xf[c, :] = x
 
 
+#: Chains per block in the analytic-loss SGD kernel: one gradient dispatch per block and step.
+BLOCK = 64
+
+
+@_inline
+def _scratch_len(kind, params):
+    return int(params[1]) if (kind == KIND_SOFTMIN or kind == KIND_GAUSSMIX) else 1
+
+
+@njit
+def _sgd_block(blk, kind, params, X0, hs, sig, lm, master, slot, xs, xf, status):
+    """Chains ``blk*BLOCK ..`` of ``_sgd_chain`` for an analytic loss, advanced together.
+
+    Per step: one :func:`nb_grad_rows` call for the whole block, then each live chain's update with
+    exactly ``_sgd_chain``'s arithmetic and random numbers (same keys, same counters), so results are
+    bit-identical to the per-chain kernel; a chain that turns non-finite is frozen (status = step).
+    """
+    n_all = X0.shape[0]
+    d = X0.shape[1]
+    c0 = blk * BLOCK
+    c1 = min(n_all, c0 + BLOCK)
+    B = c1 - c0
+    X = np.empty((B, d))
+    G = np.empty((B, d))
+    XI = np.empty((B, d + 1))
+    xi2 = np.empty(d + 1)
+    L = np.empty(_scratch_len(kind, params))
+    keys = np.empty(B, np.uint64)
+    alive = np.ones(B, np.bool_)
+    n_steps = hs.size
+    noisy = False
+    for n in range(n_steps):
+        if sig[n] != 0.0:
+            noisy = True
+    for i in range(B):
+        c = c0 + i
+        for j in range(d):
+            X[i, j] = X0[c, j]
+        keys[i] = chain_key(master, c, STREAM_NOISE)
+        if lm and noisy:
+            fill_normals(keys[i], 0, d, xi2)
+            for j in range(d):
+                XI[i, j] = xi2[j]
+        if slot[0] >= 0:
+            for j in range(d):
+                xs[slot[0], c, j] = X[i, j]
+    Z = np.empty((B, d))
+    for n in range(n_steps):
+        nb_grad_rows(kind, params, X, G, 0, B, L)
+        h = hs[n]
+        s = sig[n]
+        # separate passes (normals, update, checks) keep each loop short and branch-free
+        if lm and noisy:
+            base = (n + 1) * d                      # fill_normals(key, n + 1, d, .)
+            for i in range(B):
+                if alive[i]:
+                    for j in range(d):
+                        Z[i, j] = znormal(keys[i], base + j)
+            for i in range(B):
+                if alive[i]:
+                    for j in range(d):
+                        X[i, j] = X[i, j] - h * G[i, j] + s * (XI[i, j] + Z[i, j])
+                        XI[i, j] = Z[i, j]
+        elif (not lm) and s != 0.0:
+            base = n * d                            # fill_normals(key, n, d, .)
+            for i in range(B):
+                if alive[i]:
+                    for j in range(d):
+                        Z[i, j] = znormal(keys[i], base + j)
+            for i in range(B):
+                if alive[i]:
+                    for j in range(d):
+                        X[i, j] = X[i, j] - h * G[i, j] + s * Z[i, j]
+        else:
+            for i in range(B):
+                if alive[i]:
+                    for j in range(d):
+                        X[i, j] = X[i, j] - h * G[i, j]
+        k = slot[n + 1]
+        for i in range(B):
+            if alive[i]:
+                bad = False
+                for j in range(d):
+                    v = X[i, j]
+                    if v - v != 0.0:                # NaN or +-inf
+                        bad = True
+                if bad:
+                    status[c0 + i] = n
+                    alive[i] = False
+                elif k >= 0:
+                    for j in range(d):
+                        xs[k, c0 + i, j] = X[i, j]
+    for i in range(B):
+        for j in range(d):
+            xf[c0 + i, j] = X[i, j]
+
+
 @njit
 def _sgd_ser(kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status):
+    if kind < _FS_MIN_KIND:
+        for blk in range((X0.shape[0] + BLOCK - 1) // BLOCK):
+            _sgd_block(blk, kind, params, X0, hs, sig, lm, master, slot, xs, xf, status)
+        return
     for c in range(X0.shape[0]):
         _sgd_chain(c, kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status)
 
 
 @pnjit
 def _sgd_par(kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status):
+    if kind < _FS_MIN_KIND:
+        for blk in prange((X0.shape[0] + BLOCK - 1) // BLOCK):
+            _sgd_block(blk, kind, params, X0, hs, sig, lm, master, slot, xs, xf, status)
+        return
     for c in prange(X0.shape[0]):
         _sgd_chain(c, kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status)
 
@@ -388,8 +504,122 @@ def _esgd_chain(c, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, b
 
 
 @njit
+def _esgd_block(blk, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
+                master, slot, xs, mus, xf, status):
+    """Chains ``blk*BLOCK ..`` of ``_esgd_chain`` for an analytic loss, advanced together (one
+    :func:`nb_grad_rows` call per block and inner step; each chain's arithmetic and random numbers
+    exactly as in ``_esgd_chain``, so results are bit-identical)."""
+    n_all = X0.shape[0]
+    d = X0.shape[1]
+    c0 = blk * BLOCK
+    c1 = min(n_all, c0 + BLOCK)
+    B = c1 - c0
+    X = np.empty((B, d))
+    Y = np.empty((B, d))
+    MU = np.empty((B, d))
+    M = np.empty((B, d))
+    G = np.empty((B, d))
+    Z = np.empty((B, d))
+    S = np.empty(_scratch_len(kind, params))
+    keys = np.empty(B, np.uint64)
+    alive = np.ones(B, np.bool_)
+    for i in range(B):
+        for j in range(d):
+            X[i, j] = X0[c0 + i, j]
+        keys[i] = chain_key(master, c0 + i, STREAM_NOISE)
+    n_outer = tks.size
+    for k in range(n_outer):
+        t = tks[k]
+        eta_in = ilrs[k]
+        s = sigs[k]
+        for i in range(B):
+            for j in range(d):
+                Y[i, j] = X[i, j]
+                MU[i, j] = X[i, j]
+                M[i, j] = 0.0
+        cnt = 0
+        for ell in range(L):
+            nb_grad_rows(kind, params, Y, G, 0, B, S)
+            if mom != 0.0:
+                for i in range(B):
+                    for j in range(d):
+                        M[i, j] = mom * M[i, j] + G[i, j]
+                        G[i, j] = G[i, j] + mom * M[i, j]
+            if s != 0.0:
+                base = (k * L + ell) * d            # fill_normals(key, k L + ell, d, .)
+                for i in range(B):
+                    if alive[i]:
+                        for j in range(d):
+                            Z[i, j] = znormal(keys[i], base + j)
+                for i in range(B):
+                    for j in range(d):
+                        Y[i, j] = Y[i, j] - eta_in * (G[i, j] + (Y[i, j] - X[i, j]) / t) + s * Z[i, j]
+            else:
+                for i in range(B):
+                    for j in range(d):
+                        Y[i, j] = Y[i, j] - eta_in * (G[i, j] + (Y[i, j] - X[i, j]) / t)
+            if ema >= 0.0:
+                for i in range(B):
+                    for j in range(d):
+                        MU[i, j] = ema * MU[i, j] + (1.0 - ema) * Y[i, j]
+            elif ell >= burn:
+                cnt += 1
+                for i in range(B):
+                    for j in range(d):
+                        MU[i, j] += (Y[i, j] - MU[i, j]) / cnt
+        sl = slot[k]
+        if sl >= 0:
+            for i in range(B):
+                if alive[i]:
+                    for j in range(d):
+                        xs[sl, c0 + i, j] = X[i, j]
+                        mus[sl, c0 + i, j] = MU[i, j]
+        if outer_mode == 2:
+            nb_grad_rows(kind, params, MU, G, 0, B, S)
+            for i in range(B):
+                if alive[i]:
+                    for j in range(d):
+                        X[i, j] -= lrs[k] * G[i, j]
+        else:
+            inv = 1.0 / t if outer_mode == 0 else 1.0
+            if rho != 0.0:
+                nb_grad_rows(kind, params, X, G, 0, B, S)
+                for i in range(B):
+                    if alive[i]:
+                        for j in range(d):
+                            X[i, j] -= lrs[k] * ((X[i, j] - MU[i, j]) * inv + rho * G[i, j])
+            else:
+                for i in range(B):
+                    if alive[i]:
+                        for j in range(d):
+                            X[i, j] -= lrs[k] * (X[i, j] - MU[i, j]) * inv
+        for i in range(B):
+            if alive[i]:
+                bad = False
+                for j in range(d):
+                    v = X[i, j]
+                    w = MU[i, j]
+                    if v - v != 0.0 or w - w != 0.0:    # NaN or +-inf
+                        bad = True
+                if bad:
+                    status[c0 + i] = k
+                    alive[i] = False
+    sl = slot[n_outer]
+    for i in range(B):
+        for j in range(d):
+            if sl >= 0 and alive[i]:
+                xs[sl, c0 + i, j] = X[i, j]
+            xf[c0 + i, j] = X[i, j]
+
+
+@njit
 def _esgd_ser(kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
               master, batch, replace, slot, xs, mus, xf, status):
+    if kind < _FS_MIN_KIND:
+        for blk in range((X0.shape[0] + BLOCK - 1) // BLOCK):
+            _esgd_block(blk, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
+                        master, slot, xs, mus, xf, status)
+        return
     for c in range(X0.shape[0]):
         _esgd_chain(c, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
                     master, batch, replace, slot, xs, mus, xf, status)
@@ -398,6 +628,11 @@ def _esgd_ser(kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, 
 @pnjit
 def _esgd_par(kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
               master, batch, replace, slot, xs, mus, xf, status):
+    if kind < _FS_MIN_KIND:
+        for blk in prange((X0.shape[0] + BLOCK - 1) // BLOCK):
+            _esgd_block(blk, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
+                        master, slot, xs, mus, xf, status)
+        return
     for c in prange(X0.shape[0]):
         _esgd_chain(c, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
                     master, batch, replace, slot, xs, mus, xf, status)

@@ -271,6 +271,121 @@ def nb_grad(kind, params, x, out):
 
 
 @njit
+def nb_grad_rows(kind, params, X, G, r0, r1, L):
+    """Gradients at rows ``r0 .. r1-1`` of ``X`` (shape ``(n, d)``) into the same rows of ``G``.
+
+    The same arithmetic as :func:`nb_grad` row by row (a test checks bitwise equality), but the loss
+    ``kind`` is dispatched once per call and the row loop sits inside each branch, with no array
+    views, allocations or exceptions in the loop: the particle kernels call it once per block of
+    chains per step (a per-chain call costs more than a 2-D Langevin step, mostly in Numba's
+    reference counting of the array arguments).  ``L`` is scratch of length ``>=`` the number of
+    wells (kinds 3 and 7; any length otherwise).  An unknown ``kind`` writes NaN.
+    """
+    d = X.shape[1]
+    if kind == KIND_QUADRATIC:
+        for r in range(r0, r1):
+            for i in range(d):
+                s = 0.0
+                for j in range(d):
+                    s += params[1 + i * d + j] * X[r, j]
+                G[r, i] = s
+    elif kind == KIND_ABS:
+        for r in range(r0, r1):
+            for i in range(d):
+                v = X[r, i]
+                G[r, i] = 1.0 if v > 0 else (-1.0 if v < 0 else 0.0)
+    elif kind == KIND_DOUBLE_WELL:
+        for r in range(r0, r1):
+            x0 = X[r, 0]
+            G[r, 0] = x0 * (x0 * x0 - 1.0)
+            for i in range(1, d):
+                G[r, i] = X[r, i]
+    elif kind == KIND_SOFTMIN:
+        k = int(params[1])
+        beta = params[2]
+        oa = 3
+        om = oa + k
+        oc = om + k * d
+        for r in range(r0, r1):
+            for i in range(k):
+                s = 0.0
+                for j in range(d):
+                    q = X[r, j] - params[om + i * d + j]
+                    s += q * q
+                L[i] = 0.5 * params[oa + i] * s + params[oc + i]
+            imin = 0
+            for i in range(1, k):
+                if L[i] < L[imin]:
+                    imin = i
+            if math.isinf(beta):
+                for i in range(k):
+                    L[i] = 1.0 if i == imin else 0.0
+            else:
+                qmin = L[imin]
+                s = 0.0
+                for i in range(k):
+                    L[i] = math.exp(-beta * (L[i] - qmin))
+                    s += L[i]
+                for i in range(k):
+                    L[i] /= s
+            for j in range(d):
+                G[r, j] = 0.0
+            for i in range(k):
+                wa = L[i] * params[oa + i]
+                if wa != 0.0:
+                    for j in range(d):
+                        G[r, j] += wa * (X[r, j] - params[om + i * d + j])
+    elif kind == KIND_DRFIG1:
+        for r in range(r0, r1):
+            x0 = X[r, 0]
+            G[r, 0] = 2.0 * x0 + 3.0 * math.pi * math.cos(2 * math.pi * x0) + _spline_f2(params, x0, 1)
+    elif kind == KIND_RASTRIGIN:
+        A = params[1]
+        for r in range(r0, r1):
+            for i in range(d):
+                G[r, i] = (2.0 * X[r, i] + 2.0 * math.pi * A * math.sin(2.0 * math.pi * X[r, i])) / params[2]
+    elif kind == KIND_COSINE:
+        for r in range(r0, r1):
+            for i in range(d):
+                G[r, i] = math.pi * math.sin(math.pi * X[r, i])
+    elif kind == KIND_GAUSSMIX:
+        k = int(params[1])
+        ow = 2
+        om = ow + k
+        osd = om + k * d
+        for r in range(r0, r1):
+            mx = -math.inf
+            for i in range(k):
+                s = 0.0
+                for j in range(d):
+                    q = X[r, j] - params[om + i * d + j]
+                    s += q * q
+                var = params[osd + i] * params[osd + i]
+                L[i] = math.log(params[ow + i]) - 0.5 * d * (_LOG_2PI + math.log(var)) - s / (2.0 * var)
+                if L[i] > mx or i == 0:
+                    mx = L[i]
+            s = 0.0
+            for i in range(k):
+                L[i] = math.exp(L[i] - mx)
+                s += L[i]
+            for j in range(d):
+                G[r, j] = 0.0
+            for i in range(k):
+                wv = L[i] / s / (params[osd + i] * params[osd + i])
+                for j in range(d):
+                    G[r, j] += wv * (X[r, j] - params[om + i * d + j])
+    else:
+        for r in range(r0, r1):
+            for j in range(d):
+                G[r, j] = math.nan
+
+
+def scratch_len(params_kind: int, params) -> int:
+    """Length of the ``L`` scratch :func:`nb_grad_rows` needs for a loss (number of wells, else 1)."""
+    return int(params[1]) if params_kind in (KIND_SOFTMIN, KIND_GAUSSMIX) else 1
+
+
+@njit
 def nb_value_batch(kind, params, X):
     """``nb_value`` over the rows of ``X`` (shape ``(n, d)``); returns shape ``(n,)``."""
     n = X.shape[0]
