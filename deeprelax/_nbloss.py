@@ -198,7 +198,11 @@ def nb_value(kind, params, x):
 
 @njit
 def nb_grad(kind, params, x, out):
-    """Write the gradient at one point ``x`` (shape ``(d,)``) into ``out`` (shape ``(d,)``)."""
+    """Write the gradient at one point ``x`` (shape ``(d,)``) into ``out`` (shape ``(d,)``).
+
+    :func:`nb_grad_rows` repeats this arithmetic in row form for the blocked particle kernels;
+    ``tests/test_dyn_blocks.py`` checks that the two agree bit for bit for every kind.
+    """
     if kind == KIND_QUADRATIC:
         d = int(params[0])
         for i in range(d):
