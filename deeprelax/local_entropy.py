@@ -51,6 +51,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from solvers._jit import njit, pnjit, prange, use_parallel
@@ -59,6 +60,7 @@ from solvers.grid import Grid
 from solvers.result import Result, register_result
 
 from . import _dyn_kernels as K
+from ._nbloss import nb_grad_rows
 from . import stats
 
 __all__ = ["local_entropy", "local_entropy_grad", "estimate", "LocalEntropyResult", "scope_to_time",
@@ -337,15 +339,73 @@ def _sgld_job(j, kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, 
 
 
 @njit
-def _sgld_ser(kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, master, blocks, status):
-    for j in range(y0.shape[0]):
-        _sgld_job(j, kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, master, blocks, status)
+def _sgld_group(gi, bw, kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, master, blocks, status):
+    """Jobs ``gi*bw .. gi*bw + bw - 1`` of :func:`_sgld_job`, advanced together: one
+    :func:`deeprelax._nbloss.nb_grad_rows` call per step for the group (a per-job gradient call
+    costs more than the rest of the step, see :mod:`deeprelax._dyn_kernels`), each job's
+    arithmetic and random numbers unchanged, so the block means are bit-identical."""
+    nj = y0.shape[0]
+    d = X.shape[1]
+    j0 = gi * bw
+    B = min(nj, j0 + bw) - j0
+    Y = np.empty((B, d))
+    G = np.empty((B, d))
+    Z = np.empty((B, d))
+    ACC = np.zeros((B, d))
+    S = np.empty(K._scratch_len(kind, params))
+    keys = np.empty(B, np.uint64)
+    pidx = np.empty(B, np.int64)
+    alive = np.ones(B, np.bool_)
+    for i in range(B):
+        j = j0 + i
+        keys[i] = K.chain_key(master, j, K.STREAM_NOISE)
+        pidx[i] = j // n_chains
+        for k in range(d):
+            Y[i, k] = y0[j, k]
+    total = burn + n_blocks * blk
+    for step in range(total):
+        nb_grad_rows(kind, params, Y, G, 0, B, S)
+        base = step * d                              # fill_normals(key, step, d, .)
+        for i in range(B):
+            if alive[i]:
+                for k in range(d):
+                    Z[i, k] = K.znormal(keys[i], base + k)
+        for i in range(B):
+            if alive[i]:
+                p = pidx[i]
+                ok = True
+                for k in range(d):
+                    Y[i, k] = Y[i, k] - h * (G[i, k] + (Y[i, k] - X[p, k]) / t) + sig * Z[i, k]
+                    if not (abs(Y[i, k]) < 1e300):
+                        ok = False
+                if not ok:
+                    status[j0 + i] = step
+                    alive[i] = False
+        if step >= burn:
+            s = step - burn + 1
+            flush = s % blk == 0
+            b = s // blk - 1
+            for i in range(B):
+                if alive[i]:
+                    p = pidx[i]
+                    c = j0 + i - p * n_chains
+                    for k in range(d):
+                        ACC[i, k] += Y[i, k]
+                        if flush:
+                            blocks[p, c, b, k] = ACC[i, k] / blk
+                            ACC[i, k] = 0.0
+
+
+@njit
+def _sgld_ser(kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, master, blocks, status, bw):
+    for gi in range((y0.shape[0] + bw - 1) // bw):
+        _sgld_group(gi, bw, kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, master, blocks, status)
 
 
 @pnjit
-def _sgld_par(kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, master, blocks, status):
-    for j in prange(y0.shape[0]):
-        _sgld_job(j, kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, master, blocks, status)
+def _sgld_par(kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, master, blocks, status, bw):
+    for gi in prange((y0.shape[0] + bw - 1) // bw):
+        _sgld_group(gi, bw, kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, master, blocks, status)
 
 
 def sgld_blocks_numpy(loss, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, master):
@@ -466,8 +526,11 @@ def sgld_mean(loss, x, t, beta, *, inner_lr=None, n_samples=None, burn_in=None, 
     status = np.full(P * n_chains, -1, np.int64)
     par = use_parallel(P * n_chains * (burn + n_samples) // 64) if parallel is None else bool(parallel)
     fn = _sgld_par if par else _sgld_ser
+    nj = P * n_chains
+    # jobs per group: up to 64 share one gradient dispatch per step; keep >= 4 groups per thread
+    bw = max(1, min(64, nj // (4 * numba.get_num_threads()))) if par else min(64, nj)
     fn(loss.nb_kind, loss.nb_params, pts, y0, n_chains, t, h, sig, burn, n_blocks, blk, np.uint64(master),
-       blocks, status)
+       blocks, status, bw)
     if np.any(status >= 0):
         j = int(np.argmax(status >= 0))
         raise NonFiniteError(f"SGLD chain {j} (point {j // n_chains}) went non-finite at step {int(status[j])}; "

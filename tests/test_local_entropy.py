@@ -83,12 +83,17 @@ def test_sgld_within_error_bars_and_numpy_twin():
     # the kernel against its numpy twin (same random numbers)
     X = np.array([[0.3], [-1.2]])
     y0 = np.repeat(X, 2, axis=0)
-    blocks = np.zeros((2, 2, 10, 1))
-    st = np.full(4, -1, np.int64)
-    le._sgld_ser(L.nb_kind, L.nb_params, X, y0, 2, T, 1e-3, math.sqrt(2e-3 / beta), 7, 10, 3, np.uint64(99),
-                 blocks, st)
     twin = le.sgld_blocks_numpy(L, X, y0, 2, T, 1e-3, math.sqrt(2e-3 / beta), 7, 10, 3, 99)
-    np.testing.assert_allclose(blocks, twin, rtol=1e-12, atol=1e-14)
+    outs = []
+    for bw in (1, 3, 4):                             # job groups of any width: the same numbers
+        blocks = np.zeros((2, 2, 10, 1))
+        st = np.full(4, -1, np.int64)
+        le._sgld_ser(L.nb_kind, L.nb_params, X, y0, 2, T, 1e-3, math.sqrt(2e-3 / beta), 7, 10, 3, np.uint64(99),
+                     blocks, st, bw)
+        np.testing.assert_allclose(blocks, twin, rtol=1e-12, atol=1e-14)
+        assert np.all(st == -1)
+        outs.append(blocks)
+    assert all(np.array_equal(o, outs[0]) for o in outs[1:])
     # reproducible
     r2 = le.local_entropy_grad(L, x[:3], T, beta, method="sgld", n_samples=2000, rng=5)
     r3 = le.local_entropy_grad(L, x[:3], T, beta, method="sgld", n_samples=2000, rng=5)
