@@ -655,6 +655,9 @@ def _elastic_chain(c, kind, params, X0, n_rep, hs, coup, crate, sigs, centre_mod
             Y[a, j] = xb[j]
     ybar = np.empty(d)
     g = np.empty(d)
+    GR = np.empty((n_rep, d))
+    S = np.empty(_scratch_len(kind, params))
+    analytic = kind < _FS_MIN_KIND
     mm = n_rep * d
     xi = np.empty(mm + 1)
     idx = np.empty(max(batch, 1), np.int64)
@@ -674,17 +677,19 @@ def _elastic_chain(c, kind, params, X0, n_rep, hs, coup, crate, sigs, centre_mod
             ybar[j] /= n_rep
         if s != 0.0:
             fill_normals(nkey, n, mm, xi)
+        if analytic:   # every replica's gradient in one dispatch (replicas are independent within a step)
+            nb_grad_rows(kind, params, Y, GR, 0, n_rep, S)
         for a in range(n_rep):
-            if kind < _FS_MIN_KIND:  # analytic loss: direct call (keeps the hot path short)
-                nb_grad_inline(kind, params, Y[a], g)
-            else:
+            if not analytic:
                 grad_dispatch(kind, params, Y[a], g, bkey, n * n_rep + a, batch, replace, idx)
+                for j in range(d):
+                    GR[a, j] = g[j]
             if s != 0.0:
                 for j in range(d):
-                    Y[a, j] = Y[a, j] - h * (g[j] + coup * (Y[a, j] - xb[j])) + s * xi[a * d + j]
+                    Y[a, j] = Y[a, j] - h * (GR[a, j] + coup * (Y[a, j] - xb[j])) + s * xi[a * d + j]
             else:
                 for j in range(d):
-                    Y[a, j] = Y[a, j] - h * (g[j] + coup * (Y[a, j] - xb[j]))
+                    Y[a, j] = Y[a, j] - h * (GR[a, j] + coup * (Y[a, j] - xb[j]))
         if centre_mode == 2:
             for j in range(d):
                 acc = 0.0
@@ -748,6 +753,9 @@ def _parle_chain(c, kind, params, X0, n_rep, L, nb, lrs, g0, r0, growth, gcap, r
             Z[a, j] = X0[c, j]
     xb = X0[c].copy()
     g = np.empty(d)
+    GR = np.empty((n_rep, d))
+    S = np.empty(_scratch_len(kind, params))
+    analytic = kind < _FS_MIN_KIND
     mm = n_rep * d
     xi = np.empty(mm + 1)
     idx = np.empty(max(batch, 1), np.int64)
@@ -767,13 +775,15 @@ def _parle_chain(c, kind, params, X0, n_rep, L, nb, lrs, g0, r0, growth, gcap, r
                     gk = gcap
                 if sfac != 0.0:
                     fill_normals(nkey, t, mm, xi)
+                if analytic:   # every replica's gradient in one dispatch (independent within a step)
+                    nb_grad_rows(kind, params, Y, GR, 0, n_rep, S)
                 for a in range(n_rep):
-                    if kind < _FS_MIN_KIND:  # analytic loss: direct call (keeps the hot path short)
-                        nb_grad_inline(kind, params, Y[a], g)
-                    else:
+                    if not analytic:
                         grad_dispatch(kind, params, Y[a], g, bkey, t * n_rep + a, batch, replace, idx)
+                        for j in range(d):
+                            GR[a, j] = g[j]
                     for j in range(d):
-                        dj = g[j] + gk * (Y[a, j] - X[a, j])
+                        dj = GR[a, j] + gk * (Y[a, j] - X[a, j])
                         if mom != 0.0:
                             MY[a, j] = mom * MY[a, j] + dj
                             dj = dj + MY[a, j]
