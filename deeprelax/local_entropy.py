@@ -303,47 +303,15 @@ def _grid_method(loss, X, t, beta, method, cells=None, scheme="weno5", solver=No
 
 # ----------------------------------------------------------------------------- SGLD kernel
 @njit
-def _sgld_job(j, kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, master, blocks, status):
-    p = j // n_chains
-    c = j - p * n_chains
-    d = X.shape[1]
-    key = K.chain_key(master, j, K.STREAM_NOISE)
-    y = np.empty(d)
-    g = np.empty(d)
-    z = np.empty(d + 1)
-    acc = np.zeros(d)
-    for k in range(d):
-        y[k] = y0[j, k]
-    step = 0
-    total = burn + n_blocks * blk
-    for step in range(total):
-        K.nb_grad_inline(kind, params, y, g)
-        K.fill_normals(key, step, d, z)
-        ok = True
-        for k in range(d):
-            y[k] = y[k] - h * (g[k] + (y[k] - X[p, k]) / t) + sig * z[k]
-            if not (abs(y[k]) < 1e300):
-                ok = False
-        if not ok:
-            status[j] = step
-            return
-        if step >= burn:
-            for k in range(d):
-                acc[k] += y[k]
-            s = step - burn + 1
-            if s % blk == 0:
-                b = s // blk - 1
-                for k in range(d):
-                    blocks[p, c, b, k] = acc[k] / blk
-                    acc[k] = 0.0
-
-
-@njit
 def _sgld_group(gi, bw, kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, master, blocks, status):
-    """Jobs ``gi*bw .. gi*bw + bw - 1`` of :func:`_sgld_job`, advanced together: one
-    :func:`deeprelax._nbloss.nb_grad_rows` call per step for the group (a per-job gradient call
-    costs more than the rest of the step, see :mod:`deeprelax._dyn_kernels`), each job's
-    arithmetic and random numbers unchanged, so the block means are bit-identical."""
+    """SGLD jobs ``gi*bw .. gi*bw + bw - 1`` (job ``j`` = point ``j // n_chains``, chain ``j % n_chains``).
+
+    Each job runs ``y <- y - h (grad f(y) + (y - x)/t) + sig xi`` (normals of chain key ``j``, counter =
+    step), discards ``burn`` steps, then stores the means of consecutive blocks of ``blk`` steps in
+    ``blocks[p, c, :]``; a job that turns non-finite stops and sets ``status[j]`` to the step.  The
+    group shares one :func:`deeprelax._nbloss.nb_grad_rows` call per step (a per-job gradient call
+    costs more than the rest of the step, see :mod:`deeprelax._dyn_kernels`); a job's numbers do not
+    depend on ``bw``.  :func:`sgld_blocks_numpy` is the numpy twin."""
     nj = y0.shape[0]
     d = X.shape[1]
     j0 = gi * bw
