@@ -49,15 +49,23 @@ def fill_ghosts(U: np.ndarray, g: int, periodic) -> np.ndarray:
     for k in range(d):
         m = U.shape[k]
         n = m - 2 * g
+        # axes < k are complete (ghosts included); on axes > k only the interior is set yet, so
+        # the pass along k reads and writes that range only (never unset ghost memory)
+        idx = [slice(None)] * k + [None] + [slice(g, U.shape[i] - g) for i in range(k + 1, d)]
+
+        def at(s):
+            idx[k] = s
+            return tuple(idx)
+
         if periodic[k]:
-            U[_sl(d, k, slice(0, g))] = U[_sl(d, k, slice(n, n + g))]
-            U[_sl(d, k, slice(n + g, m))] = U[_sl(d, k, slice(g, 2 * g))]
+            U[at(slice(0, g))] = U[at(slice(n, n + g))]
+            U[at(slice(n + g, m))] = U[at(slice(g, 2 * g))]
         else:
-            first = U[_sl(d, k, g)]
-            slope_lo = first - U[_sl(d, k, g + 1)]
-            last = U[_sl(d, k, g + n - 1)]
-            slope_hi = last - U[_sl(d, k, g + n - 2)]
+            first = U[at(g)]
+            slope_lo = first - U[at(g + 1)]
+            last = U[at(g + n - 1)]
+            slope_hi = last - U[at(g + n - 2)]
             for j in range(1, g + 1):
-                U[_sl(d, k, g - j)] = first + j * slope_lo
-                U[_sl(d, k, g + n - 1 + j)] = last + j * slope_hi
+                U[at(g - j)] = first + j * slope_lo
+                U[at(g + n - 1 + j)] = last + j * slope_hi
     return U
