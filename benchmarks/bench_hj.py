@@ -36,6 +36,7 @@ import os
 import platform
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,20 @@ def _median_time(fn, repeat):
         walls.append(time.perf_counter() - w0)
         cpus.append(time.process_time() - c0)
     return float(np.median(walls)), float(np.median(cpus))
+
+
+def _timed_solve(u0, g, t, repeat, quiet=False, **kw):
+    """``solve_hj(u0, g, t, **kw)`` timed ``repeat`` times after a short warm-up solve (compile or
+    cache load outside the timing); returns (median wall excluding compile time, last result)."""
+    with warnings.catch_warnings():
+        if quiet:
+            warnings.simplefilter("ignore")
+        solve_hj(u0, g, 1e-3, **kw)
+        walls = []
+        for _ in range(repeat):
+            r = solve_hj(u0, g, t, **kw)
+            walls.append(r.wall_time - r.compile_time)
+    return float(np.median(walls)), r
 
 
 @pnjit
@@ -195,15 +210,11 @@ def bench_2d(schemes, ns, t=1.0, repeat=1, parallel=None):
         exact = u1[:, None] + u1[None, :]
         u0 = -np.cos(np.pi * x)[:, None] - np.cos(np.pi * x)[None, :]
         for name in schemes:
-            solve_hj(u0, g, 1e-3, scheme=name, parallel=parallel)  # compile / load cache outside the timing
-            walls = []
-            for _ in range(repeat):
-                r = solve_hj(u0, g, t, scheme=name, parallel=parallel)
-                walls.append(r.wall_time - r.compile_time)
+            wall, r = _timed_solve(u0, g, t, repeat, scheme=name, parallel=parallel)
             err = np.abs(r.u - exact)
-            out.append({"scheme": name, "n": n, "wall_s": float(np.median(walls)), "n_steps": r.n_steps,
+            out.append({"scheme": name, "n": n, "wall_s": wall, "n_steps": r.n_steps,
                         "max_err": float(err.max()), "mean_err": float(err.mean()),
-                        "cell_updates_per_s": n * n * r.n_steps * SCHEMES[name].n_stages / float(np.median(walls))})
+                        "cell_updates_per_s": n * n * r.n_steps * SCHEMES[name].n_stages / wall})
             print(f"  2-D {name:15s} {n:5d}^2  {out[-1]['wall_s']:8.3f} s  steps {r.n_steps:6d}  "
                   f"max err {out[-1]['max_err']:.2e}  mean err {out[-1]['mean_err']:.2e}", flush=True)
     return out
@@ -244,8 +255,6 @@ def bench_weno512(n=512, t=1.0, repeat=3, cfls=(0.5, 1.0)):
 
 # --------------------------------------------------------------------------- 3. viscous 1-D
 def bench_viscous(betas, schemes, n=1024, t=1.0, repeat=3, parallel=None):
-    import warnings
-
     g = Grid.uniform([(-1, 1)], n, periodic=True)
     x = g.axes[0]
     u0 = -np.cos(np.pi * x)
@@ -264,14 +273,8 @@ def bench_viscous(betas, schemes, n=1024, t=1.0, repeat=3, parallel=None):
         except Exception as exc:  # noqa: BLE001 - optional cross-check only
             cross[str(beta)] = f"unavailable ({type(exc).__name__})"
         for name in schemes:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                solve_hj(u0, g, 1e-3, beta=beta, scheme=name, parallel=parallel)
-                walls = []
-                for _ in range(repeat):
-                    r = solve_hj(u0, g, t, beta=beta, scheme=name, parallel=parallel)
-                    walls.append(r.wall_time - r.compile_time)
-            out.append({"beta": beta, "scheme": name, "n": n, "wall_s": float(np.median(walls)),
+            wall, r = _timed_solve(u0, g, t, repeat, quiet=True, beta=beta, scheme=name, parallel=parallel)
+            out.append({"beta": beta, "scheme": name, "n": n, "wall_s": wall,
                         "n_steps": r.n_steps, "n_split_steps": r.params["n_split_steps"],
                         "max_err": float(np.abs(r.u - ref).max()), "compile_s": r.compile_time})
             print(f"  viscous beta={beta:<6g} {name:8s} {out[-1]['wall_s']:.3f} s  steps {r.n_steps} "
@@ -522,14 +525,8 @@ def bench_pypde(n=1024, t=1.0, betas=(10.0, 100.0, math.inf), repeat=3, parallel
         ref = cole_hopf_cos(x, t, beta)
         ours = {}
         for name in ("godunov", "eno2", "weno5"):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                solve_hj(u0, g, 1e-3, beta=beta, scheme=name, parallel=parallel)
-                walls = []
-                for _ in range(repeat):
-                    r = solve_hj(u0, g, t, beta=beta, scheme=name, parallel=parallel)
-                    walls.append(r.wall_time - r.compile_time)
-            ours[name] = {"wall_s": float(np.median(walls)), "n_steps": r.n_steps,
+            wall, r = _timed_solve(u0, g, t, repeat, quiet=True, beta=beta, scheme=name, parallel=parallel)
+            ours[name] = {"wall_s": wall, "n_steps": r.n_steps,
                           "max_err": float(np.abs(r.u - ref).max())}
         case["ours"] = ours
         pw = case.get("stepping_s")
