@@ -36,7 +36,7 @@ from solvers._jit import njit
 
 from .losses import Loss
 
-__all__ = ["finite_sum", "FiniteSumLoss", "KIND_LSQ", "KIND_LOGISTIC", "KINDS", "is_finite_sum_kind"]
+__all__ = ["finite_sum", "FiniteSum", "FiniteSumLoss", "KIND_LSQ", "KIND_LOGISTIC", "KINDS", "is_finite_sum_kind"]
 
 KIND_LSQ = 100
 KIND_LOGISTIC = 101
@@ -131,8 +131,77 @@ def fs_value(kind, params, x):
     return tot / N + 0.5 * lam * r
 
 
+# ----------------------------------------------------------------------------- the protocol
+class FiniteSum(Loss):
+    r"""Base class of every finite-sum loss ``f(x) = (1/N) sum_k f_k(x) + (lam/2) |x|^2``.
+
+    The protocol the dynamics and :func:`deeprelax.sgd_noise.diffusion_matrix` rely on:
+
+    * ``dim``, ``n_samples``, ``lam``;
+    * ``value(x)`` / ``grad(x)``: full-data loss and gradient, ``x`` of shape ``(..., d)``;
+    * ``grad_samples(x, idx=None)``: per-sample gradients ``grad f_k(x) + lam x`` at one point ``x``
+      (shape ``(d,)``) -> ``(m, d)``;
+    * ``grad_batch(x, idx)``: minibatch gradient ``mean_{k in idx} grad f_k(x) + lam x``, broadcasting the
+      leading axes: ``x`` ``(..., d)``, ``idx`` ``(..., b)`` integers -> ``(..., d)``.
+
+    Subclasses implement ``_value``, ``_grad``, ``grad_samples`` and ``grad_batch``; this class adds
+    minibatch sampling and the exact per-sample and minibatch gradient covariances.
+    """
+
+    name = "finite-sum"
+    n_samples: int = 0
+    lam: float = 0.0
+
+    def grad_samples(self, x, idx=None):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def grad_batch(self, x, idx):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _idx(self, idx):
+        idx = np.asarray(idx)
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"`idx` must hold integers; got dtype {idx.dtype}.")
+        if idx.ndim == 0:
+            raise ValueError(f"`idx` must have shape (..., b) with a trailing batch axis; got a scalar {idx!r}.")
+        if idx.shape[-1] == 0:
+            raise ValueError(f"`idx` must hold at least one index per batch (b >= 1); got shape {idx.shape}.")
+        if idx.min() < 0 or idx.max() >= self.n_samples:
+            raise ValueError(f"`idx` must lie in 0..{self.n_samples - 1}; got range [{idx.min()}, {idx.max()}].")
+        return idx.astype(np.int64, copy=False)
+
+    def sample_batch(self, rng, b, replace=True, size=None):
+        """``b`` sample indices drawn with ``rng`` (a ``numpy.random.Generator``); shape ``(*size, b)``.
+
+        Without replacement every row holds ``b`` distinct indices.
+        """
+        b = _check_batch(b, self.n_samples, replace)
+        shape = () if size is None else tuple(np.atleast_1d(size).astype(int))
+        if replace:
+            return rng.integers(0, self.n_samples, size=shape + (b,))
+        rows = int(np.prod(shape, dtype=np.int64))
+        out = np.stack([rng.choice(self.n_samples, size=b, replace=False) for _ in range(rows)])
+        return out.reshape(shape + (b,))
+
+    def grad_minibatch(self, x, rng, b, replace=True):
+        """Minibatch gradient on ``b`` indices drawn with ``rng``; ``x`` shape (d,), returns (d,)."""
+        return self.grad_batch(x, self.sample_batch(rng, b, replace))
+
+    def sample_cov(self, x):
+        """Per-sample gradient covariance ``Sigma(x) = (1/N) sum_k (g_k - g)(g_k - g)^T``; shape (d, d)."""
+        G = self.grad_samples(x)
+        D = G - G.mean(0)
+        return D.T @ D / self.n_samples
+
+    def minibatch_cov(self, x, b, replace=True):
+        """Exact covariance of the minibatch gradient: ``Sigma/b``, times ``(N-b)/(N-1)`` without replacement."""
+        b = _check_batch(b, self.n_samples, replace)
+        S = self.sample_cov(x) / b
+        return S if replace else S * (self.n_samples - b) / (self.n_samples - 1)
+
+
 # ----------------------------------------------------------------------------- the loss class
-class FiniteSumLoss(Loss):
+class FiniteSumLoss(FiniteSum):
     """A finite-sum loss on a stored dataset (build it with :func:`finite_sum`).
 
     Attributes
@@ -199,14 +268,6 @@ class FiniteSumLoss(Loss):
         c = self._coef(self._margin(x))
         return c @ self.A / self.n_samples + self.lam * x
 
-    def _idx(self, idx):
-        idx = np.asarray(idx)
-        if idx.dtype.kind not in "iu":
-            raise TypeError(f"`idx` must hold integers; got dtype {idx.dtype}.")
-        if idx.size and (idx.min() < 0 or idx.max() >= self.n_samples):
-            raise ValueError(f"`idx` must lie in 0..{self.n_samples - 1}; got range [{idx.min()}, {idx.max()}].")
-        return idx
-
     def grad_samples(self, x, idx=None):
         """Per-sample gradients ``grad f_k(x) + lam x``.
 
@@ -233,29 +294,19 @@ class FiniteSumLoss(Loss):
         return c[:, None] * A + self.lam * x
 
     def grad_batch(self, x, idx):
-        """Minibatch gradient ``mean_{k in idx} grad f_k(x) + lam x``; ``x`` shape (d,), returns (d,)."""
-        return self.grad_samples(x, idx).mean(0)
+        """Minibatch gradient ``mean_{k in idx} grad f_k(x) + lam x``; ``x`` (..., d), ``idx`` (..., b) -> (..., d)."""
+        x = self._x(x)
+        idx = self._idx(idx)
+        A = self.A[idx]                                             # (..., b, d)
+        s = (A @ x[..., :, None])[..., 0]                            # (..., b)
+        c = self._coef_at(s, self.y[idx])
+        g = (c[..., None, :] @ A)[..., 0, :] / idx.shape[-1]
+        return g + self.lam * x
 
-    def sample_batch(self, rng, b, replace=True):
-        """``b`` sample indices drawn with ``rng`` (a ``numpy.random.Generator``); shape (b,)."""
-        b = _check_batch(b, self.n_samples, replace)
-        return rng.choice(self.n_samples, size=b, replace=replace)
-
-    def grad_minibatch(self, x, rng, b, replace=True):
-        """Minibatch gradient on ``b`` indices drawn with ``rng``; ``x`` shape (d,), returns (d,)."""
-        return self.grad_batch(x, self.sample_batch(rng, b, replace))
-
-    def sample_cov(self, x):
-        """Per-sample gradient covariance ``Sigma(x) = (1/N) sum_k (g_k - g)(g_k - g)^T``; shape (d, d)."""
-        G = self.grad_samples(x)
-        D = G - G.mean(0)
-        return D.T @ D / self.n_samples
-
-    def minibatch_cov(self, x, b, replace=True):
-        """Exact covariance of the minibatch gradient: ``Sigma/b``, times ``(N-b)/(N-1)`` without replacement."""
-        b = _check_batch(b, self.n_samples, replace)
-        S = self.sample_cov(x) / b
-        return S if replace else S * (self.n_samples - b) / (self.n_samples - 1)
+    def _coef_at(self, s, y):
+        if self.kind == "least-squares":
+            return s - y
+        return -y / (1.0 + np.exp(y * s))
 
     def minimizer(self):
         """Exact minimiser (least squares only): ``(A^T A / N + lam I)^{-1} A^T y / N``; shape (d,)."""
