@@ -10,11 +10,11 @@ CPU chain routines of :mod:`deeprelax._dyn_kernels`:
   mean after burn-in) ``mu``, scoping ``t_k = t (1 + scoping)^-k`` and the outer step
   (``"dr"``, ``"code"``, ``"prox-grad"``, optional ``rho`` data term).
 
-Random numbers: device twins of the counter-based generator (SplitMix64 finaliser keys,
-256-layer ziggurat; the tables are passed as device arrays), so chain ``c`` of a run sees the
-very numbers the CPU backend draws for it, whatever the thread layout.  Losses: device twins of
-:func:`deeprelax._nbloss.nb_grad` / ``nb_value`` for the analytic kinds 0-7, specialised at
-compile time on the loss kind and the dimension (positions live in registers/local memory).
+Random numbers: the device twins of the counter-based generator (:mod:`deeprelax._rng`:
+SplitMix64 finaliser keys, 256-layer ziggurat; the tables are passed as device arrays), so chain
+``c`` of a run sees the very numbers the CPU backend draws for it, whatever the thread layout.
+Losses: device twins of :func:`deeprelax._nbloss.nb_grad` / ``nb_value`` for the analytic kinds
+0-7, specialised at compile time on the loss kind and the dimension (positions live in registers/local memory).
 Softmin and Gaussian-mixture weights are recomputed per well instead of stored (same operations,
 same values; no per-thread array of wells).
 
@@ -43,8 +43,8 @@ import numpy as np
 
 from solvers._cuda import get_cuda, simulator_enabled
 
-from . import _dyn_kernels as DK
 from . import _nbloss as NB
+from . import _rng as RNG
 
 #: ``numba.cuda``, bound on first use; must be a module global (the simulator swaps it while a kernel runs).
 cuda = None
@@ -55,12 +55,8 @@ DEVICE_KINDS = (NB.KIND_QUADRATIC, NB.KIND_ABS, NB.KIND_DOUBLE_WELL, NB.KIND_SOF
 #: Threads per block of the chain kernels.
 TPB = 128
 
-_G, _G2, _M1, _M2 = DK._G, DK._G2, DK._M1, DK._M2
-_S30, _S27, _S31, _S11, _ONE = DK._S30, DK._S27, DK._S31, DK._S11, DK._ONE
-_TWO_M53 = DK._TWO_M53
-_S8MASK, _C_RETRY, _ZR = DK._S8MASK, DK._C_RETRY, float(DK._ZR)
 _LOG_2PI = NB._LOG_2PI
-STREAM_NOISE = DK.STREAM_NOISE
+STREAM_NOISE = RNG.STREAM_NOISE
 
 
 @contextlib.contextmanager
@@ -82,67 +78,10 @@ def _bind():
 
 
 # ----------------------------------------------------------------------------- RNG device twins
-@functools.lru_cache(maxsize=None)
 def rng_funcs():
-    """Device twins of ``mix64``, ``chain_key``, ``bits``, ``uniform_pos``, ``znormal`` and ``fill_normals``."""
+    """Device twins of the counter RNG (:func:`deeprelax._rng.device_funcs`)."""
     _bind()
-
-    @cuda.jit(device=True, inline=True)
-    def mix64(z):
-        z = (z ^ (z >> _S30)) * _M1
-        z = (z ^ (z >> _S27)) * _M2
-        return z ^ (z >> _S31)
-
-    @cuda.jit(device=True, inline=True)
-    def chain_key(master, chain, stream):
-        return mix64(master ^ mix64(_G * (np.uint64(chain) + _ONE) + _G2 * np.uint64(stream)))
-
-    @cuda.jit(device=True, inline=True)
-    def bits(key, n):
-        return mix64(key ^ mix64(_G * (np.uint64(n) + _ONE)))
-
-    @cuda.jit(device=True, inline=True)
-    def uniform_pos(key, n):
-        return (float(bits(key, n) >> _S11) + 1.0) * _TWO_M53
-
-    @cuda.jit(device=True, inline=True)
-    def u53(b):
-        return float(b >> _S11) * _TWO_M53
-
-    @cuda.jit(device=True)
-    def znormal(key, n, ZX, ZF):
-        b = bits(key, n)
-        while True:
-            i = int(b & _S8MASK)
-            z = (2.0 * u53(b) - 1.0) * ZX[i]
-            if abs(z) < ZX[i + 1]:
-                return z
-            b = mix64(b + _C_RETRY)
-            if i == 0:
-                while True:
-                    a = -math.log(1.0 - u53(b)) / _ZR
-                    b = mix64(b + _C_RETRY)
-                    c = -math.log(1.0 - u53(b))
-                    b = mix64(b + _C_RETRY)
-                    if 2.0 * c > a * a:
-                        return _ZR + a if z > 0 else -(_ZR + a)
-            if ZF[i] + u53(b) * (ZF[i + 1] - ZF[i]) < math.exp(-0.5 * z * z):
-                return z
-            b = mix64(b + _C_RETRY)
-
-    @cuda.jit(device=True, inline=True)
-    def fill_normals(key, block, m, out, ZX, ZF):
-        base = block * m
-        for k in range(m):
-            out[k] = znormal(key, base + k, ZX, ZF)
-
-    class NS:
-        pass
-
-    ns = NS()
-    ns.mix64, ns.chain_key, ns.bits, ns.uniform_pos = mix64, chain_key, bits, uniform_pos
-    ns.znormal, ns.fill_normals = znormal, fill_normals
-    return ns
+    return RNG.device_funcs()
 
 
 # ----------------------------------------------------------------------------- loss device twins
@@ -539,10 +478,8 @@ def _fill_kernel():
     return fill
 
 
-@functools.lru_cache(maxsize=None)
 def _tables():
-    _bind()
-    return cuda.to_device(np.ascontiguousarray(DK._ZX)), cuda.to_device(np.ascontiguousarray(DK._ZF))
+    return RNG.device_tables()
 
 
 def _filled(shape, value):

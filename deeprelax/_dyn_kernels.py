@@ -1,28 +1,11 @@
 r"""Numba kernels of the particle dynamics (:mod:`deeprelax.dynamics`).
 
-Random numbers: counter-based, so results do not depend on threads
---------------------------------------------------------------------
-A run draws one 64-bit master key ``K`` from the user's ``numpy.random.Generator``.
-Every random number is a pure function of ``(K, chain, stream, counter)``:
-
-* chain key  ``k_c,s = mix(K xor mix(G (c + 1) + G2 s))``  (``s = 0`` noise, ``s = 1`` minibatch indices),
-* 64 random bits ``b(k, n) = mix(k xor mix(G (n + 1)))``,
-
-where ``mix`` is the SplitMix64 finaliser (a bijection of 64-bit words with full
-avalanche) and ``G``, ``G2`` are odd constants.  Uniforms are
-``(b >> 11 + 1) 2^-53`` in ``(0, 1]``; standard normal number ``n`` comes from
-a 256-layer Marsaglia-Tsang ziggurat fed by ``b(k, n)`` (layer from the low 8
-bits, signed uniform from the top 53; rejections, about 1 %, and the tail
-re-hash the word), about 4 ns each against 30 ns for Box-Muller here.  The
-normals of one step of one chain form a block ``B`` of ``m`` numbers (counters
-``B m .. B m + m - 1``), so any
-loop order, any thread split, and the numpy twins (through :func:`normals_block`)
-see exactly the same numbers.  A chain's numbers depend only on its index, not on
-how many chains run, so adding chains never changes the existing ones.
-
-Minibatches of finite-sum losses use stream 1, block = the index of the gradient
-call within the chain: ``b`` uniform indices with replacement, or a uniform
-``b``-subset (Floyd's algorithm, ``b`` uniforms) without replacement.
+Random numbers: counter-based (:mod:`deeprelax._rng`), so results do not depend on threads
+------------------------------------------------------------------------------------------
+Every random number is a pure function of ``(master key, chain, stream, counter)``.  The normals
+of one step of one chain form a block ``B`` of ``m`` numbers (counters ``B m .. B m + m - 1``),
+so any loop order, any thread split, and the numpy twins see exactly the same numbers;
+minibatches of finite-sum losses use stream 1 (:func:`deeprelax._rng.fill_batch`).
 
 Every algorithm has a per-chain routine ``_<alg>_chain`` and two drivers,
 ``_<alg>_ser`` (``range``) and ``_<alg>_par`` (``prange`` over chains); a
@@ -49,6 +32,8 @@ import numpy as np
 from solvers._jit import njit, pnjit, prange
 
 from ._nbloss import KIND_GAUSSMIX, KIND_SOFTMIN, nb_grad, nb_grad_rows
+from ._rng import (STREAM_BATCH, STREAM_NOISE, batch_block, chain_key, fill_batch, fill_normals,  # noqa: F401
+                   normals_block, uniform_block, uniform_pos, znormal)
 from .finite_sum import _FS_MIN_KIND, fs_grad_full, fs_grad_idx
 
 #: Small helpers are inlined at the Numba-IR level: Numba does not inline across compiled functions,
@@ -58,169 +43,6 @@ _inline = njit(inline="always")
 #: ``nb_grad`` of :mod:`deeprelax._nbloss`, inlined into the chain loops (same source, same arithmetic;
 #: a call per gradient would double the cost of a 2-D step).
 nb_grad_inline = _inline(nb_grad.py_func)
-
-_G = np.uint64(0x9E3779B97F4A7C15)
-_G2 = np.uint64(0xD1B54A32D192ED03)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
-_S11 = np.uint64(11)
-_ONE = np.uint64(1)
-_TWO_M53 = 1.0 / 9007199254740992.0
-_TWO_PI = 2.0 * math.pi
-
-STREAM_NOISE = 0
-STREAM_BATCH = 1
-
-
-# ----------------------------------------------------------------------------- RNG
-@_inline
-def mix64(z):
-    """SplitMix64 finaliser of a uint64."""
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
-
-
-@_inline
-def chain_key(master, chain, stream):
-    """Key of ``(chain, stream)`` under the master key (all uint64 arithmetic)."""
-    return mix64(master ^ mix64(_G * (np.uint64(chain) + _ONE) + _G2 * np.uint64(stream)))
-
-
-@_inline
-def bits(key, n):
-    """64 random bits for counter ``n``."""
-    return mix64(key ^ mix64(_G * (np.uint64(n) + _ONE)))
-
-
-@_inline
-def uniform_pos(key, n):
-    """Uniform in (0, 1] for counter ``n``."""
-    return (float(bits(key, n) >> _S11) + 1.0) * _TWO_M53
-
-
-def _zig_tables():
-    """Marsaglia-Tsang 256-layer ziggurat for the standard normal: edges ``x`` (257,) and ``exp(-x^2/2)``."""
-    r = 3.6541528853610088
-    v = 0.00492867323399
-    x = np.zeros(257)
-    x[0] = v / math.exp(-0.5 * r * r)
-    x[1] = r
-    for i in range(1, 255):
-        x[i + 1] = math.sqrt(-2.0 * math.log(v / x[i] + math.exp(-0.5 * x[i] * x[i])))
-    x[256] = 0.0
-    return x, np.exp(-0.5 * x * x), r
-
-
-_ZX, _ZF, _ZR = _zig_tables()
-_S8MASK = np.uint64(255)
-_C_RETRY = np.uint64(0xA0761D6478BD642F)
-
-
-@_inline
-def _u53(b):
-    """Uniform in [0, 1) from the top 53 bits."""
-    return float(b >> _S11) * _TWO_M53
-
-
-@_inline
-def znormal(key, n):
-    """Standard normal number ``n`` of stream ``key`` (ziggurat; exact up to 53-bit resolution).
-
-    One 64-bit word ``b = bits(key, n)`` gives the layer (low 8 bits) and a signed uniform
-    (top 53 bits); the rare rejections and the tail draw further words ``b <- mix(b + C)``,
-    so the result is still a pure function of ``(key, n)``."""
-    b = bits(key, n)
-    while True:
-        i = int(b & _S8MASK)
-        z = (2.0 * _u53(b) - 1.0) * _ZX[i]
-        if abs(z) < _ZX[i + 1]:
-            return z
-        b = mix64(b + _C_RETRY)
-        if i == 0:
-            # tail |z| > r (Marsaglia 1964)
-            while True:
-                a = -math.log(1.0 - _u53(b)) / _ZR
-                b = mix64(b + _C_RETRY)
-                c = -math.log(1.0 - _u53(b))
-                b = mix64(b + _C_RETRY)
-                if 2.0 * c > a * a:
-                    return _ZR + a if z > 0 else -(_ZR + a)
-        if _ZF[i] + _u53(b) * (_ZF[i + 1] - _ZF[i]) < math.exp(-0.5 * z * z):
-            return z
-        b = mix64(b + _C_RETRY)
-
-
-@_inline
-def fill_normals(key, block, m, out):
-    """Standard normals of block ``block`` (``m`` numbers, counters ``block m .. block m + m - 1``) into ``out``."""
-    base = block * m
-    for k in range(m):
-        out[k] = znormal(key, base + k)
-
-
-@_inline
-def fill_batch(key, block, N, b, replace, idx):
-    """Minibatch indices of block ``block`` into ``idx[:b]`` (with or without replacement)."""
-    base = block * b
-    if replace:
-        for i in range(b):
-            r = int(uniform_pos(key, base + i) * N)
-            idx[i] = r if r < N else N - 1
-    else:
-        cnt = 0
-        for j in range(N - b, N):
-            r = int(uniform_pos(key, base + cnt) * (j + 1))
-            if r > j:
-                r = j
-            found = False
-            for q in range(cnt):
-                if idx[q] == r:
-                    found = True
-                    break
-            idx[cnt] = j if found else r
-            cnt += 1
-
-
-@njit
-def normals_block(master, chains, blocks, m):
-    """Test hook: the normals the kernels use, shape ``(len(blocks), len(chains), m)``."""
-    out = np.empty((blocks.size, chains.size, m))
-    buf = np.empty(m + 1)
-    for ic in range(chains.size):
-        key = chain_key(master, chains[ic], STREAM_NOISE)
-        for ib in range(blocks.size):
-            fill_normals(key, blocks[ib], m, buf)
-            for j in range(m):
-                out[ib, ic, j] = buf[j]
-    return out
-
-
-@njit
-def batch_block(master, chains, blocks, N, b, replace):
-    """Test hook: the minibatch indices the kernels use, shape ``(len(blocks), len(chains), b)``."""
-    out = np.empty((blocks.size, chains.size, b), np.int64)
-    buf = np.empty(max(b, 1), np.int64)
-    for ic in range(chains.size):
-        key = chain_key(master, chains[ic], STREAM_BATCH)
-        for ib in range(blocks.size):
-            fill_batch(key, blocks[ib], N, b, replace, buf)
-            for j in range(b):
-                out[ib, ic, j] = buf[j]
-    return out
-
-
-@njit
-def uniform_block(master, chain, stream, counters):
-    """Test hook: ``uniform_pos`` for a list of counters."""
-    key = chain_key(master, chain, stream)
-    out = np.empty(counters.size)
-    for i in range(counters.size):
-        out[i] = uniform_pos(key, counters[i])
-    return out
 
 
 # ----------------------------------------------------------------------------- gradient dispatch
