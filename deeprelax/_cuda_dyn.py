@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import sys
 import time
 import warnings
 
@@ -65,6 +66,11 @@ def quiet():
     if not simulator_enabled():
         yield
         return
+    # Python adds ``__warningregistry__`` to the globals of the module a warning comes from, even for
+    # ignored ones; inside a simulated kernel other threads iterate those globals (the simulator swaps
+    # ``cuda`` in them), so create the registries before the launch, not mid-kernel.
+    for mod in (sys.modules[__name__], RNG):
+        vars(mod).setdefault("__warningregistry__", {})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         yield
