@@ -8,8 +8,9 @@ Conventions: ``beta`` is an inverse temperature; the viscous Hamilton-Jacobi
 equation is ``u_t = -1/2 |grad u|^2 + 1/(2 beta) Lap u`` and its heat kernel has
 variance ``t / beta`` per axis.
 """
-from .errors import (ConvergenceError, DeepRelaxError, GridError, NonFiniteError, SchemeError,
-                     StabilityError)
+from .errors import (CheckpointError, CheckpointWarning, ConvergenceError, DeepRelaxError, GridError,
+                     MemoryBudgetError, NonFiniteError, SchemeError, StabilityError)
+from ._memory import memory_budget, set_memory_budget
 from . import reference
 from .grid import Grid
 from .hopf_lax import hopf_lax
@@ -24,4 +25,5 @@ __all__ = [
     "solve_fokker_planck", "gibbs", "fokker_planck_steady_state", "fokker_planck_operator",
     "probability_current", "explicit_dt_limit", "FPResult", "Result", "HopfLaxResult", "ColeHopfResult", "RESULT_TYPES", "register_result",
     "DeepRelaxError", "GridError", "SchemeError", "StabilityError", "NonFiniteError", "ConvergenceError",
+    "MemoryBudgetError", "CheckpointError", "CheckpointWarning", "memory_budget", "set_memory_budget",
 ]

@@ -23,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 
+from ._memory import check_memory
 from .errors import GridError
 from .grid import Grid
 
@@ -38,9 +39,25 @@ def reach(t: float, osc: float, beta: float = math.inf, log_cutoff: float = LOG_
     return math.sqrt(2.0 * t * (max(osc, 0.0) + extra))
 
 
+def _check_sampling_memory(grid: Grid, padded: Grid, name: str, hint: str) -> None:
+    """Points ``(N, d)`` plus values and a copy, for sampling ``f`` on ``padded`` (before doing it)."""
+    d = grid.dim
+    per_node = 8.0 * (d + 3)
+    check_memory(f"sampling `{name}`", [
+        ("grid.shape", per_node * grid.size, f"use a coarser grid than {tuple(grid.shape)}"),
+        ("pad", per_node * (padded.size - grid.size),
+         f"the domain padded for the callable `{name}` has shape {tuple(padded.shape)}; {hint}"),
+    ])
+
+
 def padded_values(f: Callable[[np.ndarray], np.ndarray], grid: Grid, t: float,
-                  beta: float = math.inf, extra_cells: int = 2):
+                  beta: float = math.inf, extra_cells: int = 2, *, name: str = "f",
+                  hint: str = "use a shorter t, a larger domain, or pass grid values (an array) to solve "
+                              "on the domain as given"):
     """Sample callable ``f`` on ``grid`` padded so that the interior is whole-space exact.
+
+    ``name`` is the caller's argument name and ``hint`` its advice, used in error messages
+    (too much padding, non-finite or complex values, memory).
 
     Returns
     -------
@@ -48,7 +65,8 @@ def padded_values(f: Callable[[np.ndarray], np.ndarray], grid: Grid, t: float,
     values : ndarray, shape ``padded.shape``
     interior : tuple of slices selecting the user grid inside ``padded``
     """
-    vals = grid.sample(f)
+    _check_sampling_memory(grid, grid, name, hint)
+    vals = grid.sample(f, name=name)
     fmax = float(vals.max())
     fmin = float(vals.min())
     h = grid.spacing
@@ -63,11 +81,11 @@ def padded_values(f: Callable[[np.ndarray], np.ndarray], grid: Grid, t: float,
         if padded.size > MAX_PAD_FACTOR * grid.size:
             raise GridError(
                 f"Padding the domain for t={t:g}, beta={beta:g} needs {cells} extra cells per side "
-                f"(reach {r:.3g} from an oscillation of f of {fmax - fmin:.3g}), more than "
-                f"{MAX_PAD_FACTOR}x the grid; use a smaller `t`, a larger domain, or pass grid values "
-                f"(an array) to solve on the domain as given.")
-        pvals = padded.sample(f)
+                f"(reach {r:.3g} from an oscillation of `{name}` of {fmax - fmin:.3g}), more than "
+                f"{MAX_PAD_FACTOR}x the grid; {hint}.")
+        _check_sampling_memory(grid, padded, name, hint)
+        pvals = padded.sample(f, name=name)
         fmin = min(fmin, float(pvals.min()))
     padded = grid.pad(cells)
-    pvals = padded.sample(f)
+    pvals = padded.sample(f, name=name)
     return padded, pvals, grid.interior(padded)

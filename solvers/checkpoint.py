@@ -1,4 +1,4 @@
-"""Atomic HDF5 checkpoints for time-stepping solvers.
+"""Atomic, checksummed HDF5 checkpoints for time-stepping solvers.
 
 A checkpoint is one HDF5 file with
 
@@ -6,23 +6,30 @@ A checkpoint is one HDF5 file with
 * attribute ``config``: a JSON string describing the run (used to refuse a resume
   with different settings);
 * attribute ``scalars``: a JSON string of scalars (time, step count, dt history, ...);
-  floats are stored with ``repr`` so that they round-trip bit for bit.
+  floats are stored with ``repr`` so that they round-trip bit for bit;
+* attribute ``sha256``: a checksum of the config, the scalars and every array
+  (dtype, shape and bytes), verified by :func:`read_checkpoint`.
 
-:func:`write_checkpoint` writes to a temporary file in the same directory and
-renames it over the target with :func:`os.replace`, so a crash never leaves a
-half-written checkpoint behind.  h5py is imported lazily.
+:func:`write_checkpoint` writes to a unique temporary file in the same directory
+and renames it over the target (:func:`solvers._files.atomic_path`), so a crash
+never leaves a half-written checkpoint behind and concurrent writers never collide.
+It refuses to replace a file that is not a deeprelax HDF5 file.  h5py is imported lazily.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from ._files import atomic_path
+from .errors import CheckpointError, CheckpointWarning
+
 FORMAT = "deeprelax-checkpoint"
-VERSION = 1
+VERSION = 2
 
 
 def _enc(v):
@@ -49,8 +56,21 @@ def _dec(v):
     return v
 
 
+def checksum(config_json: str, scalars_json: str, arrays: dict) -> str:
+    """SHA-256 of the JSON config and scalars and of every array (name, dtype, shape, bytes)."""
+    h = hashlib.sha256()
+    h.update(config_json.encode())
+    h.update(b"\0")
+    h.update(scalars_json.encode())
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"\0{name}|{a.dtype.str}|{a.shape}\0".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
 def write_checkpoint(path, *, config: dict, scalars: dict, arrays: dict) -> Path:
-    """Write a checkpoint atomically (temporary file + :func:`os.replace`).
+    """Write a checksummed checkpoint atomically (unique temporary file + :func:`os.replace`).
 
     Parameters
     ----------
@@ -62,31 +82,33 @@ def write_checkpoint(path, *, config: dict, scalars: dict, arrays: dict) -> Path
     Returns
     -------
     Path of the checkpoint.
+
+    Raises
+    ------
+    OSError
+        The file cannot be written (the temporary file is removed); ``FileExistsError``
+        if ``path`` is a file that is not a deeprelax HDF5 file.
     """
     import h5py
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    cfg, sc = json.dumps(_enc(config)), json.dumps(_enc(scalars))
+    arrs = {k: np.asarray(v) for k, v in arrays.items()}
+    with atomic_path(path, argument="checkpoint") as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT
             f.attrs["version"] = VERSION
-            f.attrs["config"] = json.dumps(_enc(config))
-            f.attrs["scalars"] = json.dumps(_enc(scalars))
+            f.attrs["config"] = cfg
+            f.attrs["scalars"] = sc
+            f.attrs["sha256"] = checksum(cfg, sc, arrs)
             grp = f.create_group("arrays")
-            for name, arr in arrays.items():
-                grp.create_dataset(name, data=np.asarray(arr))
+            for name, arr in arrs.items():
+                grp.create_dataset(name, data=arr)
             f.flush()
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return Path(path)
 
 
 def read_checkpoint(path):
-    """Read a checkpoint written by :func:`write_checkpoint`.
+    """Read and verify a checkpoint written by :func:`write_checkpoint`.
 
     Returns
     -------
@@ -98,22 +120,56 @@ def read_checkpoint(path):
     ------
     FileNotFoundError
         If ``path`` does not exist.
-    ValueError
-        If the file is not a deeprelax checkpoint.
+    CheckpointError (a ValueError)
+        If the file is not a readable deeprelax checkpoint (empty, truncated, random
+        bytes, another format) or its checksum does not match its contents.  The
+        message names ``resume`` and the file.
+
+    Warns
+    -----
+    CheckpointWarning
+        A version-1 checkpoint (written before checksums existed) is read unverified.
     """
     import h5py
 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"`resume` checkpoint {str(path)!r} does not exist.")
-    with h5py.File(path, "r") as f:
-        if f.attrs.get("format") != FORMAT:
-            raise ValueError(f"`resume` file {str(path)!r} is not a {FORMAT} file "
-                             f"(format attribute {f.attrs.get('format')!r}).")
-        config = _dec(json.loads(f.attrs["config"]))
-        scalars = _dec(json.loads(f.attrs["scalars"]))
-        arrays = {k: f["arrays"][k][()] for k in f["arrays"].keys()}
-    return config, scalars, arrays
+    if path.is_dir():
+        raise CheckpointError(f"`resume` {str(path)!r} is a directory, not a checkpoint file.")
+    try:
+        with h5py.File(path, "r") as f:
+            fmt = f.attrs.get("format")
+            if fmt != FORMAT:
+                raise CheckpointError(f"`resume` file {str(path)!r} is not a {FORMAT} file "
+                                      f"(format attribute {fmt!r}).")
+            cfg, sc = f.attrs["config"], f.attrs["scalars"]
+            cfg = cfg.decode() if isinstance(cfg, bytes) else str(cfg)
+            sc = sc.decode() if isinstance(sc, bytes) else str(sc)
+            arrays = {k: f["arrays"][k][()] for k in f["arrays"].keys()}
+            stored = f.attrs.get("sha256")
+            version = int(f.attrs.get("version", 1))
+    except CheckpointError:
+        raise
+    except Exception as e:  # h5py raises OSError / KeyError / ValueError for broken files
+        size = path.stat().st_size
+        raise CheckpointError(f"`resume` file {str(path)!r} ({size} bytes) is not a readable deeprelax "
+                              f"checkpoint (empty, truncated or corrupted): {type(e).__name__}: {e}") from None
+    if stored is None:
+        if version >= 2:
+            raise CheckpointError(f"`resume` file {str(path)!r} has no checksum (sha256 attribute); it is "
+                                  f"damaged or was not written by deeprelax.")
+        warnings.warn(f"`resume` file {str(path)!r} is a version-{version} checkpoint without a checksum; "
+                      f"its integrity cannot be verified.", CheckpointWarning, stacklevel=3)
+    else:
+        stored = stored.decode() if isinstance(stored, bytes) else str(stored)
+        if checksum(cfg, sc, arrays) != stored:
+            raise CheckpointError(f"`resume` file {str(path)!r} is corrupted: its contents do not match the "
+                                  f"stored checksum (sha256). Resume from an intact checkpoint or start over.")
+    try:
+        return _dec(json.loads(cfg)), _dec(json.loads(sc)), arrays
+    except ValueError as e:
+        raise CheckpointError(f"`resume` file {str(path)!r} has unreadable metadata: {e}") from None
 
 
 def config_mismatch(saved: dict, current: dict) -> list:

@@ -97,7 +97,8 @@ import numpy as np
 
 from . import _envelope as _env
 from ._jit import use_parallel
-from .errors import NonFiniteError, SchemeError
+from ._memory import check_grid_memory
+from .errors import NonFiniteError, SchemeError, check_real
 from .grid import Grid
 from .hopf_lax import _check_t, _shape3, _views3, hopf_lax, prepare_values
 from .result import ColeHopfResult
@@ -110,6 +111,7 @@ THETA = 40.0
 
 
 def _check_beta(beta) -> float:
+    check_real("beta", beta)
     try:
         b = float(beta)
     except (TypeError, ValueError):
@@ -179,7 +181,12 @@ def cole_hopf(f: Union[Callable, np.ndarray], grid: Grid, t: float, beta: float,
         return ColeHopfResult(u=r.u, grad=r.grad, mean=r.prox, grid=grid, t=tv, beta=bv, method="hopf-lax",
                               wall_time=r.wall_time, compile_time=r.compile_time,
                               params=dict(r.params, delegated="hopf_lax"))
+    per_node = 8.0 * (3 + 3 * grid.dim) if isinstance(grid, Grid) else 0.0   # values, L, u, <y>, grad, work
+    if per_node:
+        check_grid_memory("cole_hopf", grid, per_node=per_node)
     pgrid, vals, sl, pad = prepare_values(f, grid, tv, bv)
+    if pgrid is not grid:
+        check_grid_memory("cole_hopf", grid, pgrid, per_node=per_node)
     d = pgrid.dim
     h = pgrid.spacing
     sd = math.sqrt(tv / bv)

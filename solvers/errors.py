@@ -35,8 +35,25 @@ class ConvergenceError(DeepRelaxError, RuntimeError):
     """An iteration did not converge."""
 
 
+class MemoryBudgetError(DeepRelaxError, MemoryError):
+    """A request would need more memory than the budget (see :mod:`solvers._memory`).
+
+    Raised *before* the large allocations; the message names the argument to
+    change (grid shape, ``save_at``, padding, ...) and the estimated size.
+    """
+
+
+class CheckpointError(DeepRelaxError, ValueError):
+    """A checkpoint file cannot be resumed from: unreadable, truncated, corrupted, or of another problem."""
+
+
+class CheckpointWarning(RuntimeWarning):
+    """Writing a checkpoint failed during a run; the run continued without it."""
+
+
 def check_positive(name: str, value: Any, *, allow_inf: bool = False) -> float:
     """Return ``float(value)`` if it is > 0 (and finite unless ``allow_inf``)."""
+    check_real(name, value)
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -49,6 +66,7 @@ def check_positive(name: str, value: Any, *, allow_inf: bool = False) -> float:
 
 def check_nonnegative(name: str, value: Any) -> float:
     """Return ``float(value)`` if it is finite and >= 0."""
+    check_real(name, value)
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -58,8 +76,23 @@ def check_nonnegative(name: str, value: Any) -> float:
     return v
 
 
+def check_real(name: str, value: Any) -> Any:
+    """Raise ``TypeError`` if ``value`` (a number, an array or a nested sequence) is complex.
+
+    NumPy would otherwise drop the imaginary part with only a ``ComplexWarning``.
+    Returns ``value`` unchanged.
+    """
+    if isinstance(value, (complex, np.complexfloating)) or (
+            not callable(value) and not isinstance(value, (str, bytes)) and np.iscomplexobj(value)):
+        kind = "array" if isinstance(value, np.ndarray) else type(value).__name__
+        raise TypeError(f"`{name}` must be real; got a complex {kind}. Pass np.real(...) explicitly "
+                        f"if the imaginary part should be dropped.")
+    return value
+
+
 def check_finite_array(name: str, arr: Any, *, shape: tuple | None = None) -> np.ndarray:
-    """Return ``arr`` as a C-contiguous float64 array, checking shape and finiteness."""
+    """Return ``arr`` as a C-contiguous float64 array, checking realness, shape and finiteness."""
+    check_real(name, arr)
     a = np.ascontiguousarray(arr, dtype=np.float64)
     if shape is not None and a.shape != tuple(shape):
         raise ValueError(f"`{name}` has shape {a.shape}, but the grid needs shape {tuple(shape)}.")
@@ -70,3 +103,12 @@ def check_finite_array(name: str, arr: Any, *, shape: tuple | None = None) -> np
             f"({int(np.count_nonzero(~np.isfinite(a)))} non-finite values in all)."
         )
     return a
+
+
+def check_count(name: str, value: Any, *, minimum: int = 0) -> int:
+    """Return ``int(value)`` if it is an integer (not a bool, not a float) >= ``minimum``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` must be an integer >= {minimum}; got {value!r} ({type(value).__name__}).")
+    if value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}; got {value!r}.")
+    return int(value)

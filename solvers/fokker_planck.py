@@ -122,7 +122,8 @@ import scipy.sparse.linalg as spla
 
 from . import _cuda
 from . import _fp_kernels as K
-from .errors import NonFiniteError, SchemeError, StabilityError, check_positive
+from ._memory import check_memory
+from .errors import NonFiniteError, SchemeError, StabilityError, check_count, check_positive, check_real
 from .grid import Grid
 from .result import Result, register_result
 
@@ -217,6 +218,7 @@ def _check_D(D: Any, d: int) -> np.ndarray:
     """Return D as a (d, d) SPD matrix, with clear errors."""
     if D is None:
         return np.eye(d)
+    check_real("D", D)
     arr = np.asarray(D, dtype=np.float64)
     if arr.ndim == 0:
         return np.eye(d) * check_positive("D", float(arr))
@@ -301,7 +303,8 @@ class _Problem:
         g = self.grid
         if self.kind == "potential":
             x = g.mesh()
-            v = np.asarray(self.fn(x, t) if self.time_dependent else self.fn(x), dtype=np.float64)
+            v = check_real("potential", self.fn(x, t) if self.time_dependent else self.fn(x))
+            v = np.asarray(v, dtype=np.float64)
             if v.shape == g.shape + (1,):
                 v = v[..., 0]
             if v.shape != g.shape:
@@ -318,7 +321,8 @@ class _Problem:
         for k in range(d):
             xf = x.copy()
             xf[..., k] += 0.5 * g.spacing[k]
-            v = np.asarray(self.fn(xf, t) if self.time_dependent else self.fn(xf), dtype=np.float64)
+            v = np.asarray(check_real("drift", self.fn(xf, t) if self.time_dependent else self.fn(xf)),
+                           dtype=np.float64)
             if v.shape != g.shape + (d,):
                 raise ValueError(f"`drift` returned shape {v.shape}; expected {g.shape + (d,)} "
                                  f"(points of shape (..., d) in, vectors (..., d) out).")
@@ -502,7 +506,7 @@ class _Problem:
 
 
 def _grid_array(name: str, v: Any, shape: tuple) -> np.ndarray:
-    a = np.asarray(v, dtype=np.float64)
+    a = np.asarray(check_real(name, v), dtype=np.float64)
     if a.shape != tuple(shape):
         raise ValueError(f"`{name}` has shape {a.shape}, but the grid needs shape {tuple(shape)}.")
     if not np.all(np.isfinite(a)):
@@ -749,8 +753,12 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
 
     Raises
     ------
-    ValueError
-        Bad arguments (each message names the argument, the constraint and the value).
+    ValueError, TypeError
+        Bad arguments (each message names the argument, the constraint and the value);
+        complex input is a ``TypeError``.
+    MemoryBudgetError
+        The estimated memory (grid, ``save_at`` snapshots, work arrays, a whole-operator
+        LU) exceeds the budget (:mod:`solvers._memory`); raised before allocating.
     StabilityError
         ``method="explicit"`` with ``dt`` above the positivity limit.
     NonFiniteError
@@ -762,12 +770,18 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
         raise SchemeError(f"`method` must be one of {METHODS}; got {method!r}.")
     if linear_solver not in LINEAR_SOLVERS:
         raise SchemeError(f"`linear_solver` must be one of {LINEAR_SOLVERS}; got {linear_solver!r}.")
+    check_real("t", t)
     try:
         T = float(t)
     except (TypeError, ValueError):
         raise TypeError(f"`t` must be a real number; got {t!r}.") from None
     if not math.isfinite(T) or T < 0:
         raise ValueError(f"`t` must be finite and non-negative (t >= 0); got {t!r}.")
+    rannacher = check_count("rannacher", rannacher, minimum=0)
+    if not isinstance(grid, Grid):
+        raise TypeError(f"`grid` must be a solvers.Grid; got {type(grid).__name__}.")
+    n_saved = _n_saved(save_at)
+    _check_fp_memory(grid, n_saved, _check_D(D, grid.dim), linear_solver, kl_reference is not False and drift is not None)
     pb = _Problem(grid, potential, drift, beta, D, time_dependent, mixed)
     dtype_ = _cuda.check_dtype(dtype)
     be = _cuda.resolve_backend(backend, grid.size)
@@ -777,11 +791,11 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
 
     # ---- initial density
     if callable(rho0):
-        rho = np.asarray(rho0(grid.mesh()), dtype=np.float64)
+        rho = np.asarray(check_real("rho0", rho0(grid.mesh())), dtype=np.float64)
         if rho.shape == grid.shape + (1,):
             rho = rho[..., 0]
     else:
-        rho = np.asarray(rho0, dtype=np.float64)
+        rho = np.asarray(check_real("rho0", rho0), dtype=np.float64)
     if rho.shape != grid.shape:
         raise ValueError(f"`rho0` has shape {rho.shape}, but the grid needs shape {grid.shape}.")
     if not np.all(np.isfinite(rho)):
@@ -799,11 +813,8 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
     # ---- save times
     if save_at is None:
         ts = np.array([0.0, T])
-    elif np.isscalar(save_at) and float(save_at) == int(save_at) and not isinstance(save_at, float):
-        m = int(save_at)
-        if m < 1:
-            raise ValueError(f"`save_at` as an int must be >= 1; got {save_at}.")
-        ts = np.linspace(0.0, T, m + 1)
+    elif isinstance(save_at, (int, np.integer)):
+        ts = np.linspace(0.0, T, int(save_at) + 1)
     else:
         ts = np.unique(np.asarray(save_at, dtype=np.float64).ravel())
         if ts.size == 0 or not np.all(np.isfinite(ts)) or ts[0] < 0 or ts[-1] > T * (1 + 1e-12):
@@ -1049,6 +1060,43 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
         _raise_nonfinite(T, steps_done, method, hmax)
     rho = rho.copy()
     return finish(rho, saved, diags, steps_done, hmax, compile_time)
+
+
+def _n_saved(save_at) -> int:
+    """Number of saved densities ``save_at`` asks for (validated before anything is allocated)."""
+    if save_at is None:
+        return 2
+    if isinstance(save_at, (bool, np.bool_)):
+        raise TypeError(f"`save_at` must be None, an int >= 1 or a sequence of times in [0, t]; got {save_at!r}.")
+    if isinstance(save_at, (int, np.integer)):
+        if save_at < 1:
+            raise ValueError(f"`save_at` as an int must be >= 1; got {save_at}.")
+        return int(save_at) + 1
+    check_real("save_at", save_at)
+    return int(np.size(save_at))
+
+
+def _check_fp_memory(grid: Grid, n_saved: int, D: np.ndarray, linear_solver: str, steady: bool) -> float:
+    """Estimated bytes of a Fokker-Planck solve; raises MemoryBudgetError over the budget.
+
+    Counted: grid points and coefficients (potential or drift, per-axis face weights),
+    the density and its work buffers, diagnostics temporaries, ``n_saved`` snapshots
+    (kept, then stacked), and for a whole-operator LU (``linear_solver="direct"``, full
+    ``D``, or the discrete steady state of a drift) the sparse matrix and an LU fill-in
+    of about 20 times its non-zeros.
+    """
+    d, n = grid.dim, float(grid.size)
+    core = 8.0 * n * (2 * d + 1 + 2 * d + 5 + 3)
+    diagonal = bool(np.all(D == np.diag(np.diag(D))))
+    direct = d > 1 and (not diagonal or linear_solver == "direct")
+    lu = 12.0 * 20.0 * n * 3 ** d if (direct or (steady and n <= KL_AUTO_MAX_NODES)) else 0.0
+    return check_memory("solve_fokker_planck", [
+        ("grid.shape", core, f"use a coarser grid than {tuple(grid.shape)}"),
+        ("save_at", 8.0 * 2 * n_saved * n, f"save fewer densities than {n_saved} (each {tuple(grid.shape)})"),
+        ("linear_solver", lu, "a sparse LU of the whole operator is needed for a full `D`, "
+                              "linear_solver='direct' or a drift's steady state; use a diagonal `D` with "
+                              "linear_solver='split', kl_reference=False, or a coarser grid"),
+    ])
 
 
 def _raise_nonfinite(tt, step, method, h):

@@ -141,22 +141,27 @@ class Grid:
         """Node coordinates, shape ``grid.shape + (d,)``."""
         return np.stack(np.meshgrid(*self.axes, indexing="ij"), axis=-1)
 
-    def sample(self, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    def sample(self, fn: Callable[[np.ndarray], np.ndarray], *, name: str = "fn") -> np.ndarray:
         """Evaluate ``fn`` on the nodes.
 
         ``fn`` takes points of shape ``(..., d)`` and returns values of shape ``(...)``
         (a :class:`deeprelax.losses.Loss` qualifies).  Returns an array of shape
-        ``grid.shape``; raises ``ValueError`` if ``fn`` gives non-finite values.
+        ``grid.shape``; raises ``ValueError`` if ``fn`` gives non-finite values and
+        ``TypeError`` for complex values (``name`` is the argument named in messages).
         """
-        vals = np.asarray(fn(self.mesh()), dtype=np.float64)
+        vals = fn(self.mesh())
+        if np.iscomplexobj(vals):
+            raise TypeError(f"`{name}` must return real values; it returned complex values on the grid "
+                            f"(take np.real(...) explicitly if the imaginary part should be dropped).")
+        vals = np.asarray(vals, dtype=np.float64)
         if vals.shape != self.shape:
             if vals.shape == self.shape + (1,):
                 vals = vals[..., 0]
             else:
-                raise GridError(f"`fn` returned shape {vals.shape}; expected {self.shape} "
+                raise GridError(f"`{name}` returned shape {vals.shape}; expected {self.shape} "
                                 f"(points of shape (..., d) in, values of shape (...) out).")
         if not np.all(np.isfinite(vals)):
-            raise ValueError(f"`fn` returned {int(np.count_nonzero(~np.isfinite(vals)))} non-finite "
+            raise ValueError(f"`{name}` returned {int(np.count_nonzero(~np.isfinite(vals)))} non-finite "
                              f"values on the grid; the loss must be finite on {self.bounds}.")
         return vals
 

@@ -42,6 +42,17 @@ Design
   so viscous runs in that regime are at most second order; with the 3-point
   symbol ``D`` is positivity preserving, so first-order schemes stay monotone.
   ``diffusion="explicit"`` / ``"split"`` force one treatment.
+* **Split-step accuracy.** Within a split step the Hamiltonian sees the state
+  diffused by ``dt/2`` only: the step integrates ``1/2 mean|grad u|^2`` along the heat
+  flow by the midpoint rule.  When diffusion removes most of ``grad u`` within one
+  CFL step (very small ``beta``), that rule misses the Hamiltonian's contribution
+  (issue 13: 3 steps, 97 % error).  Each split step therefore measures the decay
+  ``x = log(G(0)/G(dt/2))`` of the gradient energy ``G = mean|D u|^2`` over its first
+  heat substep and, if the midpoint error ``1 - x/sinh(x)`` exceeds :data:`SPLIT_RTOL`
+  and the step's contribution is not negligible against the integral so far, shortens
+  the step (``params["n_split_accuracy_cuts"]``); once what is left of the decaying
+  energy is negligible the CFL step returns.  Steps where diffusion is slow against
+  the step (the usual case) are unchanged.
 * **Backends.** The time loop (CFL rule, retries, splitting, snapshots, checkpoints)
   is written once and drives a *stepper*: ``_CpuStepper`` (Numba kernels on
   ghost-padded NumPy arrays) or :class:`solvers._cuda_hj.CudaStepper` (numba.cuda
@@ -84,11 +95,13 @@ import numpy as np
 from . import _cuda
 from . import _hj_kernels as K
 from ._domain import padded_values
-from ._jit import use_parallel
+from ._jit import njit, use_parallel
 from .boundary import fill_ghosts, interior, pad_array
+from ._files import check_writable
+from ._memory import check_memory
 from .checkpoint import config_mismatch, read_checkpoint, write_checkpoint
-from .errors import (GridError, NonFiniteError, StabilityError, check_finite_array, check_nonnegative,
-                     check_positive)
+from .errors import (CheckpointWarning, GridError, NonFiniteError, StabilityError, check_finite_array,
+                     check_nonnegative, check_positive, check_real)
 from .grid import Grid
 from .result import Result, register_result
 from .schemes import SCHEMES, Scheme, get_scheme, upwind_gradient
@@ -253,18 +266,124 @@ def _validate_cfl(cfl) -> float:
     return c
 
 
-def _save_times(save_at, t: float) -> np.ndarray:
+def _n_saves(save_at) -> int:
+    """Number of snapshots ``save_at`` asks for (checked before anything is allocated)."""
     if save_at is None:
-        return np.array([t])
-    if isinstance(save_at, (int, np.integer)) and not isinstance(save_at, bool):
+        return 1
+    if isinstance(save_at, (bool, np.bool_)):
+        raise TypeError(f"`save_at` must be None, an int >= 1 or a sequence of times; got {save_at!r}.")
+    if isinstance(save_at, (int, np.integer)):
         if save_at < 1:
             raise ValueError(f"`save_at` as an int must be >= 1 (number of equally spaced times in "
                              f"[0, t]); got {save_at}.")
+        return int(save_at)
+    if isinstance(save_at, (float, np.floating)):
+        return 1
+    return int(np.size(save_at))
+
+
+def _save_times(save_at, t: float) -> np.ndarray:
+    if save_at is None:
+        return np.array([t])
+    if isinstance(save_at, (int, np.integer)):
         return np.linspace(0.0, t, int(save_at)) if save_at > 1 else np.array([t])
+    check_real("save_at", save_at)
     ts = np.asarray(save_at, dtype=np.float64).ravel()
     if ts.size == 0 or not np.all(np.isfinite(ts)) or ts.min() < 0 or ts.max() > t:
         raise ValueError(f"`save_at` must be times in [0, t] = [0, {t:g}]; got {save_at!r}.")
     return np.unique(ts)
+
+
+def _check_hj_memory(grid: Grid, comp: Grid, ghost: int, n_save: int) -> float:
+    """Estimated bytes of a solve (see :mod:`solvers._memory`); raises MemoryBudgetError if over budget.
+
+    Counted: three ghost-padded state buffers, the initial values and the points they
+    are sampled on, heat-semigroup (FFT) temporaries, the gradient of the result (user
+    grid), and ``n_save`` snapshots on the user grid (kept, then stacked once).
+    """
+    d = grid.dim
+    n_user, n_comp = float(grid.size), float(comp.size)
+    n_ghost = float(math.prod(n + 2 * ghost for n in comp.shape))
+
+    def core(n, ng):
+        return 8.0 * (3.0 * ng + n * (d + 1) + 4.0 * n)
+
+    user = core(n_user, n_user * n_ghost / n_comp) + 8.0 * 2 * d * n_user
+    return check_memory("solve_hj", [
+        ("grid.shape", user, f"use a coarser grid than {tuple(grid.shape)}"),
+        ("pad", core(n_comp, n_ghost) - core(n_user, n_user * n_ghost / n_comp),
+         f"the domain padded for a callable u0 has shape {tuple(comp.shape)}; pass pad=False, "
+         f"a shorter t, or grid values"),
+        ("save_at", 8.0 * 2 * n_save * n_user, f"keep fewer snapshots than {n_save} (each {tuple(grid.shape)})"),
+    ])
+
+
+#: Split steps: relative error allowed in the time integral of the Hamiltonian over one step (see
+#: :func:`_split_error`); steps whose estimated error exceeds it (and matters) are shortened.
+SPLIT_RTOL = 1e-3
+
+
+@njit
+def _grad_energy_kernel(u, h0, h1, h2, p0, p1, p2):
+    """Sum over axes of the mean squared forward difference / h^2 of a 3-D array (one pass)."""
+    n0, n1, n2 = u.shape
+    s0 = s1 = s2 = 0.0
+    for i in range(n0):
+        i1 = i + 1 if i + 1 < n0 else (0 if p0 else -1)
+        for j in range(n1):
+            j1 = j + 1 if j + 1 < n1 else (0 if p1 else -1)
+            for k in range(n2):
+                k1 = k + 1 if k + 1 < n2 else (0 if p2 else -1)
+                c = u[i, j, k]
+                if i1 >= 0:
+                    e = u[i1, j, k] - c
+                    s0 += e * e
+                if j1 >= 0:
+                    e = u[i, j1, k] - c
+                    s1 += e * e
+                if k1 >= 0:
+                    e = u[i, j, k1] - c
+                    s2 += e * e
+    out = 0.0
+    if n0 > 1:
+        out += s0 / ((n0 if p0 else n0 - 1) * n1 * n2 * h0 * h0)
+    if n1 > 1:
+        out += s1 / (n0 * (n1 if p1 else n1 - 1) * n2 * h1 * h1)
+    if n2 > 1:
+        out += s2 / (n0 * n1 * (n2 if p2 else n2 - 1) * h2 * h2)
+    return out
+
+
+def _grad_energy(u: np.ndarray, spacing, periodic) -> float:
+    """Mean of ``|D u|^2`` over the grid (forward differences per axis; periodic axes wrap)."""
+    d = u.ndim
+    u3 = u[(...,) + (None,) * (3 - d)]          # a view: (n0, n1, n2) with trailing 1s
+    h = tuple(float(x) for x in spacing) + (1.0,) * (3 - d)
+    p = tuple(bool(x) for x in periodic) + (False,) * (3 - d)
+    return float(_grad_energy_kernel(u3, *h, *p))
+
+
+def _split_error(g0: float, g1: float, dt: float):
+    """Splitting error of one Strang step, from the gradient energy before (``g0``) and after (``g1``)
+    the first half heat substep.
+
+    Within a step the Hamiltonian sees the state diffused by ``dt/2`` only, so the split step
+    integrates ``G(s) = mean |grad u(s)|^2`` along the heat flow by the midpoint rule.  With
+    ``G(s) ~ G0 exp(-2 x s / dt)`` (``x = log(G0/G1)``, exact for one Fourier mode) the exact
+    integral is ``G0 dt (1 - e^{-2x}) / (2x)`` and the midpoint value ``G0 dt e^{-x}``; their
+    relative difference is ``1 - x / sinh(x)`` (``x^2/6`` for small x, 1 when the diffusion
+    removes the gradient within the step).  Returns ``(x, relative error, contribution)``,
+    the contribution being the estimated exact integral ``1/2 int G``.
+    """
+    if not (g0 > 0 and math.isfinite(g0) and math.isfinite(g1)):
+        return 0.0, 0.0, 0.0
+    x = math.log(g0 / g1) if g1 > 0 else math.inf
+    if x <= 1e-8:
+        return max(x, 0.0), 0.0, 0.5 * g0 * dt
+    if x > 700.0:
+        return x, 1.0, 0.5 * g0 * dt / (2.0 * x)
+    rel = 1.0 - x / math.sinh(x)
+    return x, rel, 0.5 * g0 * dt * (-math.expm1(-2.0 * x)) / (2.0 * x)
 
 
 def _sha1(a: np.ndarray) -> str:
@@ -429,7 +548,16 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
     Raises
     ------
     ValueError, TypeError, GridError, SchemeError
-        For bad inputs (message names the argument, the constraint and the value).
+        For bad inputs (message names the argument, the constraint and the value);
+        complex ``u0`` is a ``TypeError``.
+    MemoryBudgetError
+        The estimated memory (grid, padding, ``save_at`` snapshots, work arrays) exceeds
+        the budget (:mod:`solvers._memory`); raised before allocating.
+    FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError
+        ``checkpoint`` cannot be written (checked before the first step), or is an
+        existing file that is not a deeprelax HDF5 file.
+    CheckpointError
+        ``resume`` is unreadable, truncated, corrupted (checksum) or of another problem.
 
     Warns
     -----
@@ -437,6 +565,9 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         If ``sqrt(t / beta)`` (the viscous length) is smaller than the largest grid
         spacing: the viscous correction is then below the discretisation error and the
         result converges only at the rate of the non-viscous scheme.
+    CheckpointWarning
+        A checkpoint write failed during the run; the solve continues and returns its
+        result (``params["checkpoint_failures"]`` lists the failures).
 
     Examples
     --------
@@ -470,20 +601,27 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
     except TypeError:
         raise ValueError(f"`dtype` must be float64 or float32; got {dtype!r}.") from None
     if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, (int, float, np.integer, np.floating)) \
-            or checkpoint_every <= 0:
+            or not checkpoint_every > 0:
         raise ValueError(f"`checkpoint_every` must be a positive int (steps) or float (seconds); "
                          f"got {checkpoint_every!r}.")
-    save_times = _save_times(save_at, t)
+    n_save = _n_saves(save_at)
     g = sch.ghost
     d = grid.dim
+    _check_hj_memory(grid, grid, g, n_save)          # before sampling u0 or allocating snapshots
+    save_times = _save_times(save_at, t)
+    if checkpoint is not None:                       # fail now, not after the first steps
+        check_writable(checkpoint, argument="checkpoint")
 
     # ---- initial values on the computational grid
     if callable(u0) and not isinstance(u0, np.ndarray):
         if pad and t > 0:
-            comp, vals, inner = padded_values(u0, grid, t, beta, extra_cells=PAD_MARGIN_PER_GHOST * g + 2)
+            comp, vals, inner = padded_values(u0, grid, t, beta, extra_cells=PAD_MARGIN_PER_GHOST * g + 2,
+                                              name="u0", hint="pass pad=False")
         else:
-            comp, vals, inner = grid, grid.sample(u0), tuple(slice(None) for _ in range(d))
+            comp, vals, inner = grid, grid.sample(u0, name="u0"), tuple(slice(None) for _ in range(d))
         vals = check_finite_array("u0", vals)
+        if comp is not grid:
+            _check_hj_memory(grid, comp, g, n_save)
     else:
         vals = check_finite_array("u0", u0, shape=grid.shape)
         comp, inner = grid, tuple(slice(None) for _ in range(d))
@@ -564,7 +702,8 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
     ti = 0  # index of the next save time still to reach
     ts_saved, us_saved = [], []
     st = {"dt_min": math.inf, "dt_max": 0.0, "dt_min_all": math.inf, "dt_max_all": 0.0,
-          "n_explicit": 0, "n_split": 0, "n_retries": 0, "prev_wall": 0.0}
+          "n_explicit": 0, "n_split": 0, "n_retries": 0, "prev_wall": 0.0,
+          "ham_int": 0.0, "dt_acc": math.inf, "n_split_cuts": 0}
     while ti < len(save_times) and save_times[ti] <= 0.0:
         ts_saved.append(0.0)
         us_saved.append(vals[inner].copy())
@@ -580,22 +719,38 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         t_now, step, ti = float(sc["t_now"]), int(sc["step"]), int(sc["ti"])
         alpha_lag = np.asarray(sc["alpha_lag"], dtype=np.float64)
         for key in st:
-            st[key] = sc[key]
+            st[key] = sc.get(key, st[key])  # (keys added later are absent from older checkpoints)
         ts_saved = [float(x) for x in arrs["ts"]]
         us_saved = [a.copy() for a in arrs["us"]]
 
     compile_time = ops.warmup()
+    if nu > 0 and diffusion != "explicit":  # the split-accuracy kernel (_grad_energy), compiled or loaded once
+        t_c = time.perf_counter()
+        tiny = np.zeros((4,) * d)
+        _grad_energy(tiny, (1.0,) * d, per)
+        _grad_energy(tiny[(slice(1, 3),) * d], (1.0,) * d, per)
+        compile_time += time.perf_counter() - t_c
 
     adv_w = [1.0 / hk for hk in h]
+    x_target = 0.9 * math.sqrt(6.0 * SPLIT_RTOL)     # 1 - x/sinh(x) ~ x^2/6 <= SPLIT_RTOL
+    err_floor = 1e-13 * float(np.max(np.abs(vals)))  # Hamiltonian integrals below this are round-off
     dif_rate = sum(2.0 * nu * sch.diffusion_factor / (hk * hk) for hk in h)
 
+    ck_failures = []
+
     def save_ckpt(Ucur, al):
-        write_checkpoint(checkpoint, config=config,
-                         scalars={"t_now": t_now, "step": step, "ti": ti, "alpha_lag": [float(a) for a in al],
-                                  **{**st, "prev_wall": st["prev_wall"] + time.perf_counter() - wall0}},
-                         arrays={"u": np.array(ops.get_interior(Ucur)),
-                                 "ts": np.asarray(ts_saved, dtype=np.float64),
-                                 "us": np.stack(us_saved) if us_saved else np.zeros((0,) + grid.shape)})
+        try:
+            write_checkpoint(checkpoint, config=config,
+                             scalars={"t_now": t_now, "step": step, "ti": ti, "alpha_lag": [float(a) for a in al],
+                                      **{**st, "prev_wall": st["prev_wall"] + time.perf_counter() - wall0}},
+                             arrays={"u": np.array(ops.get_interior(Ucur)),
+                                     "ts": np.asarray(ts_saved, dtype=np.float64),
+                                     "us": np.stack(us_saved) if us_saved else np.zeros((0,) + grid.shape)})
+        except OSError as e:  # a full disk or a vanished directory must not throw the computation away
+            ck_failures.append(f"step {step}: {e}")
+            warnings.warn(f"Writing the checkpoint {str(checkpoint)!r} failed at step {step} (t = {t_now:.6g}): "
+                          f"{e}. The solve continues; the result is returned but that checkpoint is missing.",
+                          CheckpointWarning, stacklevel=3)
 
     bar = None
     if progress:
@@ -661,15 +816,36 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
             else:
                 # Strang: D(dt/2) E(dt) D(dt/2).  E must satisfy the hard CFL bound 1 on the diffused
                 # state; if not, dt is cut and the step redone from U.
+                # Accuracy: the Hamiltonian sees the state diffused by dt/2 only; if diffusion removes
+                # most of grad u within the step, the step is shortened (see _split_error).
                 src, s1, s2 = bufs[1], bufs[2], bufs[0]  # U (bufs[0]) is read until the loop ends
-                for _ in range(8):
+                dt = min(dt, st["dt_acc"])
+                g0 = _grad_energy(ops.get_interior(U), h, per)
+                tries = cuts = 0
+                while True:
                     ops.heat(U, src, 0.5 * nu * dt)
+                    x, rel, contrib = _split_error(g0, _grad_energy(ops.get_interior(src), h, per), dt)
+                    if rel > SPLIT_RTOL and rel * contrib > SPLIT_RTOL * max(st["ham_int"], err_floor) \
+                            and cuts < 16:
+                        dt *= min(0.5, x_target / x)
+                        cuts += 1
+                        continue
                     a_in, finite = ops.first_stage(src, s1, 0.0, dt)
-                    if not finite or not dt * adv_rate(a_in) > 1.0:
+                    tries += 1
+                    if not finite or not dt * adv_rate(a_in) > 1.0 or tries == 8:
                         break
                     dt = cfl / adv_rate(a_in)
                     st["n_retries"] += 1
                 st["n_split"] += 1
+                st["n_split_cuts"] += cuts
+                st["ham_int"] += contrib
+                if cuts or st["dt_acc"] < math.inf:  # step-size controller while the accuracy limit binds
+                    grow = max(min(2.0, x_target / x), 1.0) if (rel <= SPLIT_RTOL and x > 0) else 2.0
+                    # what is left of the decaying gradient energy, 1/2 int_0^inf G0 e^{-2xs/dt} ds, is
+                    # negligible: any step length is accurate enough
+                    tail = 0.25 * g0 * dt / x if x > 0 else math.inf
+                    done = tail <= SPLIT_RTOL * max(st["ham_int"], err_floor) or dt * grow >= dt_cfl
+                    st["dt_acc"] = math.inf if done else dt * grow
             if not finite:
                 alpha = a_in
                 status = "nonfinite"
@@ -729,8 +905,9 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
     elif status == "stopped":
         message = f"Step {step} (t = {t_now:.6g} of {t:g}): " + message
     extra = {"t_reached": t_now, "n_explicit_steps": st["n_explicit"], "n_split_steps": st["n_split"],
-             "n_cfl_retries": st["n_retries"], "parallel": parallel,
-             "checkpoint": str(checkpoint) if checkpoint is not None else ""}
+             "n_cfl_retries": st["n_retries"], "n_split_accuracy_cuts": st["n_split_cuts"], "parallel": parallel,
+             "checkpoint": str(checkpoint) if checkpoint is not None else "",
+             "checkpoint_failures": ck_failures}
     grad_comp = ops.gradient(U) if backend == "cuda" and status != "nonfinite" else None
     result = make_result(np.array(ops.get_interior(U)), ts_saved, us_saved, step, dt_min, dt_max,
                          compile_time, status, message, extra, grad_comp)

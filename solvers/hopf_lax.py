@@ -64,7 +64,8 @@ import numpy as np
 from . import _envelope as _env
 from ._domain import padded_values
 from ._jit import use_parallel
-from .errors import NonFiniteError, SchemeError, check_finite_array
+from ._memory import check_grid_memory
+from .errors import NonFiniteError, SchemeError, check_finite_array, check_real
 from .grid import Grid
 from .result import HopfLaxResult
 
@@ -74,6 +75,7 @@ _REFINE = ("none", "quadratic")
 
 
 def _check_t(t) -> float:
+    check_real("t", t)
     try:
         tv = float(t)
     except (TypeError, ValueError):
@@ -87,7 +89,7 @@ def _checked_callable(f: Callable) -> Callable:
     """Wrap a loss so that a wrong output shape or a non-finite value is reported clearly."""
 
     def fw(pts):
-        vals = np.asarray(f(pts), dtype=np.float64)
+        vals = np.asarray(check_real("f", f(pts)), dtype=np.float64)
         want = pts.shape[:-1]
         if vals.shape != want and vals.shape != want + (1,):
             raise ValueError(f"`f` returned values of shape {vals.shape} for points of shape {pts.shape}; "
@@ -169,7 +171,11 @@ def hopf_lax(f: Union[Callable, np.ndarray], grid: Grid, t: float, *, refine: st
     if refine not in _REFINE:
         raise SchemeError(f"`refine` must be one of {_REFINE}; got {refine!r}.")
     d = grid.dim if isinstance(grid, Grid) else 0
+    if d:  # values, u, prox and grad on the (padded) grid: 8 (2 + 2d) bytes per node
+        check_grid_memory("hopf_lax", grid, per_node=8.0 * (2 + 2 * d))
     pgrid, vals, sl, pad = prepare_values(f, grid, tv)
+    if pgrid is not grid:
+        check_grid_memory("hopf_lax", grid, pgrid, per_node=8.0 * (2 + 2 * d))
     par = use_parallel(pgrid.size) and pgrid.dim > 1      # 1-D: a single line, nothing to share
     direct = d == 1 and not pgrid.periodic[0]
     compile_time = _env.warm_up("hl1" if direct else "hl", par)

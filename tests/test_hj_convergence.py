@@ -204,8 +204,11 @@ def test_small_beta_costs_no_diffusive_steps():
     ref = solve_hj(-np.cos(np.pi * x), g, T_SMOOTH, scheme="godunov")
     r = solve_hj(-np.cos(np.pi * x), g, T_SMOOTH, beta=1e-2, scheme="godunov")
     assert r.params["n_split_steps"] == r.n_steps
-    assert r.n_steps <= ref.n_steps + 2  # explicit diffusion would need ~ 2 nu T / h^2 * ... = 8e4 steps
-    assert np.abs(r.u - cole_hopf_cos(x, T_SMOOTH, 1e-2)).max() < 1e-3
+    # explicit diffusion would need ~ 2 nu T / h^2 * ... = 8e4 steps; the split steps are shortened only
+    # while diffusion removes grad u within a step (about 40 short steps here, issue 13 defect 13)
+    assert r.n_steps <= ref.n_steps + 20
+    exact = cole_hopf_cos(x, T_SMOOTH, 1e-2)
+    assert np.abs(r.u - exact).max() < 5e-3 * np.abs(exact).max()   # was 9 % with 3 long steps
 
 
 @pytest.mark.parametrize("beta", [1.0, 10.0])

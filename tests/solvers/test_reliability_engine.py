@@ -1,0 +1,234 @@
+"""Issue 13 (reliability), engine part: memory guard, checkpoints (early check, failed writes, checksum,
+atomic unique temporaries, foreign files), stiff split accuracy, complex input and minor validation
+of solve_hj / solve_fokker_planck / hopf_lax / cole_hopf.
+
+Memory guards are tested with a tiny budget (DEEPRELAX_MEMORY_BUDGET), never by allocating.
+"""
+import os
+import subprocess
+import sys
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+
+import solvers
+from solvers import Grid, cole_hopf, hopf_lax, solve_fokker_planck, solve_hj
+from solvers import _files, _memory
+from solvers.checkpoint import read_checkpoint, write_checkpoint
+from solvers.errors import CheckpointError, CheckpointWarning, MemoryBudgetError
+
+
+@pytest.fixture
+def g1():
+    return Grid.uniform([(-1, 1)], 41, periodic=True)
+
+
+@pytest.fixture
+def u1(g1):
+    return -np.cos(np.pi * g1.axes[0])
+
+
+@pytest.fixture
+def tiny_budget(monkeypatch):
+    monkeypatch.setenv(_memory.ENV_VAR, "1MB")
+    yield
+
+
+# --------------------------------------------------------------------------- defect 2: memory guard
+def test_memory_guard_names_save_at_and_size(tiny_budget):
+    g = Grid.uniform([(-1, 1)], 101)
+    with pytest.raises(MemoryBudgetError, match=r"Change `save_at`.*10000") as e:
+        solve_hj(np.zeros(101), g, 0.1, save_at=10_000)
+    assert isinstance(e.value, MemoryError) and "16.2 MB" in str(e.value) and "1 MB" in str(e.value)
+    with pytest.raises(MemoryBudgetError, match=r"solve_fokker_planck.*Change `save_at`"):
+        solve_fokker_planck(np.ones(101), g, 0.1, save_at=10_000)
+
+
+def test_memory_guard_names_grid_shape_and_pad(tiny_budget):
+    g2 = Grid.uniform([(-1, 1), (-1, 1)], 300)
+    f = lambda x: (x ** 2).sum(-1)  # noqa: E731
+    for call in (lambda: hopf_lax(f, g2, 0.1), lambda: cole_hopf(f, g2, 0.1, 1.0),
+                 lambda: solve_hj(np.zeros(g2.shape), g2, 0.1),
+                 lambda: solve_fokker_planck(np.ones(g2.shape), g2, 0.1)):
+        with pytest.raises(MemoryBudgetError, match=r"Change `grid.shape`: use a coarser grid than \(300, 300\)"):
+            call()
+    # a small grid whose padding for a callable u0 is what exceeds the budget
+    g = Grid.uniform([(-1, 1)], 2001)
+    with pytest.raises(MemoryBudgetError, match=r"Change `pad`.*pad=False"):
+        solve_hj(lambda x: 50 * (x ** 2).sum(-1), g, 1.0, scheme="godunov")
+
+
+def test_memory_budget_settings(monkeypatch, g1, u1):
+    assert _memory.parse_bytes("2GiB") == 2 ** 31 and _memory.parse_bytes("500MB") == 5e8
+    assert _memory.parse_bytes("off") == np.inf
+    with pytest.raises(ValueError, match="memory budget"):
+        _memory.parse_bytes("lots")
+    monkeypatch.setenv(_memory.ENV_VAR, "off")
+    assert solve_hj(u1, g1, 0.01, save_at=3).us.shape == (3, 41)
+    try:
+        solvers.set_memory_budget("10kB")       # the in-code setting wins over the environment
+        assert solvers.memory_budget()[0] == 1e4
+        with pytest.raises(MemoryBudgetError):
+            solve_hj(u1, g1, 0.01, save_at=100)
+    finally:
+        solvers.set_memory_budget(None)
+    monkeypatch.delenv(_memory.ENV_VAR)
+    b, src = solvers.memory_budget()
+    assert 0 < b < np.inf and "available" in src
+
+
+# --------------------------------------------------------------------------- defect 4: checkpoint writes
+def test_checkpoint_path_checked_before_first_step(tmp_path, g1, u1):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(NotADirectoryError, match="`checkpoint`"):
+        solve_hj(u1, g1, 0.05, checkpoint=tmp_path / "afile" / "ck.h5")
+    with pytest.raises(IsADirectoryError, match="`checkpoint`"):
+        solve_hj(u1, g1, 0.05, checkpoint=tmp_path)
+
+
+def test_failed_checkpoint_write_warns_and_returns(tmp_path, g1, u1, monkeypatch):
+    import solvers.hj as hj
+
+    calls = []
+
+    def flaky(path, **kw):
+        calls.append(path)
+        if len(calls) >= 2:
+            raise OSError(28, "No space left on device")
+        return write_checkpoint(path, **kw)
+
+    monkeypatch.setattr(hj, "write_checkpoint", flaky)
+    ref = solve_hj(u1, g1, 0.05, scheme="godunov")
+    with pytest.warns(CheckpointWarning, match="No space left on device"):
+        r = solve_hj(u1, g1, 0.05, scheme="godunov", checkpoint=tmp_path / "ck.h5", checkpoint_every=2)
+    assert r.success and np.array_equal(r.u, ref.u)
+    assert len(r.params["checkpoint_failures"]) == len(calls) - 1 >= 1
+
+
+# --------------------------------------------------------------------------- defect 8: checksum
+def _checkpointed(tmp_path, g1, u1):
+    ck = tmp_path / "ck.h5"
+    solve_hj(u1, g1, 0.05, scheme="godunov", checkpoint=ck, max_steps=3)
+    return ck
+
+
+def test_checkpoint_bit_flips_detected(tmp_path, g1, u1):
+    ck = _checkpointed(tmp_path, g1, u1)
+    with h5py.File(ck, "r+") as f:
+        u = f["arrays/u"][()]
+        bits = u.view(np.uint64)
+        bits[:8] ^= np.uint64(1)            # flip the last mantissa bit of 8 values
+        f["arrays/u"][...] = bits.view(np.float64)
+    with pytest.raises(CheckpointError, match=r"`resume` file .*ck\.h5.* corrupted"):
+        solve_hj(u1, g1, 0.05, scheme="godunov", resume=ck)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "random"])
+def test_broken_checkpoint_files_name_resume_and_file(tmp_path, g1, u1, damage):
+    ck = _checkpointed(tmp_path, g1, u1)
+    data = ck.read_bytes()
+    ck.write_bytes({"truncated": data[: len(data) // 2], "empty": b"",
+                    "random": np.random.default_rng(0).bytes(len(data))}[damage])
+    with pytest.raises(CheckpointError, match=r"`resume` file .*ck\.h5"):
+        solve_hj(u1, g1, 0.05, scheme="godunov", resume=ck)
+
+
+def test_version1_checkpoint_without_checksum_warns(tmp_path):
+    ck = tmp_path / "old.h5"
+    write_checkpoint(ck, config={"a": 1.5}, scalars={"t": 0.1}, arrays={"u": np.arange(3.0)})
+    with h5py.File(ck, "r+") as f:
+        del f.attrs["sha256"]
+        f.attrs["version"] = 1
+    with pytest.warns(CheckpointWarning, match="without a checksum"):
+        cfg, sc, arr = read_checkpoint(ck)
+    assert cfg == {"a": 1.5} and np.array_equal(arr["u"], np.arange(3.0))
+
+
+# --------------------------------------------------------------------------- defects 5 and 10: files
+def test_checkpoint_refuses_foreign_file(tmp_path, g1, u1):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    with pytest.raises(FileExistsError, match="not a deeprelax HDF5 file"):
+        solve_hj(u1, g1, 0.05, checkpoint=notes)
+    assert notes.read_text() == "my notes"
+
+
+def _dead_pid():
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_stale_temporaries_removed_and_failures_clean_up(tmp_path, monkeypatch):
+    target = tmp_path / "ck.h5"
+    pid = _dead_pid()
+    stale = [tmp_path / f".ck.h5.{_files._host()}.{pid}.abc123.tmp", tmp_path / f".ck.h5.tmp-{pid}"]
+    for p in stale:
+        p.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    alive = tmp_path / f".ck.h5.{_files._host()}.{os.getpid()}.live1.tmp"   # a live writer's file stays
+    alive.write_bytes(b"x")
+    write_checkpoint(target, config={}, scalars={}, arrays={"u": np.zeros(3)})
+    assert not any(p.exists() for p in stale) and alive.exists()
+    alive.unlink()
+
+    def boom(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(h5py.Group, "create_dataset", boom)
+    with pytest.raises(OSError, match="No space"):
+        write_checkpoint(target, config={}, scalars={}, arrays={"u": np.ones(3)})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.h5"]   # no temporary left, old file intact
+    monkeypatch.undo()
+    assert np.array_equal(read_checkpoint(target)[2]["u"], np.zeros(3))
+
+
+# --------------------------------------------------------------------------- defect 13: stiff split steps
+def test_stiff_viscous_split_is_accurate():
+    # issue 13 repro: 3 split steps gave -6.6e-6 against the exact -2.5e-4 (97 % error)
+    g = Grid.uniform([(-1, 1)], 256, periodic=True)
+    u0 = -np.cos(np.pi * g.axes[0])
+    exact = cole_hopf(u0, g, 0.2, 1e-3).u          # resolved quadrature: exact to round-off here
+    assert abs(exact.mean() + 2.5e-4) < 1e-9       # -1/(8 nu) = -beta/4 for -cos(pi x)
+    r = solve_hj(u0, g, 0.2, beta=1e-3, scheme="godunov")
+    assert np.abs(r.u - exact).max() < 5e-3 * np.abs(exact).max()
+    assert r.params["n_split_accuracy_cuts"] >= 1 and r.n_steps < 100   # not the ~1e6 explicit steps
+
+
+# --------------------------------------------------------------------------- defects 11, 14: inputs
+def test_complex_input_rejected_by_engine(g1, u1):
+    c = u1 + 0j
+    with pytest.raises(TypeError, match="`u0` must be real"):
+        solve_hj(c, g1, 0.05)
+    with pytest.raises(TypeError, match="`u0` must return real values"):
+        solve_hj(lambda x: (x ** 2).sum(-1) + 0j, Grid.uniform([(-1, 1)], 41), 0.05)
+    with pytest.raises(TypeError, match="`f` must be real"):
+        hopf_lax(c, g1, 0.05)
+    with pytest.raises(TypeError, match="`f` must be real"):
+        hopf_lax(lambda x: (x ** 2).sum(-1) + 1j, Grid.uniform([(-1, 1)], 41), 0.05)
+    with pytest.raises(TypeError, match="`f` must be real"):
+        cole_hopf(c, g1, 0.05, 1.0)
+    with pytest.raises(TypeError, match="`beta` must be real"):
+        cole_hopf(u1, g1, 0.05, np.complex128(1.0))
+    rho = np.exp(-u1)
+    with pytest.raises(TypeError, match="`rho0` must be real"):
+        solve_fokker_planck(rho + 0j, g1, 0.1)
+    with pytest.raises(TypeError, match="`potential` must be real"):
+        solve_fokker_planck(rho, g1, 0.1, potential=c)
+    with pytest.raises(TypeError, match="`D` must be real"):
+        solve_fokker_planck(rho, g1, 0.1, D=1 + 1j)
+    with pytest.raises(TypeError, match="`t` must be real"):
+        solve_fokker_planck(rho, g1, np.complex128(0.1))
+
+
+def test_minor_validation_engine(g1, u1):
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        solve_hj(u1, g1, 0.05, checkpoint_every=float("nan"))
+    for bad in (-1, 2.5, True):
+        with pytest.raises((TypeError, ValueError), match="`rannacher` must be an integer >= 0"):
+            solve_fokker_planck(np.exp(-u1), g1, 0.1, method="crank_nicolson", rannacher=bad)
+    with pytest.raises(TypeError, match="`save_at` must be None, an int"):
+        solve_fokker_planck(np.exp(-u1), g1, 0.1, save_at=True)
+    with pytest.raises(TypeError, match="`save_at` must be None, an int"):
+        solve_hj(u1, g1, 0.05, save_at=True)
