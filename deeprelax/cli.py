@@ -7,6 +7,7 @@ demo          the default reproduction run used by ``make demo``
 fokker-planck evolve a density under the Fokker-Planck equation of a loss (HDF5 + PNG)
 validate      PDE-vs-dynamics and SGD-noise reproduction checks (validation.md/.json; exit 1 on a failure)
 sgd-noise     SGD out of equilibrium checks only (sgd_noise_checks.json; exit 1 on a failure)
+experiment    the papers' deep-learning experiments on small nets (HDF5 + PNG + markdown summary; resumable)
 bench         convergence table (exit 1 on an order regression) and speed benchmarks
 losses        list the registered losses
 """
@@ -140,6 +141,49 @@ def fokker_planck(loss_name: str, beta: float, t: float, out: str | Path = "out"
     return res, summ
 
 
+def experiment(name: str, out, size: str = "quick", executor: str = "serial", workers: int = 2) -> int:
+    """``deeprelax experiment NAME``: run one experiment (or ``all``) and print its summary; returns the exit code."""
+    from deeprelax.experiments import EXPERIMENTS, run_experiment
+
+    names = list(EXPERIMENTS) if name == "all" else [name]
+    if any(n not in EXPERIMENTS for n in names):
+        print(f"deeprelax experiment: error: unknown experiment {name!r}; valid names are: "
+              f"{', '.join(EXPERIMENTS)}, all.", file=sys.stderr)
+        return 2
+    if isinstance(workers, bool) or workers < 1:
+        print(f"deeprelax experiment: error: --workers must be >= 1; got {workers}.", file=sys.stderr)
+        return 2
+    pool, client, cluster = None, None, None
+    try:
+        if executor == "process":
+            from concurrent.futures import ProcessPoolExecutor
+
+            pool = ex = ProcessPoolExecutor(max_workers=workers)
+        elif executor == "dask":
+            from dask.distributed import Client, LocalCluster
+
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+            client = Client(cluster)
+            ex = client.get_executor()
+        else:
+            ex = "serial"
+        for n in names:
+            t0 = time.perf_counter()
+            res = run_experiment(n, out, size=size, executor=ex)
+            print("\n".join(res["lines"]))
+            print(f"[{n} ({size}): {time.perf_counter() - t0:.1f} s -> {res['summary']}, {res['png']}]", flush=True)
+    except (ValueError, TypeError, ImportError) as e:
+        print(f"deeprelax experiment: error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        if pool is not None:
+            pool.shutdown()
+        if client is not None:
+            client.close()
+            cluster.close()
+    return 0
+
+
 def _exact(loss, grid, t, beta):
     import math
 
@@ -204,6 +248,15 @@ def main(argv=None) -> int:
     sn.add_argument("--size", default="test", choices=["test", "full"])
     sn.add_argument("--seed", type=int, default=0)
 
+    ex = sub.add_parser("experiment", help="deep-learning experiments on small nets (optimisers, width, sgd-noise, "
+                                           "eta-over-S, hessian-spectrum, or all)")
+    ex.add_argument("name", help="optimisers | width | sgd-noise | eta-over-S | hessian-spectrum | all")
+    ex.add_argument("--size", default="quick", choices=["quick", "full"])
+    ex.add_argument("--out", default="experiments", help="output directory (finished grid points are reused)")
+    ex.add_argument("--executor", default="serial", choices=["serial", "process", "dask"],
+                    help="where the grid points run: in this process, a local process pool, a local Dask cluster")
+    ex.add_argument("--workers", type=int, default=2, help="workers of the process pool / Dask cluster")
+
     b = sub.add_parser("bench", help="convergence table + speed benchmarks (writes benchmarks/results/)")
     b.add_argument("--quick", action="store_true", help="smaller sizes")
     b.add_argument("--only", nargs="*", help="run only speed benchmarks whose name contains one of these")
@@ -246,6 +299,8 @@ def main(argv=None) -> int:
         from deeprelax.sgd_noise import main as sgd_noise_main
 
         return sgd_noise_main(["--out", args.out, "--size", args.size, "--seed", str(args.seed)])
+    if args.cmd == "experiment":
+        return experiment(args.name, args.out, args.size, args.executor, args.workers)
     if args.cmd == "bench":
         from deeprelax.bench import run_bench
 

@@ -48,7 +48,9 @@ def fig1_summary(res) -> list[str]:
     return lines
 
 
-FIGURE_SCRIPTS = ("smoothing_2d", "convergence", "fokker_planck_evolution", "trajectories", "vanishing_viscosity")
+FIGURE_SCRIPTS = ("smoothing_2d", "convergence", "fokker_planck_evolution", "trajectories", "vanishing_viscosity",
+                  "experiment_sgd_noise", "experiment_hessian_spectrum", "experiment_eta_over_s", "experiment_optimisers",
+                  "experiment_width")
 
 
 def run_figure_scripts(out: Path, names=FIGURE_SCRIPTS, recompute: bool = True) -> list[str]:
