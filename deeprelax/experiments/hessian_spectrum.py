@@ -26,7 +26,7 @@ def grid(size):
     check_size(size)
     if size == "quick":
         return [{"n_classes": c, "seed": s, "hidden": 8, "epochs": 15} for c in (2, 5, 10) for s in (0, 1)]
-    return [{"n_classes": c, "seed": s, "hidden": 32, "epochs": 60} for c in (2, 3, 5, 7, 10) for s in range(5)]
+    return [{"n_classes": c, "seed": s, "hidden": 16, "epochs": 60} for c in (2, 3, 5, 7, 10) for s in range(5)]
 
 
 def n_outliers(lam, n_classes):

@@ -35,7 +35,7 @@ def grid(size):
     check_size(size)
     quick = size == "quick"
     seeds = (0, 1, 2) if quick else range(5)
-    hidden, epochs = (8, 12) if quick else (32, 60)
+    hidden, epochs = (8, 12) if quick else (16, 60)
     return [{"problem": pr, "optimiser": o, "seed": s, "hidden": hidden, "epochs": epochs}
             for pr in ("digits", "teacher") for o in OPTIMISERS for s in seeds]
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..finite_sum import FiniteSum
 from . import _kernels as K
+from . import _mlp_blas as MB
 from .data import Dataset
 
 __all__ = ["Model"]
@@ -45,6 +46,9 @@ class Model(FiniteSum):
         Integer / float parameters of the compiled functions.
     """
 
+    #: ``(sizes, activation code)`` of an MLP, whose minibatch gradients and HVPs use :mod:`._mlp_blas`.
+    _blas = None
+
     def __init__(self, data: Dataset, ip, fp, dim: int, scratch: int, lam: float, params: dict):
         if not isinstance(data, Dataset):
             raise TypeError(f"`data` must be a deeprelax.models.Dataset; got {type(data).__name__}.")
@@ -68,8 +72,13 @@ class Model(FiniteSum):
         C, d = xs.shape
         m = d if m is None else m
         b = idx.shape[1]
-        nch = min(-(-b // K.CHUNK), K.MAX_CHUNKS)
         vs = xs if vs is None else vs
+        if self._blas is not None and op in (0, 1):        # MLP gradients / HVPs: one BLAS product per layer
+            out = np.empty((C, d))
+            kern = MB.mlp_chains_par if (C > 1 and b * d * C >= PARALLEL_WORK) else MB.mlp_chains_ser
+            kern(self._blas[0], self._blas[1], X, Y, xs, vs, idx, out, op == 1)
+            return out
+        nch = min(-(-b // K.CHUNK), K.MAX_CHUNKS)
         out = np.empty((C, m))
         per_chain = nch * (m + self._scratch) * 8
         group = max(1, int(PART_BYTES // max(per_chain, 1)))

@@ -1,7 +1,9 @@
 r"""Multilayer perceptron with 1-2 (or more) hidden layers, tanh or ReLU, softmax cross-entropy.
 
 Layers ``z_l = W_l a_{l-1} + b_l``, ``a_l = phi(z_l)`` (``a_0`` the input), logits ``z_L`` and the per-sample
-loss ``log sum_c exp(z_L,c) - z_L,y``.  The parameters form one flat vector ``x``: for each layer in turn
+loss ``log sum_c exp(z_L,c) - z_L,y``.  Minibatch gradients and Hessian-vector products go through one
+BLAS matrix product per layer (:mod:`._mlp_blas`); per-sample gradients, values and errors through the
+per-sample kernels (:mod:`._kernels`), which the tests use as the independent check.  The parameters form one flat vector ``x``: for each layer in turn
 ``W_l`` (``n_l x n_{l-1}``, row-major) then ``b_l`` (:meth:`MLP.unflatten` returns the pieces).
 """
 from __future__ import annotations
@@ -46,6 +48,7 @@ class MLP(Model):
         H = sum(sizes[1:])
         super().__init__(data, [K.MLP, len(sizes) - 1, act, *sizes], [0.0], d, 6 * H, lam,
                          {"hidden": hidden, "activation": activation})
+        self._blas = (np.asarray(sizes, dtype=np.int64), act)
 
     def unflatten(self, x):
         """``[(W_1, b_1), ..., (W_L, b_L)]`` views of the flat parameters ``x`` (d,)."""
