@@ -15,6 +15,11 @@ The per-sample kernels of :mod:`._kernels` compute the same quantities sample by
 per-sample gradients, values and errors, and as the independent check in the tests); this path is
 5x faster for minibatches on one core (``benchmarks/bench_models.py``).  Chains run in parallel
 threads (``prange``); each chain's arithmetic does not depend on the thread count.
+
+Numba's ``numpy.dot`` calls the BLAS bundled with SciPy.  Its own threads spin on these small products
+and, inside the chain threads, oversubscribe the cores (a 256-direction Hessian block took 59 s instead
+of 2 s on 2 busy cores), so :func:`single_thread_blas` sets that library (SciPy's, not NumPy's) to one
+thread the first time an MLP uses this path; the threads come from the chains instead.
 """
 from __future__ import annotations
 
@@ -25,6 +30,26 @@ import numpy as np
 from solvers._jit import njit, pnjit, prange
 
 from ._kernels import _act
+
+_BLAS_LIMITED = False
+
+
+def single_thread_blas() -> bool:
+    """Set SciPy's BLAS (the one Numba's ``numpy.dot`` calls) to one thread, once; True if it was found."""
+    global _BLAS_LIMITED
+    if _BLAS_LIMITED:
+        return True
+    _BLAS_LIMITED = True
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        return False
+    found = False
+    for lib in ThreadpoolController().lib_controllers:
+        if lib.user_api == "blas" and str(lib.filepath).replace("\\", "/").split("/site-packages/")[-1].startswith("scipy"):
+            lib.set_num_threads(1)
+            found = True
+    return found
 
 
 @njit

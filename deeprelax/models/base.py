@@ -74,6 +74,7 @@ class Model(FiniteSum):
         b = idx.shape[1]
         vs = xs if vs is None else vs
         if self._blas is not None and op in (0, 1):        # MLP gradients / HVPs: one BLAS product per layer
+            MB.single_thread_blas()
             out = np.empty((C, d))
             kern = MB.mlp_chains_par if (C > 1 and b * d * C >= PARALLEL_WORK) else MB.mlp_chains_ser
             kern(self._blas[0], self._blas[1], X, Y, xs, vs, idx, out, op == 1)
