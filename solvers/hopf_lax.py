@@ -61,7 +61,7 @@ from typing import Callable, Union
 
 import numpy as np
 
-from . import _envelope as _env
+from . import _hl_kernels as _hk
 from ._domain import padded_values
 from ._jit import use_parallel
 from ._memory import check_grid_memory
@@ -72,6 +72,7 @@ from .result import HopfLaxResult
 __all__ = ["hopf_lax"]
 
 _REFINE = ("none", "quadratic")
+_OUTPUTS = ("u", "prox", "grad")
 
 
 def _check_t(t) -> float:
@@ -133,7 +134,21 @@ def _shape3(shape):
     return tuple(shape) + (1,) * (3 - len(shape))
 
 
-def hopf_lax(f: Union[Callable, np.ndarray], grid: Grid, t: float, *, refine: str = "quadratic") -> HopfLaxResult:
+def _check_outputs(outputs) -> tuple:
+    if isinstance(outputs, str):
+        outputs = (outputs,)
+    try:
+        outs = tuple(outputs)
+    except TypeError:
+        raise TypeError(f"`outputs` must be a tuple of names from {_OUTPUTS}; got {outputs!r}.") from None
+    bad = [o for o in outs if o not in _OUTPUTS]
+    if bad or "u" not in outs:
+        raise ValueError(f"`outputs` must contain 'u' and only names from {_OUTPUTS}; got {outputs!r}.")
+    return tuple(o for o in _OUTPUTS if o in outs)
+
+
+def hopf_lax(f: Union[Callable, np.ndarray], grid: Grid, t: float, *, refine: str = "quadratic",
+             outputs=("u", "prox", "grad")) -> HopfLaxResult:
     """Exact Hopf-Lax solution ``u(x,t) = min_y f(y) + |x-y|^2/(2t)`` on a grid.
 
     Parameters
@@ -152,84 +167,104 @@ def hopf_lax(f: Union[Callable, np.ndarray], grid: Grid, t: float, *, refine: st
         force to round-off, prox is a node (observed order 2 vs the continuum).
         ``"quadratic"``: ENO-quadratic sub-cell refinement per 1-D pass (observed
         order ~3-4 for smooth f; never above the discrete value; see module doc).
+    outputs : tuple of {"u", "prox", "grad"}
+        What to compute; must contain ``"u"``.  ``("u",)`` skips the prox tracking (about
+        half the work and two ``grid.shape + (d,)`` arrays); the fields not asked for are
+        ``None``.  ``u`` is the same bit for bit whatever is asked.
 
     Returns
     -------
     HopfLaxResult
-        ``u`` (grid.shape), ``prox`` and ``grad = (x - prox)/t`` (grid.shape + (d,)),
-        ``method="lower-envelope"``, ``params`` with ``refine``, ``pad_cells``,
-        ``periodic_images`` (extension cells per pass) and ``parallel``.
-        ``compile_time`` is the JIT compile/cache-load time if it happened in this
-        call (else 0); ``wall_time`` excludes it.
+        ``u`` (grid.shape), ``prox`` and ``grad = (x - prox)/t`` (grid.shape + (d,), or
+        ``None`` when not in ``outputs``), ``method="lower-envelope"``, ``params`` with
+        ``refine``, ``outputs``, ``pad_cells``, ``periodic_images`` (extension cells per
+        pass) and ``parallel``.  ``compile_time`` is the JIT compile/cache-load time if it
+        happened in this call (else 0); ``wall_time`` excludes it.
+
+    Notes
+    -----
+    Memory: the outputs only (the passes work in place) plus one tile of work lines
+    per thread (``solvers._hl_kernels``).
 
     Examples
     --------
     >>> g = Grid.uniform([(-2, 2)], 401)
     >>> r = hopf_lax(lambda x: np.abs(x).sum(-1), g, 0.5)   # Huber function
+    >>> u = hopf_lax(lambda x: np.abs(x).sum(-1), g, 0.5, outputs=("u",)).u
     """
     tv = _check_t(t)
     if refine not in _REFINE:
         raise SchemeError(f"`refine` must be one of {_REFINE}; got {refine!r}.")
+    outs = _check_outputs(outputs)
+    track = "prox" in outs or "grad" in outs
     d = grid.dim if isinstance(grid, Grid) else 0
-    if d:  # values, u, prox and grad on the (padded) grid: 8 (2 + 2d) bytes per node
-        check_grid_memory("hopf_lax", grid, per_node=8.0 * (2 + 2 * d))
+    # values, u, prox and grad (as asked) on the (padded) grid; the passes need no other array but
+    # the envelope's scratch, which is one line long (the whole grid in 1-D: 12 bytes per node)
+    per_node = 8.0 * (2 + d * track + d * ("grad" in outs)) + (12.0 if d == 1 else 0.0)
+    if d:
+        check_grid_memory("hopf_lax", grid, per_node=per_node)
     pgrid, vals, sl, pad = prepare_values(f, grid, tv)
     if pgrid is not grid:
-        check_grid_memory("hopf_lax", grid, pgrid, per_node=8.0 * (2 + 2 * d))
+        check_grid_memory("hopf_lax", grid, pgrid, per_node=per_node)
     par = use_parallel(pgrid.size) and pgrid.dim > 1      # 1-D: a single line, nothing to share
-    direct = d == 1 and not pgrid.periodic[0]
-    compile_time = _env.warm_up("hl1" if direct else "hl", par)
+    compile_time = _hk.warm_up(par)
     t0 = time.perf_counter()
+    u, P, grad, images = _solve(vals, pgrid, tv, refine == "quadratic", track, "grad" in outs, par, _hk.TILE)
+    if pgrid is not grid:
+        u = np.ascontiguousarray(u[sl])
+        P = None if P is None else np.ascontiguousarray(P[sl])
+        grad = None if grad is None else np.ascontiguousarray(grad[sl])
+    wall = time.perf_counter() - t0
+    if not np.all(np.isfinite(u)):
+        raise NonFiniteError("hopf_lax produced non-finite values; check that f is finite and t is not tiny "
+                             f"(t={tv:g}, h={min(pgrid.spacing):g}).")
+    params = {"refine": refine, "outputs": list(outs), "pad_cells": list(pad), "periodic_images": images,
+              "parallel": bool(par)}
+    return HopfLaxResult(u=u, prox=P if "prox" in outs else None, grad=grad, grid=grid, t=tv,
+                         method="lower-envelope", wall_time=wall, compile_time=compile_time, params=params)
+
+
+def _solve(vals, pgrid: Grid, tv: float, refine: bool, track: bool, want_grad: bool, par: bool, tile: int):
+    """The passes: ``vals`` (pgrid.shape) -> ``(u, P or None, grad or None, images per pass)``.
+
+    Axes are done in the order 0 .. d-1; every pass but the last is a tiled pass (``tile`` lines at
+    a time), the last one runs along contiguous rows; all passes after the first work in place on ``u``.
+    """
     shape = pgrid.shape
+    d = len(shape)
     h = pgrid.spacing
-    if direct:
-        n = shape[0]
-        u = np.empty(n)
-        P = np.empty((n, 1))
-        grad = np.empty((n, 1))
-        _env.hl_line_direct(vals, float(h[0] * h[0] / (2.0 * tv)), refine == "quadratic", float(pgrid.lo[0]),
-                            float(h[0]), 1.0 / tv, u, P.reshape(n), grad.reshape(n), np.empty(n, np.int32),
-                            np.empty(n + 1))
-        return _finish(u, P, grad, grid, pgrid, sl, tv, refine, pad, [0], False, compile_time, t0)
-    pas = _env.hl_pass_parallel if par else _env.hl_pass_serial
-    u = np.empty(shape)
-    P = np.empty(shape + (d,))
-    src = vals
-    images = []
-    grad = np.empty(shape + (d,))
     lo = np.asarray(pgrid.lo, dtype=np.float64)
     hh = np.asarray(h, dtype=np.float64)
-    dummy_x = np.zeros((1, d))
+    u = np.empty(shape)
+    P = np.empty(shape + (d,)) if track else None
+    grad = np.empty(shape + (d,)) if want_grad else None
+    dummy = np.empty((1, 1, 1))
+    if d == 1 and not pgrid.periodic[0]:
+        n = shape[0]
+        _hk.hl_line_direct(vals, float(h[0] * h[0] / (2.0 * tv)), refine, track, want_grad, float(lo[0]),
+                           float(h[0]), 1.0 / tv, u, dummy[0, 0] if P is None else P.reshape(n),
+                           dummy[0, 0] if grad is None else grad.reshape(n), np.empty(n, np.int32),
+                           np.empty(n + 1))
+        return u, P, grad, [0]
+    images = []
+    src = vals
     for k in range(d):
-        a3 = _views3(shape, k)
         a = h[k] * h[k] / (2.0 * tv)
         e = 0
         if pgrid.periodic[k]:
             osc = float(src.max() - src.min())
             e = int(math.ceil(math.sqrt(osc / a))) + 2
         images.append(e)
-        final = k == d - 1
-        if final and d > 1:
-            # coordinates of the other axes of every line (lines run along the last axis)
-            xo = np.zeros((a3[0], d))
-            xo[:, :-1] = np.stack(np.meshgrid(*pgrid.axes[:-1], indexing="ij"), -1).reshape(-1, d - 1)
+        A, n, C = _views3(shape, k)
+        if k < d - 1:
+            ntiles = A * ((C + tile - 1) // tile)
+            pas = _hk.hl_strided_parallel if par else _hk.hl_strided_serial
+            pas(src.reshape(A, n, C), u.reshape(A, n, C), P.reshape(A, n, C, d) if track else dummy[..., None],
+                k, e, bool(pgrid.periodic[k]), float(a), refine, track, tile, _hk.chunks(ntiles, par))
         else:
-            xo = dummy_x
-        pas(src.reshape(a3), u.reshape(a3), P.reshape(a3 + (d,)), k, e, bool(pgrid.periodic[k]), float(a),
-            refine == "quadratic", final, lo, hh, 1.0 / tv, xo, grad.reshape(a3 + (d,)))
+            pas = _hk.hl_contig_parallel if par else _hk.hl_contig_serial
+            pas(src.reshape(A, n), u.reshape(A, n), P.reshape(A, n, d) if track else dummy,
+                grad.reshape(A, n, d) if want_grad else dummy, k, e, bool(pgrid.periodic[k]), float(a), refine,
+                track, want_grad, lo, hh, 1.0 / tv, int(shape[1]) if d == 3 else 1, _hk.chunks(A, par))
         src = u
-    return _finish(u, P, grad, grid, pgrid, sl, tv, refine, pad, images, par, compile_time, t0)
-
-
-def _finish(u, P, grad, grid, pgrid, sl, tv, refine, pad, images, par, compile_time, t0):
-    if pgrid is not grid:
-        u = np.ascontiguousarray(u[sl])
-        P = np.ascontiguousarray(P[sl])
-        grad = np.ascontiguousarray(grad[sl])
-    wall = time.perf_counter() - t0
-    if not np.all(np.isfinite(u)):
-        raise NonFiniteError("hopf_lax produced non-finite values; check that f is finite and t is not tiny "
-                             f"(t={tv:g}, h={min(pgrid.spacing):g}).")
-    params = {"refine": refine, "pad_cells": list(pad), "periodic_images": images, "parallel": bool(par)}
-    return HopfLaxResult(u=u, prox=P, grad=grad, grid=grid, t=tv, method="lower-envelope", wall_time=wall,
-                         compile_time=compile_time, params=params)
+    return u, P, grad, images

@@ -1,0 +1,94 @@
+"""hopf_lax(outputs=...), the tiled passes and the benchmark's naive baseline.
+
+The passes' tile width, chunking and thread count change only the order in which lines are done,
+so every combination must give the same numbers bit for bit; asking for fewer outputs must not
+change ``u`` (nor the prox/grad that are asked for).
+"""
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from solvers.grid import Grid
+from solvers.hopf_lax import hopf_lax
+
+HL = sys.modules["solvers.hopf_lax"]          # the module (``solvers.hopf_lax`` the name is the function)
+
+CASES = [((37,), True, 0.05), ((23, 19), (True, False), 0.08), ((20, 33), True, 0.5),
+         ((9, 11, 13), (False, True, True), 0.1), ((8, 7, 10), False, 0.3)]
+
+
+def _data(shape, periodic, rng):
+    g = Grid.uniform([(-1, 1), (0, 2), (-0.5, 0.7)][: len(shape)], shape, periodic=periodic)
+    X = g.mesh()
+    vals = np.cos(3 * X).sum(-1) + 0.2 * rng.standard_normal(shape)
+    return g, vals
+
+
+@pytest.mark.parametrize("shape,periodic,t", CASES)
+@pytest.mark.parametrize("refine", ["none", "quadratic"])
+def test_outputs_subsets_are_the_same_numbers(shape, periodic, t, refine, rng):
+    g, vals = _data(shape, periodic, rng)
+    keep = vals.copy()
+    full = hopf_lax(vals, g, t, refine=refine)
+    assert np.array_equal(vals, keep)                      # the passes never write into f
+    u = hopf_lax(vals, g, t, refine=refine, outputs=("u",))
+    assert u.prox is None and u.grad is None and u.params["outputs"] == ["u"]
+    assert np.array_equal(u.u, full.u)
+    up = hopf_lax(vals, g, t, refine=refine, outputs=("prox", "u"))
+    assert up.grad is None and np.array_equal(up.prox, full.prox) and np.array_equal(up.u, full.u)
+    ug = hopf_lax(vals, g, t, refine=refine, outputs=["u", "grad"])
+    assert ug.prox is None and np.array_equal(ug.grad, full.grad) and np.array_equal(ug.u, full.u)
+    assert full.params["outputs"] == ["u", "prox", "grad"]
+
+
+@pytest.mark.parametrize("shape,periodic,t", CASES[1:])
+@pytest.mark.parametrize("refine", [False, True])
+def test_tiled_untiled_serial_threaded_bit_identical(shape, periodic, t, refine, rng):
+    g, vals = _data(shape, periodic, rng)
+    for track in (False, True):
+        ref = HL._solve(vals, g, t, refine, track, track, False, 1)          # one line at a time, serial
+        for tile, par in ((16, False), (5, False), (3, True), (16, True)):  # 5, 3: partial tiles at the edge
+            got = HL._solve(vals, g, t, refine, track, track, par, tile)
+            assert got[3] == ref[3]
+            for a, b in zip(got[:3], ref[:3]):
+                assert (a is None and b is None) or np.array_equal(a, b)
+
+
+def test_one_d_outputs_and_direct_path(rng):
+    n = 201
+    vals = np.cumsum(rng.standard_normal(n)) * 0.05
+    g = Grid.uniform([(-1, 1)], n)
+    full = hopf_lax(vals, g, 0.05)
+    u = hopf_lax(vals, g, 0.05, outputs=("u",))
+    assert u.prox is None and np.array_equal(u.u, full.u)
+    # callables (padded domain) too
+    f = lambda x: np.abs(x).sum(-1) + np.sin(3 * x[..., 0])
+    g2 = Grid.uniform([(-1.5, 1.5), (-1, 1)], (31, 21))
+    a, b = hopf_lax(f, g2, 0.3), hopf_lax(f, g2, 0.3, outputs=("u",))
+    assert np.array_equal(a.u, b.u) and b.params["pad_cells"] == a.params["pad_cells"]
+
+
+def test_outputs_errors():
+    g = Grid.uniform([(-1, 1)], 11)
+    for bad in (("prox",), ("u", "hessian"), ()):
+        with pytest.raises(ValueError, match="`outputs` must contain 'u'"):
+            hopf_lax(np.zeros(11), g, 0.1, outputs=bad)
+    with pytest.raises(TypeError, match="`outputs`"):
+        hopf_lax(np.zeros(11), g, 0.1, outputs=3)
+    assert hopf_lax(np.zeros(11), g, 0.1, outputs="u").prox is None
+
+
+def test_naive_benchmark_baseline_is_the_same_problem(rng):
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "naive_envelope.py"
+    spec = importlib.util.spec_from_file_location("naive_envelope_for_test", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    g = Grid.uniform([(-1, 1), (-1, 1)], (40, 50), periodic=True)
+    vals = rng.standard_normal(g.shape)
+    for t in (0.01, 0.3, 5.0):                             # reach from a few cells to several periods
+        r = hopf_lax(vals, g, t, refine="none", outputs=("u",))
+        un = mod.naive_hopf_lax_u(vals, g.spacing, t, r.params["periodic_images"])
+        assert np.abs(un - r.u).max() < 1e-12
