@@ -1,4 +1,6 @@
-"""Numba kernels of the exact Hopf-Lax and Cole-Hopf solvers.
+"""Numba kernels of the exact Hopf-Lax and Cole-Hopf solvers: the 1-D lower envelope and its
+sub-cell refinement (used by the Hopf-Lax passes of :mod:`solvers._hl_kernels`), and the
+log-domain Cole-Hopf passes.
 
 All kernels work in *index units*: along the axis being processed a node has
 position ``j`` (an integer), the quadratic kernel ``|x - y|^2 / (2 t)`` becomes
@@ -24,7 +26,7 @@ import numpy as np
 
 from ._jit import njit, pnjit, prange
 
-#: Width (columns) of the blocks of lines that a strided pass gathers at once.
+#: Width (columns) of the blocks of lines that a strided Cole-Hopf pass gathers at once.
 BLOCK = 16
 
 _SQRT2 = math.sqrt(2.0)

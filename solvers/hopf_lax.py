@@ -10,7 +10,11 @@ so the d-dimensional minimum is d successive 1-D minima along the axes.  Each 1-
 minimum ``min_j g_j + (x - y_j)^2 / (2t)`` over a line of n nodes is the lower
 envelope of n parabolas, built and queried in O(n) by the Felzenszwalb-Huttenlocher
 algorithm (Numba, lines in parallel; a non-periodic 1-D problem runs straight on the
-data without line copies).  Total cost O(d N).
+data without line copies).  Total cost O(d N).  Passes along a non-last axis work on
+tiles of 16 neighbouring lines, gathered row by row (contiguous reads) into contiguous
+work lines, so no pass walks a strided column; all passes after the first run in place
+on ``u``, so the memory is the outputs plus one tile of work lines per thread
+(``solvers._hl_kernels``).  ``outputs=("u",)`` skips the prox tracking below.
 
 Prox tracking.  Pass k returns, for every (x_0..x_k, y_{k+1}..y_{d-1}), the argmin
 ``y_k*`` and carries along the argmins of the earlier axes, evaluated at ``y_k*``
