@@ -142,6 +142,28 @@ def znormal(key, n):
 
 
 @_inline
+def normals_rows(keys, nk, base, d, Z):
+    """``Z[i, j] = znormal(keys[i], base + j)`` for ``i < nk``, ``j < d``: the same numbers, faster.
+
+    The ziggurat's first try (accepted for about 98.8 % of the draws) runs as a branch-free loop over
+    the keys, which LLVM vectorises (SIMD 64-bit multiplies, table gathers); the counter's half of the
+    hash, ``mix(G (n + 1))``, is computed once per counter for all keys.  Rejected first tries are
+    marked NaN and redone by :func:`znormal` (which repeats the same first try, then continues), so
+    every number equals :func:`znormal`'s bit for bit.  About 1.8-2 ns per normal against 3 ns here."""
+    for j in range(d):
+        hj = mix64(GOLDEN * (np.uint64(base + j) + ONE))
+        for i in range(nk):
+            b = mix64(keys[i] ^ hj)
+            li = np.int64(b & LAYER_MASK)
+            z = (2.0 * (float(np.int64(b >> SHIFT53)) * TWO_M53) - 1.0) * ZIG_X[li]
+            Z[i, j] = z if abs(z) < ZIG_X[li + 1] else np.nan
+    for i in range(nk):
+        for j in range(d):
+            if Z[i, j] != Z[i, j]:
+                Z[i, j] = znormal(keys[i], base + j)
+
+
+@_inline
 def fill_normals(key, block, m, out):
     """Standard normals of block ``block`` (``m`` numbers, counters ``block m .. block m + m - 1``) into ``out``."""
     base = block * m
@@ -183,6 +205,22 @@ def normals_block(master, chains, blocks, m):
             fill_normals(key, blocks[ib], m, buf)
             for j in range(m):
                 out[ib, ic, j] = buf[j]
+    return out
+
+
+@njit
+def normals_rows_block(master, chains, blocks, m):
+    """Test hook: :func:`normals_block` computed by :func:`normals_rows` (all chains of a block at once)."""
+    keys = np.empty(chains.size, np.uint64)
+    for ic in range(chains.size):
+        keys[ic] = chain_key(master, chains[ic], STREAM_NOISE)
+    out = np.empty((blocks.size, chains.size, m))
+    Z = np.empty((chains.size, m))
+    for ib in range(blocks.size):
+        normals_rows(keys, chains.size, blocks[ib] * m, m, Z)
+        for ic in range(chains.size):
+            for j in range(m):
+                out[ib, ic, j] = Z[ic, j]
     return out
 
 
