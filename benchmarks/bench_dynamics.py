@@ -38,12 +38,15 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 
 def _median(fn, reps):
-    ts, out = [], None
+    """Median wall time and median process CPU time (all threads) of ``reps`` calls, and the last output."""
+    ts, cs, out = [], [], None
     for _ in range(reps):
         t0 = time.perf_counter()
+        c0 = time.process_time()
         out = fn()
+        cs.append(time.process_time() - c0)
         ts.append(time.perf_counter() - t0)
-    return float(np.median(ts)), out
+    return float(np.median(ts)), out, float(np.median(cs))
 
 
 def _dw_grad(X):
@@ -127,11 +130,13 @@ def _measure(quick: bool = False) -> dict:
 
     def add(name, nb_fn, np_fn, psteps, threads):
         nb_fn()                                                       # warm (compile or cache load)
-        t_nb, r = _median(nb_fn, reps_nb)
-        t_np, Xn = _median(np_fn, reps_np)
+        t_nb, r, c_nb = _median(nb_fn, reps_nb)
+        t_np, Xn, c_np = _median(np_fn, reps_np)
         res["cases"].append({
             "case": name, "threads": threads, "particle_steps": psteps, "numba_s": t_nb, "numpy_s": t_np,
             "numba_psteps_per_s": psteps / t_nb, "numpy_psteps_per_s": psteps / t_np, "speedup": t_np / t_nb,
+            "numba_cpu_ns_per_pstep": c_nb / psteps * 1e9, "numpy_cpu_ns_per_pstep": c_np / psteps * 1e9,
+            "load_avg_1min": os.getloadavg()[0],
             "mean_x1_numba": float(r.x[:, 0].mean()), "mean_x1_numpy": float(Xn[:, 0].mean()),
             "var_x2_numba": float(r.x[:, 1].var()), "var_x2_numpy": float(Xn[:, 1].var())})
 
@@ -169,14 +174,21 @@ def to_markdown(res: dict) -> str:
              "A particle-step is one chain advanced by one step (one gradient evaluation plus its Gaussian noise). "
              "The numpy reference is the same loop vectorised over chains with `Generator.standard_normal`.", "",
              "| case | threads | particle-steps | numba (median s) | numba particle-steps/s | numpy s | "
-             "numpy particle-steps/s | speed-up | mean x1 numba / numpy | var x2 numba / numpy |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "numpy particle-steps/s | speed-up | CPU ns/particle-step numba / numpy | load avg | "
+             "mean x1 numba / numpy | var x2 numba / numpy |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in res["cases"]:
+        cpu = (f"{c['numba_cpu_ns_per_pstep']:.1f} / {c['numpy_cpu_ns_per_pstep']:.1f}"
+               if "numba_cpu_ns_per_pstep" in c else "-")
         lines.append(
             f"| {c['case']} | {c['threads']} | {c['particle_steps']:.2e} | {c['numba_s']:.4f} | "
             f"{c['numba_psteps_per_s']:.3g} | {c['numpy_s']:.3f} | {c['numpy_psteps_per_s']:.3g} | "
-            f"{c['speedup']:.1f}x | {c['mean_x1_numba']:.4f} / {c['mean_x1_numpy']:.4f} | "
+            f"{c['speedup']:.1f}x | {cpu} | {c.get('load_avg_1min', float('nan')):.1f} | "
+            f"{c['mean_x1_numba']:.4f} / {c['mean_x1_numpy']:.4f} | "
             f"{c['var_x2_numba']:.4f} / {c['var_x2_numpy']:.4f} |")
+    lines += ["", "CPU ns/particle-step: process CPU time (all threads) per particle-step, median over the repeats: "
+              "the cost of the work itself, which the host's load does not change (wall-clock rates on this shared "
+              "2-core host do: compare the load average column with the 2 cores)."]
     cp = res["compile"]
     lines += ["", f"Compile time in a fresh process with an empty Numba cache: sgd serial kernel "
                   f"{cp['sgd_serial_s']:.2f} s, sgd threaded kernel {cp['sgd_threaded_s']:.2f} s, Entropy-SGD "
@@ -187,14 +199,13 @@ def to_markdown(res: dict) -> str:
         c1 = one[0]
         lines += [
             "Notes.  The kernels run blocks of 64 chains: one loss-gradient dispatch per block and step, "
-            "then scalar passes for the normals (counter-based ziggurat, about 5 ns each) and the update "
+            "then passes for the normals (counter-based ziggurat, the first try vectorised over the block's "
+            "chains, about 2 ns each: `deeprelax._rng.normals_rows`) and the update "
             "(a per-chain dispatch cost 40-60 ns in Numba's reference counting, more than the step itself).  "
             f"About {1e9 / c1['numba_psteps_per_s']:.0f} ns per 2-D Langevin particle-step on one core "
             f"({c1['numba_psteps_per_s']:.3g}/s), so two free cores give about "
             f"{2 * c1['numba_psteps_per_s']:.3g}/s; a threaded row close to the 1-thread row means the other core "
-            "was busy.  The numpy loop is vectorised over chains (SIMD arithmetic, numpy's own ziggurat); a 20x "
-            "gain over it would need about 1-2 ns per particle-step including two normals, i.e. SIMD normal "
-            "generation, which these kernels do not do.", ""]
+            "was busy.  The numpy loop is vectorised over chains (SIMD arithmetic, numpy's own ziggurat).", ""]
     return "\n".join(lines)
 
 

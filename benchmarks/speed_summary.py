@@ -57,6 +57,24 @@ def collect() -> list[dict]:
         if r is not None:
             rows.append(_row(2, "Hopf-Lax time(2^22)/time(2^18) <= 24 (linear)", _fmt(r), "size ratio 16", _fmt(r),
                              r <= 24))
+        for v in hl.get("vs_naive", []):
+            med = {r["case"]: r["median_s"] for r in v["rows"]}
+            base = med.get("naive u (refine none)")
+            for case, goal, what in (("ours u (refine none)", 1.5, "outputs=('u',)"),
+                                     ("ours u+prox+grad (refine none)", 1.0, "with prox and grad")):
+                if base and case in med:
+                    ratio = base / med[case]
+                    q = med.get(case.replace("refine none", "refine quadratic"))
+                    rows.append(_row(19, f"Hopf-Lax 2-D periodic {v['n']}^2 {what} >= {goal:g}x the naive two-pass "
+                                     "envelope (u only)", _fmt(med[case], " s"), f"naive {_fmt(base, ' s')}",
+                                     _fmt(ratio) + "x", ratio >= goal,
+                                     f"refine none (the naive kernel's problem, same u to "
+                                     f"{_fmt(v['max_abs_diff_none_vs_naive'])}); default refine quadratic: "
+                                     + (f"{_fmt(base / q)}x" if q else "-")))
+        if b and "speedup_quadratic" in b:
+            rows.append(_row(19, "Hopf-Lax 1-D N=4096 >= 1000x numpy brute force, default refinement",
+                             _fmt(b["ours_quadratic_s"], " s"), f"numpy O(N^2) {_fmt(b['numpy_brute_s'], ' s')}",
+                             _fmt(b["speedup_quadratic"]) + "x", b["speedup_quadratic"] >= 1000))
         c = hl.get("compile", {})
         if c:
             rows.append(_row(2, "second process loads kernels from the cache (no recompile)",
@@ -162,6 +180,14 @@ def collect() -> list[dict]:
                              _fmt(r["speedup"]) + "x", r["numba_psteps_per_s"] >= 5e7,
                              "the 20x-over-numpy goal is " + ("met" if r["speedup"] >= 20 else "not met")
                              + "; EM Langevin on 2 threads, blocks of 64 chains (see dynamics.md)"))
+            cpu = r.get("numba_cpu_ns_per_pstep")
+            rows.append(_row(19, "Langevin 10^5 chains 2-D, 2 threads: >= 1e8 particle-steps/s and >= 4x numpy",
+                             f"{_fmt(r['numba_psteps_per_s'])} /s", f"numpy {_fmt(r['numpy_psteps_per_s'])} /s",
+                             _fmt(r["speedup"]) + "x", r["numba_psteps_per_s"] >= 1e8 and r["speedup"] >= 4,
+                             (f"CPU time {_fmt(cpu)} ns/particle-step (all threads) vs numpy "
+                              f"{_fmt(r.get('numpy_cpu_ns_per_pstep'))}: {_fmt(2e9 / cpu)} /s and "
+                              f"{_fmt(r.get('numpy_cpu_ns_per_pstep') * 2 / cpu)}x on 2 free cores; "
+                              f"load average {_fmt(r.get('load_avg_1min'))} during the run" if cpu else "")))
     gpu = _load("gpu")
     if gpu is None or gpu.get("skipped", True):
         rows.append(_row(7, "GPU: Godunov step 8192^2 >= 50% of device copy bandwidth", "-", "-", "-", None,

@@ -158,9 +158,12 @@ def refine_quadratic(g, d2c, m, j, xq, a):
 @njit(inline='always')
 def _cell_min(gc, lin, hd2, inv, r, a):
     # vertex offset s in (0, 1) and value of q_c(y) + a (xq - y)^2 on the cell (r = xq - c);
-    # value +inf when unusable (inv NaN: not convex; vertex outside the open cell)
-    sv = (2.0 * a * r - lin) * inv
-    val = gc + lin * sv + hd2 * sv * sv + a * (r - sv) * (r - sv)
+    # value +inf when unusable (inv NaN: not convex; vertex outside the open cell).  With
+    # Q(s) = (d2/2 + a) s^2 - (2 a r - lin) s + g_c + a r^2, the vertex value is
+    # Q(s*) = g_c + a r^2 - (2 a r - lin) s* / 2 (fewer operations than evaluating Q at s*)
+    t1 = 2.0 * a * r - lin
+    sv = t1 * inv
+    val = gc + a * r * r - 0.5 * t1 * sv
     ok = (sv > 0.0) & (sv < 1.0)
     return (val if ok else np.inf), sv
 
