@@ -24,6 +24,10 @@ chain: ``b`` uniform indices with replacement, or a uniform ``b``-subset (Floyd'
 
 The constants are public so that the CUDA twins (:func:`device_funcs`, used by
 :mod:`deeprelax._cuda_dyn`) compute the same numbers; the simulator tests check it bit for bit.
+Statistical tests of the generator: ``tests/deeprelax/test_rng_statistics.py``.
+
+Note for developers: the particle kernels inline these functions, and Numba's on-disk cache is
+keyed on the kernel's own file; after editing this file alone, delete ``deeprelax/__pycache__/*.nb*``.
 """
 from __future__ import annotations
 

@@ -19,11 +19,15 @@ envelope's scratch), allocated once per chunk of lines.  Tiles, chunks and threa
 the order in which lines are done, never the arithmetic of a line: results are the same bit
 for bit for any ``tile`` and any thread count (tested).
 
-Outputs.  ``*_u`` passes compute the values only.  ``*_track`` passes also carry the prox (the
-composed argmin, see :mod:`solvers.hopf_lax`) in ``P`` (``(..., d)``, index units of each axis,
-updated in place: axis ``k`` written, the earlier axes interpolated at the argmin); the last
-pass (always a contiguous one) writes ``P`` as coordinates ``lo + h * index`` and, when asked,
-``grad = (x - P) / t``.
+Outputs.  With ``track = False`` the passes compute the values only (``outputs=("u",)``).  With
+``track`` they also carry the prox (the composed argmin, see :mod:`solvers.hopf_lax`) in ``P``
+(``(..., d)``, index units of each axis, updated in place: axis ``k`` written, the earlier axes
+interpolated at the argmin); the last pass (always a contiguous one) writes ``P`` as coordinates
+``lo + h * index`` and, with ``want_grad``, ``grad = (x - P) / t``.
+
+Note for developers: these kernels inline functions of :mod:`solvers._envelope`, and Numba's
+on-disk cache is keyed on this file only; after editing ``_envelope.py`` alone, delete
+``solvers/__pycache__/*.nb*`` (or touch this file) before measuring or testing.
 """
 from __future__ import annotations
 
