@@ -16,25 +16,11 @@ Conventions (SGD-VI, paper-spec §6)
   non-equilibrium force :math:`j = -\nabla f + D\nabla\Phi - \beta^{-1}\nabla\cdot D`, with
   :math:`j\rho^{ss} = J^{ss}` (the stationary probability current), hence :math:`\nabla\cdot(j\rho^{ss}) = 0`.
 
-Itô-form finite volumes (:func:`ito_operator`)
------------------------------------------------
-``rho_t = div(g rho + beta^{-1} div(D rho))`` for a force field ``g`` (``grad f``, or any vector
-field: ``dx = -g dt + sqrt(2 D / beta) dW``) and a state-dependent symmetric ``D(x)``.  Flux
-``J_k = -g_k rho - beta^{-1} sum_l d_l (D_kl rho)`` on the faces of a cell-centred grid, no-flux walls.
-
-* Diagonal part (numerics.md §C.2): with ``w = D_kk rho``,
-  ``J_k = -(g_k / D_kk) w - beta^{-1} d_k w``; Scharfetter-Gummel in ``w``:
-  ``J_{i+1/2} = (1/(beta h)) [B(z) w_i - B(-z) w_{i+1}]``, ``z = beta h (g_k / D_kk)_{i+1/2}``,
-  ``B(z) = z / (e^z - 1)``.  With ``potential=f`` the face value of ``g_k`` is ``(f_{i+1} - f_i)/h``;
-  for constant ``D = c I`` the discrete Gibbs density ``exp(-beta f / c)`` is then an exact null vector.
-* Mixed part ``-beta^{-1} d_l (D_kl rho)``, ``l != k``: central differences of ``q = D_kl rho`` along
-  ``l`` at the two face nodes (one-sided at a wall), averaged.  Second order; not an M-matrix in
-  general (numerics.md §C.2), so tiny negative values can appear where rho is ~0.
-
-The operator is ``A = sum_k Div_k C_k`` with the face-flux matrices ``C_k`` (:func:`ito_current`)
-and the face divergence ``Div_k``; mass is conserved exactly (columns sum to zero).
-
-Steady state: null vector of ``A`` (one node pinned, sparse LU), normalised to ``sum rho * vol = 1``.
+Itô-form finite volumes
+-----------------------
+The operator of ``rho_t = div(g rho + beta^{-1} div(D(x) rho))`` (Scharfetter-Gummel in ``w = D_kk rho``
+plus central mixed terms, no-flux walls) and its steady state live in :mod:`solvers.ito_fokker_planck`;
+:func:`ito_operator`, :func:`ito_current` and :func:`ito_steady_state` are re-exported here.
 """
 from __future__ import annotations
 
@@ -45,11 +31,11 @@ from typing import Any, Optional
 
 import numpy as np
 import scipy.linalg as sla
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
-from solvers.errors import GridError, NonFiniteError, check_positive
+from solvers.errors import NonFiniteError, check_positive
 from solvers.grid import Grid
+from solvers.ito_fokker_planck import diffusion_values as _D_values
+from solvers.ito_fokker_planck import ito_current, ito_operator, ito_steady_state
 from solvers.result import Result, register_result
 
 from . import _sgd_noise_kernels as K
@@ -229,213 +215,6 @@ def diffusion_field(loss, pts, replace: bool = True) -> np.ndarray:
     g = c @ A / N
     D = M - g[..., :, None] * g[..., None, :]
     return D * (N / (N - 1)) if not replace else D
-
-
-# ============================================================================= Itô FV operator
-def _bern(z):
-    z = np.asarray(z, dtype=np.float64)
-    small = np.abs(z) < 1e-6
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        out = z / np.expm1(z)
-    out = np.where(small, 1.0 - 0.5 * z + z * z / 12.0, out)
-    return np.where(np.isinf(z) & (z < 0), -z, np.where(np.isinf(z), 0.0, out))
-
-
-def _check_grid(grid):
-    if not isinstance(grid, Grid):
-        raise TypeError(f"`grid` must be a solvers.grid.Grid; got {type(grid).__name__}.")
-    if any(grid.periodic):
-        raise GridError("`grid` must be non-periodic for the Itô operator (no-flux walls); got periodic axes "
-                        f"{grid.periodic}.")
-    if min(grid.shape) < 3:
-        raise GridError(f"`grid` needs at least 3 nodes per axis; got shape {grid.shape}.")
-
-
-def _D_values(D, pts, d):
-    """D at points ``pts`` (..., d) -> (..., d, d)."""
-    shp = pts.shape[:-1]
-    if D is None:
-        return np.broadcast_to(np.eye(d), shp + (d, d))
-    if callable(D):
-        v = np.asarray(D(pts), dtype=np.float64)
-        if v.shape != shp + (d, d):
-            raise ValueError(f"`D(x)` must return shape {shp + (d, d)}; got {v.shape}.")
-        return v
-    a = np.asarray(D, dtype=np.float64)
-    if a.ndim == 0:
-        M = float(a) * np.eye(d)
-    elif a.shape == (d,):
-        M = np.diag(a)
-    elif a.shape == (d, d):
-        M = a
-    else:
-        raise ValueError(f"`D` must be None, a scalar, shape ({d},), ({d}, {d}) or a callable; got shape {a.shape}.")
-    return np.broadcast_to(M, shp + (d, d))
-
-
-def _face_pts(grid, k):
-    mesh = grid.mesh()
-    sl = [slice(None)] * grid.dim
-    sl[k] = slice(0, grid.shape[k] - 1)
-    p = mesh[tuple(sl)].copy()
-    p[..., k] += 0.5 * grid.spacing[k]
-    return p
-
-
-def _assemble(grid, force, potential, D, beta):
-    _check_grid(grid)
-    beta = check_positive("beta", beta)
-    if (force is None) == (potential is None):
-        raise ValueError("Give exactly one of `force` (vector field g, dx = -g dt + ...) and `potential` (f).")
-    d = grid.dim
-    shape = grid.shape
-    Nn = int(np.prod(shape))
-    idx = np.arange(Nn).reshape(shape)
-    mesh = grid.mesh()
-    Dn = np.ascontiguousarray(_D_values(D, mesh, d))
-    if not np.all(np.isfinite(Dn)):
-        raise NonFiniteError("`D` is not finite on the grid.")
-    if np.any(np.einsum("...kk->...k", Dn) <= 0):
-        raise ValueError("`D` must have a positive diagonal (D_kk > 0) at every node.")
-    if potential is not None:
-        fv = potential(mesh) if callable(potential) else np.asarray(potential, dtype=np.float64)
-        if fv.shape != shape:
-            raise ValueError(f"`potential` must have shape {shape}; got {fv.shape}.")
-    elif not callable(force):
-        gv = np.asarray(force, dtype=np.float64)
-        if gv.shape != shape + (d,):
-            raise ValueError(f"`force` array must have shape {shape + (d,)}; got {gv.shape}.")
-    Cs, Divs = [], []
-    for k in range(d):
-        h = grid.spacing[k]
-        sl_l = [slice(None)] * d
-        sl_r = [slice(None)] * d
-        sl_l[k] = slice(0, shape[k] - 1)
-        sl_r[k] = slice(1, shape[k])
-        L = idx[tuple(sl_l)].ravel()
-        R = idx[tuple(sl_r)].ravel()
-        nf = L.size
-        fp = _face_pts(grid, k)
-        if callable(D):
-            Dkk_f = _D_values(D, fp, d)[..., k, k].ravel()
-        else:
-            Dkk_f = 0.5 * (Dn[tuple(sl_l)][..., k, k] + Dn[tuple(sl_r)][..., k, k]).ravel()
-        if potential is not None:
-            gk = ((fv[tuple(sl_r)] - fv[tuple(sl_l)]) / h).ravel()
-        elif callable(force):
-            gk = np.asarray(force(fp), dtype=np.float64)[..., k].ravel()
-        else:
-            gk = 0.5 * (gv[tuple(sl_l)][..., k] + gv[tuple(sl_r)][..., k]).ravel()
-        if not (np.all(np.isfinite(gk)) and np.all(np.isfinite(Dkk_f))):
-            raise NonFiniteError(f"non-finite force or D on the faces of axis {k}.")
-        z = beta * h * gk / Dkk_f
-        Dkk_n = Dn[..., k, k].ravel()
-        rows = [np.arange(nf), np.arange(nf)]
-        cols = [L, R]
-        vals = [_bern(z) * Dkk_n[L] / (beta * h), -_bern(-z) * Dkk_n[R] / (beta * h)]
-        # mixed terms -beta^{-1} d_l (D_kl rho) averaged over the two face nodes
-        for l in range(d):
-            if l == k:
-                continue
-            Dkl = Dn[..., k, l].ravel()
-            if not np.any(Dkl):
-                continue
-            hl = grid.spacing[l]
-            il = np.unravel_index(np.arange(Nn), shape)[l]
-            for nodes in (L, R):
-                pos = il[nodes]
-                up = nodes + np.where(pos < shape[l] - 1, idx.strides[l] // idx.itemsize, 0)
-                dn = nodes - np.where(pos > 0, idx.strides[l] // idx.itemsize, 0)
-                span = np.where((pos > 0) & (pos < shape[l] - 1), 2.0, 1.0) * hl
-                w = -0.5 / (beta * span)
-                rows += [np.arange(nf), np.arange(nf)]
-                cols += [up, dn]
-                vals += [w * Dkl[up], -w * Dkl[dn]]
-        C = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(nf, Nn))
-        Div = sp.csr_matrix((np.concatenate([-np.ones(nf) / h, np.ones(nf) / h]),
-                             (np.concatenate([L, R]), np.concatenate([np.arange(nf), np.arange(nf)]))),
-                            shape=(Nn, nf))
-        Cs.append(C)
-        Divs.append(Div)
-    return Cs, Divs
-
-
-def ito_operator(grid: Grid, *, force=None, potential=None, D=None, beta: float = 1.0) -> sp.csr_matrix:
-    r"""Finite-volume generator ``A`` of ``rho_t = div(g rho + beta^{-1} div(D(x) rho))`` (``d rho/dt = A rho``).
-
-    Parameters
-    ----------
-    grid : Grid (non-periodic, >= 3 nodes per axis)
-    force : callable ``g(x)`` ((..., d) -> (..., d)) or array ``grid.shape + (d,)``
-        The force field (``grad f`` for SGD; any vector field).  Evaluated at face midpoints.
-    potential : callable ``f(x)`` or array ``grid.shape``
-        Alternative to ``force`` for ``g = grad f``: face values ``(f_{i+1} - f_i)/h`` (exact discrete
-        Gibbs for constant ``D = c I``).
-    D : None (identity), scalar, (d,), (d, d), or callable ``D(x)`` ((..., d) -> (..., d, d))
-        Symmetric diffusion matrix with positive diagonal.
-    beta : float > 0
-
-    Returns
-    -------
-    scipy.sparse.csr_matrix, shape (N, N) with ``N = grid.size`` (C order), columns summing to 0.
-    """
-    Cs, Divs = _assemble(grid, force, potential, D, beta)
-    A = Divs[0] @ Cs[0]
-    for C, Dv in zip(Cs[1:], Divs[1:]):
-        A = A + Dv @ C
-    return A.tocsr()
-
-
-def ito_current(rho, grid: Grid, *, force=None, potential=None, D=None, beta: float = 1.0) -> tuple:
-    """Face fluxes ``J_k`` of the Itô operator; ``J[k]`` has ``grid.shape`` with axis ``k`` shortened by one.
-
-    ``d rho/dt = -sum_k D_k J_k`` (face divergence); at the steady state it vanishes to round-off.
-    """
-    Cs, _ = _assemble(grid, force, potential, D, beta)
-    rho = np.asarray(rho, dtype=np.float64)
-    if rho.shape != grid.shape:
-        raise ValueError(f"`rho` must have shape {grid.shape}; got {rho.shape}.")
-    out = []
-    for k, C in enumerate(Cs):
-        shp = list(grid.shape)
-        shp[k] -= 1
-        out.append((C @ rho.ravel()).reshape(shp))
-    return tuple(out)
-
-
-def _null_vector(A, shape, vol):
-    A = A.tocsc()
-    N = A.shape[0]
-    j = N // 2
-    rho = None
-    for _ in range(3):
-        keep = np.ones(N, bool)
-        keep[j] = False
-        Ar = A[keep][:, keep]
-        rhs = -np.asarray(A[keep][:, [j]].todense()).ravel()
-        sol = spla.spsolve(Ar.tocsc(), rhs)
-        rho = np.empty(N)
-        rho[keep] = sol
-        rho[j] = 1.0
-        if not np.isfinite(rho).all():
-            raise NonFiniteError("The steady-state solve produced non-finite values; refine the grid or reduce beta.")
-        jn = int(np.argmax(np.abs(rho)))
-        if abs(rho[jn]) <= 1.0 + 1e-12:
-            break
-        j = jn
-    rho = rho.reshape(shape)
-    return rho / (rho.sum() * vol)
-
-
-def ito_steady_state(grid: Grid, *, force=None, potential=None, D=None, beta: float = 1.0,
-                     return_operator: bool = False):
-    """Normalised null vector of :func:`ito_operator` (``sum(rho) * cell_volume = 1``); shape ``grid.shape``.
-
-    With ``return_operator=True`` returns ``(rho, A)``.
-    """
-    A = ito_operator(grid, force=force, potential=potential, D=D, beta=beta)
-    rho = _null_vector(A, grid.shape, grid.cell_volume)
-    return (rho, A) if return_operator else rho
 
 
 def _residual(A, rho):

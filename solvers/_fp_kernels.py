@@ -60,15 +60,16 @@ def bernoulli(z):
     """Stable ``B(z) = z / (e^z - 1)``, ``B(0) = 1``.
 
     Series ``1 - z/2 + z^2/12 - z^4/720`` for ``|z| < 1e-4``; ``z e^{-z}`` for
-    ``z > 700`` (underflows cleanly to 0, never inf/NaN); ``expm1`` otherwise.
-    For very negative ``z``, ``B(z) -> -z``.  Identity: ``B(-z) = B(z) + z``.
+    ``z > 700`` (underflows cleanly to 0, never inf/NaN; ``B(+inf) = 0``); ``expm1``
+    otherwise.  For very negative ``z``, ``B(z) -> -z`` (``B(-inf) = +inf``).
+    Identity: ``B(-z) = B(z) + z``.
     """
     az = abs(z)
     if az < SERIES_CUTOFF:
         z2 = z * z
         return 1.0 - 0.5 * z + z2 / 12.0 - z2 * z2 / 720.0
     if z > BIG_Z:
-        return z * math.exp(-z)
+        return z * math.exp(-z) if z < math.inf else 0.0
     return z / math.expm1(z)
 
 
@@ -118,7 +119,7 @@ def _bern_arr_s(z, out):
 
 
 def bernoulli_array(z):
-    """``B(z)`` elementwise for an array (serial; for tests and small inputs)."""
+    """``B(z)`` elementwise for an array of any shape (serial; for assembly, tests and small inputs)."""
     z = np.ascontiguousarray(z, dtype=np.float64)
     out = np.empty_like(z)
     _bern_arr_s(z.reshape(-1), out.reshape(-1))
