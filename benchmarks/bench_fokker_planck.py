@@ -32,7 +32,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from solvers import _fp_kernels as K
+from solvers import _fp_stepper as S
 from scipy.linalg import solve_banded
 
 from solvers.fokker_planck import explicit_dt_limit, fokker_planck_operator, solve_fokker_planck
@@ -142,10 +142,11 @@ def bench_1d(quick):
 
 
 def bench_compile():
-    """Cold compile (empty NUMBA_CACHE_DIR) and warm cache load of the kernels, each in a fresh process."""
+    """Cold compile (empty NUMBA_CACHE_DIR) and warm cache load of the kernels a solve uses (face rates and the
+    compiled march), each in a fresh process."""
     import subprocess
     import tempfile
-    code = "from solvers import _fp_kernels as K; print(K.warmup())"
+    code = "from solvers import _fp_stepper as S; print(S.warmup())"     # what a solve compiles
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, NUMBA_CACHE_DIR=tmp)
@@ -312,7 +313,7 @@ def run_fplanck_only(quick: bool = False) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"--peers-only merges into {path}, which does not exist: run the full benchmark first")
     res = json.loads(path.read_text())
-    K.warmup()
+    S.warmup()
     ours = _ours_for_fplanck(quick)
     res["fplanck"] = _attach_ours(bench_fplanck(quick), ours)
     res["fplanck"]["date"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
@@ -330,7 +331,7 @@ def _threading_layer():
 
 def run(quick: bool = False, write: bool = True) -> dict:
     """Run all sections; return the results dict (and write the md/json files)."""
-    compile_s = K.warmup()
+    compile_s = S.warmup()
     res = {
         "machine": {"python": sys.version.split()[0], "platform": platform.platform(),
                     "cpus": os.cpu_count(), "numba_threads": numba.get_num_threads(),

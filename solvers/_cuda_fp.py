@@ -26,6 +26,11 @@ step for time-dependent coefficients.  ``rho`` stays on the device across steps;
 it is copied back only for ``save_at`` snapshots (diagnostics run on the host,
 in float64, as on the CPU) and for the final result.
 
+:class:`CudaStepper` is the device twin of :class:`solvers._fp_stepper.CpuStepper`:
+both walk the same step plan (the shared :class:`~solvers._fp_stepper.FPStepper`)
+behind the interface of the one time-loop driver (:mod:`solvers._driver`), which
+does the saving, the progress bar and the status for both backends.
+
 Not on the device: a full (non-diagonal) ``D`` and ``linear_solver="direct"``
 (sparse LU / sparse mat-vec); :func:`solve_fokker_planck` raises a ValueError
 for them with ``backend="cuda"`` and uses the CPU with ``backend="auto"``.
@@ -41,10 +46,9 @@ float64 is reported by the tests.
 
 Non-finite values: every kernel that finishes a step records the first step at
 which a cell became NaN/inf in a device flag (atomic min).  The flag is read every
-:data:`CHECK_EVERY` steps, at every saved time and at the end, and raises the
-CPU's :class:`~solvers.errors.NonFiniteError` message for that step (the CPU
-tests the sum of rho every step: identical except for a sum that overflows
-while every cell is finite).
+:data:`CHECK_EVERY` steps and at the end of every :meth:`CudaStepper.advance`
+(every saved time), and reports status ``"nonfinite"`` for that step with the
+CPU's message (the CPU checks every cell after every step).
 """
 from __future__ import annotations
 
@@ -57,7 +61,7 @@ import warnings
 import numpy as np
 
 from ._cuda import get_cuda, simulator_enabled
-from .errors import StabilityError
+from ._fp_stepper import CLIP_RTOL, EXPLICIT, IMPLICIT, FPStepper
 
 #: Read the device non-finite flag every this many steps (also at every save and at the end).
 CHECK_EVERY = 64
@@ -444,125 +448,105 @@ def warmup(dtype, dim, periodic_any) -> float:
 _WARM: set = set()
 
 
-def march(pb, rho, plan, ts, T, method, rannacher, dtype, diag, raise_nonfinite, clipped, mass_fix, bar):
-    """Run the time loop of :func:`solve_fokker_planck` on the device.
+class CudaStepper(FPStepper):
+    """The device twin of :class:`solvers._fp_stepper.CpuStepper`: the same plan walk (the shared
+    :class:`~solvers._fp_stepper.FPStepper`), each step a few kernel launches on :class:`DeviceMarch`.
 
-    Mirrors the CPU loop step for step.  ``clipped`` and ``mass_fix`` are the caller's one-element
-    accumulators.  Returns ``(rho, saved, diags, steps_done, hmax, compile_time)`` with ``rho`` and
-    ``saved`` as float64 host arrays of shape ``grid.shape``.
+    The non-finite flag is read every :data:`CHECK_EVERY` steps and at the end of every
+    :meth:`advance` call (every saved time); a failure reports the first flagged step.
     """
-    grid = pb.grid
-    d = grid.dim
-    vol = grid.cell_volume
-    periodic = grid.periodic
-    anyper = any(periodic)
-    compile_time = warmup(dtype, d, anyper)
-    dm = DeviceMarch(pb, rho, dtype)
-    info = []                        # step number - 1 -> (time reached, step length)
 
-    def check():
-        f = dm.flagged()
-        if f < NOFLAG:
-            tt, hh = info[f - 1]
-            raise_nonfinite(tt, f, method, hh)
+    def __init__(self, pb, rho, plan, method, rannacher, dtype):
+        super().__init__(pb, plan, method, rannacher)
+        self.dtype = np.dtype(dtype)
+        self.dm = DeviceMarch(pb, rho, self.dtype)
+        self.rho_d = self.dm.bufs[0]
+        self.vol = float(pb.grid.cell_volume)
+        self.anyper = any(pb.grid.periodic)
 
-    def fix(r, target, stepno):
-        """Device twin of the CPU ``fix``: clip round-off negatives, rescale to ``target`` mass."""
+    def warmup(self) -> float:
+        return warmup(self.dtype, self.pb.grid.dim, self.anyper)
+
+    def state(self) -> np.ndarray:
+        return self.dm.host(self.rho_d)
+
+    # ---- one step each
+    def _fix(self, r, target):
+        """Device twin of :func:`solvers._fp_stepper.mass_fix`; False if the sum is not finite."""
+        dm = self.dm
         s, mn, mx, neg = dm.stats(r)
-        if not math.isfinite(s):      # the CPU leaves r alone and its per-step check raises
-            tt, hh = info[stepno - 1]
-            raise_nonfinite(tt, stepno, method, hh)
+        if not math.isfinite(s):      # the CPU check finds the non-finite cells of this step
+            return False
         if mn < 0:
-            thr = 1e-13 * max(mx, 1e-300)
+            thr = CLIP_RTOL * max(mx, 1e-300)
             if mn >= -thr:
-                clipped[0] += float(-neg * vol)
+                self.clipped += float(-neg * self.vol)
                 nb, tpb = launch_stride(dm.N)
                 with quiet():
                     dm.K.clip_negative[nb, tpb](r.reshape(dm.N))
                 s = dm.stats(r)[0]
-        m = s
-        if m > 0 and target > 0:
-            fac = target / m
-            mass_fix[0] = max(mass_fix[0], abs(fac - 1.0))
+        if s > 0 and target > 0:
+            fac = target / s
+            self.mass_correction = max(self.mass_correction, abs(fac - 1.0))
             nb, tpb = launch_stride(dm.N)
             with quiet():
                 dm.K.scale[nb, tpb](r.reshape(dm.N), dm.ft(fac))
-        return r
+        return True
 
-    def step_explicit(r, t0, h, stepno):
-        if pb.time_dependent:
-            lim = 1.0 / float(pb.outflow(t0).max())
-            if h > lim * (1 + 1e-12):
-                raise StabilityError(f"`dt` = {h:.6g} exceeds the forward-Euler positivity limit {lim:.6g} at "
-                                     f"t = {t0:.6g}; use a smaller dt or method='implicit'.")
-        dm.upload(pb.weights(t0))
-        return dm.explicit(r, h, stepno)
-
-    def step_be(r, t0, h, stepno):
-        tt = t0 + h
-        dm.upload(pb.weights(tt))
-        target = dm.stats(r)[0] if anyper else 0.0
-        src = r
-        for k in range(d):
-            dst = dm.spare(r, src)
-            dm.line(src, k, h, 0.0, dst, stepno if (k == d - 1 and not anyper) else -1)
-            src = dst
-        return fix(src, target, stepno) if anyper else src
-
-    def step_cn(r, t0, h, stepno):
-        tt = t0 + 0.5 * h
-        dm.upload(pb.weights(tt))
-        target = dm.stats(r)[0] if anyper else 0.0
-        if d == 1:
-            seq = [(0, h)]
+    def _theta(self, tt, h, cn, stepno):
+        """Backward Euler (Lie) or Crank-Nicolson (Strang) split step; False if the mass fix saw a non-finite sum."""
+        dm, d = self.dm, self.pb.grid.dim
+        r = self.rho_d
+        dm.upload(self.pb.weights(tt))
+        target = dm.stats(r)[0] if self.anyper else 0.0
+        if not cn:
+            seq = [(k, h, 0.0) for k in range(d)]
+        elif d == 1:
+            seq = [(0, 0.5 * h, 0.5 * h)]
         else:
-            seq = [(k, 0.5 * h) for k in range(d - 1)] + [(d - 1, h)] + \
-                  [(k, 0.5 * h) for k in range(d - 2, -1, -1)]
+            seq = [(k, 0.5 * (0.5 * h), 0.5 * (0.5 * h)) for k in range(d - 1)] + [(d - 1, 0.5 * h, 0.5 * h)] + \
+                  [(k, 0.5 * (0.5 * h), 0.5 * (0.5 * h)) for k in range(d - 2, -1, -1)]
         src = r
-        for j, (k, tau) in enumerate(seq):
+        for j, (k, ci, ce) in enumerate(seq):
             dst = dm.spare(r, src)
-            dm.line(src, k, 0.5 * tau, 0.5 * tau, dst, stepno if (j == len(seq) - 1 and not anyper) else -1)
+            dm.line(src, k, ci, ce, dst, stepno if (j == len(seq) - 1 and not self.anyper) else -1)
             src = dst
-        return fix(src, target, stepno) if anyper else src
+        self.rho_d = src
+        return self._fix(src, target) if self.anyper else True
 
-    rho_d = dm.bufs[0]
-    saved, diags = [], []
-    if ts[0] == 0.0:
-        saved.append(rho.copy())
-        diags.append(diag(rho, 0.0))
-    steps_done = 0
-    hmax = 0.0
-    for (a, h, n) in plan:
-        for i in range(n):
-            t0 = a + i * h
-            info.append((t0 + h, h))
-            stepno = steps_done + 1
-            if method == "explicit":
-                rho_d = step_explicit(rho_d, t0, h, stepno)
-            elif method == "implicit":
-                rho_d = step_be(rho_d, t0, h, stepno)
+    def _flag_failure(self, a, h, i0, taken):
+        """``(steps, status)`` of this call if the device flag names a failed step, else None."""
+        f = self.dm.flagged()
+        if f >= NOFLAG:
+            return None
+        i = i0 + (f - self.n_steps - 1)          # segment index of the flagged step
+        return taken, self._fail("nonfinite", a + i * h + h, f, h)
+
+    def _run(self, a, h, i0, m):
+        pb, dm = self.pb, self.dm
+        for j in range(m):
+            t0 = a + (i0 + j) * h
+            stepno = self.n_steps + j + 1
+            ok = True
+            if self.code == EXPLICIT:
+                if pb.time_dependent:
+                    lim = self._explicit_limit(t0, h)
+                    if lim is not None:
+                        return j, self._fail("unstable", t0, stepno, h, limit=lim)
+                dm.upload(pb.weights(t0))
+                self.rho_d = dm.explicit(self.rho_d, h, stepno)
+            elif self.code == IMPLICIT:
+                ok = self._theta(t0 + h, h, False, stepno)
+            elif stepno - 1 < self.rannacher:
+                ok = self._theta(t0 + 0.5 * h, 0.5 * h, False, stepno) and \
+                    self._theta(t0 + 0.5 * h + 0.5 * h, 0.5 * h, False, stepno)
             else:
-                if steps_done < rannacher:
-                    rho_d = step_be(rho_d, t0, 0.5 * h, stepno)
-                    rho_d = step_be(rho_d, t0 + 0.5 * h, 0.5 * h, stepno)
-                else:
-                    rho_d = step_cn(rho_d, t0, h, stepno)
-            steps_done += 1
-            hmax = max(hmax, h)
-            if steps_done % CHECK_EVERY == 0:
-                check()
-            if bar is not None:
-                bar.update(1)
-        tcur = a + n * h
-        if np.any(np.isclose(ts, tcur, rtol=1e-12, atol=1e-14 * max(T, 1.0))) and tcur > 0:
-            check()
-            host = dm.host(rho_d)
-            if not np.isfinite(host).all():      # pragma: no cover - the flag catches it first
-                raise_nonfinite(tcur, steps_done, method, h)
-            saved.append(host)
-            diags.append(diag(host, tcur))
-    check()
-    out = dm.host(rho_d)
-    if not np.isfinite(out).all():               # pragma: no cover
-        raise_nonfinite(T, steps_done, method, hmax)
-    return out, saved, diags, steps_done, hmax, compile_time
+                ok = self._theta(t0 + 0.5 * h, h, True, stepno)
+            if not ok:
+                return j + 1, self._fail("nonfinite", t0 + h, stepno, h)
+            if stepno % CHECK_EVERY == 0:
+                failed = self._flag_failure(a, h, i0, j + 1)
+                if failed is not None:
+                    return failed
+        failed = self._flag_failure(a, h, i0, m)
+        return failed if failed is not None else (m, "success")

@@ -73,18 +73,16 @@ grids (:func:`solvers._cuda.resolve_backend`).
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
-from . import _cuda
+from . import _cuda, _driver
 from . import _fp_kernels as K
+from ._fp_stepper import CpuStepper, DirectStepper
 from ._memory import check_memory
-from .errors import NonFiniteError, SchemeError, StabilityError, check_count, check_positive, check_real
+from .errors import SchemeError, StabilityError, check_count, check_positive, check_real
 from .fp_operator import MIXED_STENCILS, _check_D, _grid_array, _Problem, explicit_dt_limit, fokker_planck_operator
 from .fp_steady import (_log_gibbs, _steady, diagnostics, fokker_planck_steady_state, gibbs,
                         probability_current)
@@ -102,6 +100,15 @@ DEFAULT_STEPS = 100
 EXPLICIT_SAFETY = 0.9
 #: Above this many nodes the KL reference of a non-gradient drift is not computed by default.
 KL_AUTO_MAX_NODES = 250_000
+
+#: Status code -> message (the failure messages name the step, the time and the fix; see :mod:`solvers._driver`).
+STATUS_MESSAGES = {
+    "success": "Reached the final time.",
+    "nonfinite": ("The Fokker-Planck solution became non-finite; stopped. Fix: use method='implicit', reduce `dt`, "
+                  "or check that the potential/drift is finite and resolved by the grid."),
+    "unstable": ("`dt` exceeds the forward-Euler positivity limit of time-dependent coefficients; use a smaller "
+                 "`dt` or method='implicit'."),
+}
 
 
 # ============================================================================= result
@@ -135,8 +142,13 @@ class FPResult(Result):
     n_steps : int
     dt : float
         Largest step used.
-    wall_time, compile_time : float, seconds (compile time excluded from wall time)
-    status : str, ``"ok"``
+    wall_time, compile_time : float, seconds
+        Wall time of the solve (compile time excluded) and time spent compiling or loading kernels.
+    status : str
+        ``"success"``, ``"nonfinite"`` or ``"unstable"`` (an explicit step above the positivity
+        limit of time-dependent coefficients); see :mod:`solvers._driver`.
+    message : str
+        What happened and the fix (:data:`STATUS_MESSAGES`, with the step and time of a failure).
     params : dict, settings (D, linear solver, dt limits, ...)
     """
 
@@ -155,8 +167,13 @@ class FPResult(Result):
     dt: float = 0.0
     wall_time: float = 0.0
     compile_time: float = 0.0
-    status: str = "ok"
+    status: str = "success"
+    message: str = ""
     params: dict = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        return self.status == "success"
 
 
 # ============================================================================= solver
@@ -165,7 +182,7 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
                         dt: Optional[float] = None, time_dependent: Optional[bool] = None,
                         linear_solver: str = "auto", rannacher: int = 2, normalize: bool = False,
                         kl_reference=None, mixed: str = "oriented", backend: str = "cpu",
-                        dtype=np.float64) -> FPResult:
+                        dtype=np.float64, raise_on_failure: bool = True) -> FPResult:
     r"""Integrate a Fokker-Planck equation from ``rho0`` to time ``t``.
 
     ``rho_t = div(D (grad f) rho) + beta^{-1} div(D grad rho)`` for a ``potential`` f, or
@@ -190,9 +207,10 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
         Constant diffusion matrix (None = identity).
     method : {"implicit", "crank_nicolson", "explicit"}
     save_at : None | int | array of times in ``[0, t]``
-        None saves ``[0, t]``; an int ``m`` saves ``m + 1`` equally spaced times.
+        None saves ``[0, t]``; an int ``m`` saves ``m + 1`` equally spaced times (``m`` intervals);
+        an array saves those times (the convention of every solver: :mod:`solvers._driver`).
     progress : bool
-        Show a tqdm bar (if tqdm is installed).
+        Show a tqdm bar over simulated time (if tqdm is installed).
     dt : float > 0, optional
         Time step.  Default: ``t / 100`` for the implicit methods and
         ``0.9 *`` :func:`explicit_dt_limit` for ``explicit``.  Each interval
@@ -223,6 +241,10 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
         Precision of the device march (``backend="cuda"``).  The CPU backend computes in float64
         only: float32 with ``backend="cpu"`` is an error, with ``"auto"`` falling back to the CPU it
         runs in float64 (``params["dtype"]`` says which).  Results are returned as float64 arrays.
+    raise_on_failure : bool, default True
+        Raise :class:`~solvers.errors.NonFiniteError` / :class:`~solvers.errors.StabilityError` when
+        the march fails; otherwise return the result with its ``status`` and ``message`` (``rho`` is
+        the state where it stopped, ``rhos`` the densities saved before).
 
     Returns
     -------
@@ -237,12 +259,13 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
         The estimated memory (grid, ``save_at`` snapshots, work arrays, a whole-operator
         LU) exceeds the budget (:mod:`solvers._memory`); raised before allocating.
     StabilityError
-        ``method="explicit"`` with ``dt`` above the positivity limit.
+        ``method="explicit"`` with ``dt`` above the positivity limit (always, a bad argument), or
+        above the limit of time-dependent coefficients at a later time (``raise_on_failure``).
     NonFiniteError
-        The solution became NaN/inf.
+        The solution became NaN/inf (``raise_on_failure``).
     """
-    t_wall0 = time.perf_counter()
-    compile_time = K.warmup()
+    clock = _driver.Clock()
+    clock.compiled(K.warmup_weights())
     if method not in METHODS:
         raise SchemeError(f"`method` must be one of {METHODS}; got {method!r}.")
     if linear_solver not in LINEAR_SOLVERS:
@@ -257,7 +280,7 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
     rannacher = check_count("rannacher", rannacher, minimum=0)
     if not isinstance(grid, Grid):
         raise TypeError(f"`grid` must be a solvers.Grid; got {type(grid).__name__}.")
-    n_saved = _n_saved(save_at)
+    n_saved = _driver.n_save_times(save_at)
     _check_fp_memory(grid, n_saved, _check_D(D, grid.dim), linear_solver, kl_reference is not False and drift is not None)
     pb = _Problem(grid, potential, drift, beta, D, time_dependent, mixed)
     dtype_ = _cuda.check_dtype(dtype)
@@ -287,18 +310,8 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
         raise ValueError("`rho0` must have positive mass (sum(rho0) * cell_volume > 0); got 0.")
     rho = np.ascontiguousarray(rho / m0 if normalize else rho.copy())
 
-    # ---- save times
-    if save_at is None:
-        ts = np.array([0.0, T])
-    elif isinstance(save_at, (int, np.integer)):
-        ts = np.linspace(0.0, T, int(save_at) + 1)
-    else:
-        ts = np.unique(np.asarray(save_at, dtype=np.float64).ravel())
-        if ts.size == 0 or not np.all(np.isfinite(ts)) or ts[0] < 0 or ts[-1] > T * (1 + 1e-12):
-            raise ValueError(f"`save_at` times must be finite and in [0, t] = [0, {T}]; got {ts.tolist()}.")
-        ts = np.minimum(ts, T)
-    if T == 0.0:
-        ts = np.array([0.0])
+    # ---- save times (the convention of solvers._driver)
+    ts = _driver.save_times(save_at, T)
 
     # ---- path and steps
     use_direct = d > 1 and (not pb.diagonal or linear_solver == "direct")
@@ -319,19 +332,10 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
     if dt is not None:
         dt = check_positive("dt", dt)
         if method == "explicit" and dt > explicit_limit * (1 + 1e-12):
-            raise StabilityError(
-                f"`dt` = {dt:.6g} exceeds the forward-Euler positivity limit {explicit_limit:.6g} "
-                f"(1 / max outflow rate, beta = {beta:g}, h = {grid.spacing}); use dt <= {explicit_limit:.6g} "
-                f"or method='implicit'.")
+            raise StabilityError(_explicit_limit_message(dt, explicit_limit, beta, grid.spacing))
     else:
         dt = EXPLICIT_SAFETY * explicit_limit if method == "explicit" else (T / DEFAULT_STEPS if T > 0 else 1.0)
-
-    checkpoints = np.unique(np.concatenate([[0.0], ts, [T]]))
-    plan = []  # list of (t_start, step length, count)
-    for a, b in zip(checkpoints[:-1], checkpoints[1:]):
-        n = max(1, int(math.ceil((b - a) / dt - 1e-9)))
-        plan.append((a, (b - a) / n, n))
-    n_total = sum(p[2] for p in plan)
+    plan = _plan(ts, T, dt)
 
     # ---- reference density of the KL diagnostic
     log_ref_static = None
@@ -363,194 +367,52 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
             lr = None
         return diagnostics(r, f, beta, vol, lr)
 
-    # ---- steppers
-    bufs = [np.empty_like(rho) for _ in range(3)]
-
-    def spare(*busy):
-        """A work buffer that is none of ``busy`` (steps never write into their input)."""
-        for b_ in bufs:
-            if all(b_ is not x for x in busy):
-                return b_
-        raise AssertionError("no spare buffer")  # pragma: no cover
-
-    lu_cache: dict = {}
-    clipped = [0.0]
-    periodic = grid.periodic
-
-    def lu(c, tt):
-        key = (c, tt if pb.time_dependent else None)
-        if key not in lu_cache:
-            if pb.time_dependent:
-                lu_cache.clear()
-            A = pb.operator(tt)
-            lu_cache[key] = (spla.splu((sp.identity(grid.size, format="csc") - c * A).tocsc()), A)
-        return lu_cache[key]
-
-    mass_fix = [0.0]
-
-    def fix(r, target):
-        """Remove LU / Sherman-Morrison round-off (periodic and direct paths only).
-
-        With diagonal D the exact step is an M-matrix inverse: non-negative and
-        mass-preserving.  Negatives down to -1e-13 max|rho| are round-off and set to
-        0; then rho is rescaled to the incoming mass (factor 1 + O(eps cond)).
-        The largest |factor - 1| is reported as ``params["mass_correction"]``.
-        """
-        if pb.diagonal:
-            mn = r.min()
-            if mn < 0:
-                thr = 1e-13 * max(float(np.abs(r).max()), 1e-300)
-                if mn >= -thr:
-                    neg = r < 0
-                    clipped[0] += float(-r[neg].sum() * vol)
-                    r[neg] = 0.0
-        m = float(r.sum())
-        if m > 0 and target > 0:
-            fac = target / m
-            mass_fix[0] = max(mass_fix[0], abs(fac - 1.0))
-            r *= fac
-        return r
-
-    def step_explicit(r, t0, h):
-        if pb.time_dependent:
-            lim = 1.0 / float(pb.outflow(t0).max())
-            if h > lim * (1 + 1e-12):
-                raise StabilityError(f"`dt` = {h:.6g} exceeds the forward-Euler positivity limit {lim:.6g} at "
-                                     f"t = {t0:.6g}; use a smaller dt or method='implicit'.")
-        if use_direct:
-            A = pb.operator(t0)
-            return r + h * (A @ r.reshape(-1)).reshape(grid.shape)
-        out = spare(r)
-        out[...] = r
-        for k, (ap, am) in enumerate(pb.weights(t0)):
-            K.apply_axis(r, ap, am, k, h, out)
-        return out
-
-    def theta_direct(r, tt, ci, ce):
-        fac, A = lu(ci, tt)
-        rhs = r.reshape(-1)
-        if ce:
-            rhs = rhs + ce * (A @ rhs)
-        return fix(fac.solve(rhs).reshape(grid.shape), float(r.sum()))
-
-    def step_be(r, t0, h):
-        tt = t0 + h
-        if use_direct:
-            return theta_direct(r, tt, h, 0.0)
-        src = r
-        for k, (ap, am) in enumerate(pb.weights(tt)):
-            dst = spare(r, src)
-            K.axis_step(src, ap, am, k, h, 0.0, dst, periodic[k])
-            src = dst
-        return fix(src, float(r.sum())) if any(periodic) else src
-
-    def step_cn(r, t0, h):
-        tt = t0 + 0.5 * h
-        if use_direct:
-            return theta_direct(r, tt, 0.5 * h, 0.5 * h)
-        w = pb.weights(tt)
-        if d == 1:
-            seq = [(0, h)]
-        else:
-            seq = [(k, 0.5 * h) for k in range(d - 1)] + [(d - 1, h)] + \
-                  [(k, 0.5 * h) for k in range(d - 2, -1, -1)]
-        src = r
-        for k, tau in seq:
-            dst = spare(r, src)
-            K.axis_step(src, w[k][0], w[k][1], k, 0.5 * tau, 0.5 * tau, dst, periodic[k])
-            src = dst
-        return fix(src, float(r.sum())) if any(periodic) else src
-
-    # ---- march
-    bar = None
-    if progress:
-        try:
-            from tqdm.auto import tqdm
-            bar = tqdm(total=n_total, desc=f"fokker-planck {method}", unit="step")
-        except ImportError:  # pragma: no cover
-            bar = None
-
-    def finish(rho, saved, diags, steps_done, hmax, compile_time):
-        mass, mn, F, kl = (np.array(v) for v in zip(*diags))
-        wall = time.perf_counter() - t_wall0 - compile_time
-        params = {
-            "D": pb.D.tolist(), "mixed": mixed if not pb.diagonal else None, "kind": pb.kind,
-            "time_dependent": bool(pb.time_dependent),
-            "linear_solver": ("direct" if use_direct else ("tridiagonal" if d == 1 else "split")),
-            "explicit_dt_limit": explicit_limit, "cn_positive_dt": 2.0 * explicit_limit,
-            "rannacher": int(rannacher) if method == "crank_nicolson" else 0,
-            "periodic": list(grid.periodic), "clipped_mass": clipped[0], "mass_correction": mass_fix[0],
-            "kl_reference": kl_mode, "backend": be, "dtype": dtype_.name,
-        }
-        return FPResult(rho=rho, ts=np.asarray(ts, dtype=np.float64), rhos=np.stack(saved), mass=mass, min_rho=mn,
-                        free_energy=F, kl=kl, grid=grid, t=T, beta=beta, method=method, n_steps=int(steps_done),
-                        dt=float(hmax), wall_time=float(wall), compile_time=float(compile_time), status="ok",
-                        params=params)
-
+    # ---- march: one driver, one stepper per backend
     if be == "cuda":
-        from . import _cuda_fp
-        try:
-            out = _cuda_fp.march(pb, rho, plan, ts, T, method, rannacher, dtype_, diag, _raise_nonfinite,
-                                 clipped, mass_fix, bar)
-        finally:
-            if bar is not None:
-                bar.close()
-        rho_f, saved_f, diags_f, steps_f, hmax_f, ctime = out
-        return finish(rho_f, saved_f, diags_f, steps_f, hmax_f, compile_time + ctime)
+        from ._cuda_fp import CudaStepper
+        stepper = CudaStepper(pb, rho, plan, method, rannacher, dtype_)
+    elif use_direct:
+        stepper = DirectStepper(pb, rho, plan, method, rannacher)
+    else:
+        stepper = CpuStepper(pb, rho, plan, method, rannacher)
+    clock.compiled(stepper.warmup())
+    out = _driver.March(T, ts, progress=progress, desc=f"fokker-planck {method}", clock=clock).run(stepper)
 
-    saved = []
-    diags = []
-    tcur = 0.0
-    if ts[0] == 0.0:
-        saved.append(rho.copy())
-        diags.append(diag(rho, 0.0))
-    steps_done = 0
-    hmax = 0.0
-    for (a, h, n) in plan:
-        for i in range(n):
-            t0 = a + i * h
-            if method == "explicit":
-                rho = step_explicit(rho, t0, h)
-            elif method == "implicit":
-                rho = step_be(rho, t0, h)
-            else:
-                if steps_done < rannacher:
-                    rho = step_be(rho, t0, 0.5 * h)
-                    rho = step_be(rho, t0 + 0.5 * h, 0.5 * h)
-                else:
-                    rho = step_cn(rho, t0, h)
-            steps_done += 1
-            hmax = max(hmax, h)
-            if not math.isfinite(float(rho.sum())):      # a NaN/inf anywhere makes the sum non-finite
-                _raise_nonfinite(t0 + h, steps_done, method, h)
-            if bar is not None:
-                bar.update(1)
-        tcur = a + n * h
-        if np.any(np.isclose(ts, tcur, rtol=1e-12, atol=1e-14 * max(T, 1.0))) and tcur > 0:
-            if not np.isfinite(rho).all():
-                _raise_nonfinite(tcur, steps_done, method, h)
-            saved.append(rho.copy())
-            diags.append(diag(rho, tcur))
-    if bar is not None:
-        bar.close()
-    if not np.isfinite(rho).all():
-        _raise_nonfinite(T, steps_done, method, hmax)
-    rho = rho.copy()
-    return finish(rho, saved, diags, steps_done, hmax, compile_time)
+    # diagnostics at each saved time (coefficients at the time the plan reached: a + n h)
+    t_eval = {b: a + n * h for (a, b, h, n) in plan}
+    diags = [diag(r, t_eval.get(tt, tt)) for tt, r in zip(out.ts, out.states)]
+    status = out.status
+    message = STATUS_MESSAGES[status] if stepper.failure is None else \
+        _failure_message(stepper.failure, method, beta, grid.spacing)
+    mass, mn, F, kl = (np.array(v, dtype=np.float64).reshape(-1) for v in zip(*diags)) if diags else \
+        (np.zeros(0),) * 4
+    params = {
+        "D": pb.D.tolist(), "mixed": mixed if not pb.diagonal else None, "kind": pb.kind,
+        "time_dependent": bool(pb.time_dependent),
+        "linear_solver": ("direct" if use_direct else ("tridiagonal" if d == 1 else "split")),
+        "explicit_dt_limit": explicit_limit, "cn_positive_dt": 2.0 * explicit_limit,
+        "rannacher": int(rannacher) if method == "crank_nicolson" else 0,
+        "periodic": list(grid.periodic), "clipped_mass": stepper.clipped,
+        "mass_correction": stepper.mass_correction, "kl_reference": kl_mode, "backend": be, "dtype": dtype_.name,
+    }
+    rho_end = stepper.state()
+    rhos = np.stack(out.states) if out.states else np.zeros((0,) + grid.shape)
+    result = FPResult(rho=rho_end, ts=np.asarray(out.ts, dtype=np.float64), rhos=rhos, mass=mass, min_rho=mn,
+                      free_energy=F, kl=kl, grid=grid, t=T, beta=beta, method=method, n_steps=int(out.n_steps),
+                      dt=float(stepper.hmax), wall_time=float(clock.wall_time), compile_time=clock.compile_time,
+                      status=status, message=message, params=params)
+    _driver.check_outcome(status, message, raise_on_failure)
+    return result
 
 
-def _n_saved(save_at) -> int:
-    """Number of saved densities ``save_at`` asks for (validated before anything is allocated)."""
-    if save_at is None:
-        return 2
-    if isinstance(save_at, (bool, np.bool_)):
-        raise TypeError(f"`save_at` must be None, an int >= 1 or a sequence of times in [0, t]; got {save_at!r}.")
-    if isinstance(save_at, (int, np.integer)):
-        if save_at < 1:
-            raise ValueError(f"`save_at` as an int must be >= 1; got {save_at}.")
-        return int(save_at) + 1
-    check_real("save_at", save_at)
-    return int(np.size(save_at))
+def _plan(ts: np.ndarray, T: float, dt: float) -> list:
+    """Segments ``(a, b, h, n)``: ``n`` equal steps ``h <= dt`` between consecutive saved times (and ``t``)."""
+    checkpoints = np.unique(np.concatenate([[0.0], ts, [T]]))
+    plan = []
+    for a, b in zip(checkpoints[:-1], checkpoints[1:]):
+        n = max(1, int(math.ceil((b - a) / dt - 1e-9)))
+        plan.append((a, b, (b - a) / n, n))
+    return plan
 
 
 def _check_fp_memory(grid: Grid, n_saved: int, D: np.ndarray, linear_solver: str, steady: bool) -> float:
@@ -576,13 +438,22 @@ def _check_fp_memory(grid: Grid, n_saved: int, D: np.ndarray, linear_solver: str
     ])
 
 
-def _raise_nonfinite(tt, step, method, h):
+def _explicit_limit_message(dt, limit, beta, spacing, t=None) -> str:
+    """The one text of a forward-Euler step above its positivity limit (at entry, or at time ``t``)."""
+    at = "" if t is None else f" at t = {t:.6g}"
+    return (f"`dt` = {dt:.6g} exceeds the forward-Euler positivity limit {limit:.6g}{at} (1 / max outflow rate, "
+            f"beta = {beta:g}, h = {spacing}); use dt <= {limit:.6g} or method='implicit'.")
+
+
+def _failure_message(failure: dict, method: str, beta, spacing) -> str:
+    """Message of a failed march (``failure`` from the stepper: status, t, step, h[, limit])."""
+    if failure["status"] == "unstable":
+        return _explicit_limit_message(failure["h"], failure["limit"], beta, spacing, failure["t"])
     if method == "implicit":
         fix = ("backward Euler is unconditionally stable, so the coefficients themselves overflow: check that "
                "the potential/drift is finite and of moderate size (beta * h * |b| / D_kk must stay far below 1e300)")
     else:
         fix = ("use method='implicit' (unconditionally stable and positive), reduce `dt`, or check that the "
                "potential/drift is finite and resolved by the grid")
-    raise NonFiniteError(
-        f"The Fokker-Planck solution became non-finite at t = {tt:.6g} (step {step}, method={method!r}, "
-        f"dt = {h:.6g}); stopped. Fix: {fix}.")
+    return (f"The Fokker-Planck solution became non-finite at t = {failure['t']:.6g} (step {failure['step']}, "
+            f"method={method!r}, dt = {failure['h']:.6g}); stopped. Fix: {fix}.")

@@ -452,7 +452,8 @@ def test_result_fields_and_save_times():
     assert r.ts.tolist() == [0.25, 0.5, 1.0] and r.rhos.shape == (3, 61)
     for name in ("mass", "min_rho", "free_energy", "kl"):
         assert getattr(r, name).shape == (3,)
-    assert np.array_equal(r.rhos[-1], r.rho) and r.status == "ok" and r.n_steps >= 100
+    assert np.array_equal(r.rhos[-1], r.rho) and r.status == "success" and r.success and r.n_steps >= 100
+    assert r.message == "Reached the final time."
     assert "FPResult(" in repr(r)
     r0 = solve_fokker_planck(np.exp(-x ** 2), g, 0.0, potential=0.5 * x ** 2)
     assert r0.n_steps == 0 and np.array_equal(r0.rho, np.exp(-x ** 2))
