@@ -32,7 +32,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from solvers import _fp_stepper as S
+from solvers import _fp_march as S
 from scipy.linalg import solve_banded
 
 from solvers.fokker_planck import explicit_dt_limit, fokker_planck_operator, solve_fokker_planck
@@ -146,7 +146,7 @@ def bench_compile():
     compiled march), each in a fresh process."""
     import subprocess
     import tempfile
-    code = "from solvers import _fp_stepper as S; print(S.warmup())"     # what a solve compiles
+    code = "from solvers import _fp_march as S; print(S.warmup())"     # what a solve compiles
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, NUMBA_CACHE_DIR=tmp)

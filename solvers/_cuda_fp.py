@@ -61,7 +61,8 @@ import warnings
 import numpy as np
 
 from ._cuda import get_cuda, simulator_enabled
-from ._fp_stepper import CLIP_RTOL, EXPLICIT, IMPLICIT, FPStepper
+from ._fp_march import CLIP_RTOL, EXPLICIT, IMPLICIT
+from ._fp_stepper import FPStepper
 
 #: Read the device non-finite flag every this many steps (also at every save and at the end).
 CHECK_EVERY = 64

@@ -84,7 +84,8 @@ from ._files import check_writable
 from .checkpoint import config_mismatch, read_checkpoint, write_checkpoint
 from .errors import CheckpointWarning, NonFiniteError, StabilityError, check_real
 
-__all__ = ["save_times", "n_save_times", "STATUSES", "EXCEPTIONS", "Clock", "Progress", "March", "Outcome", "check_outcome"]
+__all__ = ["save_times", "n_save_times", "STATUSES", "EXCEPTIONS", "Clock", "Progress", "March", "Outcome",
+           "check_outcome"]
 
 #: Every status a solver may report (``"success"`` first).
 STATUSES = ("success", "stopped", "nonfinite", "step_too_small", "unstable")

@@ -281,7 +281,8 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
     if not isinstance(grid, Grid):
         raise TypeError(f"`grid` must be a solvers.Grid; got {type(grid).__name__}.")
     n_saved = _driver.n_save_times(save_at)
-    _check_fp_memory(grid, n_saved, _check_D(D, grid.dim), linear_solver, kl_reference is not False and drift is not None)
+    _check_fp_memory(grid, n_saved, _check_D(D, grid.dim), linear_solver,
+                     kl_reference is not False and drift is not None)
     pb = _Problem(grid, potential, drift, beta, D, time_dependent, mixed)
     dtype_ = _cuda.check_dtype(dtype)
     be = _cuda.resolve_backend(backend, grid.size)

@@ -1,4 +1,4 @@
-"""The compiled Fokker-Planck march (solvers._fp_stepper) against a Python twin of the per-step loop
+"""The compiled Fokker-Planck march (solvers._fp_march, driven by solvers._fp_stepper) against a Python twin of the per-step loop
 it replaced, bit for bit; its pieces (NumPy-order sums, finiteness, mass fix); failure statuses."""
 import math
 
@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from solvers import _fp_kernels as K
+from solvers import _fp_march as M
 from solvers import _fp_stepper as S
 from solvers import _jit
 from solvers.errors import NonFiniteError, StabilityError
@@ -18,21 +19,21 @@ from solvers.grid import Grid
 def test_pairwise_sum_is_numpys_sum_bit_for_bit(rng):
     for n in list(range(1, 300)) + [1000, 4097, 65536 + 13, 160000, 1 << 20]:
         a = rng.standard_normal(n) * 10.0 ** rng.uniform(-8, 8, n)
-        assert S.pairwise_sum(a, 0, n) == a.sum(), n
+        assert M.pairwise_sum(a, 0, n) == a.sum(), n
     a = rng.standard_normal((37, 41, 5))
-    assert S.pairwise_sum(a.reshape(-1), 0, a.size) == a.sum()          # n-d C arrays sum as flat
-    assert S.pairwise_sum(a.reshape(-1), 100, 1000) == a.reshape(-1)[100:1100].sum()
+    assert M.pairwise_sum(a.reshape(-1), 0, a.size) == a.sum()          # n-d C arrays sum as flat
+    assert M.pairwise_sum(a.reshape(-1), 100, 1000) == a.reshape(-1)[100:1100].sum()
 
 
 def test_all_finite_finds_any_nan_or_inf(rng):
     a = rng.standard_normal(1001)
-    assert S.all_finite(a)
+    assert M.all_finite(a)
     for i in (0, 517, 1000):
         for v in (np.nan, np.inf, -np.inf):
             b = a.copy()
             b[i] = v
-            assert not S.all_finite(b)
-    assert S.all_finite(np.full(9, 1e308))          # finite values whose sum overflows are finite
+            assert not M.all_finite(b)
+    assert M.all_finite(np.full(9, 1e308))          # finite values whose sum overflows are finite
 
 
 def _fix_numpy(r, target, clip, vol):
@@ -59,7 +60,7 @@ def test_mass_fix_is_the_numpy_formula_bit_for_bit(rng, neg):
     want, clipped, corr = _fix_numpy(r.copy(), target, True, 0.1)
     acc = np.zeros(2)
     got = r.copy()
-    S.mass_fix(got, target, True, 0.1, acc)
+    M.mass_fix(got, target, True, 0.1, acc)
     assert np.array_equal(got, want) and acc[0] == clipped and acc[1] == corr
     assert (acc[0] > 0) == (neg == -1e-15)           # only round-off negatives are clipped
 
