@@ -24,8 +24,9 @@ Kernels (x runs along the contiguous last axis)
   ``L(u) = -H_hat(p^-, p^+) + nu Lap_h u``: one-sided derivatives (first order,
   ENO2 or WENO5), numerical Hamiltonian (Godunov / Rouy-Tourin, local Lax-Friedrichs,
   Engquist-Osher), central Laplacian (3-point, or 5-point for WENO5) and the RK
-  combination in one pass; the arithmetic is that of :mod:`solvers._hj_kernels`
-  operation for operation (float64).  One thread per cell of a 1-, 2- or 3-D block
+  combination in one pass.  The per-cell mathematics is the CPU kernels' own source,
+  :mod:`solvers._hj_cell`, compiled with ``cuda.jit(device=True)``; this module holds only
+  the flat-index stencil reads, the launch geometry and the reductions.  One thread per cell of a 1-, 2- or 3-D block
   (``(256,)``, ``(32, 8)``, ``(32, 8, 1)``); the grid covers every axis but the slowest
   one, which each thread walks in a grid-stride loop, so a launch has about
   :func:`default_target_blocks` blocks (a few waves of the GPU) and each thread
@@ -42,7 +43,7 @@ Kernels (x runs along the contiguous last axis)
 
 Round-off
 ---------
-In float64 the kernels repeat the CPU kernels' operations in the same order, so in
+In float64 the kernels run the CPU kernels' per-cell code in the same order, so in
 numba's CUDA simulator (IEEE arithmetic, no FMA) the results are equal bit for bit;
 on a GPU the compiler contracts ``a * b + c`` into fused multiply-adds, which
 changes the last bits (agreement to ~1e-15 relative per step).
@@ -50,9 +51,10 @@ changes the last bits (agreement to ~1e-15 relative per step).
 float32 (``dtype=np.float32``)
 ------------------------------
 State, arithmetic and kernel scalars are float32 (constants are typed, so nothing
-is promoted).  WENO5 uses an overflow-safe variant of the weights (four divisions
-instead of two, eps floor ``1e-30 h^2`` instead of ``1e-99 h^2``): the float64
-trick of sharing divisions overflows float32 near kinks.  ``dt`` is chosen in float64
+is promoted): :func:`solvers._hj_cell.make_cell` is called with ``np.float32``, which
+also switches WENO5 to its overflow-safe weight normalisation (four divisions instead
+of two, eps floor ``1e-30 h^2`` instead of ``1e-99 h^2``; the float64 trick of sharing
+divisions overflows float32 near kinks).  ``dt`` is chosen in float64
 on the host and rounded to float32 for the kernels.  Expect errors of about
 ``1e-6 |u|`` per unit time against float64, not round-off agreement.
 
@@ -60,7 +62,7 @@ Limits
 ------
 * Split diffusion (``diffusion="split"``, or ``"auto"`` when diffusion is stiff) runs
   the exact heat substeps on the host (FFT / sine transforms of
-  :func:`solvers.hj.heat_semigroup`): each split step copies the state to the host and
+  :func:`solvers.heat.heat_semigroup`, the same code as the CPU march): each split step copies the state to the host and
   back twice.  It is correct but transfer-bound; for device-resident viscous runs use
   ``diffusion="explicit"`` (small ``nu dt / h^2``) or ``beta = inf``.
 * Kernels are compiled on first use per (dimension, derivative family, dtype)
@@ -75,7 +77,9 @@ import time
 import numpy as np
 
 from . import _cuda
+from ._hj_cell import GHOST, make_cell
 from .boundary import pad_array
+from .heat import heat_semigroup
 
 # A module global (not a local import): the CUDA simulator swaps every global bound to the
 # numba.cuda module while a kernel runs.
@@ -85,18 +89,6 @@ cuda = _cuda.get_cuda()
 MAX_TPB = 256
 #: Block shape on large grids, (x, y, z) = (last axis, second-to-last, third-to-last).
 BLOCK = {1: (256,), 2: (32, 8), 3: (32, 8, 1)}
-
-_C1_3 = 1.0 / 3.0
-_C7_6 = 7.0 / 6.0
-_C11_6 = 11.0 / 6.0
-_C1_6 = 1.0 / 6.0
-_C5_6 = 5.0 / 6.0
-_C1_12 = 1.0 / 12.0
-_C3_13 = 3.0 / 13.0
-_EPS_A = 1e-6 * (12.0 / 13.0)
-_EPS_B = 1e-99 * (12.0 / 13.0)
-_EPS_B32 = 1e-30 * (12.0 / 13.0)
-
 
 def _pow2_ceil(n: int) -> int:
     return 1 << max(0, (int(n) - 1).bit_length())
@@ -156,275 +148,54 @@ def kernels(d: int, deriv: int, dtype_name: str):
 
     F = np.dtype(dtype_name).type
     NBF = numba.from_dtype(np.dtype(dtype_name))
-    is64 = np.dtype(dtype_name) == np.float64
     D = int(d)
-    G = (1, 2, 3)[deriv]
+    G = GHOST[deriv]
     DERIV = int(deriv)
-    ZERO, HALF, ONE, TWO, THREE, SIX = F(0.0), F(0.5), F(1.0), F(2.0), F(3.0), F(6.0)
-    C16, C30 = F(16.0), F(30.0)
+    ZERO, HALF, ONE = F(0.0), F(0.5), F(1.0)
     INF = F(np.inf)
-    C1_3, C7_6, C11_6, C1_6, C5_6, C1_12, C3_13 = (F(_C1_3), F(_C7_6), F(_C11_6), F(_C1_6), F(_C5_6),
-                                                     F(_C1_12), F(_C3_13))
-    EPS_A = F(_EPS_A)
-    EPS_B = F(_EPS_B) if is64 else F(_EPS_B32)
-    EPS_FLOOR = F(1e-150) if is64 else F(1e-37)
     NMAX = MAX_TPB
+    dev = functools.partial(cuda.jit, device=True, inline=True)
+    cell = make_cell(dev, F)  # the CPU kernels' per-cell mathematics, compiled for the device
+    ham2, first, eno2, weno5 = cell["ham2"], cell["first"], cell["eno2"], cell["weno5"]
+    lap2, lap4, cslope, upwind = cell["lap2"], cell["lap4"], cell["slope"], cell["upwind"]
 
-    @cuda.jit(device=True, inline=True)
-    def ham2(ham, pm, pp):
-        """Twice the per-axis numerical Hamiltonian (codes as in solvers._hj_kernels._ham2)."""
-        a = pm if pm > ZERO else ZERO
-        b = pp if pp < ZERO else ZERO
-        a2 = a * a
-        b2 = b * b
-        if ham <= 1:
-            return a2 if a2 > b2 else b2
-        if ham == 3:
-            return a2 + b2
-        apm = abs(pm)
-        app = abs(pp)
-        alpha = apm if apm > app else app
-        s = HALF * (pm + pp)
-        return s * s - alpha * (pp - pm)
-
-    @cuda.jit(device=True, inline=True)
+    @dev
     def slope(um1, c, up1, ih):
-        """max(|c - um1|, |up1 - c|) / h, NaN mapped to +inf (the CPU's NaN-sticky max)."""
-        dm = abs(c - um1)
-        dp = abs(up1 - c)
-        s = (dm if dm > dp else dp) * ih
+        """The CFL slope of a cell with NaN mapped to +inf (the CPU's NaN-sticky max)."""
+        s = cslope(um1, c, up1, ih)
         if s != s:
             s = INF
         return s
 
-    @cuda.jit(device=True, inline=True)
-    def weno_pair64(d0, d1, d2, d3, d4, d5, ih):
-        """solvers._hj_kernels._weno_pair, operation for operation."""
-        ad0 = abs(d0)
-        ad1 = abs(d1)
-        ad2 = abs(d2)
-        ad3 = abs(d3)
-        ad4 = abs(d4)
-        ad5 = abs(d5)
-        v12 = ad1 if ad1 > ad2 else ad2
-        v34 = ad3 if ad3 > ad4 else ad4
-        vm = v12 if v12 > v34 else v34
-        vl = vm if vm > ad0 else ad0
-        vr = vm if vm > ad5 else ad5
-        tiny = EPS_B / (ih * ih)
-        if tiny < EPS_FLOOR:
-            tiny = EPS_FLOOR
-        em = EPS_A * (vl * vl) + tiny
-        ep = EPS_A * (vr * vr) + tiny
-        a0 = d1 - d0
-        a1 = d2 - d1
-        a2 = d3 - d2
-        a3 = d4 - d3
-        a4 = d5 - d4
-        t = a0 - a1
-        u = a0 - THREE * a1
-        sm1 = t * t + C3_13 * (u * u)
-        t = a1 - a2
-        t12 = t * t
-        u = a1 + a2
-        sm2 = t12 + C3_13 * (u * u)
-        t = a2 - a3
-        t23 = t * t
-        a2x3 = THREE * a2
-        u = a2x3 - a3
-        sm3 = t23 + C3_13 * (u * u)
-        t = a3 - a4
-        u = THREE * a3 - a4
-        sp1 = t * t + C3_13 * (u * u)
-        u = a2 + a3
-        sp2 = t23 + C3_13 * (u * u)
-        u = a2x3 - a1
-        sp3 = t12 + C3_13 * (u * u)
-        phm1 = C1_3 * d0 - C7_6 * d1 + C11_6 * d2
-        phm2 = -C1_6 * d1 + C5_6 * d2 + C1_3 * d3
-        phm3 = C1_3 * d2 + C5_6 * d3 - C1_6 * d4
-        php1 = C1_3 * d5 - C7_6 * d4 + C11_6 * d3
-        r = ONE / (em * ep)
-        iem = ep * r
-        iep = em * r
-        f1 = (sm1 + em) * iem
-        f2 = (sm2 + em) * iem
-        f3 = (sm3 + em) * iem
-        f1 = f1 * f1
-        f2 = f2 * f2
-        f3 = f3 * f3
-        w1 = f2 * f3
-        w2 = SIX * (f1 * f3)
-        w3 = THREE * (f1 * f2)
-        nm = w1 * phm1 + w2 * phm2 + w3 * phm3
-        dm = w1 + w2 + w3
-        f1 = (sp1 + ep) * iep
-        f2 = (sp2 + ep) * iep
-        f3 = (sp3 + ep) * iep
-        f1 = f1 * f1
-        f2 = f2 * f2
-        f3 = f3 * f3
-        w1 = f2 * f3
-        w2 = SIX * (f1 * f3)
-        w3 = THREE * (f1 * f2)
-        np_ = w1 * php1 + w2 * phm3 + w3 * phm2
-        dp = w1 + w2 + w3
-        r = ih / (dm * dp)
-        return nm * (dp * r), np_ * (dm * r)
-
-    @cuda.jit(device=True, inline=True)
-    def weno_pair32(d0, d1, d2, d3, d4, d5, ih):
-        """Same weights, float32-safe: separate divisions (no eps^- eps^+ or D^- D^+ products)."""
-        ad0 = abs(d0)
-        ad1 = abs(d1)
-        ad2 = abs(d2)
-        ad3 = abs(d3)
-        ad4 = abs(d4)
-        ad5 = abs(d5)
-        v12 = ad1 if ad1 > ad2 else ad2
-        v34 = ad3 if ad3 > ad4 else ad4
-        vm = v12 if v12 > v34 else v34
-        vl = vm if vm > ad0 else ad0
-        vr = vm if vm > ad5 else ad5
-        tiny = EPS_B / (ih * ih)
-        if tiny < EPS_FLOOR:
-            tiny = EPS_FLOOR
-        em = EPS_A * (vl * vl) + tiny
-        ep = EPS_A * (vr * vr) + tiny
-        a0 = d1 - d0
-        a1 = d2 - d1
-        a2 = d3 - d2
-        a3 = d4 - d3
-        a4 = d5 - d4
-        t = a0 - a1
-        u = a0 - THREE * a1
-        sm1 = t * t + C3_13 * (u * u)
-        t = a1 - a2
-        t12 = t * t
-        u = a1 + a2
-        sm2 = t12 + C3_13 * (u * u)
-        t = a2 - a3
-        t23 = t * t
-        a2x3 = THREE * a2
-        u = a2x3 - a3
-        sm3 = t23 + C3_13 * (u * u)
-        t = a3 - a4
-        u = THREE * a3 - a4
-        sp1 = t * t + C3_13 * (u * u)
-        u = a2 + a3
-        sp2 = t23 + C3_13 * (u * u)
-        u = a2x3 - a1
-        sp3 = t12 + C3_13 * (u * u)
-        phm1 = C1_3 * d0 - C7_6 * d1 + C11_6 * d2
-        phm2 = -C1_6 * d1 + C5_6 * d2 + C1_3 * d3
-        phm3 = C1_3 * d2 + C5_6 * d3 - C1_6 * d4
-        php1 = C1_3 * d5 - C7_6 * d4 + C11_6 * d3
-        iem = ONE / em
-        iep = ONE / ep
-        f1 = (sm1 + em) * iem
-        f2 = (sm2 + em) * iem
-        f3 = (sm3 + em) * iem
-        f1 = f1 * f1
-        f2 = f2 * f2
-        f3 = f3 * f3
-        w1 = f2 * f3
-        w2 = SIX * (f1 * f3)
-        w3 = THREE * (f1 * f2)
-        nm = w1 * phm1 + w2 * phm2 + w3 * phm3
-        dm = w1 + w2 + w3
-        f1 = (sp1 + ep) * iep
-        f2 = (sp2 + ep) * iep
-        f3 = (sp3 + ep) * iep
-        f1 = f1 * f1
-        f2 = f2 * f2
-        f3 = f3 * f3
-        w1 = f2 * f3
-        w2 = SIX * (f1 * f3)
-        w3 = THREE * (f1 * f2)
-        np_ = w1 * php1 + w2 * phm3 + w3 * phm2
-        dp = w1 + w2 + w3
-        return (nm / dm) * ih, (np_ / dp) * ih
-
-    weno_pair = weno_pair64 if is64 else weno_pair32
-
-    # ---- per-axis terms: (2 H_hat_k, Lap_k, CFL slope_k) at flat index p, stride st along the axis
+    # ---- per axis, at flat index p with stride st along the axis
     if DERIV == 0:
-        @cuda.jit(device=True, inline=True)
-        def axis_terms(V, p, st, ih, q, ham):
-            um1 = V[p - st]
-            c = V[p]
-            up1 = V[p + st]
-            h2 = ham2(ham, (c - um1) * ih, (up1 - c) * ih)
-            lap = (um1 - TWO * c + up1) * q
-            return h2, lap, slope(um1, c, up1, ih)
+        @dev
+        def one_sided(V, p, st, ih):
+            return first(V[p - st], V[p], V[p + st], ih)
     elif DERIV == 1:
-        @cuda.jit(device=True, inline=True)
-        def axis_terms(V, p, st, ih, q, ham):
-            um2 = V[p - 2 * st]
-            um1 = V[p - st]
-            c = V[p]
-            up1 = V[p + st]
-            up2 = V[p + 2 * st]
-            a = um2 - TWO * um1 + c
-            b = um1 - TWO * c + up1
-            cc = c - TWO * up1 + up2
-            mab = a if abs(a) <= abs(b) else b
-            mbc = b if abs(b) <= abs(cc) else cc
-            pm = ((c - um1) + HALF * mab) * ih
-            pp = ((up1 - c) - HALF * mbc) * ih
-            lap = (um1 - TWO * c + up1) * q
-            return ham2(ham, pm, pp), lap, slope(um1, c, up1, ih)
+        @dev
+        def one_sided(V, p, st, ih):
+            return eno2(V[p - 2 * st], V[p - st], V[p], V[p + st], V[p + 2 * st], ih)
     else:
-        @cuda.jit(device=True, inline=True)
-        def axis_terms(V, p, st, ih, q, ham):
-            um3 = V[p - 3 * st]
-            um2 = V[p - 2 * st]
-            um1 = V[p - st]
-            c = V[p]
-            up1 = V[p + st]
-            up2 = V[p + 2 * st]
-            up3 = V[p + 3 * st]
-            pm, pp = weno_pair(um2 - um3, um1 - um2, c - um1, up1 - c, up2 - up1, up3 - up2, ih)
-            lap = (-um2 + C16 * um1 - C30 * c + C16 * up1 - up2) * (q * C1_12)
-            return ham2(ham, pm, pp), lap, slope(um1, c, up1, ih)
+        @dev
+        def one_sided(V, p, st, ih):
+            return weno5(V[p - 3 * st], V[p - 2 * st], V[p - st], V[p], V[p + st], V[p + 2 * st],
+                         V[p + 3 * st], ih)
 
-    if DERIV == 0:
-        @cuda.jit(device=True, inline=True)
-        def one_sided(V, p, st, ih):
-            c = V[p]
-            return (c - V[p - st]) * ih, (V[p + st] - c) * ih
-    elif DERIV == 1:
-        @cuda.jit(device=True, inline=True)
-        def one_sided(V, p, st, ih):
-            um2 = V[p - 2 * st]
-            um1 = V[p - st]
-            c = V[p]
-            up1 = V[p + st]
-            up2 = V[p + 2 * st]
-            a = um2 - TWO * um1 + c
-            b = um1 - TWO * c + up1
-            cc = c - TWO * up1 + up2
-            mab = a if abs(a) <= abs(b) else b
-            mbc = b if abs(b) <= abs(cc) else cc
-            return ((c - um1) + HALF * mab) * ih, ((up1 - c) - HALF * mbc) * ih
+    if DERIV == 2:
+        @dev
+        def lap(V, p, st, q):
+            return lap4(V[p - 2 * st], V[p - st], V[p], V[p + st], V[p + 2 * st], q)
     else:
-        @cuda.jit(device=True, inline=True)
-        def one_sided(V, p, st, ih):
-            um3 = V[p - 3 * st]
-            um2 = V[p - 2 * st]
-            um1 = V[p - st]
-            c = V[p]
-            up1 = V[p + st]
-            up2 = V[p + 2 * st]
-            up3 = V[p + 3 * st]
-            return weno_pair(um2 - um3, um1 - um2, c - um1, up1 - c, up2 - up1, up3 - up2, ih)
+        @dev
+        def lap(V, p, st, q):
+            return lap2(V[p - st], V[p], V[p + st], q)
 
-    @cuda.jit(device=True, inline=True)
-    def upwind(pm, pp):
-        """Godunov-selected derivative (solvers.schemes.upwind_select)."""
-        a = pm if pm > ZERO else ZERO
-        b = pp if pp < ZERO else ZERO
-        return a if a * a >= b * b else b
+    @dev
+    def axis_terms(V, p, st, ih, q, ham):
+        """(2 H_hat_k, Lap_k, CFL slope_k) of the cell at flat index p along the axis of stride st."""
+        pm, pp = one_sided(V, p, st, ih)
+        return ham2(ham, pm, pp), lap(V, p, st, q), slope(V[p - st], V[p], V[p + st], ih)
 
     @cuda.jit(device=True, inline=True)
     def update(V, W, O, p, s0, s1, ih0, ih1, ih2, q0, q1, q2, nu, ham, a, b, dt):
@@ -835,8 +606,6 @@ class CudaStepper:
 
     def heat(self, V_from, V_to, tau):
         """Interior of ``V_to`` = exact heat semigroup of the interior of ``V_from`` (on the host)."""
-        from .hj import heat_semigroup
-
         u = heat_semigroup(self.get_interior(V_from), self.spacing, self.periodic, tau,
                            self.sch.laplacian_order)
         self.upload(u, V_to)
