@@ -206,7 +206,8 @@ def _u0_3d(m):
 
 def _weno5_3d_rows(m, t, reps, cpu_steps, device, m_agree, t_agree):
     from solvers._jit import use_parallel
-    from solvers.hj import _CpuStepper, solve_hj
+    from solvers._hj_steppers import CpuOps as _CpuStepper  # the per-call CPU ops (same kernels)
+    from solvers.hj import solve_hj
     from solvers.schemes import SCHEMES
 
     c = _get_cuda()

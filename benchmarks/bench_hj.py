@@ -282,6 +282,112 @@ def bench_viscous(betas, schemes, n=1024, t=1.0, repeat=3, parallel=None):
     return out, cross
 
 
+# --------------------------------------------------------------------------- 5. compiled march
+def bench_march(n=1024, t=1.0, betas=(10.0, 100.0), repeat=3, pypde=None):
+    """The compiled time march (issue 19): per-step overhead and the 1-D viscous targets against py-pde.
+
+    * Per-step overhead: the time of an *empty-physics* step, i.e. a step on a 1-D periodic grid of
+      8 nodes (Godunov, beta = inf, ``max_dt`` small so the run takes 20000 steps): everything a step
+      costs apart from the cell work.  Compiled march (``solve_hj``) vs the former per-step Python loop
+      (``advance_python`` over the same kernels, which is what ``solve_hj`` ran before), same run;
+      each the difference of two solves (k2 - k1 steps), which removes the per-solve costs.
+    * 1-D targets: ``-cos(pi x)``, periodic, N = ``n``, ``t``, each beta: every scheme at cfl 0.5 and 1,
+      error against Cole-Hopf; the fastest of ours whose max error is at most py-pde's, against
+      py-pde's stepping time (``pypde``: the section-4 py-pde result, run here if None).
+    """
+    from solvers import _hj_march as M
+    from solvers._hj_steppers import CpuOps, advance_python
+
+    out = {"n": n, "t": t}
+    g8 = Grid.uniform([(-1, 1)], 8, periodic=True)
+    u8 = -np.cos(np.pi * g8.axes[0])
+    k1, k2 = 2000, 20000
+    sch = SCHEMES["godunov"]
+
+    def march_time(k):
+        r = solve_hj(u8, g8, 1.0, scheme="godunov", max_dt=1.0 / k2, max_steps=k, raise_on_failure=False)
+        return r.wall_time - r.compile_time
+
+    def python_time(k):
+        ops = CpuOps(u8, 1, tuple(g8.spacing), (True,), sch, False)
+        p = M.MarchParams(g=1, ih=(1.0 / g8.spacing[0],), q=(1.0 / g8.spacing[0] ** 2,), periodic=(True,),
+                          h3=(g8.spacing[0], 1.0, 1.0), p3=(True, False, False), nu=0.0, ham=0, rk3=False, cfl=0.5,
+                          dif_rate=0.0, mode=M.AUTO, max_dt=1.0 / k2, t_final=1.0, split_rtol=M.SPLIT_RTOL,
+                          x_target=0.1, err_floor=0.0)
+        alpha = np.array(ops.slopes(ops.bufs[0])[0])
+        w0 = time.perf_counter()
+        advance_python(ops, np.array([0, 1, 2]), p, M.new_clock(), np.zeros(5, np.int64), alpha, 1.0, k, k, math.inf)
+        return time.perf_counter() - w0
+
+    march_time(10)
+    python_time(10)
+    rows = {}
+    for name, fn in (("compiled march (solve_hj)", march_time), ("former Python loop, same kernels", python_time)):
+        a = min(fn(k1) for _ in range(repeat))
+        b = min(fn(k2) for _ in range(repeat))
+        rows[name] = {"us_per_step": 1e6 * (b - a) / (k2 - k1)}
+        print(f"  empty-physics step, {name}: {rows[name]['us_per_step']:.2f} us", flush=True)
+    out["overhead"] = rows
+    g = Grid.uniform([(-1, 1)], n, periodic=True)
+    x = g.axes[0]
+    u0 = -np.cos(np.pi * x)
+    if pypde is None:
+        pypde = bench_pypde(n=n, t=t, betas=betas, repeat=repeat)
+    cases = []
+    for beta in betas:
+        ref = cole_hopf_cos(x, t, beta)
+        peer = next((c for c in (pypde.get("cases") or []) if c.get("beta") == beta), {})
+        ours = []
+        for name in ("godunov", "eno2", "weno5"):
+            for cfl in (0.5, 1.0):
+                wall, r = _timed_solve(u0, g, t, repeat, quiet=True, beta=beta, scheme=name, cfl=cfl, parallel=False)
+                ours.append({"scheme": name, "cfl": cfl, "wall_s": wall, "n_steps": r.n_steps,
+                             "max_err": float(np.abs(r.u - ref).max()), "us_per_step": 1e6 * wall / max(r.n_steps, 1)})
+        case = {"beta": beta, "ours": ours, "pypde_stepping_s": peer.get("stepping_s"),
+                "pypde_max_err": peer.get("max_err"), "pypde_steps": peer.get("steps")}
+        if peer.get("max_err") is not None:
+            ok = [o for o in ours if o["max_err"] <= peer["max_err"]]
+            if ok:
+                best = min(ok, key=lambda o: o["wall_s"])
+                case["best"] = best
+                case["ratio"] = peer["stepping_s"] / best["wall_s"]
+        print(f"  beta={beta:g}: py-pde {case['pypde_stepping_s']} s err {case['pypde_max_err']}; best of ours "
+              f"{case.get('best')}; ratio {case.get('ratio')}", flush=True)
+        cases.append(case)
+    out["cases"] = cases
+    return out
+
+
+def _md_march(res):
+    m = res.get("march")
+    if not m:
+        return []
+    L = ["## 5. Compiled time march (issue 19)", "",
+         "Per-step overhead = time of an empty-physics step (1-D periodic, 8 nodes, Godunov, beta = inf, "
+         "20000 steps; difference of two solves), same run:", "", "| loop | us / step |", "|---|---|"]
+    for k, v in m["overhead"].items():
+        L.append(f"| {k} | {v['us_per_step']:.2f} |")
+    L += ["", f"1-D viscous targets, -cos(pi x), periodic, N = {m['n']}, t = {m['t']:g}: reach py-pde's error in at "
+          "most py-pde's stepping time (serial kernels; ours: wall excluding compile, median).", "",
+          "| beta | py-pde stepping (s) | py-pde max error | fastest of ours within that error | ours (s) | "
+          "ours max error | steps | us / step | ratio (py-pde / ours) |", "|---|---|---|---|---|---|---|---|---|"]
+    for c in m["cases"]:
+        b = c.get("best")
+        if b:
+            L.append(f"| {c['beta']:g} | {c['pypde_stepping_s']:.4f} | {c['pypde_max_err']:.2e} | {b['scheme']} "
+                     f"cfl {b['cfl']} | {b['wall_s']:.4f} | {b['max_err']:.2e} | {b['n_steps']} | "
+                     f"{b['us_per_step']:.1f} | {c['ratio']:.2f} |")
+        else:
+            L.append(f"| {c['beta']:g} | {c['pypde_stepping_s']} | {c['pypde_max_err']} | none | - | - | - | - | - |")
+    L += ["", "All our configurations (wall s / max error):", "", "| beta | scheme | cfl | wall (s) | steps | max error |",
+          "|---|---|---|---|---|---|"]
+    for c in m["cases"]:
+        for o in c["ours"]:
+            L.append(f"| {c['beta']:g} | {o['scheme']} | {o['cfl']} | {o['wall_s']:.4f} | {o['n_steps']} | "
+                     f"{o['max_err']:.2e} |")
+    return L + [""]
+
+
 # --------------------------------------------------------------------------- 4. peers
 def _load():
     try:
@@ -697,6 +803,7 @@ def _md(res):
                  f"{r['max_err']:.2e} |")
     L += ["", f"Reference cross-check against the package's exact solvers (max |diff|): {res['reference_cross_check']}", ""]
     L += _md_peers(res)
+    L += _md_march(res)
     return "\n".join(L)
 
 
@@ -902,6 +1009,9 @@ def run(quick: bool = False, write: bool = True, parallel=None, peers: bool = Tr
     else:
         res["peers"] = {k: {"skipped": True, "note": "SKIPPED: run(peers=False)"} for k in ("hj_reachability", "py_pde")}
     res["peers_date"] = res["date"]
+    print("5. compiled march", flush=True)
+    res["march"] = bench_march(n=256 if quick else 1024, repeat=1 if quick else 3,
+                               pypde=res["peers"].get("py_pde") if peers else {})
     print("2c. time-to-accuracy sweep", flush=True)
     _finish_peers(res, tta_sweep(ns=(16, 32) if quick else (16, 32, 64, 128), repeat=3 if quick else 5,
                                  parallel=parallel), with_two_d=True)
@@ -924,7 +1034,11 @@ if __name__ == "__main__":
     ap.add_argument("--peers-only", action="store_true",
                     help="only the peers (hj_reachability, py-pde) plus the same-run WENO5 512^2 and "
                          "time-to-accuracy rows they are compared with; merged into the existing hj.json/hj.md/hj.png")
+    ap.add_argument("--march", action="store_true", help="only section 5 (compiled march vs py-pde); prints, writes nothing")
     args = ap.parse_args()
+    if args.march:
+        print(json.dumps(bench_march(n=256 if args.quick else 1024, repeat=1 if args.quick else 3), indent=1, default=str))
+        sys.exit(0)
     if args.peers_only:
         run_peers(quick=args.quick, parallel=False if args.serial else None)
     elif args.weno512:

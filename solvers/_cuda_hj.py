@@ -1,8 +1,8 @@
 r"""CUDA backend of :func:`solvers.hj.solve_hj`: numba.cuda kernels, state kept on the device.
 
-The time loop, the CFL rule and every decision on the step size stay in
-:func:`solvers.hj.solve_hj`; it drives a *stepper* (:class:`CudaStepper` here,
-``solvers.hj._CpuStepper`` for the CPU) through the same calls, so both backends
+The step rule (CFL, retries, splitting and its accuracy control) is
+:func:`solvers._hj_steppers.advance_python`, the Python twin of the CPU's compiled march,
+driving :class:`CudaStepper` through the same calls as the CPU ops, so both backends
 take the same sequence of time steps and agree to round-off.
 
 Device state

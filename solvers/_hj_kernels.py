@@ -23,7 +23,7 @@ The kernels (see :mod:`solvers._hj_stages`):
   loop-carried chain that does not vectorise without fast-math), reduced by :func:`max_slopes`.
 
 :func:`stage_kernel`, :func:`slopes_kernel` and :func:`march_kernel` pick the compiled function of
-a (dimension, derivative family, threading) choice; :func:`stage` and :func:`max_slopes` are the
+a (dimension, derivative family, threading) choice (the march: serial kernels only); :func:`stage` and :func:`max_slopes` are the
 NumPy-facing entry points (threading chosen by :func:`solvers._jit.use_parallel`).  The NumPy twins
 are :func:`solvers.schemes.stage_numpy` and :func:`solvers.schemes.max_slopes_numpy`.  Integer codes:
 ``deriv`` 0 first / 1 ENO2 / 2 WENO5; ``ham`` 0 Godunov / 1 Rouy-Tourin / 2 local Lax-Friedrichs /
@@ -62,9 +62,9 @@ def ghost_kernel(d: int):
     return getattr(_S, f"fill_ghosts_{d}d")
 
 
-def march_kernel(d: int, deriv: int, parallel: bool):
-    """The compiled time march (:func:`solvers._hj_march.march`) bound to one kernel set."""
-    return getattr(_S, f"march_{d}d_{DERIV_NAMES[deriv]}{_sfx(parallel)}")
+def march_kernel(d: int, deriv: int):
+    """The compiled time march (:func:`solvers._hj_march.march`) bound to the serial kernel set."""
+    return getattr(_S, f"march_{d}d_{DERIV_NAMES[deriv]}")
 
 
 def _interior_shape(V, g):

@@ -225,11 +225,13 @@ def _fill(d: int) -> str:
 
 def _march(d: int, deriv: str, G: int) -> str:
     out = []
-    for par in (False, True):
+    for par in (False,):  # threaded runs (large grids) drive the kernels from Python: see solvers.hj
         sfx = "_par" if par else ""
-        out.append(f"@njit\ndef march_{d}d_{deriv}{sfx}(bufs, order, views, cb, p, heat, clock, counts, alpha):\n"
+        out.append(f"@njit\ndef march_{d}d_{deriv}{sfx}(bufs, order, views, views3, cb, p, heat, clock, counts, alpha,\n"
+                   f"{' ' * (len(deriv) + len(sfx) + 15)}t_target, budget, max_steps, t_stop):\n"
                    f"    return _march.march(stage_{d}d_{deriv}{sfx}, slopes_{d}d_g{G}{sfx}, fill_ghosts_{d}d,\n"
-                   f"                        bufs, order, views, cb, p, heat, clock, counts, alpha)\n")
+                   f"                        bufs, order, views, views3, cb, p, heat, clock, counts, alpha,\n"
+                   f"                        t_target, budget, max_steps, t_stop)\n")
     return "\n\n".join(out)
 
 
@@ -246,7 +248,7 @@ One function per (dimension, derivative family), serial and threaded (``_par``):
   recorded per block and column in ``cb`` (see :mod:`solvers._hj_kernels`);
 * ``slopes_{{d}}d_g{{1,2,3}}[_par](V, ih, buf)``: the same slopes alone;
 * ``fill_ghosts_{{d}}d(V, g, periodic)``: the ghost cells (:func:`solvers.boundary.fill_ghosts`);
-* ``march_{{d}}d_{{deriv}}[_par](...)``: :func:`solvers._hj_march.march` with this kernel set.
+* ``march_{{d}}d_{{deriv}}(...)``: :func:`solvers._hj_march.march` with the serial kernel set.
 
 ``ih`` and ``q`` are d-tuples of ``1/h_k`` and ``1/h_k^2``.  The per-cell functions come from
 :mod:`solvers._hj_cell`, the source shared with the CUDA kernels.

@@ -53,13 +53,18 @@ Design
   the step (``params["n_split_accuracy_cuts"]``); once what is left of the decaying
   energy is negligible the CFL step returns.  Steps where diffusion is slow against
   the step (the usual case) are unchanged.
-* **Backends.** The time loop (CFL rule, retries, splitting, snapshots, checkpoints)
-  is written once and drives a *stepper*: ``_CpuStepper`` (Numba kernels on
-  ghost-padded NumPy arrays) or :class:`solvers._cuda_hj.CudaStepper` (numba.cuda
-  kernels, state kept on the device, only the ``d`` CFL slopes copied back per step).
-  Both take the same time steps, so ``backend="cuda"`` agrees with ``"cpu"`` to
-  round-off (bit for bit in the CUDA simulator); split-diffusion heat substeps and
-  checkpoints move the state through the host.
+* **Backends and the compiled march.** The step rule (CFL from the lagged slopes, the
+  first-stage check and redo, explicit RK stages, Strang splitting with the accuracy control
+  above, non-finite checks, step statistics) runs in a *stepper*.  On the CPU
+  (:class:`solvers._hj_steppers.CpuStepper`) it is compiled: one call of the march in
+  :mod:`solvers._hj_march` takes every step up to the next save time inside Numba, heat
+  substeps included, and ``solve_hj`` returns to Python only to save a snapshot, write a
+  checkpoint (the steps per call are derived from the measured time per step, so a
+  ``checkpoint_every`` in seconds still holds), update the progress bar, or stop.  The
+  CUDA stepper (:class:`solvers._cuda_hj.CudaStepper`, state on the device) is driven by
+  the same rule written in Python (:func:`solvers._hj_steppers.advance_python`), so both
+  backends take the same time steps (bit for bit in the CUDA simulator); the compiled
+  march equals that Python loop bit for bit on the CPU kernels (tested).
 * **Callable ``u0``** (a loss ``(..., d) -> (...)``) is sampled on a grid padded by
   :func:`solvers._domain.padded_values` plus a numerical margin, so interior
   values approximate the whole-space solution; only the user grid is returned.
@@ -93,9 +98,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _cuda
-from . import _hj_kernels as K
+from . import _hj_march as M
 from ._domain import padded_values
-from ._jit import njit, use_parallel
+from ._hj_steppers import CpuOps, CpuStepper, advance_python
+from ._jit import use_parallel
 from .boundary import fill_ghosts, interior, pad_array
 from ._files import check_writable
 from ._memory import check_memory
@@ -103,6 +109,7 @@ from .checkpoint import config_mismatch, read_checkpoint, write_checkpoint
 from .errors import (CheckpointWarning, GridError, NonFiniteError, StabilityError, check_finite_array,
                      check_nonnegative, check_positive, check_real)
 from .grid import Grid
+from .heat import heat_semigroup
 from .result import Result, register_result
 from .schemes import SCHEMES, Scheme, get_scheme, upwind_gradient
 
@@ -191,70 +198,6 @@ class HJResult(Result):
         return self.status == "success"
 
 
-# --------------------------------------------------------------------------- heat semigroup
-def heat_semigroup(u: np.ndarray, spacing, periodic, tau: float, laplacian_order: int = 2) -> np.ndarray:
-    """Exact ``exp(tau Lap_h) u`` for the semi-discrete Laplacian (``tau = nu * dt``).
-
-    Periodic axes: FFT with the symbol of the 3-point (``laplacian_order=2``) or
-    5-point (4) central Laplacian.  Non-periodic axes: the end values are held
-    (linear-extrapolation boundary, zero second difference there); the affine
-    interpolant of the ends is removed and the rest is evolved exactly with the
-    type-I discrete sine transform that diagonalises the 3-point Dirichlet
-    Laplacian.  The axis factors commute, so the product is exact.  With the
-    3-point symbol every factor has a non-negative kernel (maximum principle).
-
-    Parameters
-    ----------
-    u : ndarray, shape (n_0, ..., n_{d-1})
-    spacing : sequence of d floats
-    periodic : sequence of d bools
-    tau : float >= 0
-    laplacian_order : {2, 4}
-
-    Returns
-    -------
-    ndarray, same shape (a new array)
-    """
-    import scipy.fft as sfft
-
-    u = np.array(u, dtype=np.float64, copy=True)
-    if tau == 0.0:
-        return u
-    d = u.ndim
-    for k in range(d):
-        n, h = u.shape[k], float(spacing[k])
-        shape = [1] * d
-        if periodic[k]:
-            theta = 2.0 * np.pi * np.arange(n // 2 + 1) / n
-            if laplacian_order == 2:
-                lam = -(4.0 / (h * h)) * np.sin(0.5 * theta) ** 2
-            else:
-                c = np.cos(theta)
-                lam = 4.0 * (c - 1.0) * (7.0 - c) / (12.0 * h * h)  # = (-2cos2t + 32cos t - 30)/(12h^2)
-            shape[k] = lam.size
-            u = sfft.irfft(sfft.rfft(u, axis=k) * np.exp(tau * lam).reshape(shape), n=n, axis=k)
-        else:
-            if n < 3:
-                continue
-            idx = [slice(None)] * d
-            idx[k] = slice(0, 1)
-            first = u[tuple(idx)]
-            idx[k] = slice(n - 1, n)
-            last = u[tuple(idx)]
-            shape[k] = n
-            s = (np.arange(n) / (n - 1)).reshape(shape)
-            lin = first + s * (last - first)
-            idx[k] = slice(1, n - 1)
-            w = (u - lin)[tuple(idx)]
-            j = np.arange(1, n - 1)
-            lam = -(4.0 / (h * h)) * np.sin(np.pi * j / (2.0 * (n - 1))) ** 2
-            shape[k] = n - 2
-            w = sfft.idst(sfft.dst(w, type=1, axis=k) * np.exp(tau * lam).reshape(shape), type=1, axis=k)
-            lin[tuple(idx)] += w
-            u = lin
-    return np.ascontiguousarray(u)
-
-
 # --------------------------------------------------------------------------- helpers
 def _validate_cfl(cfl) -> float:
     try:
@@ -319,154 +262,22 @@ def _check_hj_memory(grid: Grid, comp: Grid, ghost: int, n_save: int) -> float:
 
 
 #: Split steps: relative error allowed in the time integral of the Hamiltonian over one step (see
-#: :func:`_split_error`); steps whose estimated error exceeds it (and matters) are shortened.
-SPLIT_RTOL = 1e-3
+#: :func:`solvers._hj_march.split_error`); steps whose estimated error exceeds it (and matters) are shortened.
+SPLIT_RTOL = M.SPLIT_RTOL
 
-
-@njit
-def _grad_energy_kernel(u, h0, h1, h2, p0, p1, p2):
-    """Sum over axes of the mean squared forward difference / h^2 of a 3-D array (one pass)."""
-    n0, n1, n2 = u.shape
-    s0 = s1 = s2 = 0.0
-    for i in range(n0):
-        i1 = i + 1 if i + 1 < n0 else (0 if p0 else -1)
-        for j in range(n1):
-            j1 = j + 1 if j + 1 < n1 else (0 if p1 else -1)
-            for k in range(n2):
-                k1 = k + 1 if k + 1 < n2 else (0 if p2 else -1)
-                c = u[i, j, k]
-                if i1 >= 0:
-                    e = u[i1, j, k] - c
-                    s0 += e * e
-                if j1 >= 0:
-                    e = u[i, j1, k] - c
-                    s1 += e * e
-                if k1 >= 0:
-                    e = u[i, j, k1] - c
-                    s2 += e * e
-    out = 0.0
-    if n0 > 1:
-        out += s0 / ((n0 if p0 else n0 - 1) * n1 * n2 * h0 * h0)
-    if n1 > 1:
-        out += s1 / (n0 * (n1 if p1 else n1 - 1) * n2 * h1 * h1)
-    if n2 > 1:
-        out += s2 / (n0 * n1 * (n2 if p2 else n2 - 1) * h2 * h2)
-    return out
-
-
-def _grad_energy(u: np.ndarray, spacing, periodic) -> float:
-    """Mean of ``|D u|^2`` over the grid (forward differences per axis; periodic axes wrap)."""
-    d = u.ndim
-    u3 = u[(...,) + (None,) * (3 - d)]          # a view: (n0, n1, n2) with trailing 1s
-    h = tuple(float(x) for x in spacing) + (1.0,) * (3 - d)
-    p = tuple(bool(x) for x in periodic) + (False,) * (3 - d)
-    return float(_grad_energy_kernel(u3, *h, *p))
-
-
-def _split_error(g0: float, g1: float, dt: float):
-    """Splitting error of one Strang step, from the gradient energy before (``g0``) and after (``g1``)
-    the first half heat substep.
-
-    Within a step the Hamiltonian sees the state diffused by ``dt/2`` only, so the split step
-    integrates ``G(s) = mean |grad u(s)|^2`` along the heat flow by the midpoint rule.  With
-    ``G(s) ~ G0 exp(-2 x s / dt)`` (``x = log(G0/G1)``, exact for one Fourier mode) the exact
-    integral is ``G0 dt (1 - e^{-2x}) / (2x)`` and the midpoint value ``G0 dt e^{-x}``; their
-    relative difference is ``1 - x / sinh(x)`` (``x^2/6`` for small x, 1 when the diffusion
-    removes the gradient within the step).  Returns ``(x, relative error, contribution)``,
-    the contribution being the estimated exact integral ``1/2 int G``.
-    """
-    if not (g0 > 0 and math.isfinite(g0) and math.isfinite(g1)):
-        return 0.0, 0.0, 0.0
-    x = math.log(g0 / g1) if g1 > 0 else math.inf
-    if x <= 1e-8:
-        return max(x, 0.0), 0.0, 0.5 * g0 * dt
-    if x > 700.0:
-        return x, 1.0, 0.5 * g0 * dt / (2.0 * x)
-    rel = 1.0 - x / math.sinh(x)
-    return x, rel, 0.5 * g0 * dt * (-math.expm1(-2.0 * x)) / (2.0 * x)
+#: Checkpoint scalars kept in the stepper's ``clock`` / ``counts`` arrays (names as in earlier checkpoints).
+_CKPT_FIELDS = {"dt_min": ("clock", M.DT_MIN), "dt_max": ("clock", M.DT_MAX), "dt_min_all": ("clock", M.DT_MIN_ALL),
+                "dt_max_all": ("clock", M.DT_MAX_ALL), "ham_int": ("clock", M.HAM_INT),
+                "dt_acc": ("clock", M.DT_ACC), "n_explicit": ("counts", M.N_EXPLICIT),
+                "n_split": ("counts", M.N_SPLIT), "n_retries": ("counts", M.N_RETRIES),
+                "n_split_cuts": ("counts", M.N_SPLIT_CUTS)}
+#: Steps per march call when nothing needs Python between save points; wall seconds between progress updates.
+_UNBOUNDED = 1 << 62
+_PROGRESS_SECONDS = 0.25
 
 
 def _sha1(a: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(a).tobytes()).hexdigest()
-
-
-def _warmup(d: int, sch: Scheme, parallel: bool) -> float:
-    """Compile (or load from cache) the scheme's kernels for ``d`` dimensions; return the seconds spent."""
-    t0 = time.perf_counter()
-    g = sch.ghost
-    V = np.zeros((2 * g + 4,) * d)
-    W = np.zeros_like(V)
-    O = np.zeros_like(V)
-    K.stage(V, W, O, g, (1.0,) * d, 0.0, sch.deriv_code, sch.ham_code, sch.laplacian_order, 0.0, 1.0, 0.0,
-            parallel=parallel)
-    K.max_slopes(V, g, (1.0,) * d, parallel=parallel)
-    return time.perf_counter() - t0
-
-
-def _first_stage(src, s1, g, spacing, periodic, nu, sch, dt, parallel, cbuf):
-    """First stage (the whole step for forward Euler) into ``s1``; returns the CFL slopes of ``src``."""
-    fill_ghosts(src, g, periodic)
-    return K.stage(src, src, s1, g, spacing, nu, sch.deriv_code, sch.ham_code, sch.laplacian_order,
-                   0.0, 1.0, dt, parallel, cbuf)
-
-
-def _other_stages(src, s1, s2, g, spacing, periodic, nu, sch, dt, parallel, cbuf):
-    """Remaining TVD-RK3 stages after :func:`_first_stage`; returns the buffer holding the new state."""
-    if sch.integrator == "euler":
-        return s1
-    dc, hc, lc = sch.deriv_code, sch.ham_code, sch.laplacian_order
-    fill_ghosts(s1, g, periodic)
-    K.stage(s1, src, s2, g, spacing, nu, dc, hc, lc, 0.75, 0.25, dt, parallel, cbuf, slopes=False)
-    fill_ghosts(s2, g, periodic)
-    K.stage(s2, src, s1, g, spacing, nu, dc, hc, lc, 1.0 / 3.0, 2.0 / 3.0, dt, parallel, cbuf, slopes=False)
-    return s1
-
-
-class _CpuStepper:
-    """CPU state (three ghost-padded float64 arrays) and the Numba kernels, behind the interface
-    :func:`solve_hj` drives; :class:`solvers._cuda_hj.CudaStepper` is the device twin.
-
-    ``bufs`` are the three state buffers (``bufs[0]`` holds the initial values).  Methods:
-    ``slopes(V)`` fills the ghosts of ``V`` and returns its CFL slopes ``(alpha, finite)``;
-    ``first_stage(src, s1, nu, dt)`` fills the ghosts of ``src``, writes ``src + dt L(src)`` to
-    ``s1`` and returns the slopes of ``src``; ``stage_filled`` is the same without the ghost fill
-    and the slopes; ``other_stages`` the remaining RK3 stages; ``heat(V_from, V_to, tau)`` the
-    exact heat substep; ``get_interior`` / ``set_interior`` move interior values in and out.
-    """
-
-    def __init__(self, vals, g, spacing, periodic, sch, parallel):
-        self.g, self.h, self.per, self.sch, self.parallel = g, spacing, periodic, sch, parallel
-        U = pad_array(vals, g)
-        self.bufs = [U, np.empty_like(U), np.empty_like(U)]
-        self.cbuf = K.slope_buffer(U, g)
-
-    def warmup(self) -> float:
-        return _warmup(len(self.h), self.sch, self.parallel)
-
-    def set_interior(self, V, vals):
-        interior(V, self.g)[...] = vals
-
-    def get_interior(self, V):
-        return interior(V, self.g)
-
-    def slopes(self, V):
-        fill_ghosts(V, self.g, self.per)
-        return K.max_slopes(V, self.g, self.h, self.parallel)
-
-    def first_stage(self, src, s1, nu, dt):
-        return _first_stage(src, s1, self.g, self.h, self.per, nu, self.sch, dt, self.parallel, self.cbuf)
-
-    def stage_filled(self, src, s1, nu, dt):
-        sch = self.sch
-        K.stage(src, src, s1, self.g, self.h, nu, sch.deriv_code, sch.ham_code, sch.laplacian_order,
-                0.0, 1.0, dt, self.parallel, self.cbuf, slopes=False)
-
-    def other_stages(self, src, s1, s2, nu, dt):
-        return _other_stages(src, s1, s2, self.g, self.h, self.per, nu, self.sch, dt, self.parallel, self.cbuf)
-
-    def heat(self, V_from, V_to, tau):
-        interior(V_to, self.g)[...] = heat_semigroup(interior(V_from, self.g), self.h, self.per, tau,
-                                                     self.sch.laplacian_order)
 
 
 # --------------------------------------------------------------------------- the solver
@@ -692,208 +503,151 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         from ._cuda_hj import CudaStepper
         parallel = False
         ops = CudaStepper(vals, g, h, per, sch, dtype)
-    else:
+    else:  # serial kernels: the compiled march; threaded kernels (large grids): the same rule in Python
         parallel = use_parallel(int(np.prod(comp.shape))) if parallel is None else bool(parallel)
-        ops = _CpuStepper(vals, g, h, per, sch, parallel)
-    bufs = list(ops.bufs)
-    U = bufs[0]
-    t_now = 0.0
-    step = 0
+        ops = (CpuOps if parallel else CpuStepper)(vals, g, h, per, sch, parallel)
+    compiled = isinstance(ops, CpuStepper)
+    order = np.array([0, 1, 2], dtype=np.int64)
+    clock = M.new_clock()
+    counts = np.zeros(5, dtype=np.int64)
+    prev_wall = 0.0
     ti = 0  # index of the next save time still to reach
     ts_saved, us_saved = [], []
-    st = {"dt_min": math.inf, "dt_max": 0.0, "dt_min_all": math.inf, "dt_max_all": 0.0,
-          "n_explicit": 0, "n_split": 0, "n_retries": 0, "prev_wall": 0.0,
-          "ham_int": 0.0, "dt_acc": math.inf, "n_split_cuts": 0}
     while ti < len(save_times) and save_times[ti] <= 0.0:
         ts_saved.append(0.0)
         us_saved.append(vals[inner].copy())
         ti += 1
-    alpha_lag = None
+    alpha = None
     if resume is not None:
         cfg, sc, arrs = read_checkpoint(resume)
         diffs = config_mismatch(cfg, config)
         if diffs:
             raise ValueError(f"`resume` checkpoint {str(resume)!r} belongs to a different problem or "
                              f"settings: " + "; ".join(diffs))
-        ops.set_interior(U, arrs["u"])
-        t_now, step, ti = float(sc["t_now"]), int(sc["step"]), int(sc["ti"])
-        alpha_lag = np.asarray(sc["alpha_lag"], dtype=np.float64)
-        for key in st:
-            st[key] = sc.get(key, st[key])  # (keys added later are absent from older checkpoints)
+        ops.set_interior(ops.bufs[0], arrs["u"])
+        ti = int(sc["ti"])
+        alpha = np.asarray(sc["alpha_lag"], dtype=np.float64)
+        clock[M.T_NOW], counts[M.STEP] = float(sc["t_now"]), int(sc["step"])
+        for key, (arr, i) in _CKPT_FIELDS.items():  # (keys added later are absent from older checkpoints)
+            if key in sc:
+                (clock if arr == "clock" else counts)[i] = sc[key]
+        prev_wall = float(sc.get("prev_wall", 0.0))
         ts_saved = [float(x) for x in arrs["ts"]]
         us_saved = [a.copy() for a in arrs["us"]]
 
     compile_time = ops.warmup()
-    if nu > 0 and diffusion != "explicit":  # the split-accuracy kernel (_grad_energy), compiled or loaded once
+    if nu > 0 and diffusion != "explicit" and backend == "cuda":  # the split-accuracy kernels (host side)
         t_c = time.perf_counter()
         tiny = np.zeros((4,) * d)
-        _grad_energy(tiny, (1.0,) * d, per)
-        _grad_energy(tiny[(slice(1, 3),) * d], (1.0,) * d, per)
+        M.grad_energy(tiny, (1.0,) * d, per)
+        M.grad_energy(tiny[(slice(1, 3),) * d], (1.0,) * d, per)
+        M.split_error(1.0, 0.5, 1.0)
         compile_time += time.perf_counter() - t_c
 
-    adv_w = [1.0 / hk for hk in h]
-    x_target = 0.9 * math.sqrt(6.0 * SPLIT_RTOL)     # 1 - x/sinh(x) ~ x^2/6 <= SPLIT_RTOL
-    err_floor = 1e-13 * float(np.max(np.abs(vals)))  # Hamiltonian integrals below this are round-off
-    dif_rate = sum(2.0 * nu * sch.diffusion_factor / (hk * hk) for hk in h)
+    P = M.MarchParams(
+        g=g, ih=tuple(1.0 / hk for hk in h), q=tuple(1.0 / (hk * hk) for hk in h), periodic=per,
+        h3=h + (1.0,) * (3 - d), p3=per + (False,) * (3 - d), nu=float(nu), ham=int(sch.ham_code),
+        rk3=sch.integrator == "rk3", cfl=float(cfl),
+        dif_rate=float(sum(2.0 * nu * sch.diffusion_factor / (hk * hk) for hk in h)),
+        mode={"auto": M.AUTO, "explicit": M.EXPLICIT, "split": M.SPLIT}[diffusion],
+        max_dt=float(max_dt) if max_dt is not None else math.inf, t_final=float(t),
+        split_rtol=M.SPLIT_RTOL, x_target=0.9 * math.sqrt(6.0 * M.SPLIT_RTOL),  # 1 - x/sinh(x) ~ x^2/6
+        err_floor=1e-13 * float(np.max(np.abs(vals))))  # Hamiltonian integrals below this are round-off
+
+    def state_buffer():
+        return ops.bufs[order[0]]
 
     ck_failures = []
 
-    def save_ckpt(Ucur, al):
+    def save_ckpt(al):
+        scalars = {"t_now": float(clock[M.T_NOW]), "step": int(counts[M.STEP]), "ti": ti,
+                   "alpha_lag": [float(a) for a in al],
+                   "prev_wall": prev_wall + time.perf_counter() - wall0}
+        for key, (arr, i) in _CKPT_FIELDS.items():
+            scalars[key] = float(clock[i]) if arr == "clock" else int(counts[i])
         try:
-            write_checkpoint(checkpoint, config=config,
-                             scalars={"t_now": t_now, "step": step, "ti": ti, "alpha_lag": [float(a) for a in al],
-                                      **{**st, "prev_wall": st["prev_wall"] + time.perf_counter() - wall0}},
-                             arrays={"u": np.array(ops.get_interior(Ucur)),
+            write_checkpoint(checkpoint, config=config, scalars=scalars,
+                             arrays={"u": np.array(ops.get_interior(state_buffer())),
                                      "ts": np.asarray(ts_saved, dtype=np.float64),
                                      "us": np.stack(us_saved) if us_saved else np.zeros((0,) + grid.shape)})
         except OSError as e:  # a full disk or a vanished directory must not throw the computation away
-            ck_failures.append(f"step {step}: {e}")
-            warnings.warn(f"Writing the checkpoint {str(checkpoint)!r} failed at step {step} (t = {t_now:.6g}): "
-                          f"{e}. The solve continues; the result is returned but that checkpoint is missing.",
-                          CheckpointWarning, stacklevel=3)
+            ck_failures.append(f"step {int(counts[M.STEP])}: {e}")
+            warnings.warn(f"Writing the checkpoint {str(checkpoint)!r} failed at step {int(counts[M.STEP])} "
+                          f"(t = {clock[M.T_NOW]:.6g}): {e}. The solve continues; the result is returned but "
+                          f"that checkpoint is missing.", CheckpointWarning, stacklevel=3)
 
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=t, initial=t_now, unit="time", desc=f"solve_hj[{sch.name}]",
+        bar = tqdm(total=t, initial=float(clock[M.T_NOW]), unit="time", desc=f"solve_hj[{sch.name}]",
                    bar_format="{l_bar}{bar}| {n:.4g}/{total:.4g} [{elapsed}<{remaining}]")
-    last_ck_wall, last_ck_step = time.perf_counter(), step
-    status = "success"
-    if alpha_lag is None:  # slopes of the initial state; later ones come out of the stage kernels
-        alpha_lag, _ = ops.slopes(U)
-    alpha = np.asarray(alpha_lag, dtype=np.float64)
-
-    def adv_rate(al):
-        return float(sum(float(a) * w for a, w in zip(al, adv_w)))
-
+    last_ck_wall, last_ck_step = time.perf_counter(), int(counts[M.STEP])
+    if alpha is None:  # slopes of the initial state; later ones come out of the stage kernels
+        alpha, _ = ops.slopes(ops.bufs[0])
+    alpha = np.array(alpha, dtype=np.float64)
+    # steps per call: everything up to the next save time, unless a progress bar or checkpoints need
+    # Python in between; then from the measured time per step (first call: one step)
+    per_step, budget = None, 1 if (bar is not None or checkpoint is not None) else _UNBOUNDED
+    codes = {M.NONFINITE: "nonfinite", M.STEP_TOO_SMALL: "step_too_small", M.STOPPED: "stopped",
+             M.FINISHED: "success"}
     try:
         while True:
-            if not np.all(np.isfinite(alpha)):
-                status = "nonfinite"
-                break
-            if t_now >= t:
-                break
-            if (max_steps is not None and step >= max_steps) or (stop_at is not None and t_now >= stop_at):
-                status = "stopped"
-                break
-            # dt from the slopes of the previous step's input, cut to the exact CFL step of the current
-            # state if its slopes are larger (explicit steps), or the first stage redone (split steps)
-            adv = adv_rate(alpha)
-            explicit = nu == 0.0 or diffusion == "explicit" or (diffusion == "auto" and dif_rate <= adv)
-            rate = adv + dif_rate if explicit else adv
-            dt_cfl = cfl / rate if rate > 0 else math.inf
-            if max_dt is not None:
-                dt_cfl = min(dt_cfl, max_dt)
-            target = save_times[ti] if ti < len(save_times) else t
-            remaining = target - t_now
-            if dt_cfl < 1e-9 * (t - t_now):
-                status = "step_too_small"
-                break
-            dt = min(dt_cfl, remaining)
-            src = U
-            s1, s2 = bufs[1], bufs[2]
-            if explicit and sch.integrator == "euler":
-                # one memory-bound stage: its fused slopes plus an occasional redo cost less than a
-                # separate pass over the state
-                a_in, finite = ops.first_stage(src, s1, nu, dt)
-                if finite and dt * (adv_rate(a_in) + dif_rate) > cfl * (1.0 + 1e-12):
-                    dt = cfl / (adv_rate(a_in) + dif_rate)
-                    st["n_retries"] += 1
-                    ops.first_stage(src, s1, nu, dt)
-            elif explicit:
-                # RK3: slopes of the current state first (one vectorised pass, a few % of a WENO5
-                # stage); when they exceed the lagged ones dt is cut before the first stage instead of
-                # running it twice (that happened in about half of the steps while slopes steepen).
-                # The step size is the same as with the redo, so results are unchanged.
-                a_in, finite = ops.slopes(src)
-                if finite and dt * (adv_rate(a_in) + dif_rate) > cfl * (1.0 + 1e-12):
-                    dt = cfl / (adv_rate(a_in) + dif_rate)
-                    st["n_retries"] += 1
-                if finite:
-                    ops.stage_filled(src, s1, nu, dt)
-            if explicit:
-                st["n_explicit"] += 1
+            target = float(save_times[ti]) if ti < len(save_times) else t
+            step0, w0 = int(counts[M.STEP]), time.perf_counter()
+            args = (P, clock, counts, alpha, target, budget, -1 if max_steps is None else int(max_steps),
+                    math.inf if stop_at is None else float(stop_at))
+            if not compiled:
+                code = advance_python(ops, order, *args)
             else:
-                # Strang: D(dt/2) E(dt) D(dt/2).  E must satisfy the hard CFL bound 1 on the diffused
-                # state; if not, dt is cut and the step redone from U.
-                # Accuracy: the Hamiltonian sees the state diffused by dt/2 only; if diffusion removes
-                # most of grad u within the step, the step is shortened (see _split_error).
-                src, s1, s2 = bufs[1], bufs[2], bufs[0]  # U (bufs[0]) is read until the loop ends
-                dt = min(dt, st["dt_acc"])
-                g0 = _grad_energy(ops.get_interior(U), h, per)
-                tries = cuts = 0
-                while True:
-                    ops.heat(U, src, 0.5 * nu * dt)
-                    x, rel, contrib = _split_error(g0, _grad_energy(ops.get_interior(src), h, per), dt)
-                    if rel > SPLIT_RTOL and rel * contrib > SPLIT_RTOL * max(st["ham_int"], err_floor) \
-                            and cuts < 16:
-                        dt *= min(0.5, x_target / x)
-                        cuts += 1
-                        continue
-                    a_in, finite = ops.first_stage(src, s1, 0.0, dt)
-                    tries += 1
-                    if not finite or not dt * adv_rate(a_in) > 1.0 or tries == 8:
-                        break
-                    dt = cfl / adv_rate(a_in)
-                    st["n_retries"] += 1
-                st["n_split"] += 1
-                st["n_split_cuts"] += cuts
-                st["ham_int"] += contrib
-                if cuts or st["dt_acc"] < math.inf:  # step-size controller while the accuracy limit binds
-                    grow = max(min(2.0, x_target / x), 1.0) if (rel <= SPLIT_RTOL and x > 0) else 2.0
-                    # what is left of the decaying gradient energy, 1/2 int_0^inf G0 e^{-2xs/dt} ds, is
-                    # negligible: any step length is accurate enough
-                    tail = 0.25 * g0 * dt / x if x > 0 else math.inf
-                    done = tail <= SPLIT_RTOL * max(st["ham_int"], err_floor) or dt * grow >= dt_cfl
-                    st["dt_acc"] = math.inf if done else dt * grow
-            if not finite:
-                alpha = a_in
-                status = "nonfinite"
-                break
-            res = ops.other_stages(src, s1, s2, 0.0 if not explicit else nu, dt)
-            if not explicit:
-                ops.heat(res, res, 0.5 * nu * dt)
-            alpha = a_in
-            bufs = [res] + [b for b in bufs if b is not res]
-            U = res
-            step += 1
-            if dt < remaining:
-                t_now = t_now + dt
-                st["dt_min"] = min(st["dt_min"], dt)
-                st["dt_max"] = max(st["dt_max"], dt)
-            else:
-                t_now = float(target)
-            st["dt_min_all"] = min(st["dt_min_all"], dt)
-            st["dt_max_all"] = max(st["dt_max_all"], dt)
+                ops.order[:] = order
+                code = ops.advance(*args)
+                order[:] = ops.order
+            taken = int(counts[M.STEP]) - step0
+            if taken:
+                per_step = (time.perf_counter() - w0) / taken
+            t_now = float(clock[M.T_NOW])
             while ti < len(save_times) and save_times[ti] <= t_now:
                 ts_saved.append(float(save_times[ti]))
-                us_saved.append(ops.get_interior(U)[inner].copy())
+                us_saved.append(ops.get_interior(state_buffer())[inner].copy())
                 ti += 1
             if bar is not None:
-                bar.update(dt)
-            if checkpoint is not None:
-                now = time.perf_counter()
+                bar.update(t_now - bar.n)
+            step = int(counts[M.STEP])
+            if checkpoint is not None and taken:
                 if isinstance(checkpoint_every, (int, np.integer)):
                     due = step - last_ck_step >= checkpoint_every
                 else:
-                    due = now - last_ck_wall >= checkpoint_every
+                    due = time.perf_counter() - last_ck_wall >= checkpoint_every
                 if due:
-                    save_ckpt(U, alpha)
+                    save_ckpt(alpha)
                     last_ck_wall, last_ck_step = time.perf_counter(), step
+            if code in codes:
+                status = codes[code]
+                break
+            if budget != _UNBOUNDED and per_step:
+                wait = _PROGRESS_SECONDS if bar is not None else math.inf
+                if checkpoint is not None:
+                    if isinstance(checkpoint_every, (int, np.integer)):
+                        left = int(checkpoint_every) - (step - last_ck_step)
+                        budget = max(1, left) if bar is None else max(1, min(left, int(wait / per_step)))
+                        continue
+                    wait = min(wait, max(checkpoint_every - (time.perf_counter() - last_ck_wall), 0.0))
+                budget = max(1, int(wait / per_step))
     finally:
         if bar is not None:
             bar.close()
+    t_now, step, U = float(clock[M.T_NOW]), int(counts[M.STEP]), state_buffer()
     if status == "success":  # the final state has not been through a stage kernel: check it once
         a_end, finite = ops.slopes(U)
         if not finite:
             status, alpha = "nonfinite", a_end
 
     if checkpoint is not None and status in ("success", "stopped"):
-        save_ckpt(U, alpha)
-    if st["dt_max"] == 0.0:  # every step was shortened to a save time
-        dt_min, dt_max = st["dt_min_all"], st["dt_max_all"]
+        save_ckpt(alpha)
+    if clock[M.DT_MAX] == 0.0:  # every step was shortened to a save time
+        dt_min, dt_max = clock[M.DT_MIN_ALL], clock[M.DT_MAX_ALL]
     else:
-        dt_min, dt_max = st["dt_min"], st["dt_max"]
+        dt_min, dt_max = clock[M.DT_MIN], clock[M.DT_MAX]
     if step == 0:
         dt_min = dt_max = 0.0
     message = STATUS_MESSAGES[status]
@@ -904,8 +658,9 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
                    f"{[float(a) for a in alpha]}: " + message)
     elif status == "stopped":
         message = f"Step {step} (t = {t_now:.6g} of {t:g}): " + message
-    extra = {"t_reached": t_now, "n_explicit_steps": st["n_explicit"], "n_split_steps": st["n_split"],
-             "n_cfl_retries": st["n_retries"], "n_split_accuracy_cuts": st["n_split_cuts"], "parallel": parallel,
+    extra = {"t_reached": t_now, "n_explicit_steps": int(counts[M.N_EXPLICIT]),
+             "n_split_steps": int(counts[M.N_SPLIT]), "n_cfl_retries": int(counts[M.N_RETRIES]),
+             "n_split_accuracy_cuts": int(counts[M.N_SPLIT_CUTS]), "parallel": parallel,
              "checkpoint": str(checkpoint) if checkpoint is not None else "",
              "checkpoint_failures": ck_failures}
     grad_comp = ops.gradient(U) if backend == "cuda" and status != "nonfinite" else None

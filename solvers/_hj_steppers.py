@@ -1,0 +1,251 @@
+"""Steppers of :func:`solvers.hj.solve_hj`: the state of a run and the steps between save points.
+
+* :class:`CpuStepper` (CPU backend, serial kernels): three ghost-padded NumPy buffers and the
+  compiled march of :mod:`solvers._hj_march`; one call of :meth:`CpuStepper.advance` runs every step
+  up to the next save time (or a step budget) inside Numba.
+* :func:`advance_python`: the same step rule written in Python over the calls of an *ops* object;
+  it drives :class:`solvers._cuda_hj.CudaStepper` (whose steps are kernel launches) and
+  :class:`CpuOps` with the threaded kernels (grids above :data:`solvers._jit.PARALLEL_THRESHOLD`
+  cells, where one step's work dwarfs the ~50 us of Python per step and a compiled march would only
+  add compile time), and it is the twin the compiled march is tested against bit for bit.
+
+Both keep their run state in the arrays of :mod:`solvers._hj_march` (``order``, ``clock``,
+``counts``, ``alpha``), so the driver in :func:`solvers.hj.solve_hj` treats them alike.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from . import _hj_kernels as K
+from . import _hj_march as M
+from .boundary import fill_ghosts, interior, pad_array
+from .heat import heat_apply, heat_tables, heat_semigroup
+
+
+def _views3(views):
+    return tuple(v[(...,) + (None,) * (3 - v.ndim)] for v in views)
+
+
+class CpuStepper:
+    """CPU state (three ghost-padded float64 arrays) and the compiled march over it.
+
+    Parameters
+    ----------
+    vals : ndarray, interior shape ``(n_0, ..., n_{d-1})``, the initial values
+    g : int, ghost width; spacing : tuple of d floats; periodic : tuple of d bools
+    scheme : solvers.schemes.Scheme
+    parallel : bool, ignored: the march runs the serial kernels (threaded runs use :class:`CpuOps`)
+    """
+
+    def __init__(self, vals, g, spacing, periodic, scheme, parallel=False):
+        self.g, self.h, self.per, self.sch, self.parallel = g, tuple(spacing), tuple(periodic), scheme, False
+        U = pad_array(vals, g)
+        self.bufs = (U, np.zeros_like(U), np.zeros_like(U))
+        self.order = np.array([0, 1, 2], dtype=np.int64)
+        self.views = tuple(interior(b, g) for b in self.bufs)
+        self.views3 = _views3(self.views)
+        self.cb = K.slope_buffer(U, g)
+        self.heat = heat_tables(vals.shape, self.h, self.per, scheme.laplacian_order)
+        self.kernel = K.march_kernel(vals.ndim, scheme.deriv_code)  # serial kernels (see module doc)
+
+    @property
+    def state_buffer(self):
+        return self.bufs[self.order[0]]
+
+    def warmup(self) -> float:
+        """Compile (or load) the march on a tiny problem; seconds spent."""
+        t0 = time.perf_counter()
+        d, g = len(self.h), self.g
+        tiny = CpuStepper(np.zeros((2 * g + 4,) * d), g, (1.0,) * d, self.per, self.sch, self.parallel)
+        p = M.MarchParams(g=g, ih=(1.0,) * d, q=(1.0,) * d, periodic=self.per, h3=(1.0,) * 3, p3=(False,) * 3,
+                          nu=0.0, ham=0, rk3=False, cfl=0.5, dif_rate=0.0, mode=M.AUTO, max_dt=math.inf,
+                          t_final=1.0, split_rtol=M.SPLIT_RTOL, x_target=0.1, err_floor=0.0)
+        tiny.advance(p, M.new_clock(), np.zeros(5, np.int64), np.zeros(d), 1.0, 1, -1, math.inf)
+        return time.perf_counter() - t0
+
+    def advance(self, p, clock, counts, alpha, t_target, budget, max_steps, t_stop) -> int:
+        """Steps until ``t_target`` / ``budget`` steps / ``max_steps`` / ``t_stop``; a return code of
+        :mod:`solvers._hj_march`."""
+        return int(self.kernel(self.bufs, self.order, self.views, self.views3, self.cb, p, self.heat, clock,
+                               counts, alpha, float(t_target), int(budget), int(max_steps), float(t_stop)))
+
+    def slopes(self, V):
+        """Fill the ghosts of ``V``; its CFL slopes ``(alpha, finite)``."""
+        fill_ghosts(V, self.g, self.per)
+        return K.max_slopes(V, self.g, self.h, self.parallel)
+
+    def set_interior(self, V, vals):
+        interior(V, self.g)[...] = vals
+
+    def get_interior(self, V):
+        return interior(V, self.g)
+
+
+class CpuOps:
+    """The CPU kernels behind the *ops* calls of :func:`advance_python` (the former per-call CPU path;
+    the twin of the compiled march in the tests).  Same buffers as a :class:`CpuStepper`."""
+
+    def __init__(self, vals, g, spacing, periodic, scheme, parallel):
+        self.g, self.h, self.per, self.sch, self.parallel = g, tuple(spacing), tuple(periodic), scheme, parallel
+        U = pad_array(vals, g)
+        self.bufs = [U, np.zeros_like(U), np.zeros_like(U)]
+        self.cbuf = K.slope_buffer(U, g)
+
+    def warmup(self) -> float:
+        """Compile (or load from the cache) this scheme's kernels; seconds spent."""
+        t0 = time.perf_counter()
+        d, g, s = len(self.h), self.g, self.sch
+        V = np.zeros((2 * g + 4,) * d)
+        K.stage(V, V, np.zeros_like(V), g, (1.0,) * d, 0.0, s.deriv_code, s.ham_code, s.laplacian_order,
+                0.0, 1.0, 0.0, parallel=self.parallel)
+        K.max_slopes(V, g, (1.0,) * d, parallel=self.parallel)
+        M.grad_energy(V, (1.0,) * d, self.per)  # the split-step accuracy control
+        M.split_error(1.0, 0.5, 1.0)
+        return time.perf_counter() - t0
+
+    def set_interior(self, V, vals):
+        interior(V, self.g)[...] = vals
+
+    def _stage(self, V, W, O, nu, a, b, dt, slopes=True):
+        s = self.sch
+        return K.stage(V, W, O, self.g, self.h, nu, s.deriv_code, s.ham_code, s.laplacian_order, a, b, dt,
+                       self.parallel, self.cbuf, slopes=slopes)
+
+    def slopes(self, V):
+        fill_ghosts(V, self.g, self.per)
+        return K.max_slopes(V, self.g, self.h, self.parallel)
+
+    def first_stage(self, src, s1, nu, dt):
+        fill_ghosts(src, self.g, self.per)
+        return self._stage(src, src, s1, nu, 0.0, 1.0, dt)
+
+    def stage_filled(self, src, s1, nu, dt):
+        self._stage(src, src, s1, nu, 0.0, 1.0, dt, slopes=False)
+
+    def other_stages(self, src, s1, s2, nu, dt):
+        if self.sch.integrator == "euler":
+            return s1
+        fill_ghosts(s1, self.g, self.per)
+        self._stage(s1, src, s2, nu, 0.75, 0.25, dt, slopes=False)
+        fill_ghosts(s2, self.g, self.per)
+        self._stage(s2, src, s1, nu, 1.0 / 3.0, 2.0 / 3.0, dt, slopes=False)
+        return s1
+
+    def heat(self, V_from, V_to, tau):
+        interior(V_to, self.g)[...] = heat_semigroup(interior(V_from, self.g), self.h, self.per, tau,
+                                                     self.sch.laplacian_order)
+
+    def get_interior(self, V):
+        return interior(V, self.g)
+
+
+def advance_python(ops, order, p, clock, counts, alpha, t_target, budget, max_steps, t_stop) -> int:
+    """:func:`solvers._hj_march.march` written over the calls of ``ops`` (see the module docstring):
+    the same decisions in the same order, so the same time steps on every backend."""
+    bufs = ops.bufs
+    ih, cfl, nu, dif_rate = p.ih, p.cfl, p.nu, p.dif_rate
+
+    def adv_rate(al):
+        return float(sum(float(a) * w for a, w in zip(al, ih)))
+
+    def energy(V):
+        return M.grad_energy(np.asarray(ops.get_interior(V)), p.h3[:len(ih)], p.periodic)
+
+    t_now = float(clock[M.T_NOW])
+    taken = 0
+    while True:
+        if not np.all(np.isfinite(alpha)):
+            clock[M.T_NOW] = t_now
+            return M.NONFINITE
+        if t_now >= p.t_final:
+            clock[M.T_NOW] = t_now
+            return M.FINISHED
+        if (max_steps >= 0 and counts[M.STEP] >= max_steps) or t_now >= t_stop:
+            clock[M.T_NOW] = t_now
+            return M.STOPPED
+        adv = adv_rate(alpha)
+        explicit = nu == 0.0 or p.mode == M.EXPLICIT or (p.mode == M.AUTO and dif_rate <= adv)
+        rate = adv + dif_rate if explicit else adv
+        dt_cfl = cfl / rate if rate > 0 else math.inf
+        dt_cfl = min(dt_cfl, p.max_dt)
+        remaining = t_target - t_now
+        if dt_cfl < 1e-9 * (p.t_final - t_now):
+            clock[M.T_NOW] = t_now
+            return M.STEP_TOO_SMALL
+        dt = min(dt_cfl, remaining)
+        iu, i1, i2 = (int(x) for x in order)
+        src, s1, s2 = bufs[iu], bufs[i1], bufs[i2]
+        if explicit and not p.rk3:
+            a_in, finite = ops.first_stage(src, s1, nu, dt)
+            if finite and dt * (adv_rate(a_in) + dif_rate) > cfl * (1.0 + 1e-12):
+                dt = cfl / (adv_rate(a_in) + dif_rate)
+                counts[M.N_RETRIES] += 1
+                ops.first_stage(src, s1, nu, dt)
+            ires = i1
+        elif explicit:
+            a_in, finite = ops.slopes(src)
+            if finite and dt * (adv_rate(a_in) + dif_rate) > cfl * (1.0 + 1e-12):
+                dt = cfl / (adv_rate(a_in) + dif_rate)
+                counts[M.N_RETRIES] += 1
+            if finite:
+                ops.stage_filled(src, s1, nu, dt)
+            ires = i1
+        else:
+            src, s1, s2 = bufs[i1], bufs[i2], bufs[iu]
+            dt = min(dt, float(clock[M.DT_ACC]))
+            g0 = energy(bufs[iu])
+            tries = cuts = 0
+            while True:
+                ops.heat(bufs[iu], src, 0.5 * nu * dt)
+                x, rel, contrib = M.split_error(g0, energy(src), dt)
+                if rel > p.split_rtol and rel * contrib > p.split_rtol * max(float(clock[M.HAM_INT]), p.err_floor) \
+                        and cuts < 16:
+                    dt *= M.cut_factor(p.x_target, x)
+                    cuts += 1
+                    continue
+                a_in, finite = ops.first_stage(src, s1, 0.0, dt)
+                tries += 1
+                if not finite or not dt * adv_rate(a_in) > 1.0 or tries == 8:
+                    break
+                dt = cfl / adv_rate(a_in)
+                counts[M.N_RETRIES] += 1
+            counts[M.N_SPLIT] += 1
+            counts[M.N_SPLIT_CUTS] += cuts
+            clock[M.HAM_INT] += contrib
+            clock[M.DT_ACC] = M.accuracy_limit(p, clock, cuts, x, rel, g0, dt, dt_cfl)
+            ires = i2
+        if not finite:
+            alpha[:] = a_in
+            clock[M.T_NOW] = t_now
+            return M.NONFINITE
+        res = ops.other_stages(src, s1, s2, nu if explicit else 0.0, dt)
+        assert res is bufs[ires]
+        if explicit:
+            counts[M.N_EXPLICIT] += 1
+            order[:] = (ires, iu, i2)
+        else:
+            ops.heat(res, res, 0.5 * nu * dt)
+            order[:] = (ires, iu, i1)
+        alpha[:] = a_in
+        counts[M.STEP] += 1
+        taken += 1
+        if dt < remaining:
+            t_now = t_now + dt
+            clock[M.DT_MIN] = min(clock[M.DT_MIN], dt)
+            clock[M.DT_MAX] = max(clock[M.DT_MAX], dt)
+        else:
+            t_now = float(t_target)
+        clock[M.DT_MIN_ALL] = min(clock[M.DT_MIN_ALL], dt)
+        clock[M.DT_MAX_ALL] = max(clock[M.DT_MAX_ALL], dt)
+        if t_now >= t_target:
+            clock[M.T_NOW] = t_now
+            return M.REACHED_TARGET
+        if taken >= budget:
+            clock[M.T_NOW] = t_now
+            return M.BUDGET_USED
+
+
+__all__ = ["CpuStepper", "CpuOps", "advance_python", "heat_apply"]
