@@ -114,6 +114,38 @@ def parle_threads(hidden, epochs):
     return out
 
 
+def replica_threads(hidden, n_replicas=N_REP, reps=7):
+    """Wall time of one Parle inner step's gradients (all replicas' minibatch gradients in one call) with 1 and
+    with all Numba threads: what running the replicas in parallel threads can gain on this machine."""
+    import numba
+
+    model, _ = problem("digits", hidden=(hidden,), lam=1e-4, seed=0)
+    rng = np.random.default_rng(0)
+    X = model.init(rng, n_replicas)
+    idx = rng.integers(0, model.n_samples, (n_replicas, BATCH))
+    nmax = numba.get_num_threads()
+    out = {"threads": nmax, "n_replicas": n_replicas}
+    try:
+        for nt in sorted({1, nmax}):
+            numba.set_num_threads(nt)
+            model.grad_batch(X, idx)
+            ts = []
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                for _ in range(200):
+                    model.grad_batch(X, idx)
+                ts.append((time.perf_counter() - t0) / 200)
+            out[f"step_s_{nt}"] = float(np.median(ts))
+    finally:
+        numba.set_num_threads(nmax)
+    out["speedup"] = out["step_s_1"] / out[f"step_s_{nmax}"]
+    try:
+        out["load"] = float(__import__("os").getloadavg()[0])
+    except OSError:  # pragma: no cover
+        out["load"] = float("nan")
+    return out
+
+
 def run(out, size="quick", executor="serial", progress=True):
     """Run (or resume) the experiment; writes ``optimisers.h5|png|md`` in ``out``; returns the summary dict."""
     pts = grid(size)
@@ -151,7 +183,7 @@ def run(out, size="quick", executor="serial", progress=True):
     if not ok:
         lines += [f"- Entropy-SGD, Elastic-SGD and Parle were NOT run: {why}.  Only the SGD baseline is reported; "
                   "the comparison with the claims is pending the vectorised finite-sum path of deeprelax.dynamics "
-                  "(issue 15 §1).", "- Parle speed-up: not measured (same reason)."]
+                  "(issue 15 §1)."]
         par = {}
     else:
         par = parle_threads(pts[0]["hidden"], pts[0]["epochs"])
@@ -170,6 +202,12 @@ def run(out, size="quick", executor="serial", progress=True):
                      f"{wn:.2f} s = {sp:.2f}x speed-up (the hardware bound is "
                      f"{par['threads']}x on {par['threads']} cores; the papers' 2-4x used 3-8 GPUs); SGD with the "
                      f"same gradient budget: {par['wall_sgd']:.2f} s.")
+    rt = run_points(NAME + "-threads", replica_threads, [{"hidden": pts[0]["hidden"]}], out, "serial", False)[0]
+    ntr = int(rt["threads"])
+    lines.append(f"- Replicas in parallel threads: one Parle inner step's gradients ({N_REP} replicas x batch {BATCH}, "
+                 f"d = {model.dim}) take {rt['step_s_1'] * 1e6:.0f} us with 1 thread and {rt[f'step_s_{ntr}'] * 1e6:.0f} us "
+                 f"with {ntr}: {rt['speedup']:.2f}x (machine load {rt['load']:.1f} on {ntr} cores when measured).  "
+                 f"This machine allows at most {ntr}x; the papers' 2-4x came from 3-8 GPUs.")
     from ._plots import plot_optimisers
 
     png = plot_optimisers(curves, f"{out}/{NAME}.png")
