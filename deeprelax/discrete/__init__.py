@@ -18,14 +18,14 @@ Algorithms (each returns :class:`DiscreteResult` with ``W``, ``energy``, ``solve
 Everything is compiled with Numba (``cache=True``) and runs one chain per instance in parallel
 when given a list of same-size instances.
 """
-from .anneal import anneal, replicated_anneal
+from .annealing import anneal, replicated_anneal
 from .enumeration import EnumerationResult, decode, encode, enumerate_solutions
-from .focusing_bp import focusing_bp
+from .belief_propagation import focusing_bp
 from .local_entropy import LocalEntropyCount, local_entropy_count
 from .problem import ENERGIES, BinaryPerceptron
 from .relaxation import entropy_sgd, replicated_sgd
 from .results import DiscreteResult
-from .robustness import RobustnessResult, robustness
+from .flatness import RobustnessResult, robustness
 
 __all__ = ["BinaryPerceptron", "ENERGIES", "enumerate_solutions", "EnumerationResult", "encode", "decode",
            "local_entropy_count", "LocalEntropyCount", "robustness", "RobustnessResult", "anneal",

@@ -20,23 +20,32 @@ from . import _energy, _rng
 
 
 @njit
-def minibatch_grad(xs, w, idx, start, b, kappa, forward, g):
-    """``g = (P/b) sum_{mu in idx[start:start+b]} grad l_mu(w)``; returns the minibatch loss (same scale)."""
+def minibatch_grad(xs, w, idx, start, b, kappa, forward, g, wsign):
+    """``g = (P/b) sum_{mu in idx[start:start+b]} grad l_mu(w)``; returns the minibatch loss (same scale).
+
+    ``wsign`` (int8, N) is scratch for ``sign(w)``: with ``forward=1`` the stabilities are integer dot
+    products (vectorised; float reductions are not, since the package compiles without fastmath).
+    """
     p, n = xs.shape
     inv = 1.0 / math.sqrt(n)
     for j in range(n):
         g[j] = 0.0
+    if forward == 1:
+        for j in range(n):
+            wsign[j] = 1 if w[j] >= 0.0 else -1
     scale = p / b
     loss = 0.0
     for k in range(start, start + b):
         mu = idx[k]
-        h = 0.0
         if forward == 0:
+            h = 0.0
             for j in range(n):
                 h += xs[mu, j] * w[j]
         else:
+            hi = 0
             for j in range(n):
-                h += xs[mu, j] * (1.0 if w[j] >= 0.0 else -1.0)
+                hi += xs[mu, j] * wsign[j]
+            h = float(hi)
         h *= inv
         m = kappa - h
         if m > 0.0:
@@ -111,7 +120,7 @@ def _rsgd_chain(xs, xsT, wr, gammas, lr, beta, kappa, b, forward, state, c, tr, 
             for st in range(steps):
                 loss = 0.0
                 for a in range(y):
-                    loss += minibatch_grad(xs, wr[a], idx[a], st * b, b, kappa, forward, G[a])
+                    loss += minibatch_grad(xs, wr[a], idx[a], st * b, b, kappa, forward, G[a], Wb)
                 evals += y * b
                 rsgd_update(wr, G, lr, gamma, beta, S)
         # observables after the epoch: errors of sign(centre) and of sign(w^a)
@@ -191,6 +200,7 @@ def _esgd_chain(xs, xsT, x, gammas, lr, lr_in, beta_in, L, ema, kappa, b, forwar
     g = np.empty(n)
     xp = np.empty(n)
     mu_ = np.empty(n)
+    wsg = np.empty(n, np.int8)
     h = np.empty(p, np.int32)
     noise = math.sqrt(2.0 * lr_in / beta_in) if beta_in > 0 else 0.0
     pos = p  # position in the current pattern permutation
@@ -209,7 +219,7 @@ def _esgd_chain(xs, xsT, x, gammas, lr, lr_in, beta_in, L, ema, kappa, b, forwar
                 if pos + b > p:
                     _shuffle(idx, state, c)
                     pos = 0
-                loss = minibatch_grad(xs, xp, idx, pos, b, kappa, forward, g)
+                loss = minibatch_grad(xs, xp, idx, pos, b, kappa, forward, g, wsg)
                 pos += b
                 evals += b
                 for j in range(n):

@@ -206,12 +206,13 @@ class BinaryPerceptron:
             raise ValueError(f"`n_test` must be a positive integer; got {n_test!r}.")
         rng = np.random.default_rng([int(seed), 0x7E57])
         wrong = np.zeros(w.shape[:-1], dtype=np.int64)
+        wf = w.astype(np.float64)  # float products are exact here (|sums| <= N < 2^53) and use BLAS
         done = 0
         while done < n_test:  # blocks of at most 4096 patterns (bounded memory)
             k = min(4096, n_test - done)
-            x = (2 * rng.integers(0, 2, size=(k, self.n), dtype=np.int8) - 1).astype(np.int32)
-            lab = np.sign(x @ wt.astype(np.int32))
-            out = np.sign(x @ w.astype(np.int32).T)  # (k,) or (k, m)
+            x = (2 * rng.integers(0, 2, size=(k, self.n), dtype=np.int8) - 1).astype(np.float64)
+            lab = np.sign(x @ wt.astype(np.float64))
+            out = np.sign(x @ wf.T)  # (k,) or (k, m)
             wrong += ((out.T if out.ndim == 2 else out) != lab).sum(-1)
             done += k
         err = wrong / n_test

@@ -47,7 +47,7 @@ import numpy as np
 
 from . import _relax_kernels as _k
 from . import _rng
-from .anneal import _pos, _single
+from .annealing import _pos, _single
 from .problem import BinaryPerceptron, stack_problems
 from .results import DiscreteResult, geometric_schedule
 
@@ -116,7 +116,8 @@ def replicated_sgd_step(problem, wr, *, lr: float, gamma: float, beta: float, ka
     G = np.empty_like(wr)
     idx = np.arange(problem.p)
     for a in range(wr.shape[0]):
-        _k.minibatch_grad(xs, wr[a], idx, 0, problem.p, float(kappa), _forward(forward), G[a])
+        _k.minibatch_grad(xs, wr[a], idx, 0, problem.p, float(kappa), _forward(forward), G[a],
+                          np.empty(problem.n, np.int8))
     _k.rsgd_update(wr, G, float(lr), float(gamma), float(beta), np.empty(problem.n))
     return wr
 

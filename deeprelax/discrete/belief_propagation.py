@@ -32,7 +32,7 @@ import numpy as np
 from solvers._jit import njit, pnjit, prange
 
 from . import _energy
-from .anneal import _pos, _single
+from .annealing import _pos, _single
 from .problem import stack_problems
 from .results import DiscreteResult, geometric_schedule
 
