@@ -17,6 +17,7 @@ from solvers import (FPResult, Grid, cole_hopf, fokker_planck_steady_state, gibb
 from . import io, losses  # noqa: E402
 from .prox import ProxResult, prox  # noqa: E402
 from . import dynamics, finite_sum, local_entropy as _le, sgd_noise, stats, validation  # noqa: E402
+from . import discrete  # noqa: E402
 from . import models  # noqa: E402
 from .dynamics import Trajectory  # noqa: E402
 from .local_entropy import (LocalEntropyResult, esgd_free_energy, local_entropy_grad,  # noqa: E402
@@ -32,4 +33,4 @@ __all__ = ["Grid", "hopf_lax", "cole_hopf", "solve_fokker_planck", "fokker_planc
            "FPResult", "solve_hj", "HJResult", "io", "losses", "prox", "ProxResult", "dynamics", "finite_sum", "models",
            "sgd_noise", "stats", "validation", "Trajectory", "local_entropy", "local_entropy_grad",
            "LocalEntropyResult", "scope_to_time", "time_to_scope", "esgd_free_energy", "sweep", "run_validation",
-           "__version__"]
+           "discrete", "__version__"]

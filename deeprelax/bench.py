@@ -16,7 +16,7 @@ from pathlib import Path
 
 #: Speed benchmarks in the order they run.
 SPEED = ("bench_hopf_lax", "bench_cole_hopf", "bench_hj", "bench_fokker_planck", "bench_dynamics", "bench_gpu",
-         "bench_models")
+         "bench_models", "bench_discrete")
 
 
 def benchmarks_dir() -> Path:

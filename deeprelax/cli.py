@@ -10,6 +10,7 @@ sgd-noise     SGD out of equilibrium checks only (sgd_noise_checks.json; exit 1 
 experiment    the papers' deep-learning experiments on small nets (HDF5 + PNG + markdown summary; resumable)
 bench         convergence table (exit 1 on an order regression) and speed benchmarks
 losses        list the registered losses
+discrete      binary perceptron: solve, enumerate, local-entropy, figures, check (`deeprelax discrete -h`)
 """
 from __future__ import annotations
 
@@ -241,7 +242,7 @@ def main(argv=None) -> int:
     v.add_argument("--size", default="full", choices=["test", "demo", "full"])
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--groups", nargs="+", default=None,
-                   help="subset of: exact sgld dynamics sgd_noise (default: all)")
+                   help="subset of: exact sgld dynamics sgd_noise discrete (default: all)")
 
     sn = sub.add_parser("sgd-noise", help="SGD out of equilibrium: D(x), Phi != f, Example 19, Lyapunov, eta/b")
     sn.add_argument("--out", default="sgd_noise", help="output directory (sgd_noise_checks.json)")
@@ -262,6 +263,15 @@ def main(argv=None) -> int:
     b.add_argument("--only", nargs="*", help="run only speed benchmarks whose name contains one of these")
     b.add_argument("--convergence-only", action="store_true", help="skip the speed benchmarks")
 
+    dc = sub.add_parser("discrete", help="binary perceptron (local entropy in discrete learning): "
+                        "solve | enumerate | local-entropy | figures | check", add_help=False)
+    dc.add_argument("rest", nargs=argparse.REMAINDER)
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["discrete"]:  # its own parser (so that `deeprelax discrete -h` reaches it)
+        from deeprelax.discrete.cli import main as discrete_main
+
+        return discrete_main(argv[1:])
     args = p.parse_args(argv)
     if args.cmd == "smooth":
         shape = None if args.shape is None else (args.shape[0] if len(args.shape) == 1 else tuple(args.shape))

@@ -8,6 +8,9 @@
 2. Every script in ``figures/`` (when run from a checkout that has them): ``smoothing_2d``,
    ``convergence``, ``fokker_planck_evolution``, ``trajectories``, ``vanishing_viscosity``; each
    caches its data as ``out/<name>.h5`` and writes ``out/<name>.png``.
+2b. Discrete learning (binary perceptron, :mod:`deeprelax.discrete`): the five ``figures/discrete_*.py``
+   targets at demo size (about a minute): enumeration statistics, success vs load at N = 101,
+   robustness, local entropy S(d), generalisation.
 3. The Entropy-SGD validation suite at demo size
    (``deeprelax.validation.run_validation(out / "validation", size="demo")``)
    when that module exists; otherwise a clearly labelled skip.
@@ -83,10 +86,11 @@ def run_figure_scripts(out: Path, names=FIGURE_SCRIPTS, recompute: bool = True) 
 
 
 def run_demo(out: str | Path = "figures/out", *, validation_size: str = "demo", figures: bool = True,
-             validation: bool = True) -> int:
+             validation: bool = True, discrete: bool = True) -> int:
     """Run the reproduction (module docstring); returns the exit code (non-zero if validation failed).
 
-    ``figures=False`` / ``validation=False`` skip stages 2 / 3 (for quick tests).
+    ``figures=False`` / ``validation=False`` skip stages 2 and 2b / 3 (for quick tests); ``discrete=False``
+    skips stage 2b only.
     """
     import matplotlib
 
@@ -108,6 +112,16 @@ def run_demo(out: str | Path = "figures/out", *, validation_size: str = "demo", 
     t_fig1 = time.perf_counter() - t_start
 
     lines += ["", "## Figures", ""] + (run_figure_scripts(out) if figures else ["SKIPPED (figures=False)"])
+
+    lines += ["", "## Discrete learning (binary perceptron, demo size)", ""]
+    if figures and discrete:
+        from deeprelax.discrete.cli import run_figures as run_discrete_figures
+
+        td = time.perf_counter()
+        print("Discrete learning: the five figures/discrete_*.py targets at demo size ...", flush=True)
+        lines += run_discrete_figures(out, size="demo") + [f"stage time: {time.perf_counter() - td:.1f} s"]
+    else:
+        lines += ["SKIPPED (figures=False or discrete=False)"]
 
     lines += ["", "## Entropy-SGD validation (demo size)", ""]
     rc = 0

@@ -20,7 +20,11 @@ Checks (paper-spec §7 item in brackets)
 * ``wide_sharp`` (SGD stays in the sharp basin, Entropy-SGD and the viscous flow reach the wide one);
 * ``sgd_noise_NN`` [15-17] (group ``"sgd_noise"``): SGD out of equilibrium, from
   :func:`deeprelax.sgd_noise.run_sgd_noise_checks` (diffusion matrix and temperature, Phi != f for
-  non-isotropic D, div(j rho_ss) = 0, Example 19, Lyapunov covariance, E[L] = eta Tr H/(4b), eta/b widths).
+  non-isotropic D, div(j rho_ss) = 0, Example 19, Lyapunov covariance, E[L] = eta Tr H/(4b), eta/b widths);
+* ``discrete_*`` (group ``"discrete"``): the binary perceptron of :mod:`deeprelax.discrete`
+  (enumeration, annealed count, incremental energies, local-entropy estimator, replicated-SGD gradient,
+  replicated algorithms vs annealing, centre, robustness, generalisation; see
+  :mod:`deeprelax.discrete.checks`).
 """
 from __future__ import annotations
 
@@ -532,7 +536,14 @@ def _check_sgd_noise(cfg, seed, figs):
     return out
 
 
-GROUPS = ("exact", "sgld", "dynamics", "sgd_noise")
+GROUPS = ("exact", "sgld", "dynamics", "sgd_noise", "discrete")
+
+
+def _check_discrete(cfg, seed, figs):
+    """Group "discrete": the binary-perceptron rows of :mod:`deeprelax.discrete.checks`."""
+    from .discrete.checks import run_discrete_checks
+
+    return [Check(**row) for row in run_discrete_checks(cfg["name"], seed)]
 
 
 def run_validation(out_dir, size: str = "full", seed: int = 0, groups=GROUPS,
@@ -545,7 +556,7 @@ def run_validation(out_dir, size: str = "full", seed: int = 0, groups=GROUPS,
     size : {"test", "demo", "full"}
     seed : int
         Base seed (every check derives its own fixed seed from it).
-    groups : subset of ("exact", "sgld", "dynamics", "sgd_noise")
+    groups : subset of ("exact", "sgld", "dynamics", "sgd_noise", "discrete")
     figures : bool
 
     Returns
@@ -564,7 +575,7 @@ def run_validation(out_dir, size: str = "full", seed: int = 0, groups=GROUPS,
     figs: dict = {}
     checks = []
     for name, fn in (("exact", _check_exact), ("sgld", _check_sgld), ("dynamics", _check_dynamics),
-                     ("sgd_noise", _check_sgd_noise)):
+                     ("sgd_noise", _check_sgd_noise), ("discrete", _check_discrete)):
         if name in groups:
             tg = time.perf_counter()
             cs = fn(cfg, int(seed), figs)

@@ -65,7 +65,7 @@ def table(res):
         te = np.asarray(d["test_error"])
         for m, name in enumerate(methods + ["teacher"]):
             x = te[m][~np.isnan(te[m])]
-            if x.size:
+            if x.size >= 3:  # a method that solved fewer than 3 instances at this load is left out
                 lab = "teacher" if name == "teacher" else targets.METHODS[name].label
                 rows.append(("large", float(a), name, lab, x.mean(), x.std(ddof=1) / np.sqrt(x.size) if x.size > 1 else 0,
                              x.size))
@@ -73,7 +73,7 @@ def table(res):
         for key in ["typical", "dense"] + [f"method:{m}" for m in methods]:
             x = np.asarray(d[key], float)
             x = x[~np.isnan(x)]
-            if x.size:
+            if x.size >= 3:
                 name = key.split(":")[-1]
                 lab = {"typical": "typical (all solutions)", "dense": "densest solution"}.get(key, None) \
                     or targets.METHODS[name].label

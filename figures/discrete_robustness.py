@@ -57,15 +57,24 @@ def plot(res, path):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), constrained_layout=True)
     cv = curves(res)
     f = res.fractions
+    teacher = cv["teacher"][1]
     for name, (label, mean, se, k) in cv.items():
         col, mk = STYLE[name]
-        for ax in axes:
-            ax.errorbar(f, mean, yerr=se, color=col, marker=mk, ms=5, lw=1.6 if name == "teacher" else 1.2,
-                        capsize=2, label=f"{label} ({k}/{res.solved.shape[1]} solved)")
+        axes[0].errorbar(f, mean, yerr=se, color=col, marker=mk, ms=5, lw=1.6 if name == "teacher" else 1.2,
+                         capsize=2, label=f"{label} ({k}/{res.solved.shape[1]} solved)")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            axes[1].plot(f[1:], mean[1:] / teacher[1:], color=col, marker=mk, ms=5, lw=1.2)
+    from deeprelax.discrete import targets
+
+    for m, name in enumerate(res.methods):
+        if name not in cv:  # solved no instance: say so in the legend
+            col, mk = STYLE[name]
+            axes[0].plot([], [], color=col, marker=mk, ls="none",
+                         label=f"{targets.METHODS[name].label} (0/{res.solved.shape[1]} solved)")
     axes[0].set_ylabel("training errors per pattern after the flips")
-    axes[1].set_yscale("log")
-    axes[1].set_xscale("symlog", linthresh=0.005)
-    for ax, t in zip(axes, ("(a) linear", "(b) log-log (symlog in f)")):
+    axes[1].set_ylabel("errors after the flips / the teacher's")
+    axes[1].set_ylim(bottom=0)
+    for ax, t in zip(axes, ("(a) mean over instances (+- standard error)", "(b) relative to the teacher")):
         ax.set_xlabel("fraction f of weights flipped at random")
         ax.set_title(t, fontsize=9)
         ax.grid(alpha=0.3)

@@ -295,13 +295,15 @@ def local_entropy_profiles(n: int, alpha: float, d, *, budget: int, methods=None
 @register_result
 @dataclass(frozen=True, repr=False)
 class EnumerationStatistics(Result):
-    """Target 5: per (alpha, instance) the number of solutions, of clusters and the largest cluster; (A, I)."""
+    """Target 5: per (alpha, instance) the number of solutions, of clusters, of isolated solutions
+    (single-solution clusters) and the largest cluster; each (A, I)."""
 
     n: int
     alphas: np.ndarray
     n_solutions: np.ndarray
     n_clusters: np.ndarray
     largest: np.ndarray
+    n_isolated: np.ndarray
     wall: float
     params: dict = field(default_factory=dict)
 
@@ -310,13 +312,14 @@ def enumeration_statistics(n: int, ps, *, n_instances: int, teacher: bool = Fals
     """Enumerate ``n_instances`` instances for each number of patterns in ``ps``."""
     ps = np.asarray(ps, int)
     A, I = ps.size, int(n_instances)
-    ns, nc, lg = (np.zeros((A, I), np.int64) for _ in range(3))
+    ns, nc, lg, iso = (np.zeros((A, I), np.int64) for _ in range(4))
     t0 = time.perf_counter()
     for a, p in enumerate(ps):
         for i, pr in enumerate(instances(n, p / n, I, teacher=teacher, seed0=seed0)):
             r = _en.enumerate_solutions(pr)
             ns[a, i], nc[a, i], lg[a, i] = r.n_solutions, r.n_clusters, r.largest_cluster
-    return EnumerationStatistics(n=n, alphas=ps / n, n_solutions=ns, n_clusters=nc, largest=lg,
+            iso[a, i] = int(np.sum(r.cluster_sizes == 1))
+    return EnumerationStatistics(n=n, alphas=ps / n, n_solutions=ns, n_clusters=nc, largest=lg, n_isolated=iso,
                                  wall=time.perf_counter() - t0, params={"teacher": teacher, "seed0": seed0})
 
 
