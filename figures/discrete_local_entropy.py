@@ -3,8 +3,9 @@
 Usage: ``python figures/discrete_local_entropy.py [--out figures/out] [--recompute] [--size tiny|demo|full]``.
 
 One teacher-student instance per panel (alpha = 0.5).  (a) N = 25, exact counts (depth-first
-enumeration of every configuration); besides the teacher and the methods' solutions, the densest
-solution of the instance (the one with the most solutions within distance 2, from the full
+enumeration of every configuration), drawn cumulatively (solutions within distance d, the reference
+included: at this N the shells oscillate with the parity of d); besides the teacher and the methods'
+solutions, the densest solution of the instance (the most solutions within distance 2, from the full
 enumeration).  (b) N = 201: exact counts for d <= 2, annealed importance sampling (64 chains) for
 larger d, with standard errors.  The grey curve is the ceiling log C(N, d) / N (every configuration
 of the shell a solution).  ``S = -inf`` (no solution at that distance) is drawn at the bottom.
@@ -72,31 +73,45 @@ def plot(res, path):
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), constrained_layout=True)
     for ax, panel, n in zip(axes, ("small", "large"), (res.params["n_small"], res.params["n_large"])):
         d = res.data[panel]
-        x = np.asarray(d["d"]) / n
+        dd = np.asarray(d["d"])
+        x = dd / n
+        small = panel == "small"
         floor = -0.02
-        ceil = theory.shell_log_count(n, d["d"]) / n
-        ax.plot(x, ceil, color="#999999", lw=1.2, ls="--", label="ceiling log C(N, d) / N")
+        if small:  # exact shells -> cumulative counts (the shells oscillate with the parity of d at small N)
+            ceil = np.log(np.cumsum(np.exp(theory.shell_log_count(n, np.arange(dd.max() + 1))))[dd]) / n
+        else:
+            ceil = theory.shell_log_count(n, dd) / n
+        ax.plot(x, ceil, color="#999999", lw=1.2, ls="--",
+                label="ceiling: every configuration a solution" if small else "ceiling log C(N, d) / N")
         for k, lab in enumerate(d["labels"]):
             S = np.asarray(d["S"][k], float)
             if np.all(np.isnan(S)):
                 continue
             col, mk = STYLE[_key(lab)]
             se = np.nan_to_num(np.asarray(d["S_se"][k], float))
-            y = np.where(np.isneginf(S), floor, S)
-            ax.errorbar(x, y, yerr=np.where(np.isneginf(S), 0, se), color=col, marker=mk, ms=5,
-                        lw=2.0 if lab == "teacher" else 1.2, capsize=2, label=lab)
-        ax.axhline(floor, color="#cccccc", lw=0.6)
-        ax.text(x[-1], floor, " no solution", fontsize=7, va="center", ha="right", color="#777777")
-        ax.set_xlabel("normalised Hamming distance d / N")
-        ax.set_ylabel("local entropy S(d) = log N(W, d) / N")
+            if small:
+                counts = np.where(np.isneginf(S), 0.0, np.round(np.exp(S * n)))
+                y = np.log(1.0 + np.cumsum(counts)) / n  # + the reference itself
+                se = np.zeros_like(y)
+            else:
+                y = np.where(np.isneginf(S), floor, S)
+                se = np.where(np.isneginf(S), 0, se)
+            ax.errorbar(x, y, yerr=se, color=col, marker=mk, ms=5, lw=2.0 if lab == "teacher" else 1.2, capsize=2,
+                        label=lab)
+        ax.set_xlabel("normalised Hamming distance d / N" + (" (log scale)" if not small else ""))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    axes[0].set_title(f"(a) N = {res.params['n_small']}, exact ({res.data['small']['n_solutions']} solutions)",
-                      fontsize=9)
+    axes[0].set_ylabel("log #{solutions within distance d} / N")
+    axes[1].set_ylabel("local entropy S(d) = log N(W, d) / N")
+    axes[1].set_xscale("log")
+    axes[1].axhline(-0.02, color="#cccccc", lw=0.6)
+    axes[1].text(axes[1].get_xlim()[0], -0.02, "  no solution at d", fontsize=7, va="bottom", color="#777777")
+    axes[0].set_title(f"(a) N = {res.params['n_small']}, exact, cumulative ({res.data['small']['n_solutions']} "
+                      "solutions in all)", fontsize=9)
     axes[1].set_title(f"(b) N = {res.params['n_large']}, exact for d <= 2, annealed importance sampling beyond",
                       fontsize=9)
     fig.suptitle(f"Local entropy around solutions, teacher-student alpha = {res.params['alpha']:g}: "
-                 "found solutions sit in dense regions, the teacher (typical) is isolated", fontsize=10)
+                 "found solutions sit in denser regions than the teacher (a typical, isolated solution)", fontsize=10)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

@@ -36,6 +36,8 @@ CONFIG = {  # N -> (alphas, instances, methods); fBP separately (alphas, instanc
                    (np.array([0.75, 0.8]), 10))},
 }
 MC = ["anneal_errors", "anneal_hinge", "replicated_anneal", "replicated_sgd", "entropy_sgd"]
+#: lower loads for the annealing baselines (their thresholds lie below the main grid at large N)
+LOW = {"tiny": None, "demo": None, "full": (np.array([0.25, 0.3, 0.35, 0.4]), ["anneal_errors", "anneal_hinge"])}
 
 
 def compute(n, size, part):
@@ -45,6 +47,8 @@ def compute(n, size, part):
     if part == "fbp":
         alphas, inst = fbp
         methods = ["focusing_bp"]
+    elif part == "low":
+        alphas, methods = LOW[size]
     else:
         methods = methods or MC
     print(f"discrete_threshold: N={n} {part} alphas={[float(a) for a in alphas]} x {inst} instances, budget {BUDGET[size]} sweeps",
@@ -59,7 +63,32 @@ def load_all(out, size, recompute=False):
         if cfg[3] is not None:
             res.append(cached(out / tag(f"discrete_threshold_N{n}_fbp", size), lambda: compute(n, size, "fbp"),
                               recompute))
-    return res
+        if LOW[size] is not None:
+            res.append(cached(out / tag(f"discrete_threshold_N{n}_low", size), lambda: compute(n, size, "low"),
+                              recompute))
+    return merge(res)
+
+
+def merge(results):
+    """One SuccessCurves per (N, method group) with the alpha grids of the parts joined (same instances)."""
+    from deeprelax.discrete.targets import SuccessCurves
+
+    by = {}
+    for r in results:
+        for m, name in enumerate(r.methods):
+            by.setdefault((r.n, name), []).append((r.alphas, r.solved[m], r.sweeps[m], r.energy[m], r.wall[m], r.budget))
+    out = []
+    for (n, name), parts in by.items():
+        if len({p[1].shape[1] for p in parts}) > 1:  # different instance counts: keep the parts apart
+            out += [SuccessCurves(n=n, alphas=p[0], methods=[name], solved=p[1][None], sweeps=p[2][None],
+                                  energy=p[3][None], wall=p[4][None], budget=p[5]) for p in parts]
+            continue
+        a = np.concatenate([p[0] for p in parts])
+        o = np.argsort(a, kind="stable")
+        cat = [np.concatenate([p[k] for p in parts])[o] for k in (1, 2, 3, 4)]
+        out.append(SuccessCurves(n=n, alphas=a[o], methods=[name], solved=cat[0][None], sweeps=cat[1][None],
+                                 energy=cat[2][None], wall=cat[3][None], budget=parts[0][5]))
+    return out
 
 
 def thresholds(results):
@@ -113,9 +142,12 @@ def plot(results, path):
             if b:
                 ax.annotate(b, (xi, yi), textcoords="offset points", xytext=(4, -3 if b == "<" else 3), fontsize=8,
                             color=col)
+    from matplotlib.ticker import NullFormatter
+
     ax.set_xscale("log")
     ax.set_xticks(ns)
     ax.set_xticklabels([str(n) for n in ns])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("N")
     ax.set_ylabel("algorithmic threshold (success 1/2)")
     ax.set_title("thresholds ('<'/'>': outside the alpha grid)", fontsize=9)

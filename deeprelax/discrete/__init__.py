@@ -26,7 +26,9 @@ from .problem import ENERGIES, BinaryPerceptron
 from .relaxation import entropy_sgd, replicated_sgd
 from .results import DiscreteResult
 from .flatness import RobustnessResult, robustness
+from . import checks, targets, theory  # noqa: E402  (registers the targets' result classes for io.load)
 
 __all__ = ["BinaryPerceptron", "ENERGIES", "enumerate_solutions", "EnumerationResult", "encode", "decode",
            "local_entropy_count", "LocalEntropyCount", "robustness", "RobustnessResult", "anneal",
-           "replicated_anneal", "replicated_sgd", "entropy_sgd", "focusing_bp", "DiscreteResult"]
+           "replicated_anneal", "replicated_sgd", "entropy_sgd", "focusing_bp", "DiscreteResult", "targets",
+           "theory", "checks"]

@@ -205,16 +205,20 @@ class BinaryPerceptron:
         if int(n_test) < 1:
             raise ValueError(f"`n_test` must be a positive integer; got {n_test!r}.")
         rng = np.random.default_rng([int(seed), 0x7E57])
-        wrong = np.zeros(w.shape[:-1], dtype=np.int64)
-        wf = w.astype(np.float64)  # float products are exact here (|sums| <= N < 2^53) and use BLAS
+        w2 = w.reshape(-1, self.n)
+        wrong = np.zeros(w2.shape[0], dtype=np.int64)
         done = 0
-        while done < n_test:  # blocks of at most 4096 patterns (bounded memory)
+        while done < n_test:  # blocks of at most 4096 patterns x rows: <= 2^24 products (128 MB) at a time
             k = min(4096, n_test - done)
             x = (2 * rng.integers(0, 2, size=(k, self.n), dtype=np.int8) - 1).astype(np.float64)
             lab = np.sign(x @ wt.astype(np.float64))
-            out = np.sign(x @ wf.T)  # (k,) or (k, m)
-            wrong += ((out.T if out.ndim == 2 else out) != lab).sum(-1)
+            step = max(1, (1 << 24) // k)
+            for r0 in range(0, w2.shape[0], step):
+                # float products are exact here (|sums| <= N < 2^53) and use BLAS
+                out = np.sign(x @ w2[r0:r0 + step].astype(np.float64).T)  # (k, rows)
+                wrong[r0:r0 + step] += (out != lab[:, None]).sum(0)
             done += k
+        wrong = wrong.reshape(w.shape[:-1])
         err = wrong / n_test
         return err, np.sqrt(err * (1 - err) / n_test)
 

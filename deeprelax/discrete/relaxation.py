@@ -129,9 +129,9 @@ def _init_w(problems, y, seed, stream, init_scale):
 
 
 # ----------------------------------------------------------------------------- replicated SGD
-def replicated_sgd(problem, *, y: int = 3, max_sweeps: int = 3000, lr: float = 0.05, beta: float = 1.0,
-                   gamma0: float = 0.05, gamma1: float = 5.0, kappa: float = 0.5, batch_size: int | None = None,
-                   forward: str = "continuous", init_scale: float = 0.5, seed: int = 0):
+def replicated_sgd(problem, *, y: int = 3, max_sweeps: int = 2000, lr: float = 0.003, beta: float = 1.0,
+                   gamma0: float = 0.05, gamma1: float = 5.0, kappa: float = 0.3, batch_size: int | None = None,
+                   forward: str = "sign", init_scale: float = 0.5, seed: int = 0):
     r"""Replicated SGD on the continuous relaxation (module docstring).
 
     Parameters
@@ -148,9 +148,10 @@ def replicated_sgd(problem, *, y: int = 3, max_sweeps: int = 3000, lr: float = 0
     kappa : float
         Margin of the squared-hinge surrogate.
     batch_size : int, optional
-        Patterns per minibatch (default P: full batch).
-    forward : {"continuous", "sign"}
-        Where the stabilities are evaluated (module docstring).
+        Patterns per minibatch (default ``max(1, P // 10)``).
+    forward : {"sign", "continuous"}
+        Where the stabilities are evaluated (module docstring); "sign" (straight-through) solves far
+        more instances (N = 201, alpha = 0.5: 8/8 against 0/8 for "continuous" at 3000 sweeps).
     init_scale : float
         Initial weights uniform in ``[-init_scale, init_scale]``.
     seed : int
@@ -171,7 +172,7 @@ def replicated_sgd(problem, *, y: int = 3, max_sweeps: int = 3000, lr: float = 0
     init_scale = _pos("init_scale", init_scale)
     fw = _forward(forward)
     p, n = problems[0].p, problems[0].n
-    b = _batch(batch_size, p)
+    b = _batch(max(1, p // 10) if batch_size is None else batch_size, p)
     epochs = max(1, T // y)
     gammas = geometric_schedule(g0, g1, epochs)
     wr = _init_w(problems, y, seed, 31, init_scale)
@@ -205,9 +206,9 @@ def replicated_sgd(problem, *, y: int = 3, max_sweeps: int = 3000, lr: float = 0
 
 
 # ----------------------------------------------------------------------------- Entropy-SGD
-def entropy_sgd(problem, *, max_sweeps: int = 3000, lr: float = 1.0, lr_in: float = 0.02, beta_in: float = 1e4,
-                L: int = 20, ema: float = 0.25, gamma0: float = 0.03, gamma1: float = 10.0, kappa: float = 0.5,
-                batch_size: int | None = None, forward: str = "continuous", init_scale: float = 0.5,
+def entropy_sgd(problem, *, max_sweeps: int = 2000, lr: float = 1.0, lr_in: float = 0.02, beta_in: float = 1e4,
+                L: int = 20, ema: float = 0.25, gamma0: float = 0.03, gamma1: float = 30.0, kappa: float = 0.5,
+                batch_size: int | None = None, forward: str = "sign", init_scale: float = 0.5,
                 seed: int = 0):
     r"""Entropy-SGD on the continuous relaxation (module docstring).
 

@@ -46,5 +46,5 @@ def test_readme_discrete_example_runs(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     ns: dict = {}
     exec(compile(code, "README.md", "exec"), ns)
-    assert ns["rsa"].solved and ns["rsa"].energy == 0
+    assert ns["rsgd"].solved and ns["rsgd"].energy == 0
     assert np.all(np.isfinite(ns["S"].S[ns["S"].count > 0]))

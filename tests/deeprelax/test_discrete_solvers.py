@@ -70,3 +70,22 @@ def test_robustness_single_flip_mean_is_exact():
     exact = pr.energy(flips).mean()
     assert abs(res.mean[0, 1] - exact) < 4 * res.stderr[0, 1]
     assert np.array_equal(res.mean[0], res.mean[1])  # common random numbers across rows
+
+
+def test_algorithmic_threshold_interpolates_and_reports_bounds():
+    from deeprelax.discrete.targets import algorithmic_threshold
+
+    a = np.array([0.5, 0.6, 0.7, 0.8])
+    solved = np.zeros((4, 10), bool)
+    solved[0, :] = True
+    solved[1, :8] = True   # 0.8
+    solved[2, :2] = True   # 0.2 -> crossing at 0.6 + 0.3/0.6 * 0.1 = 0.65
+    c, se, bound = algorithmic_threshold(a, solved, n_boot=200)
+    assert bound == "" and abs(c - 0.65) < 1e-12 and 0 < se < 0.05
+    assert algorithmic_threshold(a, np.zeros((4, 10), bool))[2] == "<"
+    assert algorithmic_threshold(a, np.ones((4, 10), bool))[2] == ">"
+    # a non-monotone dip is pooled (isotonic fit) before interpolating
+    solved2 = solved.copy()
+    solved2[1, :] = False
+    solved2[1, :4] = True  # 0.4 at 0.6, 0.2 at 0.7 -> crossing between 0.5 and 0.6
+    assert 0.5 < algorithmic_threshold(a, solved2, n_boot=10)[0] < 0.6
