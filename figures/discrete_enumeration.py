@@ -65,7 +65,7 @@ def plot(res, path):
     from deeprelax.plot import _plt
 
     plt = _plt()
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.4), constrained_layout=True)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.2), constrained_layout=True)
     for c, (key, d) in enumerate(res.data.items()):
         n = int(key[1:])
         s = stats(d)
@@ -92,7 +92,10 @@ def plot(res, path):
         ax.axvline(0.833, color="#999999", lw=0.8, ls=":")
         ax.set_title(t + "  (dotted: alpha_c = 0.833, N = inf)", fontsize=9)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax is axes[2]:
+            ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+        else:
+            ax.legend(fontsize=7)
     fig.suptitle("Exhaustive enumeration, binary perceptron with random labels: one cluster at low load, "
                  "fragmentation into many small clusters near capacity", fontsize=10)
     fig.savefig(path, dpi=110)
