@@ -31,12 +31,11 @@ import numba  # noqa: E402
 
 from deeprelax import discrete as dd  # noqa: E402
 from deeprelax.discrete import _energy, _rng  # noqa: E402
-from solvers._jit import njit  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-@njit
+@numba.njit(cache=False)  # no disk cache: this module is loaded by path (deeprelax bench) or as __main__
 def _naive_metropolis(xsT, W, beta, n_flips, state):
     """Baseline: the same Metropolis chain, every proposal's energy recomputed from scratch (O(N P))."""
     n, p = xsT.shape
