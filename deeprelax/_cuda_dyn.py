@@ -13,17 +13,17 @@ CPU chain routines of :mod:`deeprelax._dyn_kernels`:
 Random numbers: the device twins of the counter-based generator (:mod:`deeprelax._rng`:
 SplitMix64 finaliser keys, 256-layer ziggurat; the tables are passed as device arrays), so chain
 ``c`` of a run sees the very numbers the CPU backend draws for it, whatever the thread layout.
-Losses: device twins of :func:`deeprelax._nbloss.nb_grad` / ``nb_value`` for the analytic kinds
-0-7, specialised at compile time on the loss kind and the dimension (positions live in registers/local memory).
-Softmin and Gaussian-mixture weights are recomputed per well instead of stored (same operations,
-same values; no per-thread array of wells).
+Losses: the one per-point body of each analytic kind 0-7 (:mod:`deeprelax._nbloss`), compiled as a
+device function from the same Python source (:func:`loss_funcs`), specialised at compile time on the
+loss kind, the dimension and the scratch length (positions and the per-well scratch live in
+registers/local memory).
 
 Positions stay on the device for the whole run; thinned snapshots (``save_every``) are written
 into a device array ``(n_saved, n_chains, d)`` and copied back once at the end, with the final
 positions and the per-chain status.
 
 Not on the device (``backend="cuda"`` raises a ValueError naming the argument; ``"auto"`` uses
-the CPU): finite-sum losses (minibatch or full gradients), :func:`elastic_sgd`, :func:`parle`.
+the CPU): user losses, finite-sum losses (minibatch or full gradients), :func:`elastic_sgd`, :func:`parle`.
 Precision is float64 only.
 
 Agreement: bit-identical in numba's CUDA simulator; on a GPU, libdevice ``exp``/``log``/``sin``
@@ -56,7 +56,6 @@ DEVICE_KINDS = (NB.KIND_QUADRATIC, NB.KIND_ABS, NB.KIND_DOUBLE_WELL, NB.KIND_SOF
 #: Threads per block of the chain kernels.
 TPB = 128
 
-_LOG_2PI = NB._LOG_2PI
 STREAM_NOISE = RNG.STREAM_NOISE
 
 
@@ -90,231 +89,36 @@ def rng_funcs():
     return RNG.device_funcs()
 
 
-# ----------------------------------------------------------------------------- loss device twins
+# ----------------------------------------------------------------------------- loss device functions
+@functools.lru_cache(maxsize=None)
+def _device_bodies():
+    """Every body and helper of :mod:`deeprelax._nbloss`, compiled as CUDA device functions from the same source."""
+    _bind()
+    return NB.retarget(lambda f: cuda.jit(device=True, inline=True)(f))
+
+
 @functools.lru_cache(maxsize=None)
 def loss_funcs(kind: int, d: int):
-    """Device twins ``grad(params, x, out)`` and ``value(params, x)`` of ``nb_grad`` / ``nb_value``
-    for one loss ``kind`` and dimension ``d`` (both compile-time constants)."""
-    _bind()
+    """Device functions ``grad(params, x, out, S)`` and ``value(params, x, S)`` of loss ``kind``: its one
+    per-point body of :mod:`deeprelax._nbloss`, compiled for the device (the kind is fixed at compile time;
+    ``d`` is accepted for the kernels' cache keys).  ``S``: a local array of :func:`scratch_len` floats."""
     KIND = int(kind)
-    D = int(d)
     if KIND not in DEVICE_KINDS:
         raise ValueError(f"loss kind {KIND} has no CUDA twin; device kinds are {DEVICE_KINDS}.")
+    k = NB.KINDS[KIND]
+    dev = _device_bodies()
+    return dev[k.grad.py_func.__name__], dev[k.value.py_func.__name__]
 
-    @cuda.jit(device=True, inline=True)
-    def softmin_q(params, x, i):
-        """q_i(x) = a_i |x - m_i|^2 / 2 + c_i (``_softmin_logits``)."""
-        k = int(params[1])
-        oa = 3
-        om = oa + k
-        oc = om + k * D
-        s = 0.0
-        for j in range(D):
-            r = x[j] - params[om + i * D + j]
-            s += r * r
-        return 0.5 * params[oa + i] * s + params[oc + i]
 
-    @cuda.jit(device=True, inline=True)
-    def gaussmix_l(params, x, i):
-        """log w_i + log N(x; m_i, s_i^2 I) (``_gaussmix_logits``)."""
-        k = int(params[1])
-        ow = 2
-        om = ow + k
-        osd = om + k * D
-        s = 0.0
-        for j in range(D):
-            r = x[j] - params[om + i * D + j]
-            s += r * r
-        var = params[osd + i] * params[osd + i]
-        return math.log(params[ow + i]) - 0.5 * D * (_LOG_2PI + math.log(var)) - s / (2.0 * var)
-
-    @cuda.jit(device=True, inline=True)
-    def spline_f2(params, x0, deriv):
-        n = int(params[0])
-        ok = 1
-        oc = 1 + n
-        m = n - 1
-        lo = params[ok]
-        hi = params[ok + n - 1]
-        ell = params[oc + 4 * m + 1]
-        if x0 < lo:
-            th = math.tanh((x0 - lo) / ell)
-            slope = params[oc + 2 * m + 0]
-            if deriv == 0:
-                return params[oc + 3 * m + 0] + slope * ell * th
-            return slope * (1.0 - th * th)
-        if x0 >= hi:
-            hl = hi - params[ok + n - 2]
-            i = m - 1
-            c0 = params[oc + i]
-            c1 = params[oc + m + i]
-            c2 = params[oc + 2 * m + i]
-            slope = (3.0 * c0 * hl + 2.0 * c1) * hl + c2
-            th = math.tanh((x0 - hi) / ell)
-            if deriv == 0:
-                return params[oc + 4 * m] + slope * ell * th
-            return slope * (1.0 - th * th)
-        h = (hi - lo) / m
-        i = int((x0 - lo) / h)
-        if i > m - 1:
-            i = m - 1
-        if i < 0:
-            i = 0
-        while i < m - 1 and x0 >= params[ok + i + 1]:
-            i += 1
-        while i > 0 and x0 < params[ok + i]:
-            i -= 1
-        s = x0 - params[ok + i]
-        c0 = params[oc + i]
-        c1 = params[oc + m + i]
-        c2 = params[oc + 2 * m + i]
-        c3 = params[oc + 3 * m + i]
-        if deriv == 0:
-            return ((c0 * s + c1) * s + c2) * s + c3
-        return (3.0 * c0 * s + 2.0 * c1) * s + c2
-
-    @cuda.jit(device=True)
-    def grad(params, x, out):
-        if KIND == 0:
-            for i in range(D):
-                r = 0.0
-                for j in range(D):
-                    r += params[1 + i * D + j] * x[j]
-                out[i] = r
-        elif KIND == 1:
-            for i in range(D):
-                out[i] = 1.0 if x[i] > 0 else (-1.0 if x[i] < 0 else 0.0)
-        elif KIND == 2:
-            out[0] = x[0] * (x[0] * x[0] - 1.0)
-            for i in range(1, D):
-                out[i] = x[i]
-        elif KIND == 3:
-            k = int(params[1])
-            beta = params[2]
-            oa = 3
-            om = oa + k
-            imin = 0
-            qmin = softmin_q(params, x, 0)
-            for i in range(1, k):
-                qi = softmin_q(params, x, i)
-                if qi < qmin:
-                    qmin = qi
-                    imin = i
-            s = 0.0
-            if not math.isinf(beta):
-                for i in range(k):
-                    s += math.exp(-beta * (softmin_q(params, x, i) - qmin))
-            for j in range(D):
-                out[j] = 0.0
-            for i in range(k):
-                if math.isinf(beta):
-                    w = 1.0 if i == imin else 0.0
-                else:
-                    w = math.exp(-beta * (softmin_q(params, x, i) - qmin))
-                    w /= s
-                wa = w * params[oa + i]
-                if wa != 0.0:
-                    for j in range(D):
-                        out[j] += wa * (x[j] - params[om + i * D + j])
-        elif KIND == 4:
-            x0 = x[0]
-            out[0] = 2.0 * x0 + 3.0 * math.pi * math.cos(2 * math.pi * x0) + spline_f2(params, x0, 1)
-        elif KIND == 5:
-            A = params[1]
-            for i in range(D):
-                out[i] = (2.0 * x[i] + 2.0 * math.pi * A * math.sin(2.0 * math.pi * x[i])) / params[2]
-        elif KIND == 6:
-            for i in range(D):
-                out[i] = math.pi * math.sin(math.pi * x[i])
-        else:
-            k = int(params[1])
-            ow = 2
-            om = ow + k
-            osd = om + k * D
-            mx = gaussmix_l(params, x, 0)
-            for i in range(1, k):
-                li = gaussmix_l(params, x, i)
-                if li > mx:
-                    mx = li
-            s = 0.0
-            for i in range(k):
-                s += math.exp(gaussmix_l(params, x, i) - mx)
-            for j in range(D):
-                out[j] = 0.0
-            for i in range(k):
-                e = math.exp(gaussmix_l(params, x, i) - mx)
-                wv = e / s / (params[osd + i] * params[osd + i])
-                for j in range(D):
-                    out[j] += wv * (x[j] - params[om + i * D + j])
-
-    @cuda.jit(device=True)
-    def value(params, x):
-        if KIND == 0:
-            s = 0.0
-            for i in range(D):
-                r = 0.0
-                for j in range(D):
-                    r += params[1 + i * D + j] * x[j]
-                s += x[i] * r
-            return 0.5 * s
-        elif KIND == 1:
-            s = 0.0
-            for i in range(D):
-                s += abs(x[i])
-            return s
-        elif KIND == 2:
-            r = x[0] * x[0] - 1.0
-            s = 0.25 * r * r
-            for i in range(1, D):
-                s += 0.5 * x[i] * x[i]
-            return s
-        elif KIND == 3:
-            k = int(params[1])
-            beta = params[2]
-            qmin = softmin_q(params, x, 0)
-            for i in range(1, k):
-                qi = softmin_q(params, x, i)
-                if qi < qmin:
-                    qmin = qi
-            if math.isinf(beta):
-                return qmin
-            s = 0.0
-            for i in range(k):
-                s += math.exp(-beta * (softmin_q(params, x, i) - qmin))
-            return qmin - math.log(s) / beta
-        elif KIND == 4:
-            x0 = x[0]
-            return x0 ** 2 + 1.5 * math.sin(2 * math.pi * x0) + spline_f2(params, x0, 0)
-        elif KIND == 5:
-            A = params[1]
-            s = 0.0
-            for i in range(D):
-                s += x[i] * x[i] + A * (1.0 - math.cos(2.0 * math.pi * x[i]))
-            return s / params[2]
-        elif KIND == 6:
-            s = 0.0
-            for i in range(D):
-                s -= math.cos(math.pi * x[i])
-            return s
-        else:
-            k = int(params[1])
-            mx = gaussmix_l(params, x, 0)
-            for i in range(1, k):
-                li = gaussmix_l(params, x, i)
-                if li > mx:
-                    mx = li
-            s = 0.0
-            for i in range(k):
-                s += math.exp(gaussmix_l(params, x, i) - mx)
-            return -(mx + math.log(s))
-
-    return grad, value
+def scratch_len(kind: int, params) -> int:
+    """Local scratch floats the device loss functions need (compile-time constant of a kernel)."""
+    return max(1, NB.scratch_len(kind, params))
 
 
 # ----------------------------------------------------------------------------- chain kernels
 @functools.lru_cache(maxsize=None)
-def sgd_kernel(kind: int, d: int, lm: bool):
-    """Kernel twin of ``_sgd_chain`` for one (loss kind, dimension, scheme)."""
+def sgd_kernel(kind: int, d: int, lm: bool, ks: int = 1):
+    """Kernel twin of ``_sgd_chain`` for one (loss kind, dimension, scheme, loss scratch length)."""
     _bind()
     R = rng_funcs()
     grad, _ = loss_funcs(kind, d)
@@ -322,6 +126,7 @@ def sgd_kernel(kind: int, d: int, lm: bool):
     D = int(d)
     DP = D + 1
     LM = bool(lm)
+    KS = int(ks)
 
     @cuda.jit
     def kern(params, X0, hs, sig, noisy, master, slot, xs, xf, status, ZX, ZF):
@@ -332,6 +137,7 @@ def sgd_kernel(kind: int, d: int, lm: bool):
         g = cuda.local.array(D, np.float64)
         xi = cuda.local.array(DP, np.float64)
         xi2 = cuda.local.array(DP, np.float64)
+        S = cuda.local.array(KS, np.float64)
         for j in range(D):
             x[j] = X0[c, j]
         nkey = chain_key(master, c, STREAM_NOISE)
@@ -342,7 +148,7 @@ def sgd_kernel(kind: int, d: int, lm: bool):
             for j in range(D):
                 xs[slot[0], c, j] = x[j]
         for n in range(n_steps):
-            grad(params, x, g)
+            grad(params, x, g, S)
             h = hs[n]
             s = sig[n]
             if LM:
@@ -379,14 +185,15 @@ def sgd_kernel(kind: int, d: int, lm: bool):
 
 
 @functools.lru_cache(maxsize=None)
-def esgd_kernel(kind: int, d: int):
-    """Kernel twin of ``_esgd_chain`` (analytic losses) for one (loss kind, dimension)."""
+def esgd_kernel(kind: int, d: int, ks: int = 1):
+    """Kernel twin of ``_esgd_chain`` (analytic losses) for one (loss kind, dimension, loss scratch length)."""
     _bind()
     R = rng_funcs()
     grad, _ = loss_funcs(kind, d)
     chain_key, fill_normals = R.chain_key, R.fill_normals
     D = int(d)
     DP = D + 1
+    KS = int(ks)
 
     @cuda.jit
     def kern(params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho, master, slot, xs, mus, xf,
@@ -400,6 +207,7 @@ def esgd_kernel(kind: int, d: int):
         m = cuda.local.array(D, np.float64)
         g = cuda.local.array(D, np.float64)
         xi = cuda.local.array(DP, np.float64)
+        S = cuda.local.array(KS, np.float64)
         for j in range(D):
             x[j] = X0[c, j]
         nkey = chain_key(master, c, STREAM_NOISE)
@@ -415,7 +223,7 @@ def esgd_kernel(kind: int, d: int):
                 m[j] = 0.0
             cnt = 0
             for ell in range(L):
-                grad(params, y, g)
+                grad(params, y, g, S)
                 if mom != 0.0:
                     for j in range(D):
                         m[j] = mom * m[j] + g[j]
@@ -440,13 +248,13 @@ def esgd_kernel(kind: int, d: int):
                     xs[sl, c, j] = x[j]
                     mus[sl, c, j] = mu[j]
             if outer_mode == 2:
-                grad(params, mu, g)
+                grad(params, mu, g, S)
                 for j in range(D):
                     x[j] -= lrs[k] * g[j]
             else:
                 inv = 1.0 / t if outer_mode == 0 else 1.0
                 if rho != 0.0:
-                    grad(params, x, g)
+                    grad(params, x, g, S)
                     for j in range(D):
                         x[j] -= lrs[k] * ((x[j] - mu[j]) * inv + rho * g[j])
                 else:
@@ -519,7 +327,8 @@ def run_sgd(kind, params, X0, hs, sig, lm, master, slot, ns):
     """
     _bind()
     nc, d = X0.shape
-    kern = sgd_kernel(int(kind), int(d), bool(lm))
+    ks = scratch_len(kind, params)
+    kern = sgd_kernel(int(kind), int(d), bool(lm), ks)
     ZX, ZF = _tables()
     noisy = bool(np.any(sig != 0.0))
 
@@ -534,7 +343,7 @@ def run_sgd(kind, params, X0, hs, sig, lm, master, slot, ns):
         out = (dxs.copy_to_host(), dxf.copy_to_host(), dst.copy_to_host())
         return out, time.perf_counter() - t0
 
-    comp = _compile_once(("sgd", int(kind), int(d), bool(lm)), lambda: go(1))
+    comp = _compile_once(("sgd", int(kind), int(d), bool(lm), ks), lambda: go(1))
     out, wall = go(nc)
     return out + (wall, comp)
 
@@ -546,7 +355,8 @@ def run_esgd(kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, m
     """
     _bind()
     nc, d = X0.shape
-    kern = esgd_kernel(int(kind), int(d))
+    ks = scratch_len(kind, params)
+    kern = esgd_kernel(int(kind), int(d), ks)
     ZX, ZF = _tables()
 
     def go(n):
@@ -563,7 +373,7 @@ def run_esgd(kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, m
         out = (dxs.copy_to_host(), dmus.copy_to_host(), dxf.copy_to_host(), dst.copy_to_host())
         return out, time.perf_counter() - t0
 
-    comp = _compile_once(("esgd", int(kind), int(d)), lambda: go(1))
+    comp = _compile_once(("esgd", int(kind), int(d), ks), lambda: go(1))
     out, wall = go(nc)
     return out + (wall, comp)
 
@@ -635,16 +445,18 @@ def uniform_block(master, chain, stream, counters):
 
 
 @functools.lru_cache(maxsize=None)
-def _loss_hook_kernel(kind, d):
+def _loss_hook_kernel(kind, d, ks):
     _bind()
     grad, value = loss_funcs(kind, d)
+    KS = int(ks)
 
     @cuda.jit
     def ev(params, X, V, G):
         i = cuda.grid(1)
         if i < X.shape[0]:
-            V[i] = value(params, X[i])
-            grad(params, X[i], G[i])
+            S = cuda.local.array(KS, np.float64)
+            V[i] = value(params, X[i], S)
+            grad(params, X[i], G[i], S)
 
     return ev
 
@@ -656,7 +468,7 @@ def loss_eval(loss, X):
     check_device_kind(kind)
     X = np.ascontiguousarray(X, dtype=np.float64)
     n, d = X.shape
-    ev = _loss_hook_kernel(kind, d)
+    ev = _loss_hook_kernel(kind, d, scratch_len(kind, loss.nb_params))
     V = cuda.device_array(n, np.float64)
     G = cuda.device_array((n, d), np.float64)
     with quiet():

@@ -7,21 +7,28 @@ of one step of one chain form a block ``B`` of ``m`` numbers (counters ``B m .. 
 so any loop order, any thread split, and the numpy twins see exactly the same numbers;
 minibatches of finite-sum losses use stream 1 (:func:`deeprelax._rng.fill_batch`).
 
-Every algorithm has a per-chain routine ``_<alg>_chain`` and two drivers,
-``_<alg>_ser`` (``range``) and ``_<alg>_par`` (``prange`` over chains); a
-chain's arithmetic is identical in both.  ``status[c]`` is ``-1`` on success or
-the step at which chain ``c`` went non-finite (the chain then stops).
+Every algorithm has a per-chain routine ``_<alg>_chain`` (the reference form: one chain's
+arithmetic, the form the CUDA backend runs one thread per chain) and two drivers, ``_<alg>_ser``
+(``range``) and ``_<alg>_par`` (``prange``).  ``status[c]`` is ``-1`` on success or the step at which
+chain ``c`` went non-finite (the chain then stops).
 
-Blocks: for analytic losses, SGD/SGLD and Entropy-SGD run ``BLOCK`` chains together
-(``_sgd_block``, ``_esgd_block``; the drivers ``prange`` over blocks).  Each step makes one
-:func:`deeprelax._nbloss.nb_grad_rows` call for the whole block, then separate short passes
-for the normals, the update and the finiteness checks.  A per-chain gradient call cost
-40-60 ns here, more than the rest of a 2-D Langevin step: Numba increments and decrements
-the reference counts of its array arguments (atomic operations, and a shared cache line
-across threads for ``params``), which its reference-count pruning cannot remove past the
-dispatcher's error paths.  The blocked kernels use each chain's keys, counters and
-arithmetic unchanged, so their results equal the per-chain kernels' bit for bit
-(``tests/test_dyn_blocks.py``); finite-sum losses keep the per-chain path.
+Losses: the kernels reach the loss only through the provider functions of
+:mod:`deeprelax._kernel_loss` (``loss_grad_rows``, ``loss_grad``, ``loss_grad_batch_rows``), with the
+runtime arguments ``kind, params``: built-in losses dispatch on ``kind``, compiled user losses run
+copies of these kernels bound to the user's functions, Python losses call back with all the rows of a
+block at once.
+
+Blocks: SGD/SGLD and Entropy-SGD run ``bw`` chains together (``_sgd_block``, ``_esgd_block``; the
+drivers loop or ``prange`` over blocks; ``bw = BLOCK`` for compiled losses, all chains for Python
+losses).  Each step makes one ``loss_grad_rows`` (or, with minibatches, ``loss_grad_batch_rows``)
+call for the whole block, then separate short passes for the normals, the update and the finiteness
+checks.  A per-chain gradient call cost 40-60 ns here, more than the rest of a 2-D Langevin step:
+Numba increments and decrements the reference counts of its array arguments (atomic operations, and a
+shared cache line across threads for ``params``), which its reference-count pruning cannot remove past
+the dispatcher's error paths.  The blocked kernels use each chain's keys, counters and arithmetic
+unchanged, so their results equal the per-chain kernels' bit for bit (``tests/test_dyn_blocks.py``),
+minibatches included.  Elastic-SGD and Parle advance one system per ``_<alg>_chain`` call, with all its
+replicas' gradients in one rows call per step.
 """
 from __future__ import annotations
 
@@ -31,32 +38,42 @@ import numpy as np
 
 from solvers._jit import njit, pnjit, prange
 
-from ._nbloss import KIND_GAUSSMIX, KIND_SOFTMIN, nb_grad, nb_grad_rows
+from ._kernel_loss import loss_grad, loss_grad_batch_rows, loss_grad_rows
+from ._nbloss import loss_scratch_len
 from ._rng import (STREAM_BATCH, STREAM_NOISE, batch_block, chain_key, fill_batch, fill_normals,  # noqa: F401
                    normals_block, uniform_block, uniform_pos, znormal)
-from .finite_sum import _FS_MIN_KIND, fs_grad_full, fs_grad_idx
 
 #: Small helpers are inlined at the Numba-IR level: Numba does not inline across compiled functions,
 #: and a call costs 5-15 ns here, as much as a whole 2-D Langevin step.
 _inline = njit(inline="always")
 
-#: ``nb_grad`` of :mod:`deeprelax._nbloss`, inlined into the chain loops (same source, same arithmetic;
-#: a call per gradient would double the cost of a 2-D step).
-nb_grad_inline = _inline(nb_grad.py_func)
 
 
 # ----------------------------------------------------------------------------- gradient dispatch
 @njit
-def grad_dispatch(kind, params, x, out, bkey, block, batch, replace, idx):
-    """``grad f`` (analytic kinds, or full finite-sum when ``batch <= 0``) or a minibatch gradient."""
-    if kind >= _FS_MIN_KIND:
-        if batch <= 0:
-            fs_grad_full(kind, params, x, out)
-        else:
-            fill_batch(bkey, block, int(params[0]), batch, replace, idx)
-            fs_grad_idx(kind, params, x, idx, batch, out)
+def grad_dispatch(kind, params, x, out, bkey, block, batch, replace, idx, S):
+    """``grad f`` at one point (``batch <= 0``), or the minibatch gradient on ``batch`` indices drawn from
+    block ``block`` of the chain's minibatch stream ``bkey`` (``N = params[0]`` samples)."""
+    if batch <= 0:
+        loss_grad(kind, params, x, out, S)
     else:
-        nb_grad(kind, params, x, out)
+        fill_batch(bkey, block, int(params[0]), batch, replace, idx)
+        d = x.shape[0]
+        loss_grad_batch_rows(kind, params, x.reshape((1, d)), idx.reshape((1, batch)), batch,
+                             out.reshape((1, d)), 0, 1)
+
+
+@_inline
+def _grad_block(kind, params, X, G, B, S, batch, replace, bkeys, block, IDX):
+    """Gradients of rows ``0 .. B-1``: full (``batch <= 0``) or minibatch; row ``i`` draws block
+    ``block`` of its stream ``bkeys[i]`` (the per-chain kernels' counters)."""
+    if batch > 0:
+        N = int(params[0])
+        for i in range(B):
+            fill_batch(bkeys[i], block, N, batch, replace, IDX[i])
+        loss_grad_batch_rows(kind, params, X, IDX, batch, G, 0, B)
+    else:
+        loss_grad_rows(kind, params, X, G, 0, B, S)
 
 
 @_inline
@@ -81,6 +98,7 @@ def _sgd_chain(c, kind, params, X0, hs, sig, lm, master, batch, replace, slot, x
     g = np.empty(d)
     xi = np.empty(d + 1)
     xi2 = np.empty(d + 1)
+    S = np.empty(loss_scratch_len(kind, params))
     idx = np.empty(max(batch, 1), np.int64)
     nkey = chain_key(master, c, STREAM_NOISE)
     bkey = chain_key(master, c, STREAM_BATCH)
@@ -94,10 +112,7 @@ def _sgd_chain(c, kind, params, X0, hs, sig, lm, master, batch, replace, slot, x
     if slot[0] >= 0:
         xs[slot[0], c, :] = x
     for n in range(n_steps):
-        if kind < _FS_MIN_KIND:  # analytic loss: direct call (keeps the hot path short)
-            nb_grad_inline(kind, params, x, g)
-        else:
-            grad_dispatch(kind, params, x, g, bkey, n, batch, replace, idx)
+        grad_dispatch(kind, params, x, g, bkey, n, batch, replace, idx, S)
         h = hs[n]
         s = sig[n]
         if lm:
@@ -125,34 +140,31 @@ def _sgd_chain(c, kind, params, X0, hs, sig, lm, master, batch, replace, slot, x
     xf[c, :] = x
 
 
-#: Chains per block in the analytic-loss SGD kernel: one gradient dispatch per block and step.
+#: Chains per block for compiled losses: one gradient dispatch per block and step.
 BLOCK = 64
 
 
-@_inline
-def _scratch_len(kind, params):
-    return int(params[1]) if (kind == KIND_SOFTMIN or kind == KIND_GAUSSMIX) else 1
-
-
 @njit
-def _sgd_block(blk, kind, params, X0, hs, sig, lm, master, slot, xs, xf, status):
-    """Chains ``blk*BLOCK ..`` of ``_sgd_chain`` for an analytic loss, advanced together.
+def _sgd_block(blk, bw, kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status):
+    """Chains ``blk*bw .. blk*bw + bw - 1`` of ``_sgd_chain``, advanced together.
 
-    Per step: one :func:`nb_grad_rows` call for the whole block, then each live chain's update with
-    exactly ``_sgd_chain``'s arithmetic and random numbers (same keys, same counters), so results are
+    Per step: one gradient call for the whole block, then each live chain's update with exactly
+    ``_sgd_chain``'s arithmetic and random numbers (same keys, same counters), so results are
     bit-identical to the per-chain kernel; a chain that turns non-finite is frozen (status = step).
     """
     n_all = X0.shape[0]
     d = X0.shape[1]
-    c0 = blk * BLOCK
-    c1 = min(n_all, c0 + BLOCK)
+    c0 = blk * bw
+    c1 = min(n_all, c0 + bw)
     B = c1 - c0
     X = np.empty((B, d))
     G = np.empty((B, d))
     XI = np.empty((B, d + 1))
     xi2 = np.empty(d + 1)
-    L = np.empty(_scratch_len(kind, params))
+    S = np.empty(loss_scratch_len(kind, params))
+    IDX = np.empty((B, max(batch, 1)), np.int64)
     keys = np.empty(B, np.uint64)
+    bkeys = np.empty(B, np.uint64)
     alive = np.ones(B, np.bool_)
     n_steps = hs.size
     noisy = False
@@ -164,6 +176,7 @@ def _sgd_block(blk, kind, params, X0, hs, sig, lm, master, slot, xs, xf, status)
         for j in range(d):
             X[i, j] = X0[c, j]
         keys[i] = chain_key(master, c, STREAM_NOISE)
+        bkeys[i] = chain_key(master, c, STREAM_BATCH)
         if lm and noisy:
             fill_normals(keys[i], 0, d, xi2)
             for j in range(d):
@@ -173,7 +186,7 @@ def _sgd_block(blk, kind, params, X0, hs, sig, lm, master, slot, xs, xf, status)
                 xs[slot[0], c, j] = X[i, j]
     Z = np.empty((B, d))
     for n in range(n_steps):
-        nb_grad_rows(kind, params, X, G, 0, B, L)
+        _grad_block(kind, params, X, G, B, S, batch, replace, bkeys, n, IDX)
         h = hs[n]
         s = sig[n]
         # separate passes (normals, update, checks) keep each loop short and branch-free
@@ -223,23 +236,15 @@ def _sgd_block(blk, kind, params, X0, hs, sig, lm, master, slot, xs, xf, status)
 
 
 @njit
-def _sgd_ser(kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status):
-    if kind < _FS_MIN_KIND:
-        for blk in range((X0.shape[0] + BLOCK - 1) // BLOCK):
-            _sgd_block(blk, kind, params, X0, hs, sig, lm, master, slot, xs, xf, status)
-        return
-    for c in range(X0.shape[0]):
-        _sgd_chain(c, kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status)
+def _sgd_ser(kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status, bw):
+    for blk in range((X0.shape[0] + bw - 1) // bw):
+        _sgd_block(blk, bw, kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status)
 
 
 @pnjit
-def _sgd_par(kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status):
-    if kind < _FS_MIN_KIND:
-        for blk in prange((X0.shape[0] + BLOCK - 1) // BLOCK):
-            _sgd_block(blk, kind, params, X0, hs, sig, lm, master, slot, xs, xf, status)
-        return
-    for c in prange(X0.shape[0]):
-        _sgd_chain(c, kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status)
+def _sgd_par(kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status, bw):
+    for blk in prange((X0.shape[0] + bw - 1) // bw):
+        _sgd_block(blk, bw, kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status)
 
 
 # ----------------------------------------------------------------------------- Entropy-SGD / HJ-prox
@@ -249,7 +254,8 @@ def _esgd_chain(c, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, b
     """One chain of Entropy-SGD (``outer_mode`` 0: ``x -= lr (x - mu)/t``; 1: ``x -= lr (x - mu)``;
     2: ``x -= lr grad f(mu)``).  Inner: ``y -= eta' (g_mom(y) + (y - x)/t) + sig xi``;
     ``mu`` = EMA with weight ``ema`` on the old value, or (``ema < 0``) the running mean of the
-    inner iterates after ``burn`` discarded ones.  ``rho > 0`` adds ``rho grad f_mb(x)`` to the outer step."""
+    inner iterates after ``burn`` discarded ones.  ``rho > 0`` adds ``rho grad f_mb(x)`` to the outer step.
+    Minibatch counters: ``k (L + 1) + ell`` for inner step ``ell``, ``k (L + 1) + L`` for the outer step."""
     d = X0.shape[1]
     x = X0[c].copy()
     y = np.empty(d)
@@ -257,6 +263,7 @@ def _esgd_chain(c, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, b
     m = np.empty(d)
     g = np.empty(d)
     xi = np.empty(d + 1)
+    S = np.empty(loss_scratch_len(kind, params))
     idx = np.empty(max(batch, 1), np.int64)
     nkey = chain_key(master, c, STREAM_NOISE)
     bkey = chain_key(master, c, STREAM_BATCH)
@@ -271,10 +278,7 @@ def _esgd_chain(c, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, b
             m[j] = 0.0
         cnt = 0
         for ell in range(L):
-            if kind < _FS_MIN_KIND:  # analytic loss: direct call (keeps the hot path short)
-                nb_grad_inline(kind, params, y, g)
-            else:
-                grad_dispatch(kind, params, y, g, bkey, k * (L + 1) + ell, batch, replace, idx)
+            grad_dispatch(kind, params, y, g, bkey, k * (L + 1) + ell, batch, replace, idx, S)
             if mom != 0.0:
                 for j in range(d):
                     m[j] = mom * m[j] + g[j]
@@ -298,19 +302,13 @@ def _esgd_chain(c, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, b
             xs[sl, c, :] = x
             mus[sl, c, :] = mu
         if outer_mode == 2:
-            if kind < _FS_MIN_KIND:  # analytic loss: direct call (keeps the hot path short)
-                nb_grad(kind, params, mu, g)  # once per outer step: no need to inline
-            else:
-                grad_dispatch(kind, params, mu, g, bkey, k * (L + 1) + L, batch, replace, idx)
+            grad_dispatch(kind, params, mu, g, bkey, k * (L + 1) + L, batch, replace, idx, S)
             for j in range(d):
                 x[j] -= lrs[k] * g[j]
         else:
             inv = 1.0 / t if outer_mode == 0 else 1.0
             if rho != 0.0:
-                if kind < _FS_MIN_KIND:  # analytic loss: direct call (keeps the hot path short)
-                    nb_grad(kind, params, x, g)  # once per outer step
-                else:
-                    grad_dispatch(kind, params, x, g, bkey, k * (L + 1) + L, batch, replace, idx)
+                grad_dispatch(kind, params, x, g, bkey, k * (L + 1) + L, batch, replace, idx, S)
                 for j in range(d):
                     x[j] -= lrs[k] * ((x[j] - mu[j]) * inv + rho * g[j])
             else:
@@ -326,15 +324,15 @@ def _esgd_chain(c, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, b
 
 
 @njit
-def _esgd_block(blk, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
-                master, slot, xs, mus, xf, status):
-    """Chains ``blk*BLOCK ..`` of ``_esgd_chain`` for an analytic loss, advanced together (one
-    :func:`nb_grad_rows` call per block and inner step; each chain's arithmetic and random numbers
-    exactly as in ``_esgd_chain``, so results are bit-identical)."""
+def _esgd_block(blk, bw, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
+                master, batch, replace, slot, xs, mus, xf, status):
+    """Chains ``blk*bw ..`` of ``_esgd_chain``, advanced together (one gradient call per block and inner
+    step; each chain's arithmetic and random numbers exactly as in ``_esgd_chain``, so results are
+    bit-identical)."""
     n_all = X0.shape[0]
     d = X0.shape[1]
-    c0 = blk * BLOCK
-    c1 = min(n_all, c0 + BLOCK)
+    c0 = blk * bw
+    c1 = min(n_all, c0 + bw)
     B = c1 - c0
     X = np.empty((B, d))
     Y = np.empty((B, d))
@@ -342,13 +340,16 @@ def _esgd_block(blk, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema,
     M = np.empty((B, d))
     G = np.empty((B, d))
     Z = np.empty((B, d))
-    S = np.empty(_scratch_len(kind, params))
+    S = np.empty(loss_scratch_len(kind, params))
+    IDX = np.empty((B, max(batch, 1)), np.int64)
     keys = np.empty(B, np.uint64)
+    bkeys = np.empty(B, np.uint64)
     alive = np.ones(B, np.bool_)
     for i in range(B):
         for j in range(d):
             X[i, j] = X0[c0 + i, j]
         keys[i] = chain_key(master, c0 + i, STREAM_NOISE)
+        bkeys[i] = chain_key(master, c0 + i, STREAM_BATCH)
     n_outer = tks.size
     for k in range(n_outer):
         t = tks[k]
@@ -361,7 +362,7 @@ def _esgd_block(blk, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema,
                 M[i, j] = 0.0
         cnt = 0
         for ell in range(L):
-            nb_grad_rows(kind, params, Y, G, 0, B, S)
+            _grad_block(kind, params, Y, G, B, S, batch, replace, bkeys, k * (L + 1) + ell, IDX)
             if mom != 0.0:
                 for i in range(B):
                     for j in range(d):
@@ -397,7 +398,7 @@ def _esgd_block(blk, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema,
                         xs[sl, c0 + i, j] = X[i, j]
                         mus[sl, c0 + i, j] = MU[i, j]
         if outer_mode == 2:
-            nb_grad_rows(kind, params, MU, G, 0, B, S)
+            _grad_block(kind, params, MU, G, B, S, batch, replace, bkeys, k * (L + 1) + L, IDX)
             for i in range(B):
                 if alive[i]:
                     for j in range(d):
@@ -405,7 +406,7 @@ def _esgd_block(blk, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema,
         else:
             inv = 1.0 / t if outer_mode == 0 else 1.0
             if rho != 0.0:
-                nb_grad_rows(kind, params, X, G, 0, B, S)
+                _grad_block(kind, params, X, G, B, S, batch, replace, bkeys, k * (L + 1) + L, IDX)
                 for i in range(B):
                     if alive[i]:
                         for j in range(d):
@@ -436,31 +437,33 @@ def _esgd_block(blk, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema,
 
 @njit
 def _esgd_ser(kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
-              master, batch, replace, slot, xs, mus, xf, status):
-    if kind < _FS_MIN_KIND:
-        for blk in range((X0.shape[0] + BLOCK - 1) // BLOCK):
-            _esgd_block(blk, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
-                        master, slot, xs, mus, xf, status)
-        return
-    for c in range(X0.shape[0]):
-        _esgd_chain(c, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
+              master, batch, replace, slot, xs, mus, xf, status, bw):
+    for blk in range((X0.shape[0] + bw - 1) // bw):
+        _esgd_block(blk, bw, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
                     master, batch, replace, slot, xs, mus, xf, status)
 
 
 @pnjit
 def _esgd_par(kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
-              master, batch, replace, slot, xs, mus, xf, status):
-    if kind < _FS_MIN_KIND:
-        for blk in prange((X0.shape[0] + BLOCK - 1) // BLOCK):
-            _esgd_block(blk, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
-                        master, slot, xs, mus, xf, status)
-        return
-    for c in prange(X0.shape[0]):
-        _esgd_chain(c, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
+              master, batch, replace, slot, xs, mus, xf, status, bw):
+    for blk in prange((X0.shape[0] + bw - 1) // bw):
+        _esgd_block(blk, bw, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
                     master, batch, replace, slot, xs, mus, xf, status)
 
 
 # ----------------------------------------------------------------------------- Elastic-SGD
+@_inline
+def _replica_grads(kind, params, Y, GR, n_rep, S, batch, replace, bkey, block0, IDX):
+    """Gradients of all replicas in one call; replica ``a`` draws minibatch block ``block0 + a``."""
+    if batch > 0:
+        N = int(params[0])
+        for a in range(n_rep):
+            fill_batch(bkey, block0 + a, N, batch, replace, IDX[a])
+        loss_grad_batch_rows(kind, params, Y, IDX, batch, GR, 0, n_rep)
+    else:
+        loss_grad_rows(kind, params, Y, GR, 0, n_rep, S)
+
+
 @njit
 def _elastic_chain(c, kind, params, X0, n_rep, hs, coup, crate, sigs, centre_mode, master, batch, replace,
                    slot, xs, reps, xf, status):
@@ -468,7 +471,9 @@ def _elastic_chain(c, kind, params, X0, n_rep, hs, coup, crate, sigs, centre_mod
 
     ``y^a -= h (g(y^a) + coup (y^a - xb)) - sig xi^a``;
     centre (old replica mean ``ybar``): mode 0 ``xb += crate h coup (ybar - xb)``; mode 1 (EASGD sum)
-    ``xb += crate h coup n (ybar - xb)``; mode 2 ``xb = mean of the new replicas``."""
+    ``xb += crate h coup n (ybar - xb)``; mode 2 ``xb = mean of the new replicas``.
+    All replicas' gradients in one call per step (replicas are independent within a step); replica ``a``
+    at step ``n`` uses minibatch block ``n n_rep + a``."""
     d = X0.shape[1]
     xb = X0[c].copy()
     Y = np.empty((n_rep, d))
@@ -476,13 +481,11 @@ def _elastic_chain(c, kind, params, X0, n_rep, hs, coup, crate, sigs, centre_mod
         for j in range(d):
             Y[a, j] = xb[j]
     ybar = np.empty(d)
-    g = np.empty(d)
     GR = np.empty((n_rep, d))
-    S = np.empty(_scratch_len(kind, params))
-    analytic = kind < _FS_MIN_KIND
+    S = np.empty(loss_scratch_len(kind, params))
     mm = n_rep * d
     xi = np.empty(mm + 1)
-    idx = np.empty(max(batch, 1), np.int64)
+    IDX = np.empty((n_rep, max(batch, 1)), np.int64)
     nkey = chain_key(master, c, STREAM_NOISE)
     bkey = chain_key(master, c, STREAM_BATCH)
     if slot[0] >= 0:
@@ -499,13 +502,8 @@ def _elastic_chain(c, kind, params, X0, n_rep, hs, coup, crate, sigs, centre_mod
             ybar[j] /= n_rep
         if s != 0.0:
             fill_normals(nkey, n, mm, xi)
-        if analytic:   # every replica's gradient in one dispatch (replicas are independent within a step)
-            nb_grad_rows(kind, params, Y, GR, 0, n_rep, S)
+        _replica_grads(kind, params, Y, GR, n_rep, S, batch, replace, bkey, n * n_rep, IDX)
         for a in range(n_rep):
-            if not analytic:
-                grad_dispatch(kind, params, Y[a], g, bkey, n * n_rep + a, batch, replace, idx)
-                for j in range(d):
-                    GR[a, j] = g[j]
             if s != 0.0:
                 for j in range(d):
                     Y[a, j] = Y[a, j] - h * (GR[a, j] + coup * (Y[a, j] - xb[j])) + s * xi[a * d + j]
@@ -561,6 +559,7 @@ def _parle_chain(c, kind, params, X0, n_rep, L, nb, lrs, g0, r0, growth, gcap, r
     ``y^a -= lr d`` (+ ``sfac sqrt(lr) xi`` when ``sfac > 0``); ``z^a = ema z^a + (1 - ema) y^a``.
     Sync (every ``L``): ``r = min(r0 growth^k, rcap)``; ``xb = mean z^a``;
     ``d = (x^a - z^a) + r (x^a - xb)``; momentum on ``m_x``; ``y^a -= lr d``; ``x^a = y^a``; ``xb = mean x^a``.
+    Replica ``a`` at inner step ``t`` uses minibatch block ``t n_rep + a``.
     """
     d = X0.shape[1]
     X = np.empty((n_rep, d))
@@ -574,13 +573,11 @@ def _parle_chain(c, kind, params, X0, n_rep, L, nb, lrs, g0, r0, growth, gcap, r
             Y[a, j] = X0[c, j]
             Z[a, j] = X0[c, j]
     xb = X0[c].copy()
-    g = np.empty(d)
     GR = np.empty((n_rep, d))
-    S = np.empty(_scratch_len(kind, params))
-    analytic = kind < _FS_MIN_KIND
+    S = np.empty(loss_scratch_len(kind, params))
     mm = n_rep * d
     xi = np.empty(mm + 1)
-    idx = np.empty(max(batch, 1), np.int64)
+    IDX = np.empty((n_rep, max(batch, 1)), np.int64)
     nkey = chain_key(master, c, STREAM_NOISE)
     bkey = chain_key(master, c, STREAM_BATCH)
     if slot[0] >= 0:
@@ -597,13 +594,8 @@ def _parle_chain(c, kind, params, X0, n_rep, L, nb, lrs, g0, r0, growth, gcap, r
                     gk = gcap
                 if sfac != 0.0:
                     fill_normals(nkey, t, mm, xi)
-                if analytic:   # every replica's gradient in one dispatch (independent within a step)
-                    nb_grad_rows(kind, params, Y, GR, 0, n_rep, S)
+                _replica_grads(kind, params, Y, GR, n_rep, S, batch, replace, bkey, t * n_rep, IDX)
                 for a in range(n_rep):
-                    if not analytic:
-                        grad_dispatch(kind, params, Y[a], g, bkey, t * n_rep + a, batch, replace, idx)
-                        for j in range(d):
-                            GR[a, j] = g[j]
                     for j in range(d):
                         dj = GR[a, j] + gk * (Y[a, j] - X[a, j])
                         if mom != 0.0:

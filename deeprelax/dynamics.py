@@ -48,7 +48,7 @@ from solvers.errors import NonFiniteError, check_positive
 from solvers.result import Result, register_result
 
 from . import _dyn_kernels as K
-from .finite_sum import is_finite_sum_kind
+from ._kernel_loss import KernelLoss, kernel_loss
 
 __all__ = ["Trajectory", "sgd", "sgld", "entropy_sgd", "hj_prox", "elastic_sgd", "parle",
            "ESGD_CODE", "PARLE_CODE", "RNG_NAME"]
@@ -131,12 +131,22 @@ def _master_key(rng) -> int:
     return int(rng.integers(0, 2 ** 64, dtype=np.uint64))
 
 
-def _loss_codes(loss):
-    kind = getattr(loss, "nb_kind", -1)
-    params = getattr(loss, "nb_params", None)
-    if kind is None or int(kind) < 0 or params is None:
-        raise TypeError(f"`loss` must have a Numba twin (nb_kind >= 0 and nb_params); got {loss!r}.")
-    return int(kind), np.ascontiguousarray(params, dtype=np.float64)
+def _loss(loss, x0) -> tuple:
+    """``(loss, KernelLoss)``: a plain callable becomes a loss of the dimension of ``x0``."""
+    from .losses import as_loss
+
+    loss = as_loss(loss, dim=_x0_dim(x0), where="dynamics")
+    return loss, kernel_loss(loss)
+
+
+def _x0_dim(x0):
+    a = np.asarray(x0)
+    return int(a.shape[-1]) if a.ndim >= 1 else None
+
+
+def _kernels(kl: KernelLoss):
+    """The kernel family of :mod:`deeprelax._dyn_kernels` for this loss (see :mod:`deeprelax._kernel_loss`)."""
+    return kl.kernels(vars(K))
 
 
 def _x0(loss, x0, n_chains):
@@ -195,12 +205,13 @@ def _slots(n_steps, save_every):
     return slot, np.asarray(saved, dtype=np.int64)
 
 
-def _batch(loss, batch, replace):
+def _batch(kl: KernelLoss, loss, batch, replace):
     if batch is None:
         return 0, bool(replace)
-    if not is_finite_sum_kind(getattr(loss, "nb_kind", -1)):
-        raise ValueError(f"`batch` needs a finite-sum loss (deeprelax.finite_sum); got {loss!r} with batch={batch!r}.")
-    N = int(loss.n_samples)
+    if kl.n_samples <= 0:
+        raise ValueError(f"`batch` needs a finite-sum loss (n_samples and grad_batch; deeprelax.finite_sum, "
+                         f"deeprelax.models); got {loss!r} with batch={batch!r}.")
+    N = kl.n_samples
     if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
         raise ValueError(f"`batch` must be a positive integer (batch >= 1) or None; got {batch!r}.")
     if not replace and batch > N:
@@ -212,20 +223,26 @@ def _beta(beta):
     return check_positive("beta", beta, allow_inf=True)
 
 
-def _run(ser, par, make_args, n_chains, work, parallel):
-    """Compile on empty inputs (timed) if needed, then run; returns (outputs, wall, compile, parallel)."""
-    if parallel is None:
+def _run(ser, par, make_args, n_chains, work, parallel, kl: KernelLoss):
+    """Compile on empty inputs (timed) if needed, then run; returns (outputs, wall, compile, parallel).
+
+    Python (vectorised) losses run the serial kernel: their gradient is one Python call per step."""
+    if kl.vectorised:
+        parallel = False
+    elif parallel is None:
         parallel = n_chains > 1 and use_parallel(work)
     kern = par if parallel else ser
     compile_time = 0.0
-    if not kern.signatures:
+    with kl.active():
+        if not kern.signatures:
+            t0 = time.perf_counter()
+            kern(*make_args(0))
+            compile_time = time.perf_counter() - t0
+        args = make_args(n_chains)
         t0 = time.perf_counter()
-        kern(*make_args(0))
-        compile_time = time.perf_counter() - t0
-    args = make_args(n_chains)
-    t0 = time.perf_counter()
-    kern(*args)
-    return args, time.perf_counter() - t0, compile_time, bool(parallel)
+        kern(*args)
+        wall = time.perf_counter() - t0
+    return args, wall, compile_time, bool(parallel)
 
 
 def _check_status(status, algorithm, what="step"):
@@ -241,10 +258,10 @@ def _seed(key):
     return {"key": int(key), "rng": RNG_NAME}
 
 
-def _backend(backend, n_chains, kind, algorithm, supported=True):
+def _backend(backend, n_chains, kl: KernelLoss, algorithm, supported=True):
     """``backend`` resolved for ``n_chains`` chains: "cuda" only where a device kernel exists.
 
-    ``backend="cuda"`` where it does not (finite-sum loss, Elastic-SGD, Parle) is a ValueError;
+    ``backend="cuda"`` where it does not (user or finite-sum loss, Elastic-SGD, Parle) is a ValueError;
     ``"auto"`` then falls back to the CPU.
     """
     be = _cuda.resolve_backend(backend, n_chains)
@@ -252,9 +269,9 @@ def _backend(backend, n_chains, kind, algorithm, supported=True):
         return be
     if not supported:
         why = f"{algorithm} has no CUDA kernel"
-    elif is_finite_sum_kind(kind) or not (0 <= kind <= 7):
-        why = f"`loss` must be an analytic loss (nb_kind 0-7) on the device; got nb_kind={kind} (finite-sum losses " \
-              f"and their minibatches run on the CPU)"
+    elif kl.path != "builtin" or not (0 <= kl.kind <= 7):
+        why = (f"`loss` must be a built-in analytic loss (nb_kind 0-7) on the device; got a {kl.path} loss with "
+               f"kind {kl.kind} (user losses, finite-sum losses and their minibatches run on the CPU)")
     else:
         return be
     if backend == "auto":
@@ -350,11 +367,12 @@ def sgld(loss, x0, *, lr, n_steps, beta=1.0, decay=None, convention="dr", scheme
 
 def _langevin(name, loss, x0, lr, n_steps, beta, scheme, rng, save_every, batch, replace, n_chains, parallel,
               extra, backend="cpu"):
-    kind, params = _loss_codes(loss)
+    loss, kl = _loss(loss, x0)
+    kind, params = kl.kind, kl.params
     n_steps = _posint("n_steps", n_steps)
     X0 = _x0(loss, x0, n_chains)
     nc, d = X0.shape
-    be = _backend(backend, nc, kind, name)
+    be = _backend(backend, nc, kl, name)
     h = _sched("lr", lr, n_steps)
     beta = _beta(beta)
     if scheme not in ("em", "lm"):
@@ -364,28 +382,30 @@ def _langevin(name, loss, x0, lr, n_steps, beta, scheme, rng, save_every, batch,
         sig = np.zeros(n_steps)
     else:
         sig = np.sqrt(h / (2.0 * beta)) if lm else np.sqrt(2.0 * h / beta)
-    b, rep = _batch(loss, batch, replace)
+    b, rep = _batch(kl, loss, batch, replace)
     key = _master_key(rng) if (not math.isinf(beta) or b > 0 or rng is not None) else 0
     slot, saved = _slots(n_steps, save_every)
     ns = saved.size
     master = np.uint64(key)
+    bw = kl.block(nc, K.BLOCK)
 
     def make(n):
         return (kind, params, X0[:n], h, sig, lm, master, b, rep, slot, np.zeros((ns, n, d)),
-                np.zeros((n, d)), np.full(n, -1, np.int64))
+                np.zeros((n, d)), np.full(n, -1, np.int64), bw)
 
     if be == "cuda":
         from . import _cuda_dyn
         xs, xf, status, wall, comp = _cuda_dyn.run_sgd(kind, params, X0, h, sig, lm, master, slot, ns)
         par = None
     else:
-        args, wall, comp, par = _run(K._sgd_ser, K._sgd_par, make, nc, nc * n_steps, parallel)
-        xs, xf, status = args[-3], args[-2], args[-1]
+        KK = _kernels(kl)
+        args, wall, comp, par = _run(KK._sgd_ser, KK._sgd_par, make, nc, nc * n_steps, parallel, kl)
+        xs, xf, status = args[-4], args[-3], args[-2]
     _check_status(status, name)
     ts = np.concatenate([[0.0], np.cumsum(h)])[saved]
     prm = {"lr": h if np.ptp(h) > 0 else float(h[0]), "n_steps": n_steps, "beta": beta, "scheme": scheme,
            "batch": batch, "replace": rep, "n_chains": nc, "save_every": save_every, "parallel": par,
-           "loss": repr(loss), "backend": be}
+           "loss": repr(loss), "loss_path": kl.path, "backend": be}
     prm.update({k: v for k, v in extra.items() if k != "epsilon"})
     sched = {"h": h}
     if "epsilon" in extra:
@@ -468,12 +488,13 @@ def hj_prox(loss, x0, *, t, lr, inner_lr, L, n_steps, scoping=0.0, ema=0.0, oute
 
 def _esgd(name, loss, x0, t, lr, inner_lr, L, n_steps, beta, scoping, ema, burn_in, nesterov, momentum, noise,
           epsilon, outer, rho, rng, save_every, batch, replace, n_chains, parallel, backend="cpu"):
-    kind, params = _loss_codes(loss)
+    loss, kl = _loss(loss, x0)
+    kind, params = kl.kind, kl.params
     n_steps = _posint("n_steps", n_steps)
     L = _posint("L", L)
     X0 = _x0(loss, x0, n_chains)
     nc, d = X0.shape
-    be = _backend(backend, nc, kind, name)
+    be = _backend(backend, nc, kl, name)
     t0 = check_positive("t", t)
     scoping = float(scoping)
     if not math.isfinite(scoping) or scoping < 0:
@@ -515,17 +536,18 @@ def _esgd(name, loss, x0, t, lr, inner_lr, L, n_steps, beta, scoping, ema, burn_
         raise ValueError(f"`rho` must be finite and non-negative (rho >= 0); got {rho!r}.")
     if rho > 0 and outer == "prox-grad":
         raise ValueError("`rho` > 0 is not used with outer='prox-grad'; set rho=0.")
-    b, rep = _batch(loss, batch, replace)
+    b, rep = _batch(kl, loss, batch, replace)
     noisy = bool(np.any(sigs > 0))
     key = _master_key(rng) if (noisy or b > 0 or rng is not None) else 0
     slot, saved = _slots(n_steps, save_every)
     ns = saved.size
     master = np.uint64(key)
     om = _OUTER[outer]
+    bw = kl.block(nc, K.BLOCK)
 
     def make(n):
         return (kind, params, X0[:n], L, tks, lrs, ilrs, sigs, om, ema_v, burn, mom, rho, master, b, rep, slot,
-                np.zeros((ns, n, d)), np.full((ns, n, d), np.nan), np.zeros((n, d)), np.full(n, -1, np.int64))
+                np.zeros((ns, n, d)), np.full((ns, n, d), np.nan), np.zeros((n, d)), np.full(n, -1, np.int64), bw)
 
     if be == "cuda":
         from . import _cuda_dyn
@@ -533,15 +555,16 @@ def _esgd(name, loss, x0, t, lr, inner_lr, L, n_steps, beta, scoping, ema, burn_
                                                              burn, mom, rho, master, slot, ns)
         par = None
     else:
-        args, wall, comp, par = _run(K._esgd_ser, K._esgd_par, make, nc, nc * n_steps * (L + 1), parallel)
-        xs, mus, xf, status = args[-4], args[-3], args[-2], args[-1]
+        KK = _kernels(kl)
+        args, wall, comp, par = _run(KK._esgd_ser, KK._esgd_par, make, nc, nc * n_steps * (L + 1), parallel, kl)
+        xs, mus, xf, status = args[-5], args[-4], args[-3], args[-2]
     _check_status(status, name, "outer step")
     flow = lrs if om != 1 else lrs * tks
     ts = np.concatenate([[0.0], np.cumsum(flow)])[saved]
     prm = {"t": t0, "beta": beta, "L": L, "n_steps": n_steps, "scoping": scoping, "ema": ema, "burn_in": burn,
            "nesterov": bool(nesterov), "momentum": mom, "noise": noise, "epsilon": float(epsilon),
            "outer": outer, "rho": rho, "batch": batch, "replace": rep, "n_chains": nc,
-           "save_every": save_every, "parallel": par, "loss": repr(loss), "backend": be}
+           "save_every": save_every, "parallel": par, "loss": repr(loss), "loss_path": kl.path, "backend": be}
     sched = {"t": tks, "lr": lrs, "inner_lr": ilrs, "sigma": sigs}
     return Trajectory(xs=xs, steps=saved, ts=ts, x=xf, algorithm=name, mus=mus,
                       schedule=sched, params=prm, seed=_seed(key), wall_time=wall, compile_time=comp)
@@ -579,7 +602,8 @@ def elastic_sgd(loss, x0, *, n_replicas, lr, n_steps, t=None, coupling=None, bet
     -------
     Trajectory (``replicas`` shape (n_chains, n_replicas, d); ``schedule = {"h"}``)
     """
-    kind, params = _loss_codes(loss)
+    loss, kl = _loss(loss, x0)
+    kind, params = kl.kind, kl.params
     n_steps = _posint("n_steps", n_steps)
     n_rep = _posint("n_replicas", n_replicas)
     if (t is None) == (coupling is None):
@@ -587,14 +611,14 @@ def elastic_sgd(loss, x0, *, n_replicas, lr, n_steps, t=None, coupling=None, bet
     coup = 1.0 / check_positive("t", t) if t is not None else check_positive("coupling", coupling)
     X0 = _x0(loss, x0, n_chains)
     nc, d = X0.shape
-    be = _backend(backend, nc, kind, "elastic_sgd", supported=False)
+    be = _backend(backend, nc, kl, "elastic_sgd", supported=False)
     h = _sched("lr", lr, n_steps)
     beta = _beta(beta)
     sigs = np.zeros(n_steps) if math.isinf(beta) else np.sqrt(2.0 * h / beta)
     if centre not in _CENTRE:
         raise ValueError(f"`centre` must be one of {sorted(_CENTRE)}; got {centre!r}.")
     crate = check_positive("centre_rate", centre_rate)
-    b, rep = _batch(loss, batch, replace)
+    b, rep = _batch(kl, loss, batch, replace)
     key = _master_key(rng) if (not math.isinf(beta) or b > 0 or rng is not None) else 0
     slot, saved = _slots(n_steps, save_every)
     ns = saved.size
@@ -605,13 +629,14 @@ def elastic_sgd(loss, x0, *, n_replicas, lr, n_steps, t=None, coupling=None, bet
         return (kind, params, X0[:n], n_rep, h, coup, crate, sigs, cm, master, b, rep, slot, np.zeros((ns, n, d)),
                 np.zeros((n, n_rep, d)), np.zeros((n, d)), np.full(n, -1, np.int64))
 
-    args, wall, comp, par = _run(K._elastic_ser, K._elastic_par, make, nc, nc * n_steps * n_rep, parallel)
+    KK = _kernels(kl)
+    args, wall, comp, par = _run(KK._elastic_ser, KK._elastic_par, make, nc, nc * n_steps * n_rep, parallel, kl)
     _check_status(args[-1], "elastic_sgd")
     ts = np.concatenate([[0.0], np.cumsum(h * (1.0 if cm == 2 else crate))])[saved]
     prm = {"n_replicas": n_rep, "centre_rate": crate, "coupling": coup, "t": 1.0 / coup,
            "lr": float(h[0]) if np.ptp(h) == 0 else h,
            "n_steps": n_steps, "beta": beta, "centre": centre, "batch": batch, "replace": rep, "n_chains": nc,
-           "save_every": save_every, "parallel": par, "loss": repr(loss), "backend": be}
+           "save_every": save_every, "parallel": par, "loss": repr(loss), "loss_path": kl.path, "backend": be}
     return Trajectory(xs=args[-4], steps=saved, ts=ts, x=args[-2], algorithm="elastic_sgd", replicas=args[-3],
                       schedule={"h": h}, params=prm, seed=_seed(key), wall_time=wall, compile_time=comp)
 
@@ -649,14 +674,15 @@ def parle(loss, x0, *, n_replicas, nb, n_epochs, L=25, lr=0.1, gamma=0.01, rho=0
     Trajectory: ``xs`` = ``x_bar`` after each sync (``steps`` = sync index), ``replicas`` = final ``x^a``,
     ``schedule = {"gamma", "rho"`` (per sync) ``, "lr"`` (per epoch) ``}``.
     """
-    kind, params = _loss_codes(loss)
+    loss, kl = _loss(loss, x0)
+    kind, params = kl.kind, kl.params
     n_rep = _posint("n_replicas", n_replicas)
     nb = _posint("nb", nb)
     n_epochs = _posint("n_epochs", n_epochs)
     L = _posint("L", L)
     X0 = _x0(loss, x0, n_chains)
     nc, d = X0.shape
-    be = _backend(backend, nc, kind, "parle", supported=False)
+    be = _backend(backend, nc, kl, "parle", supported=False)
     lr0 = check_positive("lr", lr)
     lr_decay = check_positive("lr_decay", lr_decay)
     lrs = lr0 * lr_decay ** np.arange(n_epochs, dtype=np.float64)
@@ -681,7 +707,7 @@ def parle(loss, x0, *, n_replicas, nb, n_epochs, L=25, lr=0.1, gamma=0.01, rho=0
         raise ValueError(f"`ema` must be in [0, 1); got {ema!r}.")
     beta = _beta(beta)
     sfac = 0.0 if math.isinf(beta) else math.sqrt(2.0 / beta)
-    b, rep = _batch(loss, batch, replace)
+    b, rep = _batch(kl, loss, batch, replace)
     key = _master_key(rng) if (sfac > 0 or b > 0 or rng is not None) else 0
     n_sync = n_epochs * nb
     slot, saved = _slots(n_sync, save_every)
@@ -695,13 +721,14 @@ def parle(loss, x0, *, n_replicas, nb, n_epochs, L=25, lr=0.1, gamma=0.01, rho=0
                 rep, slot, np.zeros((ns, n, d)), np.zeros((n, n_rep, d)), gam, rhs, np.zeros((n, d)),
                 np.full(n, -1, np.int64))
 
-    args, wall, comp, par = _run(K._parle_ser, K._parle_par, make, nc, nc * n_sync * L * n_rep, parallel)
+    KK = _kernels(kl)
+    args, wall, comp, par = _run(KK._parle_ser, KK._parle_par, make, nc, nc * n_sync * L * n_rep, parallel, kl)
     _check_status(args[-1], "parle", "sync")
     prm = {"n_replicas": n_rep, "nb": nb, "n_epochs": n_epochs, "L": L, "lr": lr0, "gamma": g0, "rho": float(rho),
            "rho_normalized": r0, "momentum": mom, "ema": ema, "normalize_rho": bool(normalize_rho),
            "schedule": bool(schedule), "gamma_cap": float(gcap), "rho_cap": float(rcap), "lr_decay": lr_decay,
            "beta": beta, "batch": batch, "replace": rep, "n_chains": nc, "save_every": save_every,
-           "parallel": par, "loss": repr(loss), "backend": be}
+           "parallel": par, "loss": repr(loss), "loss_path": kl.path, "backend": be}
     return Trajectory(xs=args[-6], steps=saved, ts=saved.astype(np.float64), x=args[-2], algorithm="parle",
                       replicas=args[-5], schedule={"gamma": gam, "rho": rhs, "lr": lrs}, params=prm,
                       seed=_seed(key), wall_time=wall, compile_time=comp)

@@ -60,8 +60,9 @@ from solvers.grid import Grid
 from solvers.result import Result, register_result
 
 from . import _dyn_kernels as K
-from ._nbloss import nb_grad_rows
 from . import stats
+from ._kernel_loss import kernel_loss, loss_grad_rows
+from ._nbloss import loss_scratch_len
 
 __all__ = ["local_entropy", "local_entropy_grad", "estimate", "LocalEntropyResult", "scope_to_time",
            "time_to_scope", "esgd_free_energy", "sgld_mean", "METHODS", "curvature_bound"]
@@ -98,6 +99,7 @@ def esgd_free_energy(loss, x, gamma_e, *, method="exact", **kw):
     ``x`` shape (..., d) -> shape (...).  ``method`` and ``kw`` as :func:`local_entropy` (``beta = 1``).
     """
     t = scope_to_time(gamma_e)
+    loss = _loss(loss, x)
     u = local_entropy(loss, x, t, 1.0, method=method, **kw)
     return u - 0.5 * loss.dim * math.log(2.0 * math.pi * t)
 
@@ -152,6 +154,14 @@ class LocalEntropyResult(Result):
 
 
 # ----------------------------------------------------------------------------- helpers
+def _loss(loss, x):
+    """The loss behind ``loss`` (a plain callable gets the dimension of the points ``x``)."""
+    from .losses import as_loss
+
+    a = np.asarray(x)
+    return as_loss(loss, dim=int(a.shape[-1]) if a.ndim >= 1 else None, where="local_entropy", wrap=True)
+
+
 def _points(loss, x):
     X = np.asarray(x, dtype=np.float64)
     if X.ndim == 0 or X.shape[-1] != loss.dim:
@@ -309,9 +319,10 @@ def _sgld_group(gi, bw, kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks
     Each job runs ``y <- y - h (grad f(y) + (y - x)/t) + sig xi`` (normals of chain key ``j``, counter =
     step), discards ``burn`` steps, then stores the means of consecutive blocks of ``blk`` steps in
     ``blocks[p, c, :]``; a job that turns non-finite stops and sets ``status[j]`` to the step.  The
-    group shares one :func:`deeprelax._nbloss.nb_grad_rows` call per step (a per-job gradient call
-    costs more than the rest of the step, see :mod:`deeprelax._dyn_kernels`); a job's numbers do not
-    depend on ``bw``.  :func:`sgld_blocks_numpy` is the numpy twin."""
+    group shares one ``loss_grad_rows`` call per step (the loss providers of
+    :mod:`deeprelax._kernel_loss`; a per-job gradient call costs more than the rest of the step, see
+    :mod:`deeprelax._dyn_kernels`); a job's numbers do not depend on ``bw``.  :func:`sgld_blocks_numpy`
+    is the numpy twin."""
     nj = y0.shape[0]
     d = X.shape[1]
     j0 = gi * bw
@@ -320,7 +331,7 @@ def _sgld_group(gi, bw, kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks
     G = np.empty((B, d))
     Z = np.empty((B, d))
     ACC = np.zeros((B, d))
-    S = np.empty(K._scratch_len(kind, params))
+    S = np.empty(loss_scratch_len(kind, params))
     keys = np.empty(B, np.uint64)
     pidx = np.empty(B, np.int64)
     alive = np.ones(B, np.bool_)
@@ -332,7 +343,7 @@ def _sgld_group(gi, bw, kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks
             Y[i, k] = y0[j, k]
     total = burn + n_blocks * blk
     for step in range(total):
-        nb_grad_rows(kind, params, Y, G, 0, B, S)
+        loss_grad_rows(kind, params, Y, G, 0, B, S)
         base = step * d                              # fill_normals(key, step, d, .)
         for i in range(B):
             if alive[i]:
@@ -420,7 +431,9 @@ def sgld_mean(loss, x, t, beta, *, inner_lr=None, n_samples=None, burn_in=None, 
 
     Parameters
     ----------
-    loss : Loss with a Numba twin (``nb_kind >= 0``)
+    loss : Loss, or a callable f(x) on points (..., d)
+        Built-in and compiled (``numba.njit``) losses run inside the SGLD kernel; other losses are
+        called once per step with all the chains (:mod:`deeprelax._kernel_loss`).
     x : array (..., d)
     t : float > 0
         DR time (``= 1/gamma_E``).
@@ -454,12 +467,12 @@ def sgld_mean(loss, x, t, beta, *, inner_lr=None, n_samples=None, burn_in=None, 
     LocalEntropyResult (``method="sgld"``; ``u`` is NaN)
     """
     t0 = time.perf_counter()
+    loss = _loss(loss, x)
     X = _points(loss, x)
     t, beta = _tb(t, beta)
     if not math.isfinite(beta):
         raise ValueError("`beta` must be finite for method 'sgld' (beta < inf); use method='prox' for beta = inf.")
-    if loss.nb_kind < 0:
-        raise ValueError(f"method 'sgld' needs a loss with a Numba twin (nb_kind >= 0); got {loss!r}.")
+    kl = kernel_loss(loss)
     if isinstance(n_chains, bool) or int(n_chains) != n_chains or n_chains < 1:
         raise ValueError(f"`n_chains` must be an integer >= 1; got {n_chains!r}.")
     n_chains = int(n_chains)
@@ -493,12 +506,17 @@ def sgld_mean(loss, x, t, beta, *, inner_lr=None, n_samples=None, burn_in=None, 
     blocks = np.zeros((P, n_chains, n_blocks, d))
     status = np.full(P * n_chains, -1, np.int64)
     par = use_parallel(P * n_chains * (burn + n_samples) // 64) if parallel is None else bool(parallel)
-    fn = _sgld_par if par else _sgld_ser
     nj = P * n_chains
-    # jobs per group: up to 64 share one gradient dispatch per step; keep >= 4 groups per thread
-    bw = max(1, min(64, nj // (4 * numba.get_num_threads()))) if par else min(64, nj)
-    fn(loss.nb_kind, loss.nb_params, pts, y0, n_chains, t, h, sig, burn, n_blocks, blk, np.uint64(master),
-       blocks, status, bw)
+    if kl.vectorised:                                # one Python gradient call per step for all the jobs
+        par, bw = False, nj
+    else:
+        # jobs per group: up to 64 share one gradient dispatch per step; keep >= 4 groups per thread
+        bw = max(1, min(64, nj // (4 * numba.get_num_threads()))) if par else min(64, nj)
+    KK = kl.kernels(globals())
+    fn = KK._sgld_par if par else KK._sgld_ser
+    with kl.active():
+        fn(kl.kind, kl.params, pts, y0, n_chains, t, h, sig, burn, n_blocks, blk, np.uint64(master),
+           blocks, status, bw)
     if np.any(status >= 0):
         j = int(np.argmax(status >= 0))
         raise NonFiniteError(f"SGLD chain {j} (point {j // n_chains}) went non-finite at step {int(status[j])}; "
@@ -523,7 +541,8 @@ def sgld_mean(loss, x, t, beta, *, inner_lr=None, n_samples=None, burn_in=None, 
         stderr=(se / t).reshape(X.shape), tau=tau.reshape(X.shape), rhat=rhat.reshape(shape),
         n_samples=int(n_blocks * blk * n_chains), t=t, beta=beta, method="sgld",
         params={"inner_lr": h, "burn_in": burn, "n_chains": n_chains, "block": blk, "n_blocks": n_blocks,
-                "init": init, "init_scale": init_scale, "seed": master, "parallel": par, "loss": repr(loss)},
+                "init": init, "init_scale": init_scale, "seed": master, "parallel": par, "loss": repr(loss),
+                "loss_path": kl.path},
         wall_time=time.perf_counter() - t0)
 
 
@@ -536,6 +555,7 @@ def estimate(loss, x, t, beta, method="exact", **kw) -> LocalEntropyResult:
     (``"prox"``), and those of :func:`sgld_mean` for ``"sgld"``.
     """
     _check_method(method)
+    loss = _loss(loss, x)
     if method == "sgld":
         return sgld_mean(loss, x, t, beta, **kw)
     t0 = time.perf_counter()
@@ -561,7 +581,7 @@ def local_entropy(loss, x, t, beta, method="exact", **kw):
 
     Parameters
     ----------
-    loss : deeprelax.losses.Loss
+    loss : deeprelax.losses.Loss, or a callable f(x) on points (..., d) (any object with ``dim`` and ``value``)
     x : array, shape (..., d)
     t : float > 0
         DR time (a variance; ``t = 1/gamma_E``).

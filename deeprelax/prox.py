@@ -248,7 +248,8 @@ def prox(loss, x, t, *, method="auto", tol=1e-12, max_iter=500) -> ProxResult:
 
     Parameters
     ----------
-    loss : Loss
+    loss : Loss, or a callable f(x) on points (..., d) (any object with ``dim`` and ``value``/``grad``)
+        A plain callable gets the dimension of ``x`` and a central-difference gradient.
     x : array, shape (d,) or (..., d)
         Finite points; the trailing axis must equal ``loss.dim``.
     t : float > 0
@@ -285,6 +286,10 @@ def prox(loss, x, t, *, method="auto", tol=1e-12, max_iter=500) -> ProxResult:
     max_iter = int(max_iter)
     if method not in METHODS:
         raise SchemeError(f"unknown prox method {method!r}; valid methods are {', '.join(METHODS)}.")
+    from .losses import as_loss
+
+    xa = np.asarray(x)
+    loss = as_loss(loss, dim=int(xa.shape[-1]) if xa.ndim >= 1 else None, where="prox", wrap=True)
     x = loss._x(x)
     X = np.ascontiguousarray(x.reshape(-1, loss.dim))
     used = _resolve(loss, method, X, t)

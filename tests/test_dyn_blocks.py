@@ -57,19 +57,23 @@ def _sgd_args(loss, n, n_steps, lm, beta, save_every):
             np.full((saved.size, n, d), np.nan), np.zeros((n, d)), np.full(n, -1, np.int64))
 
 
+def _blocked(args, bw=K.BLOCK):
+    return tuple(args) + (bw,)
+
+
 @pytest.mark.parametrize("loss", LOSSES[2:5] + LOSSES[6:7], ids=lambda f: repr(f)[:40])
 @pytest.mark.parametrize("lm,beta", [(False, 2.0), (True, 2.0), (False, np.inf)])
 def test_sgd_blocks_equal_per_chain_kernel(loss, lm, beta):
     n = K.BLOCK + 13                                 # one full block and a partial one
     a_blk = _sgd_args(loss, n, 23, lm, beta, 4)
-    K._sgd_ser(*a_blk)
+    K._sgd_ser(*_blocked(a_blk))
     a_one = _sgd_args(loss, n, 23, lm, beta, 4)
     for c in range(n):
         K._sgd_chain(c, *a_one)
     for u, v in zip(a_blk[-3:], a_one[-3:]):
         assert np.array_equal(u, v, equal_nan=True)
     a_par = _sgd_args(loss, n, 23, lm, beta, 4)
-    K._sgd_par(*a_par)
+    K._sgd_par(*_blocked(a_par))
     for u, v in zip(a_par[-3:], a_one[-3:]):
         assert np.array_equal(u, v, equal_nan=True)
 
@@ -80,7 +84,7 @@ def test_sgd_block_freezes_a_diverging_chain_like_the_per_chain_kernel():
     args[2] = args[2].copy()
     args[2][4] = [40.0, 0.0]                         # x^3 blows up with h = 0.01... after a few steps
     args[3] = np.full(40, 0.05)
-    K._sgd_ser(*args)
+    K._sgd_ser(*_blocked(args))
     one = list(_sgd_args(f, 10, 40, False, 2.0, 1))
     one[2], one[3] = args[2], args[3]
     for c in range(10):
@@ -110,7 +114,7 @@ def _esgd_args(loss, n, outer_mode, ema, burn, mom, rho, beta):
 def test_esgd_blocks_equal_per_chain_kernel(loss, outer_mode, ema, burn, mom, rho, beta):
     n = K.BLOCK + 5
     a_blk = _esgd_args(loss, n, outer_mode, ema, burn, mom, rho, beta)
-    K._esgd_par(*a_blk)
+    K._esgd_par(*_blocked(a_blk))
     a_one = _esgd_args(loss, n, outer_mode, ema, burn, mom, rho, beta)
     for c in range(n):
         K._esgd_chain(c, *a_one)

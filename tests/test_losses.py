@@ -312,15 +312,64 @@ def test_wide_sharp_default_softness_by_quadrature():
     np.testing.assert_allclose(_u_trapz_1d(L, xs, 1.0, 10.0), L.exact_u(xs[:, None], 1.0, 10.0), atol=1e-10)
 
 
-# ----------------------------------------------------------------------------- Numba twins
+# ----------------------------------------------------------------------------- compiled bodies vs independent formulas
+def _f2_oracle(L, x, deriv):
+    """dr-fig1's f2 from scipy's natural spline (inside) and the stated tanh extension (outside)."""
+    from scipy.interpolate import CubicSpline
+
+    xn, vn = L.native_grid(), L._f2_nodes
+    sp = CubicSpline(xn, vn, bc_type="natural")
+    ell = xn[1] - xn[0]
+    out = sp(x, deriv)
+    for e, sgn in ((xn[0], x < xn[0]), (xn[-1], x > xn[-1])):
+        s1 = sp(e, 1)
+        th = np.tanh((x - e) / ell)
+        ext = sp(e) + s1 * ell * th if deriv == 0 else s1 * (1 - th * th)
+        out = np.where(sgn, ext, out)
+    return out
+
+
+def _oracle(L, X):
+    """Value and gradient of the built-in losses written independently in NumPy (and solvers.reference)."""
+    n, x = L.name, X
+    if n == "quadratic":
+        return 0.5 * np.einsum("ni,ij,nj->n", x, L.A, x), x @ L.A.T
+    if n == "abs":
+        return np.abs(x).sum(-1), np.sign(x)
+    if n == "double-well":
+        g = x.copy()
+        g[:, 0] = x[:, 0] ** 3 - x[:, 0]
+        return 0.25 * (x[:, 0] ** 2 - 1) ** 2 + 0.5 * (x[:, 1:] ** 2).sum(-1), g
+    if n in ("softmin-quadratics", "wide-sharp"):
+        return R.softmin_value(x, L.a, L.m, L.c, L.beta), R.softmin_grad(x, L.a, L.m, L.c, L.beta)
+    if n == "dr-fig1":
+        x0 = x[:, 0]
+        return (x0 ** 2 + 1.5 * np.sin(2 * np.pi * x0) + _f2_oracle(L, x0, 0),
+                (2 * x0 + 3 * np.pi * np.cos(2 * np.pi * x0) + _f2_oracle(L, x0, 1))[:, None])
+    if n == "rastrigin":
+        return ((x * x + L.A * (1 - np.cos(2 * np.pi * x))).sum(-1) / L.scale,
+                (2 * x + 2 * np.pi * L.A * np.sin(2 * np.pi * x)) / L.scale)
+    if n == "cosine":
+        return -np.cos(np.pi * x).sum(-1), np.pi * np.sin(np.pi * x)
+    if n == "gaussian-mixture":
+        return R.gaussmix_value(x, L.w, L.m, L.s), R.gaussmix_grad(x, L.w, L.m, L.s)
+    raise AssertionError(n)
+
+
 @pytest.mark.parametrize("name,params", VARIANTS, ids=IDS)
-def test_nb_twins_match(name, params, rng):
+def test_compiled_bodies_match_independent_formulas(name, params, rng):
+    """Values and gradients come from the one per-point body of each kind (deeprelax._nbloss); check them
+    against formulas written independently here, and the per-point and batch forms against each other."""
     L = losses.get(name, **params)
     X = sample(L, rng, 50, pad=1.0)
     v, g = L.value(X), L.grad(X)
-    vn, gn = nbl.value(L, X), nbl.grad(L, X)
-    assert np.all(np.abs(vn - v) <= 1e-12 * (1 + np.abs(v)))
-    assert np.all(np.abs(gn - g) <= 1e-12 * (1 + np.abs(g)))
+    vo, go = _oracle(L, X)
+    assert np.all(np.abs(vo - v) <= 1e-12 * (1 + np.abs(v)))
+    assert np.all(np.abs(go - g) <= 1e-12 * (1 + np.abs(g)))
+    gp = np.empty(L.dim)
+    for k in (0, 17):
+        nb_grad_(L.nb_kind, L.nb_params, X[k], gp)
+        assert np.array_equal(gp, g[k]) and nbl.nb_value(L.nb_kind, L.nb_params, X[k]) == v[k]
     assert isinstance(L.nb_kind, int) and L.nb_params.dtype == np.float64 and L.nb_params.ndim == 1
 
 

@@ -1,209 +1,54 @@
-"""A registry of analytic loss landscapes with exact gradients and, where they exist, exact relaxations.
+r"""The built-in analytic losses: quadratic, |x|_1, double well, soft-min of quadratics, wide-sharp,
+DR Fig. 1, Rastrigin, cosine, Gaussian mixture.
 
->>> from deeprelax import losses
->>> f = losses.get("double-well", dim=2)
->>> float(f.value([1.0, 0.0])), f.grad([[0.5, 1.0]]).shape
-(0.0, (1, 2))
->>> losses.names()[:3]
-['abs', 'cosine', 'double-well']
-
-Every loss maps points ``x`` of shape ``(..., d)`` (``d = loss.dim``; the
-trailing axis must equal ``dim``) to values of shape ``(...)`` and gradients of
-shape ``(..., d)``.  Losses with a closed-form relaxation expose
-
-* ``exact_u(x, t, beta=inf)``: viscous (``beta < inf``, Cole-Hopf) or Hopf-Lax
-  (``beta = inf``) solution of ``u_t = -1/2 |grad u|^2 + 1/(2 beta) Lap u``,
-* ``exact_grad(x, t, beta=inf)`` and ``exact_prox(x, t)``,
-
-and raise ``NotImplementedError`` otherwise.  Each loss also has a Numba twin
-(``nb_kind``, ``nb_params``; see :mod:`deeprelax._nbloss`).
+Values and gradients come from the one per-point body of each kind (:mod:`deeprelax._nbloss`, the same
+code the particle kernels and the CUDA backend run); this module holds each kind's parameters, its
+Hessian and its exact relaxations (closed forms from :mod:`solvers.reference`).
 """
 from __future__ import annotations
 
-import inspect
 import math
-from typing import Callable
 
 import numpy as np
 from scipy.interpolate import CubicSpline
 from scipy.stats import norm
 
 from solvers import reference as ref
-from solvers.grid import Grid
 
-from . import _nbloss as nbl
+from .. import _nbloss
+from .base import Loss, _check_beta, _check_dim
+from .registry import register
 
-__all__ = ["Loss", "get", "names", "register"]
-
-_REGISTRY: dict = {}
-
-
-# ----------------------------------------------------------------------------- registry
-def register(name: str) -> Callable:
-    """Class decorator: make a :class:`Loss` subclass available as ``get(name, ...)``."""
-
-    def deco(cls):
-        if name in _REGISTRY:
-            raise ValueError(f"a loss named {name!r} is already registered ({_REGISTRY[name].__name__}).")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return deco
+__all__ = ["Quadratic", "Abs", "DoubleWell", "SoftminQuadratics", "WideSharp", "DRFig1", "Rastrigin", "Cosine",
+           "GaussianMixture"]
 
 
-def names() -> list:
-    """Sorted names of the registered losses."""
-    return sorted(_REGISTRY)
+def _softmax(z):
+    z = z - z.max(-1, keepdims=True)
+    w = np.exp(z)
+    return w / w.sum(-1, keepdims=True)
 
 
-def get(name: str, **params) -> "Loss":
-    """Build the loss registered as ``name`` with keyword ``params``.
-
-    Raises ``ValueError`` for an unknown name (listing the valid ones) and
-    ``TypeError`` for unknown parameters (naming them and the valid ones).
-    """
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown loss {name!r}; valid names are: {', '.join(names())}.")
-    cls = _REGISTRY[name]
-    sig = inspect.signature(cls.__init__)
-    valid = [p for p in sig.parameters if p != "self"]
-    unknown = sorted(set(params) - set(valid))
-    if unknown:
-        raise TypeError(f"loss {name!r} got unknown parameter(s) {unknown}; valid parameters are {valid}.")
-    return cls(**params)
-
-
-def _check_dim(dim, lo=1, hi=None, name="dim"):
-    if isinstance(dim, bool) or int(dim) != dim:
-        raise TypeError(f"`{name}` must be an integer; got {dim!r}.")
-    dim = int(dim)
-    if dim < lo or (hi is not None and dim > hi):
-        rng = f">= {lo}" if hi is None else f"in {lo}..{hi}"
-        raise ValueError(f"`{name}` must be {rng}; got {dim}.")
-    return dim
-
-
-def _check_beta(beta, name="beta"):
-    b = float(beta)
-    if math.isnan(b) or b <= 0:
-        raise ValueError(f"`{name}` must be positive ({name} > 0, inf allowed); got {beta!r}.")
-    return b
-
-
-# ----------------------------------------------------------------------------- base class
-class Loss:
-    """Base class of the analytic losses.
-
-    Attributes
-    ----------
-    name : str
-        Registry name.
-    dim : int
-        Dimension ``d`` of the points.
-    bounds : list of (lo, hi)
-        Natural plotting / solving box, one pair per axis.
-    periodic : bool
-        Whether ``bounds`` is a period cell (then :meth:`grid` is periodic).
-    params : dict
-        The parameters the loss was built with (arrays as numpy arrays).
-    lipschitz_grad : float or None
-        Global Lipschitz constant of ``grad f`` (an upper bound); ``inf`` when
-        ``grad f`` is not globally Lipschitz, ``None`` when unknown.
-    has_hess : bool
-        Whether :meth:`hess` is implemented.
-    nb_kind : int, nb_params : ndarray
-        Code and parameter vector of the Numba twin (:mod:`deeprelax._nbloss`).
-    """
-
-    name = "loss"
-    nb_kind = -1
-    periodic = False
-    has_hess = False
-
-    def __init__(self, dim, bounds, params, lipschitz_grad, nb_params):
-        self.dim = int(dim)
-        self.bounds = [tuple(float(v) for v in b) for b in bounds]
-        self.params = dict(params)
-        self.lipschitz_grad = None if lipschitz_grad is None else float(lipschitz_grad)
-        self.nb_params = np.ascontiguousarray(nb_params, dtype=np.float64)
-
-    # ------------------------------------------------------------------ input checking
-    def _x(self, x, name="x"):
-        a = np.asarray(x, dtype=np.float64)
-        if a.ndim == 0 or a.shape[-1] != self.dim:
-            raise ValueError(
-                f"`{name}` must have shape (..., {self.dim}) for loss {self.name!r} (trailing dimension "
-                f"{self.dim}); got shape {a.shape}."
-            )
-        if not np.all(np.isfinite(a)):
-            n_bad = int(np.count_nonzero(~np.isfinite(a)))
-            raise ValueError(f"`{name}` must be finite; got {n_bad} non-finite entries (shape {a.shape}).")
-        return a
-
-    @staticmethod
-    def _out(v):
-        v = np.asarray(v, dtype=np.float64)
-        return v[()] if v.ndim == 0 else v
-
-    # ------------------------------------------------------------------ public API
-    def value(self, x):
-        """Loss value; ``x`` shape ``(..., d)`` -> shape ``(...)``."""
-        return self._out(self._value(self._x(x)))
-
-    __call__ = value
-
-    def grad(self, x):
-        """Gradient; ``x`` shape ``(..., d)`` -> shape ``(..., d)``."""
-        return self._grad(self._x(x))
-
-    def hess(self, x):
-        """Hessian; ``x`` shape ``(..., d)`` -> shape ``(..., d, d)`` (``NotImplementedError`` if unavailable)."""
-        x = self._x(x)
-        if not self.has_hess:
-            raise NotImplementedError(f"loss {self.name!r} has no Hessian.")
-        return self._hess(x)
-
-    def grid(self, shape, **kw) -> Grid:
-        """``Grid.uniform(self.bounds, shape, periodic=self.periodic)``."""
-        kw.setdefault("periodic", self.periodic)
-        return Grid.uniform(self.bounds, shape, **kw)
-
-    def exact_u(self, x, t, beta=np.inf):
-        """Exact relaxed loss ``u(x, t)`` (viscous for finite ``beta``, Hopf-Lax for ``inf``); shape ``(...)``."""
-        raise NotImplementedError(f"loss {self.name!r} has no closed-form u(x, t) at beta = {beta}.")
-
-    def exact_grad(self, x, t, beta=np.inf):
-        """Exact ``grad u(x, t)``; shape ``(..., d)``."""
-        raise NotImplementedError(f"loss {self.name!r} has no closed-form grad u(x, t) at beta = {beta}.")
-
-    def exact_prox(self, x, t):
-        """Exact ``prox_{t f}(x)``; shape ``(..., d)``."""
-        raise NotImplementedError(f"loss {self.name!r} has no closed-form proximal map.")
-
-    def _value(self, x):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _grad(self, x):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _hess(self, x):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _t(self, t):
-        t = float(t)
-        if not math.isfinite(t) or t < 0:
-            raise ValueError(f"`t` must be finite and non-negative (t >= 0); got {t!r}.")
-        return t
-
-    def __repr__(self) -> str:
-        def short(v):
-            if isinstance(v, np.ndarray):
-                return np.array2string(v, precision=4, threshold=8, separator=", ").replace("\n", "")
-            return repr(v)
-
-        ps = ", ".join(f"{k}={short(v)}" for k, v in self.params.items() if k != "dim")
-        return f"Loss({self.name!r}, dim={self.dim}{', ' + ps if ps else ''})"
+def _well_params(a, m, c, what, names):
+    """Checked ``(k,)``, ``(k, d)``, ``(k,)`` parameters of ``k`` wells (a 1-D ``m`` means ``d = 1``);
+    the first and third must be positive for a mixture, the first for a soft-min."""
+    a = np.atleast_1d(np.asarray(a, dtype=np.float64))
+    m = np.asarray(m, dtype=np.float64)
+    c = np.atleast_1d(np.asarray(c, dtype=np.float64))
+    if m.ndim == 1:
+        m = m[:, None]
+    k = a.shape[0]
+    na, nm, nc = names
+    if a.ndim != 1 or m.ndim != 2 or m.shape[0] != k or c.shape != (k,):
+        raise ValueError(f"{what} parameters need {na} (k,), {nm} (k, d), {nc} (k,); got {na} {a.shape}, "
+                         f"{nm} {m.shape}, {nc} {c.shape}.")
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(m)) and np.all(np.isfinite(c))):
+        raise ValueError(f"{what} parameters {na}, {nm}, {nc} must be finite.")
+    if np.any(a <= 0):
+        raise ValueError(f"{what} `{na}` must be positive ({na} > 0); got {a!r}.")
+    if what == "mixture" and np.any(c <= 0):
+        raise ValueError(f"mixture widths `{nc}` must be positive ({nc} > 0); got {c!r}.")
+    return a, m, c
 
 
 def _diag_hess(diag):
@@ -231,7 +76,7 @@ class Quadratic(Loss):
     ``prox = (I+tA)^{-1} x`` (:func:`solvers.reference.quadratic_u`).
     """
 
-    nb_kind = nbl.KIND_QUADRATIC
+    nb_kind = _nbloss.KIND_QUADRATIC
 
     has_hess = True
 
@@ -251,12 +96,6 @@ class Quadratic(Loss):
         d = A.shape[0]
         lip = float(np.abs(np.linalg.eigvalsh(A)).max())
         super().__init__(d, [(-3.0, 3.0)] * d, {"A": A}, lip, np.concatenate([[d], A.ravel()]))
-
-    def _value(self, x):
-        return 0.5 * np.einsum("...i,ij,...j->...", x, self.A, x)
-
-    def _grad(self, x):
-        return x @ self.A.T
 
     def _hess(self, x):
         return np.broadcast_to(self.A, x.shape + (self.dim,)).copy()
@@ -281,17 +120,11 @@ class Abs(Loss):
     (:func:`solvers.reference.abs_viscous_u`); prox = soft threshold.
     """
 
-    nb_kind = nbl.KIND_ABS
+    nb_kind = _nbloss.KIND_ABS
 
     def __init__(self, dim=1):
         d = _check_dim(dim)
         super().__init__(d, [(-3.0, 3.0)] * d, {}, np.inf, [d])
-
-    def _value(self, x):
-        return np.abs(x).sum(-1)
-
-    def _grad(self, x):
-        return np.sign(x)
 
     def exact_u(self, x, t, beta=np.inf):
         x, t, beta = self._x(x), self._t(t), _check_beta(beta)
@@ -320,22 +153,13 @@ class DoubleWell(Loss):
     so ``prox_{t f}`` is unique for ``t < 1``.
     """
 
-    nb_kind = nbl.KIND_DOUBLE_WELL
+    nb_kind = _nbloss.KIND_DOUBLE_WELL
 
     has_hess = True
 
     def __init__(self, dim=1):
         d = _check_dim(dim, 1, 3)
         super().__init__(d, [(-2.0, 2.0)] * d, {}, np.inf, [d])
-
-    def _value(self, x):
-        r = x[..., 0] ** 2 - 1.0
-        return 0.25 * r * r + 0.5 * (x[..., 1:] ** 2).sum(-1)
-
-    def _grad(self, x):
-        g = x.copy()
-        g[..., 0] = x[..., 0] * (x[..., 0] ** 2 - 1.0)
-        return g
 
     def _hess(self, x):
         diag = np.ones_like(x)
@@ -365,12 +189,12 @@ class SoftminQuadratics(Loss):
     ``None`` (unknown) for a soft min.
     """
 
-    nb_kind = nbl.KIND_SOFTMIN
+    nb_kind = _nbloss.KIND_SOFTMIN
 
     has_hess = True
 
     def __init__(self, a=(1.0, 1.0), m=((-1.0,), (1.0,)), c=(0.0, 0.0), beta=np.inf):
-        a, m, c = ref._softmin_params(a, m, c)
+        a, m, c = _well_params(a, m, c, "soft-min", ("a", "m", "c"))
         self.a, self.m, self.c = a, m, c
         self.beta = _check_beta(beta)
         k, d = m.shape
@@ -384,19 +208,14 @@ class SoftminQuadratics(Loss):
         nb = np.concatenate([[d, k, self.beta], a, m.ravel(), c])
         super().__init__(d, bounds, {"a": a, "m": m, "c": c, "beta": self.beta}, lip, nb)
 
-    def _value(self, x):
-        return ref.softmin_value(x, self.a, self.m, self.c, self.beta)
-
-    def _grad(self, x):
-        return ref.softmin_grad(x, self.a, self.m, self.c, self.beta)
-
     def _hess(self, x):
-        q, diff = ref._softmin_q(x, self.a, self.m, self.c)
+        diff = x[..., None, :] - self.m
+        q = 0.5 * self.a * np.einsum("...kd,...kd->...k", diff, diff) + self.c
         eye = np.eye(self.dim)
         if np.isinf(self.beta):
             i = np.argmin(q, axis=-1)
             return self.a[i][..., None, None] * eye
-        w = ref._softmax_weights(-self.beta * q)
+        w = _softmax(-self.beta * q)
         gi = self.a[:, None] * diff                     # (..., k, d)
         g = np.einsum("...k,...kd->...d", w, gi)
         second = np.einsum("...k,...kd,...ke->...de", w, gi, gi) - g[..., :, None] * g[..., None, :]
@@ -514,7 +333,7 @@ class DRFig1(Loss):
     * ``lipschitz_grad`` is the upper bound ``2 + 6 pi^2 + max |f_2''|`` (spline and extension).
     """
 
-    nb_kind = nbl.KIND_DRFIG1
+    nb_kind = _nbloss.KIND_DRFIG1
 
     has_hess = True
 
@@ -547,41 +366,24 @@ class DRFig1(Loss):
         """The authors' ``f`` on :meth:`native_grid`, bit for bit; shape (500,)."""
         return self._f_nodes.copy()
 
-    def _f2(self, x, deriv):
+    def _f2pp(self, x):
+        """``f_2''`` (the Hessian's part; value and slope come from the compiled body)."""
         xn, c = self._x_nodes, self._coef
         m = xn.size - 1
         i = np.clip(np.searchsorted(xn, x, side="right") - 1, 0, m - 1)
         s = x - xn[i]
-        c0, c1, c2, c3 = c[0, i], c[1, i], c[2, i], c[3, i]
         ell = self._ell
         with np.errstate(over="ignore"):
             th_lo = np.tanh((x - xn[0]) / ell)
             th_hi = np.tanh((x - xn[-1]) / ell)
-        if deriv == 0:
-            inside = ((c0 * s + c1) * s + c2) * s + c3
-            left = c[3, 0] + self._slope_lo * ell * th_lo
-            right = self._f2_nodes[-1] + self._slope_hi * ell * th_hi
-        elif deriv == 1:
-            inside = (3.0 * c0 * s + 2.0 * c1) * s + c2
-            left = self._slope_lo * (1.0 - th_lo ** 2)
-            right = self._slope_hi * (1.0 - th_hi ** 2)
-        else:
-            inside = 6.0 * c0 * s + 2.0 * c1
-            left = -2.0 * self._slope_lo / ell * th_lo * (1.0 - th_lo ** 2)
-            right = -2.0 * self._slope_hi / ell * th_hi * (1.0 - th_hi ** 2)
+        inside = 6.0 * c[0, i] * s + 2.0 * c[1, i]
+        left = -2.0 * self._slope_lo / ell * th_lo * (1.0 - th_lo ** 2)
+        right = -2.0 * self._slope_hi / ell * th_hi * (1.0 - th_hi ** 2)
         return np.where(x < xn[0], left, np.where(x >= xn[-1], right, inside))
-
-    def _value(self, x):
-        x0 = x[..., 0]
-        return x0 ** 2 + 1.5 * np.sin(2 * np.pi * x0) + self._f2(x0, 0)
-
-    def _grad(self, x):
-        x0 = x[..., 0]
-        return (2.0 * x0 + 3.0 * np.pi * np.cos(2 * np.pi * x0) + self._f2(x0, 1))[..., None]
 
     def _hess(self, x):
         x0 = x[..., 0]
-        return (2.0 - 6.0 * np.pi ** 2 * np.sin(2 * np.pi * x0) + self._f2(x0, 2))[..., None, None]
+        return (2.0 - 6.0 * np.pi ** 2 * np.sin(2 * np.pi * x0) + self._f2pp(x0))[..., None, None]
 
 
 # ----------------------------------------------------------------------------- Rastrigin
@@ -593,7 +395,7 @@ class Rastrigin(Loss):
     ``lipschitz_grad = (2 + 4 pi^2 A) / scale``.  Box ``[-5.12, 5.12]^d``.
     """
 
-    nb_kind = nbl.KIND_RASTRIGIN
+    nb_kind = _nbloss.KIND_RASTRIGIN
 
     has_hess = True
 
@@ -609,12 +411,6 @@ class Rastrigin(Loss):
         super().__init__(d, [(-5.12, 5.12)] * d, {"dim": d, "A": A, "scale": scale},
                          (2.0 + 4.0 * np.pi ** 2 * A) / scale, [d, A, scale])
 
-    def _value(self, x):
-        return (x * x + self.A * (1.0 - np.cos(2 * np.pi * x))).sum(-1) / self.scale
-
-    def _grad(self, x):
-        return (2.0 * x + 2.0 * np.pi * self.A * np.sin(2 * np.pi * x)) / self.scale
-
     def _hess(self, x):
         return _diag_hess((2.0 + 4.0 * np.pi ** 2 * self.A * np.cos(2 * np.pi * x)) / self.scale)
 
@@ -629,7 +425,7 @@ class Cosine(Loss):
     :func:`solvers.reference.cosine_hopf_lax_u`); no viscous closed form.
     """
 
-    nb_kind = nbl.KIND_COSINE
+    nb_kind = _nbloss.KIND_COSINE
 
     periodic = True
     has_hess = True
@@ -637,12 +433,6 @@ class Cosine(Loss):
     def __init__(self, dim=1):
         d = _check_dim(dim)
         super().__init__(d, [(-1.0, 1.0)] * d, {"dim": d}, np.pi ** 2, [d])
-
-    def _value(self, x):
-        return -np.cos(np.pi * x).sum(-1)
-
-    def _grad(self, x):
-        return np.pi * np.sin(np.pi * x)
 
     def _hess(self, x):
         return _diag_hess(np.pi ** 2 * np.cos(np.pi * x))
@@ -678,12 +468,12 @@ class GaussianMixture(Loss):
     The wide well overtakes the sharp one near ``t* ~ 0.014``.
     """
 
-    nb_kind = nbl.KIND_GAUSSMIX
+    nb_kind = _nbloss.KIND_GAUSSMIX
 
     has_hess = True
 
     def __init__(self, w=(0.2, 0.8), m=(-1.0, 1.5), s=(0.05, 0.5)):
-        w, m, s = ref._gaussmix_params(w, m, s)
+        w, m, s = _well_params(w, m, s, "mixture", ("w", "m", "s"))
         self.w, self.m, self.s = w, m, s
         k, d = m.shape
         lo = (m - 4.0 * s.max()).min(0)
@@ -692,16 +482,11 @@ class GaussianMixture(Loss):
         lip = 1.0 / s[0] ** 2 if k == 1 else None
         super().__init__(d, list(zip(np.floor(lo), np.ceil(hi))), {"w": w, "m": m, "s": s}, lip, nb)
 
-    def _value(self, x):
-        return ref.gaussmix_value(x, self.w, self.m, self.s)
-
-    def _grad(self, x):
-        return ref.gaussmix_grad(x, self.w, self.m, self.s)
-
     def _hess(self, x):
         var = self.s ** 2
-        L, diff = ref._gaussmix_logits(x, self.w, self.m, var)
-        w = ref._softmax_weights(L)
+        diff = x[..., None, :] - self.m
+        sq = np.einsum("...kd,...kd->...k", diff, diff)
+        w = _softmax(np.log(self.w) - 0.5 * self.dim * np.log(var) - sq / (2.0 * var))
         gi = diff / var[:, None]
         g = np.einsum("...k,...kd->...d", w, gi)
         second = np.einsum("...k,...kd,...ke->...de", w, gi, gi) - g[..., :, None] * g[..., None, :]
@@ -713,14 +498,14 @@ class GaussianMixture(Loss):
 
     def exact_u(self, x, t, beta=np.inf):
         self._beta1(beta)
-        return self._out(ref.gaussmix_u(self._x(x), self._t(t), self.w, self.m, self.s))
+        return self._out(_nbloss.value(self._widened(self._t(t)), self._x(x)))
 
     def exact_grad(self, x, t, beta=np.inf):
         self._beta1(beta)
-        s_t = np.sqrt(self.s ** 2 + self._t(t))
-        return ref.gaussmix_grad(self._x(x), self.w, self.m, s_t)
+        return _nbloss.grad(self._widened(self._t(t)), self._x(x))
+
+    def _widened(self, t):
+        """The mixture with variances ``s_i^2 + t`` (the exact ``u(., t)`` at beta = 1 is its value)."""
+        return GaussianMixture(self.w, self.m, np.sqrt(self.s ** 2 + t))
 
 
-# Finite-sum (minibatch) losses live in their own module; re-exported so that
-# ``dr.losses.finite_sum("least-squares", ...)`` works next to ``dr.losses.get``.
-from .finite_sum import FiniteSumLoss, finite_sum  # noqa: E402,F401
