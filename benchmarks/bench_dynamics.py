@@ -4,13 +4,18 @@ Cases (2-D double-well, ``n_chains`` = 1e5 chains, ``dx = -grad f dt + sqrt(2/be
   * EM Langevin (beta = 2), threaded and single-thread kernels;
   * noiseless gradient descent (beta = inf);
   * Leimkuhler-Matthews (beta = 2);
-  * Entropy-SGD (L = 20 inner SGLD steps; a particle-step = one gradient evaluation),
+  * Entropy-SGD (L = 20 inner SGLD steps; a particle-step = one gradient evaluation);
+  * EM Langevin on the same loss written by a user (``deeprelax.losses.from_functions``): compiled
+    (``numba.njit`` per-point value/grad, inlined into the kernels) and vectorised (NumPy ``grad`` called
+    once per step on all chains, serial kernel),
 each against a vectorised-numpy version of the same loop (numpy's own ziggurat normals,
 ``Generator.standard_normal``) in the same run.  A particle-step is one chain advanced
 by one step (one gradient evaluation and its noise).  Medians over repeats; the
 compile time is measured separately in a fresh process with an empty Numba cache.
 The final ensemble mean/variance of both versions is reported as a sanity check
-(same dynamics, different random numbers: they agree to Monte-Carlo error).
+(same dynamics, different random numbers: they agree to Monte-Carlo error).  A second table gives the
+per-step cost of the vectorised (Python-loss) path in the regime of learning problems (a few chains,
+``d`` = 1e3-1e5): the wall time per step of ``dynamics.sgd`` against the time of the gradient call alone.
 
 Run: ``python benchmarks/bench_dynamics.py [--quick]``; writes
 ``benchmarks/results/dynamics.md`` and ``.json``.
@@ -116,6 +121,76 @@ def compile_times():
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def user_losses():
+    """The 2-D double well as a user writes it: compiled per point (numba.njit) and vectorised NumPy."""
+    import numba
+
+    from deeprelax.losses import from_functions
+
+    @numba.njit
+    def dw_value(x):
+        r = x[0] * x[0] - 1.0
+        return 0.25 * r * r + 0.5 * x[1] * x[1]
+
+    @numba.njit
+    def dw_grad(x, out):
+        out[0] = x[0] * (x[0] * x[0] - 1.0)
+        out[1] = x[1]
+
+    def np_value(X):
+        return 0.25 * (X[..., 0] ** 2 - 1.0) ** 2 + 0.5 * X[..., 1] ** 2
+
+    return (from_functions(dw_value, dw_grad, dim=2, name="double-well (njit)"),
+            from_functions(np_value, _dw_grad, dim=2, name="double-well (numpy)"))
+
+
+def _repeat(fn, n):
+    for _ in range(n):
+        fn()
+
+
+def vectorised_overhead(quick: bool = False) -> list:
+    """Per-step cost of the vectorised path for a few chains in high dimension: ``dynamics.sgd`` (gradient
+    descent, so no normals: the rest of the step is the callback and an axpy) with a NumPy gradient
+    ``g(X) = a X`` and with an MLP's minibatch gradient, against the gradient call alone, medians over repeats."""
+    from deeprelax.losses import from_functions
+
+    rows = []
+    n_steps = 50 if quick else 200
+    for nc, d in ((1, 1000), (4, 1000), (4, 10000), (4, 100000), (8, 100000)):
+        if quick and d > 10000:
+            continue
+        a = np.linspace(0.5, 2.0, d)
+        f = from_functions(lambda X: 0.5 * (a * X * X).sum(-1), lambda X: a * X, dim=d, name="diagonal quadratic")
+        X0 = np.random.default_rng(0).normal(size=(nc, d))
+        run = lambda: D.sgd(f, X0, lr=0.01, n_steps=n_steps, rng=1)  # noqa: E731
+        run()
+        t_run, r = _median(run, 5)
+        t_g, _ = _median(lambda: _repeat(lambda: a * X0, n_steps), 5)
+        rows.append({"n_chains": nc, "d": d, "n_steps": n_steps, "us_per_step": 1e6 * t_run / n_steps,
+                     "grad_us_per_call": 1e6 * t_g / n_steps, "path": r.params["loss_path"],
+                     "overhead_us_per_step": 1e6 * (t_run - t_g) / n_steps,
+                     "particle_steps_per_s": nc * n_steps / t_run})
+    # a learning problem: an MLP (deeprelax.models) on Gaussian-mixture data, SGD with minibatches of 32
+    from deeprelax import models
+
+    data = models.gaussian_mixture(10, 64, n_samples=2000, n_test=10, seed=0)
+    net = models.MLP(data, hidden=(128,))
+    for nc in (1, 4):
+        X0 = np.stack([net.init(s) for s in range(nc)])
+        run = lambda: D.sgd(net, X0, lr=0.05, n_steps=n_steps, rng=1, batch=32)  # noqa: E731
+        run()
+        t_run, r = _median(run, 5)
+        idx = np.random.default_rng(0).integers(0, net.n_samples, size=(nc, 32))
+        net.grad_batch(X0, idx)
+        t_g, _ = _median(lambda: _repeat(lambda: net.grad_batch(X0, idx), n_steps), 5)
+        rows.append({"n_chains": nc, "d": net.dim, "n_steps": n_steps, "us_per_step": 1e6 * t_run / n_steps,
+                     "grad_us_per_call": 1e6 * t_g / n_steps, "path": r.params["loss_path"],
+                     "overhead_us_per_step": 1e6 * (t_run - t_g) / n_steps, "model": "MLP 64-128-10, batch 32",
+                     "particle_steps_per_s": nc * n_steps / t_run})
+    return rows
+
+
 def _measure(quick: bool = False) -> dict:
     import numba
 
@@ -156,6 +231,16 @@ def _measure(quick: bool = False) -> dict:
             lambda: numpy_langevin(X0, h, n_steps, 2.0, "em", 1), ps, 1)
     finally:
         numba.set_num_threads(n0)
+    fj, fv = user_losses()
+    add("EM Langevin, beta=2, compiled user loss (numba.njit)",
+        lambda: D.sgd(fj, X0, lr=h, n_steps=n_steps, beta=2.0, rng=1, parallel=True),
+        lambda: numpy_langevin(X0, h, n_steps, 2.0, "em", 1), ps, nthr)
+    add("EM Langevin, beta=2, vectorised user loss (NumPy grad, serial kernel)",
+        lambda: D.sgd(fv, X0, lr=h, n_steps=n_steps, beta=2.0, rng=1),
+        lambda: numpy_langevin(X0, h, n_steps, 2.0, "em", 1), ps, 1)
+    fresh = user_losses()[0]                           # new njit functions: the kernel copies compile again
+    res["compile_user_s"] = D.sgd(fresh, X0[:2], lr=h, n_steps=2, beta=2.0, rng=1, parallel=True).compile_time
+    res["overhead"] = vectorised_overhead(quick)
     L = 20
     n_outer = max(1, n_steps // L)
     add(f"Entropy-SGD, L={L}, beta=2",
@@ -194,6 +279,20 @@ def to_markdown(res: dict) -> str:
                   f"{cp['sgd_serial_s']:.2f} s, sgd threaded kernel {cp['sgd_threaded_s']:.2f} s, Entropy-SGD "
                   f"threaded kernel {cp['esgd_threaded_s']:.2f} s (import {cp['import_s']:.2f} s).  Later processes "
                   "load the kernels from the on-disk cache.", ""]
+    if "compile_user_s" in res:
+        lines += [f"A compiled user loss (new numba.njit functions, so new kernel copies) compiles its sgd kernels "
+                  f"in {res['compile_user_s']:.1f} s per process (not cached on disk).", ""]
+    if res.get("overhead"):
+        lines += ["Vectorised (Python-loss) path with a few chains in high dimension: gradient descent on "
+                  "`g(X) = a X` (NumPy), and minibatch SGD on an MLP of `deeprelax.models` (`grad_batch` once per "
+                  "step for all chains); wall time per step against the gradient call alone.", "",
+                  "| loss | chains | d | us per step | gradient call us | overhead us per step | particle-steps/s |",
+                  "|---|---|---|---|---|---|---|"]
+        for o in res["overhead"]:
+            lines.append(f"| {o.get('model', 'a X (NumPy)')} | {o['n_chains']} | {o['d']} | {o['us_per_step']:.1f} | "
+                         f"{o['grad_us_per_call']:.1f} | {o['overhead_us_per_step']:.1f} | "
+                         f"{o['particle_steps_per_s']:.3g} |")
+        lines.append("")
     one = [c for c in res["cases"] if c["threads"] == 1]
     if one:
         c1 = one[0]

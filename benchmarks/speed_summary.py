@@ -188,6 +188,14 @@ def collect() -> list[dict]:
                               f"{_fmt(r.get('numpy_cpu_ns_per_pstep'))}: {_fmt(2e9 / cpu)} /s and "
                               f"{_fmt(r.get('numpy_cpu_ns_per_pstep') * 2 / cpu)}x on 2 free cores; "
                               f"load average {_fmt(r.get('load_avg_1min'))} during the run" if cpu else "")))
+        user = {k: [r for r in dy.get("cases", []) if k in r["case"]] for k in ("compiled user", "vectorised user")}
+        if em and user["compiled user"] and user["vectorised user"]:
+            c, v = user["compiled user"][0], user["vectorised user"][0]
+            rows.append(_row(15, "user losses: compiled (numba.njit) and vectorised (NumPy) paths, measured",
+                             f"compiled {_fmt(c['numba_psteps_per_s'])} /s, vectorised "
+                             f"{_fmt(v['numba_psteps_per_s'])} /s", f"built-in {_fmt(em[0]['numba_psteps_per_s'])} /s",
+                             _fmt(c["numba_psteps_per_s"] / em[0]["numba_psteps_per_s"]) + "x", None,
+                             "no target: the three paths of the same loss side by side, same run (see dynamics.md)"))
     gpu = _load("gpu")
     if gpu is None or gpu.get("skipped", True):
         rows.append(_row(7, "GPU: Godunov step 8192^2 >= 50% of device copy bandwidth", "-", "-", "-", None,

@@ -378,6 +378,8 @@ def kernel_loss(loss, dim: Optional[int] = None) -> KernelLoss:
     grad = getattr(loss, "grad", None)
     if not callable(grad):
         raise TypeError(f"`loss` must have a gradient `grad(x)` on points (..., d); got {type(loss).__name__}.")
+    if callable(getattr(loss, "_grad", None)) and hasattr(loss, "_x"):
+        grad = loss._grad                            # a deeprelax Loss: skip the input checks (rows are finite)
     cbs = {"grad_rows": _finite_rows(_as_rows(grad, d, "grad"))}
     value = getattr(loss, "value", None)
     if callable(value):

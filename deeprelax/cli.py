@@ -41,14 +41,15 @@ def _fmt_beta(beta: float) -> str:
 def smooth(loss_name: str, t: float, beta: float = float("inf"), shape=None, out: str | Path = ".",
            method: str = "exact", scheme: str = "weno5", params: dict | None = None,
            plot: bool = True, quiet: bool = False):
-    """Smooth a registered loss; write ``.h5`` and ``.png`` to ``out``; return (result, summary dict)."""
+    """Smooth a loss (``loss_name``: see :func:`deeprelax.losses.resolve`); write ``.h5`` and ``.png`` to ``out``;
+    return (result, summary dict)."""
     import numpy as np
 
     from deeprelax import io, losses
     from deeprelax.plot import plot_smoothing_1d, plot_smoothing_2d
     from solvers.grid import Grid
 
-    loss = losses.get(loss_name, **(params or {}))
+    loss = losses.resolve(loss_name, **(params or {}))
     if shape is None:
         shape = getattr(loss, "default_shape", None) or (500 if loss.dim == 1 else 201 if loss.dim == 2 else 65)
     grid = Grid.uniform(loss.bounds, shape)
@@ -111,7 +112,7 @@ def fokker_planck(loss_name: str, beta: float, t: float, out: str | Path = "out"
     from solvers.fokker_planck import gibbs, solve_fokker_planck
     from solvers.grid import Grid
 
-    loss = losses.get(loss_name, **(params or {}))
+    loss = losses.resolve(loss_name, **(params or {}))
     if shape is None:
         shape = 500 if loss.dim == 1 else 161 if loss.dim == 2 else 49
     grid = Grid.uniform(loss.bounds, shape)
@@ -207,12 +208,17 @@ def _jsonable(d):
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in (d or {}).items()}
 
 
+_LOSS_HELP = ("a registered loss name (see `deeprelax losses`), or MODULE:ATTR / path/to/file.py:ATTR naming a loss, "
+              "a Loss subclass or factory (called with the --param values), or a function f(x) on points (..., d) "
+              "(give --param dim=D)")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="deeprelax", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
 
     s = sub.add_parser("smooth", help="smooth a loss: viscous (Cole-Hopf / PDE) or non-viscous (Hopf-Lax / PDE)")
-    s.add_argument("--loss", required=True, help="registered loss name (see `deeprelax losses`)")
+    s.add_argument("--loss", required=True, help=_LOSS_HELP)
     s.add_argument("--t", type=float, required=True, help="smoothing time t (DR convention)")
     s.add_argument("--beta", type=float, default=float("inf"), help="inverse temperature; omit for non-viscous")
     s.add_argument("--shape", type=int, nargs="+", default=None, help="grid points per axis")
@@ -224,7 +230,7 @@ def main(argv=None) -> int:
     sub.add_parser("losses", help="list the registered losses")
 
     fp = sub.add_parser("fokker-planck", help="evolve a density under the Fokker-Planck equation of a loss")
-    fp.add_argument("--loss", required=True)
+    fp.add_argument("--loss", required=True, help=_LOSS_HELP)
     fp.add_argument("--beta", type=float, required=True, help="inverse temperature (diffusivity 1/beta)")
     fp.add_argument("--t", type=float, required=True, help="final time")
     fp.add_argument("--shape", type=int, nargs="+", default=None)

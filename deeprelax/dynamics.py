@@ -3,6 +3,17 @@ r"""Particle ensembles of the stochastic optimisers: SGD/Langevin, SGLD, Entropy
 Every function runs ``n_chains`` independent chains (systems) at once in a
 Numba kernel (threaded over chains) and returns a :class:`Trajectory`.
 
+Losses
+------
+``loss`` is any loss of :mod:`deeprelax.losses` (built-in, :func:`~deeprelax.losses.from_functions`, a
+``Loss`` subclass), any object with ``dim`` and a vectorised ``grad``, or a plain function ``f(x)`` on
+points ``(..., d)`` (its dimension taken from ``x0``, its gradient by central differences).  How the
+kernels reach it (:mod:`deeprelax._kernel_loss`; ``Trajectory.params["loss_path"]``): ``"builtin"``
+losses dispatch inside the compiled kernels; ``"compiled"`` user losses (``numba.njit`` functions of
+one point) are inlined into copies of the kernels; any other (``"vectorised"``) loss runs the serial
+kernel with ``grad`` called once per step on all chains ``(n_chains, d)``.  The arithmetic around the
+gradient is the same on every path, so equal gradients give equal trajectories, bit for bit.
+
 Conventions (paper-spec §1, DR convention unless a flag says otherwise)
 ------------------------------------------------------------------------
 * Langevin: ``dx = -grad f dt + sqrt(2/beta) dW``, invariant density ``exp(-beta f)``.
@@ -20,17 +31,20 @@ chain ``c`` does not depend on how many chains run.  The key is stored in
 
 Minibatches
 -----------
-For a :class:`deeprelax.finite_sum.FiniteSumLoss`, ``batch=b`` draws ``b``
-indices per gradient call, with (``replace=True``) or without replacement;
-``batch=None`` uses the full gradient.  Analytic losses reject ``batch``.
+For a finite-sum loss (``n_samples`` and ``grad_batch(x, idx)``: :mod:`deeprelax.finite_sum`,
+:mod:`deeprelax.models`, or any object following that protocol), ``batch=b`` draws ``b`` indices per
+gradient call and chain (counter-based, stream 1), with (``replace=True``) or without replacement, and
+computes the minibatch gradients of all the chains in one ``grad_batch(X, IDX)`` call (``X``
+``(n, d)``, ``IDX`` ``(n, b)``; compiled for the built-in least squares / logistic);
+``batch=None`` uses the full gradient.  Other losses reject ``batch``.
 
 Backends
 --------
 ``backend="cuda"`` runs :func:`sgd`, :func:`sgld`, :func:`entropy_sgd` and :func:`hj_prox` on a GPU
 (:mod:`deeprelax._cuda_dyn`; numba's CUDA simulator when ``NUMBA_ENABLE_CUDASIM=1``), one thread per
 chain, with the same counter-based random numbers and the same arithmetic: trajectories equal the CPU
-backend's to round-off.  Only analytic losses (``nb_kind`` 0-7) run there; finite-sum losses,
-:func:`elastic_sgd` and :func:`parle` raise a ValueError with ``backend="cuda"``.  ``backend="auto"``
+backend's to round-off.  Only built-in analytic losses (``nb_kind`` 0-7) run there; user losses,
+finite-sum losses, :func:`elastic_sgd` and :func:`parle` raise a ValueError with ``backend="cuda"``.  ``backend="auto"``
 uses CUDA on a real GPU for at least ``solvers._cuda.AUTO_MIN_WORK`` chains when supported, else the CPU.
 """
 from __future__ import annotations
@@ -296,7 +310,7 @@ def sgd(loss, x0, *, lr, n_steps, beta=np.inf, scheme="em", rng=None, save_every
 
     Parameters
     ----------
-    loss : Loss with a Numba twin (any ``deeprelax.losses`` loss or a finite-sum loss)
+    loss : a loss, an object with ``dim`` and ``grad``, or a function ``f(x)`` (module docstring, "Losses")
     x0 : array, shape (d,) or (n_chains, d)
     lr : float, callable ``n -> h_n`` or array (n_steps,)
         Step ``h`` (plays ``dt``).
@@ -446,7 +460,7 @@ def entropy_sgd(loss, x0, *, t, lr, inner_lr, L, n_steps, beta=None, scoping=0.0
 
     Parameters
     ----------
-    loss : Loss with a Numba twin
+    loss : a loss, an object with ``dim`` and ``grad``, or a function ``f(x)`` (module docstring)
     x0 : array, shape (d,) or (n_chains, d)
     t : float > 0
         DR time ``t_0`` (``= 1/gamma_0``).

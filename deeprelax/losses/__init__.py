@@ -25,15 +25,16 @@ Your own loss, three ways (all run in every entry point: dynamics, local entropy
 * :func:`from_functions` with ``numba.njit`` functions of one point (compiled into the particle kernels);
 * a :class:`Loss` subclass implementing the public ``value``/``grad`` (``hess``, ``bounds`` ...).
 
-:func:`register` makes any of them available by name (``get``, the CLI's ``--loss``).
+:func:`register` makes any of them available by name (``get``, the CLI's ``--loss``); :func:`resolve`
+also takes ``module:attr`` or ``path/to/file.py:attr`` (what ``--loss`` accepts).
 """
 from .analytic import (Abs, Cosine, DoubleWell, DRFig1, GaussianMixture, Quadratic, Rastrigin,  # noqa: F401
                        SoftminQuadratics, WideSharp)
 from .base import Loss, central_grad  # noqa: F401
 from .functions import FunctionLoss, as_loss, from_functions  # noqa: F401
-from .registry import _REGISTRY, get, names, register  # noqa: F401
+from .registry import _REGISTRY, get, names, register, resolve  # noqa: F401
 
-__all__ = ["Loss", "FunctionLoss", "from_functions", "as_loss", "get", "names", "register", "finite_sum",
+__all__ = ["Loss", "FunctionLoss", "from_functions", "as_loss", "get", "names", "register", "resolve", "finite_sum",
            "FiniteSumLoss"]
 
 

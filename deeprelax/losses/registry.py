@@ -4,7 +4,7 @@ from __future__ import annotations
 import inspect
 from typing import Callable, Optional
 
-__all__ = ["register", "get", "names"]
+__all__ = ["register", "get", "names", "resolve"]
 
 _REGISTRY: dict = {}
 
@@ -72,3 +72,85 @@ def get(name: str, **params):
         except AttributeError:  # pragma: no cover - read-only name
             pass
     return loss
+
+
+def resolve(spec: str, **params):
+    """The loss named by ``spec``: a registered name, or ``module:attr`` / ``path/to/file.py:attr``.
+
+    The attribute may be a loss (an instance: no ``params``), a :class:`~deeprelax.losses.Loss` subclass or a
+    factory (called with ``params``), or a loss function ``f(x)`` on points ``(..., d)`` (a callable with a
+    required positional argument: give ``dim``, and optionally ``bounds``, in ``params``; wrapped with
+    :func:`~deeprelax.losses.from_functions`).  This is what the command line's ``--loss`` takes.
+    """
+    if spec in _REGISTRY:
+        return get(spec, **params)
+    if ":" not in spec:
+        raise ValueError(f"unknown loss {spec!r}; valid names are: {', '.join(names())}; or give MODULE:ATTR or "
+                         f"path/to/file.py:ATTR for a loss of your own.")
+    where, attr = spec.rsplit(":", 1)
+    mod = _import(where)
+    if not hasattr(mod, attr):
+        raise ValueError(f"{where!r} has no attribute {attr!r} (from --loss {spec!r}).")
+    obj = getattr(mod, attr)
+    from .functions import from_functions
+
+    if hasattr(obj, "dim") and not isinstance(obj, type):
+        if params:
+            raise TypeError(f"{spec!r} is a loss object; it takes no parameters (got {sorted(params)}).")
+        return obj
+    if not callable(obj):
+        raise TypeError(f"{spec!r} must be a loss, a Loss subclass, a factory or a function f(x); got "
+                        f"{type(obj).__name__}.")
+    if isinstance(obj, type):
+        return obj(**params)
+    if _is_loss_function(obj):
+        if "dim" not in params:
+            raise TypeError(f"{spec!r} is a loss function f(x): give its dimension (--param dim=D).")
+        kw = dict(params)
+        dim, bounds = kw.pop("dim"), kw.pop("bounds", None)
+        if kw:
+            raise TypeError(f"a loss function takes only `dim` and `bounds`; got {sorted(kw)}.")
+        return from_functions(obj, dim=dim, bounds=bounds, name=attr)
+    loss = obj(**params)
+    if not hasattr(loss, "dim"):
+        raise TypeError(f"{spec!r} returned {type(loss).__name__}, not a loss (an object with `dim`).")
+    return loss
+
+
+def _is_loss_function(fn) -> bool:
+    """A callable with a required positional argument (``f(x)``), as opposed to a factory of keywords."""
+    target = getattr(fn, "py_func", fn)
+    try:
+        sig = inspect.signature(target)
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return True
+    return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+               for p in sig.parameters.values())
+
+
+def _import(where: str):
+    import importlib
+    import importlib.util
+    import os
+    import sys
+
+    if where.endswith(".py") or os.sep in where:
+        path = os.path.abspath(where)
+        if not os.path.isfile(path):
+            raise ValueError(f"no such file {where!r} (from --loss).")
+        name = "deeprelax_user_" + os.path.splitext(os.path.basename(path))[0]
+        spec = importlib.util.spec_from_file_location(name, path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+        return mod
+    try:
+        return importlib.import_module(where)
+    except ModuleNotFoundError:
+        if os.getcwd() in sys.path:
+            raise
+        sys.path.insert(0, os.getcwd())
+        try:
+            return importlib.import_module(where)
+        except ModuleNotFoundError:
+            raise ValueError(f"cannot import module {where!r} (from --loss); is it on the path?") from None

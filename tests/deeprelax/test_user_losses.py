@@ -280,3 +280,53 @@ def test_entry_points_take_plain_callables_and_losses():
 def test_cuda_backend_rejects_user_losses():
     with pytest.raises(ValueError, match="built-in analytic loss"):
         D.sgd(from_functions(np_value, np_grad, dim=2), X0[:2], lr=0.01, n_steps=2, beta=1.0, rng=0, backend="cuda")
+
+
+def test_cli_loss_from_a_file_and_a_module(tmp_path, monkeypatch, capsys):
+    from deeprelax import cli
+
+    (tmp_path / "mylosses.py").write_text(
+        "import numpy as np\n"
+        "def well(x):\n"
+        "    return 0.25 * (x[..., 0] ** 2 - 1.0) ** 2 + 0.5 * (x[..., 1:] ** 2).sum(-1)\n"
+        "def make(dim=1):\n"
+        "    from deeprelax.losses import get\n"
+        "    return get('double-well', dim=dim)\n")
+    out = tmp_path / "out"
+    common = ["--t", "0.2", "--beta", "2", "--shape", "81", "--out", str(out)]
+    assert cli.main(["smooth", "--loss", f"{tmp_path}/mylosses.py:well", "--param", "dim=1",
+                     "--param", "bounds=[[-2,2]]", *common]) == 0
+    ref, _ = cli.smooth("double-well", 0.2, 2.0, 81, out, plot=False, quiet=True)
+    user, _ = cli.smooth(f"{tmp_path}/mylosses.py:well", 0.2, 2.0, 81, out, params={"dim": 1, "bounds": [[-2, 2]]},
+                         plot=False, quiet=True)
+    assert np.array_equal(user.u, ref.u)                # same values on the same grid: the same solution
+    monkeypatch.syspath_prepend(str(tmp_path))
+    fac, _ = cli.smooth("mylosses:make", 0.2, 2.0, 81, out, params={"dim": 1}, plot=False, quiet=True)
+    assert np.array_equal(fac.u, ref.u)
+    capsys.readouterr()
+    assert cli.main(["smooth", "--loss", "mylosses:nope", *common]) == 2
+    assert "has no attribute 'nope'" in capsys.readouterr().err
+    assert cli.main(["smooth", "--loss", "mylosses:well", *common]) == 2
+    assert "--param dim=D" in capsys.readouterr().err
+    assert cli.main(["smooth", "--loss", "no-such-loss", *common]) == 2
+    assert "MODULE:ATTR" in capsys.readouterr().err
+
+
+def test_readme_your_own_loss_section_runs(tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    sec = text.split("## Your own loss", 1)[1]
+    code = re.search(r"```python\n(.*?)```", sec, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    ns: dict = {}
+    try:
+        exec(compile(code, "README.md", "exec"), ns)
+        z = (ns["est"].grad - ns["exact"]) / ns["est"].stderr
+        assert np.all(np.abs(z) < 4), z
+        assert ns["run"].params["loss_path"] == "vectorised" and ns["run_c"].params["loss_path"] == "compiled"
+        assert np.abs(ns["run_c"].x - ns["run"].x).max() < 1e-8
+        assert dr.losses.get("tilted-well").value([0.0, 0.0]) == 0.25
+    finally:
+        dr.losses._REGISTRY.pop("tilted-well", None)
