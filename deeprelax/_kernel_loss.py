@@ -72,7 +72,7 @@ import numpy as np
 from solvers._jit import njit
 
 from . import _nbloss as nb
-from .finite_sum import _FS_MIN_KIND, fs_grad_full, fs_grad_idx, fs_value
+from ._nbloss import _FS_MIN_KIND
 
 __all__ = ["KernelLoss", "kernel_loss", "specialise", "loss_grad_rows", "loss_grad", "loss_value",
            "loss_grad_batch_rows", "PROVIDER_NAMES"]
@@ -82,41 +82,12 @@ PROVIDER_NAMES = ("loss_grad_rows", "loss_grad", "loss_value", "loss_grad_batch_
 
 
 # ============================================================================= built-in providers
-@njit
-def loss_grad_rows(kind, params, X, G, r0, r1, S):
-    """Built-in provider: gradients at rows ``r0 .. r1-1`` (analytic kinds, full finite sums, Python callback)."""
-    if kind >= _FS_MIN_KIND:
-        for r in range(r0, r1):
-            fs_grad_full(kind, params, X[r], G[r])
-    else:
-        nb.loss_grad_rows(kind, params, X, G, r0, r1, S)
-
-
-@njit
-def loss_grad(kind, params, x, out, S):
-    """Built-in provider: gradient at one point."""
-    if kind >= _FS_MIN_KIND:
-        fs_grad_full(kind, params, x, out)
-    else:
-        nb.loss_grad(kind, params, x, out, S)
-
-
-@njit
-def loss_value(kind, params, x, S):
-    """Built-in provider: value at one point."""
-    if kind >= _FS_MIN_KIND:
-        return fs_value(kind, params, x)
-    return nb.loss_value(kind, params, x, S)
-
-
-@njit
-def loss_grad_batch_rows(kind, params, X, IDX, b, G, r0, r1):
-    """Built-in provider: minibatch gradient of row ``r`` on the samples ``IDX[r, :b]``, rows ``r0 .. r1-1``."""
-    if kind == nb.KIND_PYTHON:
-        nb.py_grad_batch_rows(params, X, IDX, G, r0, r1)
-    else:
-        for r in range(r0, r1):
-            fs_grad_idx(kind, params, X[r], IDX[r], b, G[r])
+# The built-in providers are the generated dispatchers of :mod:`deeprelax._nbloss` themselves (analytic
+# kinds, finite sums, the Python callback): one call per block and step.  A wrapper around them, or any
+# helper that takes the block's arrays, costs 15-25 % of a noiseless 2-D step whether it is called
+# (~50 ns: Numba's reference counting of the array arguments) or inlined (the inlined arguments are
+# reference-counted too), so kernels call them directly.
+from ._nbloss import loss_grad, loss_grad_batch_rows, loss_grad_rows, loss_value  # noqa: E402,F401
 
 
 # ============================================================================= compiled user losses

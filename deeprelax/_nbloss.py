@@ -14,13 +14,16 @@ bodies come
 * the CPU forms (:mod:`numba`, bodies inlined at the IR level): the per-point dispatchers
   :func:`loss_value` / :func:`loss_grad`, the row form :func:`loss_grad_rows` (one kind dispatch per
   block of rows; calling the inlined body on row views costs nothing over hand-written row loops:
-  7.6e7 vs 7.2e7 2-D Langevin particle-steps/s on one core), and the batch forms behind
+  7.6e7 vs 7.2e7 2-D Langevin particle-steps/s on one core), the minibatch row form
+  :func:`loss_grad_batch_rows` (finite sums), and the batch forms behind
   :meth:`Loss.value <deeprelax.losses.Loss.value>` / ``grad`` of the built-ins (:func:`value`, :func:`grad`);
 * the CUDA device functions (:func:`device_functions`: the same bodies compiled with
   ``cuda.jit(device=True)``, helpers re-bound to their device twins).
 
 The dispatchers between the ``generated`` markers below are written by :func:`generate` from
-:data:`KINDS`; ``tests/deeprelax/test_loss_sources.py`` fails when they are stale.  Adding a loss
+:data:`KINDS` (and :data:`FS_KINDS`, the built-in finite sums of :mod:`deeprelax.finite_sum`, whose
+per-point forms ``fs_value``/``fs_grad_full``/``fs_grad_idx`` are defined here too); these
+dispatchers are what the kernels call (:mod:`deeprelax._kernel_loss`); ``tests/deeprelax/test_loss_sources.py`` fails when they are stale.  Adding a loss
 kind is one entry: its two bodies plus a line in :data:`KINDS`, then
 ``python -m deeprelax._nbloss`` rewrites the dispatch.
 
@@ -353,6 +356,96 @@ def _gaussmix_grad(params, x, out, S):
             out[j] += wv * (x[j] - params[om + i * d + j])
 
 
+# ============================================================================= finite sums
+#: Built-in finite sums (:mod:`deeprelax.finite_sum`): ``params = [N, d, lam, A (N*d), y (N)]``.
+KIND_LSQ = 100
+KIND_LOGISTIC = 101
+_FS_MIN_KIND = 100
+#: Finite-sum kinds the dispatch covers: full gradients (``fs_grad_full``) and minibatches (``fs_grad_idx``).
+FS_KINDS = {KIND_LSQ: "least-squares", KIND_LOGISTIC: "logistic"}
+
+
+@njit
+def _sample_grad_acc(kind, params, x, k, d, oa, oy, out, w):
+    """``out += w * grad f_k(x)`` for sample ``k``."""
+    s = 0.0
+    for j in range(d):
+        s += params[oa + k * d + j] * x[j]
+    yk = params[oy + k]
+    if kind == KIND_LSQ:
+        c = s - yk
+    else:
+        m = yk * s
+        # -y sigmoid(-m), written stably
+        if m >= 0:
+            e = math.exp(-m)
+            c = -yk * e / (1.0 + e)
+        else:
+            c = -yk / (1.0 + math.exp(m))
+    c *= w
+    for j in range(d):
+        out[j] += c * params[oa + k * d + j]
+
+
+@njit
+def fs_grad_idx(kind, params, x, idx, b, out):
+    """Minibatch gradient ``(1/b) sum_{i<b} grad f_{idx[i]}(x) + lam x`` into ``out`` (shape ``(d,)``)."""
+    N = int(params[0])
+    d = int(params[1])
+    lam = params[2]
+    oa = 3
+    oy = 3 + N * d
+    for j in range(d):
+        out[j] = 0.0
+    w = 1.0 / b
+    for i in range(b):
+        _sample_grad_acc(kind, params, x, idx[i], d, oa, oy, out, w)
+    for j in range(d):
+        out[j] += lam * x[j]
+
+
+@njit
+def fs_grad_full(kind, params, x, out):
+    """Full gradient ``(1/N) sum_k grad f_k(x) + lam x`` into ``out`` (shape ``(d,)``)."""
+    N = int(params[0])
+    d = int(params[1])
+    lam = params[2]
+    oa = 3
+    oy = 3 + N * d
+    for j in range(d):
+        out[j] = 0.0
+    w = 1.0 / N
+    for k in range(N):
+        _sample_grad_acc(kind, params, x, k, d, oa, oy, out, w)
+    for j in range(d):
+        out[j] += lam * x[j]
+
+
+@njit
+def fs_value(kind, params, x):
+    """``f(x)`` at one point ``x`` (shape ``(d,)``)."""
+    N = int(params[0])
+    d = int(params[1])
+    lam = params[2]
+    oa = 3
+    oy = 3 + N * d
+    tot = 0.0
+    for k in range(N):
+        s = 0.0
+        for j in range(d):
+            s += params[oa + k * d + j] * x[j]
+        yk = params[oy + k]
+        if kind == KIND_LSQ:
+            tot += 0.5 * (s - yk) ** 2
+        else:
+            m = yk * s
+            tot += (math.log1p(math.exp(-m)) if m >= 0 else -m + math.log1p(math.exp(m)))
+    r = 0.0
+    for j in range(d):
+        r += x[j] * x[j]
+    return tot / N + 0.5 * lam * r
+
+
 class Kind(NamedTuple):
     """One built-in loss kind: its registry name, the two bodies, and where ``params`` holds the
     number of wells (the scratch length; ``-1``: no scratch)."""
@@ -442,38 +535,49 @@ def py_grad(params, x, out):
 
 # ============================================================================= dispatch (generated)
 def generate() -> str:
-    """The source of the dispatchers, from :data:`KINDS` (what sits between the markers of this file)."""
-    def branches(call, indent, unknown):
+    """The source of the dispatchers, from :data:`KINDS` and :data:`FS_KINDS` (what sits between the
+    markers of this file)."""
+    fs = " or ".join(f"kind == {c}" for c in FS_KINDS)
+
+    def branches(call, unknown):
         out = []
         for i, (code, k) in enumerate(KINDS.items()):
             kw = "if" if i == 0 else "elif"
-            name = {"value": k.value, "grad": k.grad, "rows": k.grad}[call].py_func.__name__
-            out.append(f"{indent}{kw} kind == {code}:  # {k.name}")
+            name = (k.value if call == "value" else k.grad).py_func.__name__
+            out.append(f"    {kw} kind == {code}:  # {k.name}")
             if call == "value":
-                out.append(f"{indent}    return {name}(params, x, S)")
+                out.append(f"        return {name}(params, x, S)")
             elif call == "grad":
-                out.append(f"{indent}    {name}(params, x, out, S)")
+                out.append(f"        {name}(params, x, out, S)")
             else:
-                out.append(f"{indent}    for r in range(r0, r1):")
-                out.append(f"{indent}        {name}(params, X[r], G[r], S)")
-        out += [f"{indent}elif kind == KIND_PYTHON:", f"{indent}    {unknown[0]}", f"{indent}else:"]
-        out += [f"{indent}    {line}" for line in unknown[1:]]
+                out += ["        for r in range(r0, r1):", f"            {name}(params, X[r], G[r], S)"]
+        out.append(f"    elif {fs}:  # finite sums: {', '.join(FS_KINDS.values())}")
+        out += {"value": ["        return fs_value(kind, params, x)"],
+                "grad": ["        fs_grad_full(kind, params, x, out)"],
+                "rows": ["        for r in range(r0, r1):", "            fs_grad_full(kind, params, X[r], G[r])"]}[call]
+        out += ["    elif kind == KIND_PYTHON:", f"        {unknown[0]}", "    else:"]
+        out += [f"        {line}" for line in unknown[1:]]
         return out
 
     src = ["@njit", "def loss_value(kind, params, x, S):",
            '    """Value of loss ``kind`` at one point ``x`` (d,); ``S`` scratch (:func:`scratch_len`); NaN for an',
            '    unknown kind."""']
-    src += branches("value", "    ", ["return py_value(params, x)", "return math.nan"])
+    src += branches("value", ["return py_value(params, x)", "return math.nan"])
     src += ["", "", "@njit", "def loss_grad(kind, params, x, out, S):",
             '    """Gradient of loss ``kind`` at one point ``x`` (d,) into ``out`` (d,); NaN for an unknown kind."""']
-    src += branches("grad", "    ", ["py_grad(params, x, out)", "for j in range(out.shape[0]):",
-                                     "    out[j] = math.nan"])
+    src += branches("grad", ["py_grad(params, x, out)", "for j in range(out.shape[0]):",
+                             "    out[j] = math.nan"])
     src += ["", "", "@njit", "def loss_grad_rows(kind, params, X, G, r0, r1, S):",
             '    """Gradients at rows ``r0 .. r1-1`` of ``X`` (n, d) into the same rows of ``G``: the kind is',
             '    dispatched once per call, the inlined body runs on each row.  NaN for an unknown kind."""']
-    src += branches("rows", "    ", ["py_grad_rows(params, X, G, r0, r1)", "for r in range(r0, r1):",
-                                     "    for j in range(G.shape[1]):", "        G[r, j] = math.nan"])
-    wells = [f"kind == {c}" for c, k in KINDS.items() if k.wells_at >= 0]
+    src += branches("rows", ["py_grad_rows(params, X, G, r0, r1)", "for r in range(r0, r1):",
+                             "    for j in range(G.shape[1]):", "        G[r, j] = math.nan"])
+    src += ["", "", "@njit", "def loss_grad_batch_rows(kind, params, X, IDX, b, G, r0, r1):",
+            '    """Minibatch gradients of rows ``r0 .. r1-1``: row ``r`` on the samples ``IDX[r, :b]`` (finite sums',
+            '    and the Python callback; NaN otherwise)."""',
+            f"    if {fs}:", "        for r in range(r0, r1):", "            fs_grad_idx(kind, params, X[r], IDX[r], b, G[r])",
+            "    elif kind == KIND_PYTHON:", "        py_grad_batch_rows(params, X, IDX, G, r0, r1)", "    else:",
+            "        for r in range(r0, r1):", "            for j in range(G.shape[1]):", "                G[r, j] = math.nan"]
     src += ["", "", "@njit", "def loss_scratch_len(kind, params):",
             '    """Compiled :func:`scratch_len`."""']
     for c, k in KINDS.items():
@@ -481,9 +585,9 @@ def generate() -> str:
             src += [f"    if kind == {c}:", f"        return max(1, int(params[{k.wells_at}]))"]
     src += ["    return 1"]
     src += ["", "", "@njit", "def is_known_kind(kind):",
-            '    """Whether ``kind`` is a built-in kind or :data:`KIND_PYTHON`."""',
+            '    """Whether ``kind`` is a built-in kind (analytic or finite sum) or :data:`KIND_PYTHON`."""',
             "    if kind == KIND_PYTHON:", "        return True"]
-    for c in KINDS:
+    for c in list(KINDS) + list(FS_KINDS):
         src += [f"    if kind == {c}:", "        return True"]
     src += ["    return False"]
     return "\n".join(src) + "\n"
@@ -527,6 +631,8 @@ def loss_value(kind, params, x, S):
         return _cosine_value(params, x, S)
     elif kind == 7:  # gaussian-mixture
         return _gaussmix_value(params, x, S)
+    elif kind == 100 or kind == 101:  # finite sums: least-squares, logistic
+        return fs_value(kind, params, x)
     elif kind == KIND_PYTHON:
         return py_value(params, x)
     else:
@@ -552,6 +658,8 @@ def loss_grad(kind, params, x, out, S):
         _cosine_grad(params, x, out, S)
     elif kind == 7:  # gaussian-mixture
         _gaussmix_grad(params, x, out, S)
+    elif kind == 100 or kind == 101:  # finite sums: least-squares, logistic
+        fs_grad_full(kind, params, x, out)
     elif kind == KIND_PYTHON:
         py_grad(params, x, out)
     else:
@@ -587,8 +695,26 @@ def loss_grad_rows(kind, params, X, G, r0, r1, S):
     elif kind == 7:  # gaussian-mixture
         for r in range(r0, r1):
             _gaussmix_grad(params, X[r], G[r], S)
+    elif kind == 100 or kind == 101:  # finite sums: least-squares, logistic
+        for r in range(r0, r1):
+            fs_grad_full(kind, params, X[r], G[r])
     elif kind == KIND_PYTHON:
         py_grad_rows(params, X, G, r0, r1)
+    else:
+        for r in range(r0, r1):
+            for j in range(G.shape[1]):
+                G[r, j] = math.nan
+
+
+@njit
+def loss_grad_batch_rows(kind, params, X, IDX, b, G, r0, r1):
+    """Minibatch gradients of rows ``r0 .. r1-1``: row ``r`` on the samples ``IDX[r, :b]`` (finite sums
+    and the Python callback; NaN otherwise)."""
+    if kind == 100 or kind == 101:
+        for r in range(r0, r1):
+            fs_grad_idx(kind, params, X[r], IDX[r], b, G[r])
+    elif kind == KIND_PYTHON:
+        py_grad_batch_rows(params, X, IDX, G, r0, r1)
     else:
         for r in range(r0, r1):
             for j in range(G.shape[1]):
@@ -607,7 +733,7 @@ def loss_scratch_len(kind, params):
 
 @njit
 def is_known_kind(kind):
-    """Whether ``kind`` is a built-in kind or :data:`KIND_PYTHON`."""
+    """Whether ``kind`` is a built-in kind (analytic or finite sum) or :data:`KIND_PYTHON`."""
     if kind == KIND_PYTHON:
         return True
     if kind == 0:
@@ -625,6 +751,10 @@ def is_known_kind(kind):
     if kind == 6:
         return True
     if kind == 7:
+        return True
+    if kind == 100:
+        return True
+    if kind == 101:
         return True
     return False
 # --- end of generated code ---

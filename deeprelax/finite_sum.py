@@ -21,10 +21,10 @@ Kinds (``nb_kind``; the analytic losses of :mod:`deeprelax._nbloss` use 0..99)
 
 Parameter layout of ``nb_params``: ``[N, d, lam, A (N*d, row-major), y (N)]``.
 
-Numba entry points (usable inside other ``@njit`` kernels): :func:`fs_value`,
-:func:`fs_grad_full`, :func:`fs_grad_idx`.  The dynamics draw the minibatch
-indices themselves (counter-based, see :mod:`deeprelax._dyn_kernels`) and call
-:func:`fs_grad_idx`.
+Numba entry points (usable inside other ``@njit`` kernels, defined in :mod:`deeprelax._nbloss` with
+the other compiled loss forms and re-exported here): :func:`fs_value`, :func:`fs_grad_full`,
+:func:`fs_grad_idx`.  The dynamics draw the minibatch indices themselves (counter-based, see
+:mod:`deeprelax._rng`) and call :func:`fs_grad_idx` through the generated dispatch.
 """
 from __future__ import annotations
 
@@ -32,103 +32,18 @@ import math
 
 import numpy as np
 
-from solvers._jit import njit
-
+# the compiled per-point forms live with the other built-in losses' (the kernels' one dispatch)
+from ._nbloss import _FS_MIN_KIND, KIND_LOGISTIC, KIND_LSQ, fs_grad_full, fs_grad_idx, fs_value  # noqa: F401
 from .losses import Loss
 
 __all__ = ["finite_sum", "FiniteSum", "FiniteSumLoss", "KIND_LSQ", "KIND_LOGISTIC", "KINDS", "is_finite_sum_kind"]
 
-KIND_LSQ = 100
-KIND_LOGISTIC = 101
 KINDS = {"least-squares": KIND_LSQ, "logistic": KIND_LOGISTIC}
-_FS_MIN_KIND = 100
 
 
 def is_finite_sum_kind(kind: int) -> bool:
     """Whether ``kind`` is a finite-sum (data) loss code."""
     return int(kind) >= _FS_MIN_KIND
-
-
-# ----------------------------------------------------------------------------- numba kernels
-@njit
-def _sample_grad_acc(kind, params, x, k, d, oa, oy, out, w):
-    """``out += w * grad f_k(x)`` for sample ``k``."""
-    s = 0.0
-    for j in range(d):
-        s += params[oa + k * d + j] * x[j]
-    yk = params[oy + k]
-    if kind == KIND_LSQ:
-        c = s - yk
-    else:
-        m = yk * s
-        # -y sigmoid(-m), written stably
-        if m >= 0:
-            e = math.exp(-m)
-            c = -yk * e / (1.0 + e)
-        else:
-            c = -yk / (1.0 + math.exp(m))
-    c *= w
-    for j in range(d):
-        out[j] += c * params[oa + k * d + j]
-
-
-@njit
-def fs_grad_idx(kind, params, x, idx, b, out):
-    """Minibatch gradient ``(1/b) sum_{i<b} grad f_{idx[i]}(x) + lam x`` into ``out`` (shape ``(d,)``)."""
-    N = int(params[0])
-    d = int(params[1])
-    lam = params[2]
-    oa = 3
-    oy = 3 + N * d
-    for j in range(d):
-        out[j] = 0.0
-    w = 1.0 / b
-    for i in range(b):
-        _sample_grad_acc(kind, params, x, idx[i], d, oa, oy, out, w)
-    for j in range(d):
-        out[j] += lam * x[j]
-
-
-@njit
-def fs_grad_full(kind, params, x, out):
-    """Full gradient ``(1/N) sum_k grad f_k(x) + lam x`` into ``out`` (shape ``(d,)``)."""
-    N = int(params[0])
-    d = int(params[1])
-    lam = params[2]
-    oa = 3
-    oy = 3 + N * d
-    for j in range(d):
-        out[j] = 0.0
-    w = 1.0 / N
-    for k in range(N):
-        _sample_grad_acc(kind, params, x, k, d, oa, oy, out, w)
-    for j in range(d):
-        out[j] += lam * x[j]
-
-
-@njit
-def fs_value(kind, params, x):
-    """``f(x)`` at one point ``x`` (shape ``(d,)``)."""
-    N = int(params[0])
-    d = int(params[1])
-    lam = params[2]
-    oa = 3
-    oy = 3 + N * d
-    tot = 0.0
-    for k in range(N):
-        s = 0.0
-        for j in range(d):
-            s += params[oa + k * d + j] * x[j]
-        yk = params[oy + k]
-        if kind == KIND_LSQ:
-            tot += 0.5 * (s - yk) ** 2
-        else:
-            m = yk * s
-            tot += (math.log1p(math.exp(-m)) if m >= 0 else -m + math.log1p(math.exp(m)))
-    r = 0.0
-    for j in range(d):
-        r += x[j] * x[j]
-    return tot / N + 0.5 * lam * r
 
 
 # ----------------------------------------------------------------------------- the protocol

@@ -47,7 +47,7 @@ def test_kernel_family_is_found_from_the_providers():
     from deeprelax import _dyn_kernels as K
 
     fam = KL.family(vars(K))
-    for name in ("_sgd_block", "_sgd_ser", "_sgd_par", "_grad_block", "_esgd_block", "_elastic_chain",
+    for name in ("_sgd_block", "_sgd_ser", "_sgd_par", "_batch_grads", "_esgd_block", "_elastic_chain",
                  "_parle_par", "grad_dispatch"):
         assert name in fam
     assert "znormal" not in fam and "fill_batch" not in fam
