@@ -165,8 +165,8 @@ def vectorised_overhead(quick: bool = False) -> list:
         X0 = np.random.default_rng(0).normal(size=(nc, d))
         run = lambda: D.sgd(f, X0, lr=0.01, n_steps=n_steps, rng=1)  # noqa: E731
         run()
-        t_run, r = _median(run, 5)
-        t_g, _ = _median(lambda: _repeat(lambda: a * X0, n_steps), 5)
+        t_run, r, _ = _median(run, 5)
+        t_g, _, _ = _median(lambda: _repeat(lambda: a * X0, n_steps), 5)
         rows.append({"n_chains": nc, "d": d, "n_steps": n_steps, "us_per_step": 1e6 * t_run / n_steps,
                      "grad_us_per_call": 1e6 * t_g / n_steps, "path": r.params["loss_path"],
                      "overhead_us_per_step": 1e6 * (t_run - t_g) / n_steps,
@@ -180,10 +180,10 @@ def vectorised_overhead(quick: bool = False) -> list:
         X0 = np.stack([net.init(s) for s in range(nc)])
         run = lambda: D.sgd(net, X0, lr=0.05, n_steps=n_steps, rng=1, batch=32)  # noqa: E731
         run()
-        t_run, r = _median(run, 5)
+        t_run, r, _ = _median(run, 5)
         idx = np.random.default_rng(0).integers(0, net.n_samples, size=(nc, 32))
         net.grad_batch(X0, idx)
-        t_g, _ = _median(lambda: _repeat(lambda: net.grad_batch(X0, idx), n_steps), 5)
+        t_g, _, _ = _median(lambda: _repeat(lambda: net.grad_batch(X0, idx), n_steps), 5)
         rows.append({"n_chains": nc, "d": net.dim, "n_steps": n_steps, "us_per_step": 1e6 * t_run / n_steps,
                      "grad_us_per_call": 1e6 * t_g / n_steps, "path": r.params["loss_path"],
                      "overhead_us_per_step": 1e6 * (t_run - t_g) / n_steps, "model": "MLP 64-128-10, batch 32",

@@ -221,6 +221,8 @@ _TOKENS = itertools.count(1)
 def _finite_rows(fn):
     """``fn(X, *rest) -> G`` evaluated on the finite rows only (NaN rows for chains that already diverged)."""
     def call(X, *rest):
+        if np.isfinite(X.sum()):                     # one pass, no temporary (a sum of finite rows can
+            return fn(X, *rest)                      # still overflow: then the row check below)
         ok = np.isfinite(X).all(-1)
         if ok.all():
             return fn(X, *rest)
