@@ -149,10 +149,25 @@ def _repeat(fn, n):
         fn()
 
 
+def _overhead_row(label, run, grad_call, n_chains, d, n_steps) -> dict:
+    """Wall and CPU time per step of ``run`` (a dynamics call of ``n_steps``) against ``grad_call`` alone."""
+    run()
+    grad_call()
+    t_run, r, c_run = _median(run, 5)
+    t_g, _, c_g = _median(lambda: _repeat(grad_call, n_steps), 5)
+    return {"loss": label, "n_chains": n_chains, "d": d, "n_steps": n_steps, "path": r.params["loss_path"],
+            "us_per_step": 1e6 * t_run / n_steps, "grad_us_per_call": 1e6 * t_g / n_steps,
+            "overhead_us_per_step": 1e6 * (t_run - t_g) / n_steps,
+            "overhead_cpu_us_per_step": 1e6 * (c_run - c_g) / n_steps,
+            "overhead_cpu_ns_per_coordinate": 1e9 * (c_run - c_g) / n_steps / (n_chains * d),
+            "particle_steps_per_s": n_chains * n_steps / t_run, "load_avg_1min": os.getloadavg()[0]}
+
+
 def vectorised_overhead(quick: bool = False) -> list:
     """Per-step cost of the vectorised path for a few chains in high dimension: ``dynamics.sgd`` (gradient
-    descent, so no normals: the rest of the step is the callback and an axpy) with a NumPy gradient
-    ``g(X) = a X`` and with an MLP's minibatch gradient, against the gradient call alone, medians over repeats."""
+    descent, so no normals: the rest of the step is the callback, the update and the finiteness check) with
+    a NumPy gradient ``g(X) = a X`` and with an MLP's minibatch gradient, against the gradient call alone;
+    medians over repeats of the wall time and of the process CPU time (all threads)."""
     from deeprelax.losses import from_functions
 
     rows = []
@@ -163,14 +178,8 @@ def vectorised_overhead(quick: bool = False) -> list:
         a = np.linspace(0.5, 2.0, d)
         f = from_functions(lambda X: 0.5 * (a * X * X).sum(-1), lambda X: a * X, dim=d, name="diagonal quadratic")
         X0 = np.random.default_rng(0).normal(size=(nc, d))
-        run = lambda: D.sgd(f, X0, lr=0.01, n_steps=n_steps, rng=1)  # noqa: E731
-        run()
-        t_run, r, _ = _median(run, 5)
-        t_g, _, _ = _median(lambda: _repeat(lambda: a * X0, n_steps), 5)
-        rows.append({"n_chains": nc, "d": d, "n_steps": n_steps, "us_per_step": 1e6 * t_run / n_steps,
-                     "grad_us_per_call": 1e6 * t_g / n_steps, "path": r.params["loss_path"],
-                     "overhead_us_per_step": 1e6 * (t_run - t_g) / n_steps,
-                     "particle_steps_per_s": nc * n_steps / t_run})
+        rows.append(_overhead_row("a X (NumPy)", lambda: D.sgd(f, X0, lr=0.01, n_steps=n_steps, rng=1),
+                                  lambda: a * X0, nc, d, n_steps))
     # a learning problem: an MLP (deeprelax.models) on Gaussian-mixture data, SGD with minibatches of 32
     from deeprelax import models
 
@@ -178,16 +187,10 @@ def vectorised_overhead(quick: bool = False) -> list:
     net = models.MLP(data, hidden=(128,))
     for nc in (1, 4):
         X0 = np.stack([net.init(s) for s in range(nc)])
-        run = lambda: D.sgd(net, X0, lr=0.05, n_steps=n_steps, rng=1, batch=32)  # noqa: E731
-        run()
-        t_run, r, _ = _median(run, 5)
         idx = np.random.default_rng(0).integers(0, net.n_samples, size=(nc, 32))
-        net.grad_batch(X0, idx)
-        t_g, _, _ = _median(lambda: _repeat(lambda: net.grad_batch(X0, idx), n_steps), 5)
-        rows.append({"n_chains": nc, "d": net.dim, "n_steps": n_steps, "us_per_step": 1e6 * t_run / n_steps,
-                     "grad_us_per_call": 1e6 * t_g / n_steps, "path": r.params["loss_path"],
-                     "overhead_us_per_step": 1e6 * (t_run - t_g) / n_steps, "model": "MLP 64-128-10, batch 32",
-                     "particle_steps_per_s": nc * n_steps / t_run})
+        rows.append(_overhead_row("MLP 64-128-10 (deeprelax.models), batch 32",
+                                  lambda: D.sgd(net, X0, lr=0.05, n_steps=n_steps, rng=1, batch=32),
+                                  lambda: net.grad_batch(X0, idx), nc, net.dim, n_steps))
     return rows
 
 
@@ -286,11 +289,13 @@ def to_markdown(res: dict) -> str:
         lines += ["Vectorised (Python-loss) path with a few chains in high dimension: gradient descent on "
                   "`g(X) = a X` (NumPy), and minibatch SGD on an MLP of `deeprelax.models` (`grad_batch` once per "
                   "step for all chains); wall time per step against the gradient call alone.", "",
-                  "| loss | chains | d | us per step | gradient call us | overhead us per step | particle-steps/s |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| loss | chains | d | us per step | gradient call us | overhead us per step (wall) | "
+                  "overhead CPU us per step | CPU ns per coordinate | particle-steps/s |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for o in res["overhead"]:
-            lines.append(f"| {o.get('model', 'a X (NumPy)')} | {o['n_chains']} | {o['d']} | {o['us_per_step']:.1f} | "
+            lines.append(f"| {o['loss']} | {o['n_chains']} | {o['d']} | {o['us_per_step']:.1f} | "
                          f"{o['grad_us_per_call']:.1f} | {o['overhead_us_per_step']:.1f} | "
+                         f"{o['overhead_cpu_us_per_step']:.1f} | {o['overhead_cpu_ns_per_coordinate']:.2f} | "
                          f"{o['particle_steps_per_s']:.3g} |")
         lines.append("")
     one = [c for c in res["cases"] if c["threads"] == 1]

@@ -189,13 +189,15 @@ def collect() -> list[dict]:
                               f"{_fmt(r.get('numpy_cpu_ns_per_pstep') * 2 / cpu)}x on 2 free cores; "
                               f"load average {_fmt(r.get('load_avg_1min'))} during the run" if cpu else "")))
         user = {k: [r for r in dy.get("cases", []) if k in r["case"]] for k in ("compiled user", "vectorised user")}
-        if em and user["compiled user"] and user["vectorised user"]:
-            c, v = user["compiled user"][0], user["vectorised user"][0]
+        if em and user["compiled user"] and user["vectorised user"] and em[0].get("numba_cpu_ns_per_pstep"):
+            c, v, b = user["compiled user"][0], user["vectorised user"][0], em[0]
+            cc, cv, cb = c["numba_cpu_ns_per_pstep"], v["numba_cpu_ns_per_pstep"], b["numba_cpu_ns_per_pstep"]
             rows.append(_row(15, "user losses: compiled (numba.njit) and vectorised (NumPy) paths, measured",
-                             f"compiled {_fmt(c['numba_psteps_per_s'])} /s, vectorised "
-                             f"{_fmt(v['numba_psteps_per_s'])} /s", f"built-in {_fmt(em[0]['numba_psteps_per_s'])} /s",
-                             _fmt(c["numba_psteps_per_s"] / em[0]["numba_psteps_per_s"]) + "x", None,
-                             "no target: the three paths of the same loss side by side, same run (see dynamics.md)"))
+                             f"CPU {_fmt(cc)} / {_fmt(cv)} ns per particle-step", f"built-in {_fmt(cb)} ns",
+                             f"{_fmt(cb / cc)}x / {_fmt(cb / cv)}x", None,
+                             f"no target: the three paths of one loss, same run; wall {_fmt(c['numba_psteps_per_s'])} "
+                             f"/ {_fmt(v['numba_psteps_per_s'])} vs {_fmt(b['numba_psteps_per_s'])} /s at load "
+                             f"{_fmt(b.get('load_avg_1min'))} (see dynamics.md)"))
     gpu = _load("gpu")
     if gpu is None or gpu.get("skipped", True):
         rows.append(_row(7, "GPU: Godunov step 8192^2 >= 50% of device copy bandwidth", "-", "-", "-", None,

@@ -3,7 +3,8 @@ r"""How a compiled kernel obtains a loss's value and gradient: one mechanism for
 The kernels of the particle dynamics (:mod:`deeprelax._dyn_kernels`), of the SGLD estimator of the
 local entropy (:mod:`deeprelax.local_entropy`) and of any new estimator are written **once**, at module
 level, against four *provider* functions that they reference as module globals, and take the loss as
-the runtime arguments ``kind, params`` (plus a scratch array ``S`` of :meth:`KernelLoss.scratch` floats)::
+the runtime arguments ``kind, params`` (plus a scratch array ``S`` of ``loss_scratch_len(kind, params)``
+floats, :mod:`deeprelax._nbloss`)::
 
     loss_grad_rows(kind, params, X, G, r0, r1, S)            grad f at rows r0..r1-1 of X (n, d) -> G
     loss_grad(kind, params, x, out, S)                       grad f at one point x (d,) -> out (d,)
@@ -12,10 +13,17 @@ the runtime arguments ``kind, params`` (plus a scratch array ``S`` of :meth:`Ker
                                                              on the samples IDX[r, :b]
 
 Import them from this module under exactly these names (``from ._kernel_loss import loss_grad_rows``)
-and call them, and the kernels that call them, by their bare global names (not ``module.name``).  A
-driver asks :func:`kernel_loss` for the loss's :class:`KernelLoss` and calls
-``kl.kernels(globals())`` to get the module's kernels for that loss (:func:`family` finds the kernels
-that reach a provider, directly or through each other).
+and call them, and the kernels that call them, by their bare global names (not ``module.name``); call
+them directly in the step loop (a helper that takes the block's arrays costs 15-25 % of a cheap step,
+see below).  A driver::
+
+    kl = kernel_loss(loss)                    # loss: any deeprelax loss or object with dim and grad
+    KK = kl.kernels(globals())                # the module's kernels for this loss (family() finds them)
+    bw = kl.block(n_rows, 64)                 # rows per block: all rows for the vectorised path
+    kern = KK._my_ser if kl.vectorised or not parallel else KK._my_par
+    with kl.active():                         # registers the Python callbacks of the vectorised path
+        kern(kl.kind, kl.params, ..., bw)     # inside: S = np.empty(loss_scratch_len(kind, params))
+
 Three kinds of loss go through the same kernels:
 
 ``"builtin"``
@@ -40,7 +48,7 @@ Three kinds of loss go through the same kernels:
     gives the built-in's trajectories bit for bit.
 
 Why this design (measured, 2-D double well, EM Langevin, 1e5 chains x 200 steps, blocks of 64 chains,
-one core): a user ``njit`` gradient re-jitted with ``inline="always"`` and called on row views runs at
+one core; benchmarks/results/dynamics.md has the three paths side by side): a user ``njit`` gradient re-jitted with ``inline="always"`` and called on row views runs at
 7.6e7 particle-steps/s, the hand-written row loop of the built-ins at 7.2e7; a plain call to the
 user's dispatcher (not inlined) 2.3e7 (Numba's reference counting of the array arguments on every
 call), a call through a first-class function type (``numba.types.FunctionType``, kernel compiled once

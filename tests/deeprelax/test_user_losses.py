@@ -325,8 +325,8 @@ def test_readme_your_own_loss_section_runs(tmp_path, monkeypatch):
         exec(compile(code, "README.md", "exec"), ns)
         z = (ns["est"].grad - ns["exact"]) / ns["est"].stderr
         assert np.all(np.abs(z) < 4), z
-        assert ns["run"].params["loss_path"] == "vectorised" and ns["run_c"].params["loss_path"] == "compiled"
-        assert np.abs(ns["run_c"].x - ns["run"].x).max() < 1e-8
+        assert ns["run"].params["loss_path"] == "vectorised" and ns["lang_c"].params["loss_path"] == "compiled"
+        assert np.abs(ns["lang_c"].x - ns["lang"].x).max() < 1e-8
         assert dr.losses.get("tilted-well").value([0.0, 0.0]) == 0.25
     finally:
         dr.losses._REGISTRY.pop("tilted-well", None)
