@@ -48,14 +48,14 @@ Three kinds of loss go through the same kernels:
     gives the built-in's trajectories bit for bit.
 
 Why this design (measured, 2-D double well, EM Langevin, 1e5 chains x 200 steps, blocks of 64 chains,
-one core; benchmarks/results/dynamics.md has the three paths side by side): a user ``njit`` gradient re-jitted with ``inline="always"`` and called on row views runs at
-7.6e7 particle-steps/s, the hand-written row loop of the built-ins at 7.2e7; a plain call to the
-user's dispatcher (not inlined) 2.3e7 (Numba's reference counting of the array arguments on every
-call), a call through a first-class function type (``numba.types.FunctionType``, kernel compiled once
-for all user functions) 2.0e7, copying each row into a scratch vector and calling the dispatcher 4.2e7.
-Kernel factories that close over the user's functions work as well as the globals re-binding used here,
-but closures are not cached on disk either, and re-binding keeps the kernels ordinary module functions
-that the built-ins run directly.
+one core; benchmarks/results/dynamics.md has the three paths side by side): a user ``njit`` gradient
+re-jitted with ``inline="always"`` and called on row views runs at 7.6e7 particle-steps/s, the
+hand-written row loop of the built-ins at 7.2e7; a plain call to the user's dispatcher (not inlined)
+2.3e7 (Numba's reference counting of the array arguments on every call), a call through a first-class
+function type (``numba.types.FunctionType``, kernel compiled once for all user functions) 2.0e7, copying
+each row into a scratch vector and calling the dispatcher 4.2e7. Kernel factories that close over the
+user's functions work as well as the globals re-binding used here, but closures are not cached on disk
+either, and re-binding keeps the kernels ordinary module functions that the built-ins run directly.
 
 Finite-sum protocol (the "vectorised" finite sums)
 --------------------------------------------------

@@ -17,15 +17,16 @@ bodies come
   7.6e7 vs 7.2e7 2-D Langevin particle-steps/s on one core), the minibatch row form
   :func:`loss_grad_batch_rows` (finite sums), and the batch forms behind
   :meth:`Loss.value <deeprelax.losses.Loss.value>` / ``grad`` of the built-ins (:func:`value`, :func:`grad`);
-* the CUDA device functions (:func:`device_functions`: the same bodies compiled with
-  ``cuda.jit(device=True)``, helpers re-bound to their device twins).
+* the CUDA device functions (:func:`retarget`: the same bodies compiled with ``cuda.jit(device=True)``,
+  helpers re-bound to their device twins; :func:`deeprelax._cuda_dyn.loss_funcs`).
 
 The dispatchers between the ``generated`` markers below are written by :func:`generate` from
 :data:`KINDS` (and :data:`FS_KINDS`, the built-in finite sums of :mod:`deeprelax.finite_sum`, whose
-per-point forms ``fs_value``/``fs_grad_full``/``fs_grad_idx`` are defined here too); these
-dispatchers are what the kernels call (:mod:`deeprelax._kernel_loss`); ``tests/deeprelax/test_loss_sources.py`` fails when they are stale.  Adding a loss
-kind is one entry: its two bodies plus a line in :data:`KINDS`, then
-``python -m deeprelax._nbloss`` rewrites the dispatch.
+per-point forms ``fs_value``/``fs_grad_full``/``fs_grad_idx`` are defined here too); these dispatchers
+are what the kernels call (:mod:`deeprelax._kernel_loss`); ``tests/deeprelax/test_loss_sources.py``
+fails when they are stale. Adding a loss kind: its two bodies plus a line in :data:`KINDS`, then
+``python -m deeprelax._nbloss`` rewrites the dispatch; its :class:`~deeprelax.losses.Loss` class
+(parameters, Hessian, exact relaxations) goes in :mod:`deeprelax.losses.analytic`.
 
 The Python-callback kind
 ------------------------
@@ -575,9 +576,11 @@ def generate() -> str:
     src += ["", "", "@njit", "def loss_grad_batch_rows(kind, params, X, IDX, b, G, r0, r1):",
             '    """Minibatch gradients of rows ``r0 .. r1-1``: row ``r`` on the samples ``IDX[r, :b]`` (finite sums',
             '    and the Python callback; NaN otherwise)."""',
-            f"    if {fs}:", "        for r in range(r0, r1):", "            fs_grad_idx(kind, params, X[r], IDX[r], b, G[r])",
+            f"    if {fs}:", "        for r in range(r0, r1):",
+            "            fs_grad_idx(kind, params, X[r], IDX[r], b, G[r])",
             "    elif kind == KIND_PYTHON:", "        py_grad_batch_rows(params, X, IDX, G, r0, r1)", "    else:",
-            "        for r in range(r0, r1):", "            for j in range(G.shape[1]):", "                G[r, j] = math.nan"]
+            "        for r in range(r0, r1):", "            for j in range(G.shape[1]):",
+            "                G[r, j] = math.nan"]
     src += ["", "", "@njit", "def loss_scratch_len(kind, params):",
             '    """Compiled :func:`scratch_len`."""']
     for c, k in KINDS.items():
