@@ -19,6 +19,12 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft as sfft
 
+try:  # registers scipy.fft for Numba (pocketfft inside compiled code)
+    import rocket_fft  # noqa: F401
+except ImportError as exc:  # pragma: no cover - a dependency of the package
+    raise ImportError("solvers.heat needs the rocket-fft package (a dependency of deeprelax: "
+                      "pip install rocket-fft, or reinstall the package)") from exc
+
 from ._jit import njit
 
 __all__ = ["heat_semigroup", "heat_tables", "heat_apply"]
@@ -64,6 +70,13 @@ def _axis_sizes(shape, k):
 def heat_apply(src, dst, tables, periodic, tau):
     """``dst[...] = exp(tau Lap_h) src`` (``src``, ``dst``: arrays of one shape, may be the same
     array or strided views; ``tables`` from :func:`heat_tables`; ``periodic`` a tuple of bools)."""
+    if tau != 0.0 and src.ndim == 1 and periodic[0]:  # the 1-D periodic case without the generic reshaping
+        f = sfft.rfft(np.ascontiguousarray(src))
+        ef = np.exp(tau * tables[0])
+        for m in range(f.shape[0]):
+            f[m] *= ef[m]
+        dst[...] = sfft.irfft(f, src.shape[0])
+        return
     u = np.ascontiguousarray(src).copy()
     if tau != 0.0:
         for k in range(u.ndim):
