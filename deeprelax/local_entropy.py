@@ -15,12 +15,14 @@ Methods (:func:`local_entropy`, :func:`local_entropy_grad`, :func:`estimate`)
 ---------------------------------------------------------------------------------
 ``"exact"``
     :func:`solvers.cole_hopf.cole_hopf` (log-domain quadrature of the Cole-Hopf integral; Hopf-Lax for
-    ``beta = inf``) on a grid covering the points, then cubic-spline interpolation (d = 1, 2) or cubic
+    ``beta = inf``) on a grid covering every point's domain of dependence (the ball of radius
+    ``sqrt(2 t (f(x) - min f + 40/beta))``, chosen from the loss, t and beta, not from the spread of the
+    points, so one point or clustered points work too), then cubic-spline interpolation (d = 1, 2) or cubic
     ``RegularGridInterpolator`` (d = 3).  The grid spacing resolves both the kernel width ``sqrt(t/beta)``
     and the Gibbs width ``1/sqrt(beta C)`` (``C`` a curvature bound of ``f``).  d <= 3.
 ``"pde"``
-    :func:`solvers.hj.solve_hj` (finite differences, WENO5 + TVD-RK3 by default) on a grid covering the
-    points; ``u`` interpolated as above, ``grad u`` from 4th-order central differences of the grid ``u``.
+    :func:`solvers.hj.solve_hj` (finite differences, WENO5 + TVD-RK3 by default) on the same kind of
+    grid; ``u`` interpolated as above, ``grad u`` from 4th-order central differences of the grid ``u``.
 ``"sgld"``
     The Entropy-SGD estimator (paper-spec §2.6, §7.6): ``n_chains`` SGLD chains per point on
     ``U_x(y) = f(y) + |y - x|^2/(2t)``,
@@ -55,7 +57,8 @@ import numba
 import numpy as np
 
 from solvers._jit import njit, pnjit, prange, use_parallel
-from solvers.errors import NonFiniteError, check_positive
+from solvers._domain import LOG_CUTOFF
+from solvers.errors import NonFiniteError, check_positive, check_real
 from solvers.grid import Grid
 from solvers.result import Result, register_result
 
@@ -163,12 +166,14 @@ def _loss(loss, x):
 
 
 def _points(loss, x):
-    X = np.asarray(x, dtype=np.float64)
+    X = np.asarray(check_real("x", x), dtype=np.float64)
     if X.ndim == 0 or X.shape[-1] != loss.dim:
         raise ValueError(f"`x` must have shape (..., {loss.dim}) (trailing axis = loss.dim = {loss.dim}); "
                          f"got shape {X.shape}.")
     if not np.all(np.isfinite(X)):
         raise ValueError(f"`x` must be finite; got {int(np.count_nonzero(~np.isfinite(X)))} non-finite entries.")
+    if X.size == 0:
+        raise ValueError(f"`x` must hold at least one point; got shape {X.shape}.")
     return X
 
 
@@ -206,29 +211,66 @@ def curvature_bound(loss, n: int = 64, positive: bool = False) -> float:
 _MAX_CELLS_PDE = {1: 1601, 2: 161, 3: 49}
 
 
+def _reach_box(loss, pts, t, beta, fmin):
+    """Box holding, for every point x, the ball where the Gibbs weight of y is not negligible.
+
+    ``exp(-beta [f(y) + |x-y|^2/(2t)]) >= exp(-LOG_CUTOFF) exp(-beta f(x))`` needs
+    ``|x - y| <= R(x) = sqrt(2 t (f(x) - min f + LOG_CUTOFF / beta))`` (``solvers._domain``), so
+    the union of these balls is the whole quadrature domain, whatever the spread of the points.
+    """
+    extra = 0.0 if not math.isfinite(beta) else LOG_CUTOFF / beta
+    fx = np.asarray(loss.value(pts), dtype=np.float64).reshape(-1)
+    R = np.sqrt(2.0 * t * (np.maximum(fx - fmin, 0.0) + extra))
+    return (pts - R[:, None]).min(0), (pts + R[:, None]).max(0), fx
+
+
 def _auto_shape(loss, X, t, beta, cells, cap=None):
-    """Bounds and cells per axis covering the points; spacing resolves sqrt(t/beta) and 1/sqrt(beta C)."""
+    """Grid and loss values for the grid methods: the domain comes from the loss, ``t`` and ``beta``.
+
+    The box is the union over the points of the balls of radius
+    ``R(x) = sqrt(2 t (f(x) - min f + 40/beta))`` (:func:`_reach_box`) plus 4 cells, so the
+    values at the points are whole-space exact for any set of points (a single point, clustered
+    points, large t, small or large beta; issue 13).  The spacing resolves ``sqrt(t/beta)``,
+    ``1/sqrt(beta C)`` and ``1/sqrt(C)`` (``C`` a curvature bound of f), within the cell cap; the
+    minimum of f over the box is refined from the sampled values until the box is stable.
+
+    Returns
+    -------
+    grid : Grid
+    values : ndarray, ``grid.shape`` (f on the grid; the solvers use the box as given)
+    """
     d = loss.dim
     pts = X.reshape(-1, d)
-    lo, hi = pts.min(0), pts.max(0)
-    if cells is not None:
-        n = np.broadcast_to(np.asarray(cells, dtype=int), (d,))
-        width = np.maximum(hi - lo, 1e-3)
-        h = width / np.maximum(n - 9, 1)
-    else:
-        C = curvature_bound(loss)
-        scales = [math.sqrt(t / beta) if math.isfinite(beta) else math.inf,
-                  1.0 / math.sqrt(beta * C) if math.isfinite(beta) else math.inf,
-                  1.0 / math.sqrt(C) if C > 0 else math.inf, 0.1 * max(float(np.max(hi - lo)), 1.0)]
-        r = 8.0 if d == 1 else 4.0
-        h0 = min(scales[0] / r, scales[1] / 4.0, scales[2] / r, scales[3] / 4.0)
-        if not math.isfinite(beta):
-            h0 = min(h0, float(np.max(hi - lo)) / (2000.0 if d == 1 else 300.0 if d == 2 else 60.0))
-        width = np.maximum(hi - lo, h0)
-        n = np.minimum(np.ceil(width / h0).astype(int) + 9, (cap or _MAX_CELLS)[d])
-        h = width / (n - 9)
-    b = [(float(lo[k] - 4 * h[k]), float(lo[k] - 4 * h[k] + (n[k] - 1) * h[k])) for k in range(d)]
-    return Grid.uniform(b, tuple(int(v) for v in n))
+    cap = (cap or _MAX_CELLS)[d]
+    C = None if cells is not None else curvature_bound(loss)
+    fmin = float(np.min(loss.value(pts)))
+    for _ in range(8):
+        lo, hi, fx = _reach_box(loss, pts, t, beta, fmin)
+        width = hi - lo
+        if cells is not None:
+            n = np.broadcast_to(np.asarray(cells, dtype=int), (d,))
+            if np.any(n < 12):
+                raise ValueError(f"`cells` must be >= 12 per axis; got {cells!r}.")
+            h = width / (n - 9)
+        else:
+            scales = [math.sqrt(t / beta) if math.isfinite(beta) else math.inf,
+                      1.0 / math.sqrt(beta * C) if math.isfinite(beta) else math.inf,
+                      1.0 / math.sqrt(C) if C > 0 else math.inf, 0.1 * max(float(np.max(width)), 1.0)]
+            r = 8.0 if d == 1 else 4.0
+            h0 = min(scales[0] / r, scales[1] / 4.0, scales[2] / r, scales[3] / 4.0)
+            if not math.isfinite(beta):
+                h0 = min(h0, float(np.max(width)) / (2000.0 if d == 1 else 300.0 if d == 2 else 60.0))
+            width = np.maximum(width, h0)
+            n = np.minimum(np.ceil(width / h0).astype(int) + 9, cap)
+            h = width / (n - 9)
+        b = [(float(lo[k] - 4 * h[k]), float(lo[k] - 4 * h[k] + (n[k] - 1) * h[k])) for k in range(d)]
+        grid = Grid.uniform(b, tuple(int(v) for v in n))
+        vals = grid.sample(loss.value, name="loss")
+        vmin = float(vals.min())
+        if vmin >= fmin - 1e-12 * max(1.0, abs(fmin)):
+            return grid, vals
+        fmin = vmin  # a lower minimum inside the box: the reach grows, resample
+    return grid, vals
 
 
 def _interp(grid: Grid, values: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -291,17 +333,18 @@ def _grid_method(loss, X, t, beta, method, cells=None, scheme="weno5", solver=No
     if d > 3:
         raise ValueError(f"method {method!r} needs a grid: loss.dim must be <= 3; got {d}. Use 'sgld' "
                          f"(or 'prox' with solver='meshfree' at beta = inf).")
-    grid = _auto_shape(loss, X, t, beta, cells, _MAX_CELLS_PDE if method == "pde" else None)
+    grid, vals = _auto_shape(loss, X, t, beta, cells, _MAX_CELLS_PDE if method == "pde" else None)
+    # the box already holds every point's domain of dependence: the solvers use it as given
     if method == "exact":
-        res = cole_hopf(loss.value, grid, t, beta)
+        res = cole_hopf(vals, grid, t, beta)
         info = {"solver": "cole_hopf", "cole_hopf_method": res.method}
         U, G = res.u, res.grad
     elif method == "prox":
-        res = hopf_lax(loss.value, grid, t)
+        res = hopf_lax(vals, grid, t)
         U, G = res.u, res.grad
         info = {"solver": "hopf_lax"}
     else:
-        res = solve_hj(loss.value, grid, t, beta=beta, scheme=scheme)
+        res = solve_hj(vals, grid, t, beta=beta, scheme=scheme)
         U = res.u
         G = _central_grad(U, grid.spacing)
         info = {"solver": "solve_hj", "scheme": res.scheme}
