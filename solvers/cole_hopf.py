@@ -81,7 +81,15 @@ the exact cell integrals keep O(h^2) accuracy for any beta and converge to the
 Hopf-Lax solution of the interpolant.  ``result.method`` records the choice.
 
 ``beta = inf`` delegates to :func:`solvers.hopf_lax.hopf_lax` (refine
-"quadratic"): ``mean`` is then the prox and ``method = "hopf-lax"``.
+"quadratic"): ``mean`` is then the prox and ``method = "hopf-lax"``.  So does any
+finite ``beta`` with ``beta * max|f| > BETA_F_HOPF_LAX`` (1e16): the viscous
+correction, at most about ``(theta + d log(...)) / beta``, is then below 4e-15 of
+``max|f|`` (under the float64 resolution of u), while the log-domain weights
+``exp(L - M)`` with ``|L| = beta |f|`` above ~1e17 lose all absolute precision (the
+kernels used to divide by an underflowed weight sum: issue 13).  The answer is
+therefore continuous in beta up to O(h^2) (linear-exact tends to the Hopf-Lax
+solution of the interpolant, ``hopf_lax`` uses the quadratic refinement) and exact
+at beta = inf; ``params["delegated"]`` says why.
 
 Domain: as in :func:`~solvers.hopf_lax.hopf_lax` (callables are padded by
 ``sqrt(2 t (osc f + 40/beta))``; arrays are used as given, periodic axes with as
@@ -108,6 +116,8 @@ __all__ = ["cole_hopf"]
 _METHODS = ("auto", "quadrature", "linear-exact")
 #: Log-weight cut-off: terms below exp(-THETA) relative to the largest are dropped.
 THETA = 40.0
+#: Above ``beta * max|f|`` = this, the viscous correction is below round-off: delegate to hopf_lax.
+BETA_F_HOPF_LAX = 1e16
 
 
 def _check_beta(beta) -> float:
@@ -154,7 +164,10 @@ def cole_hopf(f: Union[Callable, np.ndarray], grid: Grid, t: float, beta: float,
     t : float
         Time, ``t > 0`` finite.
     beta : float
-        Inverse temperature, ``beta > 0``; ``inf`` delegates to ``hopf_lax``.
+        Inverse temperature, ``beta > 0``.  ``inf``, and any beta with
+        ``beta * max|f| > 1e16`` (viscous correction below float64 round-off), return
+        the :func:`~solvers.hopf_lax.hopf_lax` solution (``method="hopf-lax"``), which is
+        the limit of the Cole-Hopf solution as beta -> inf.
     method : {"auto", "quadrature", "linear-exact"}
         See the module docstring.  "auto" picks "quadrature" iff
         ``sqrt(t/beta) >= 2 h_k`` on every axis and ``beta max|D_k^2 f| <= 1``.
@@ -176,17 +189,24 @@ def cole_hopf(f: Union[Callable, np.ndarray], grid: Grid, t: float, beta: float,
     bv = _check_beta(beta)
     if method not in _METHODS:
         raise SchemeError(f"`method` must be one of {_METHODS}; got {method!r}.")
-    if math.isinf(bv):
+    def delegate(why):
         r = hopf_lax(f, grid, tv)
         return ColeHopfResult(u=r.u, grad=r.grad, mean=r.prox, grid=grid, t=tv, beta=bv, method="hopf-lax",
                               wall_time=r.wall_time, compile_time=r.compile_time,
-                              params=dict(r.params, delegated="hopf_lax"))
+                              params=dict(r.params, delegated=why))
+
+    if math.isinf(bv):
+        return delegate("hopf_lax")
     per_node = 8.0 * (3 + 3 * grid.dim) if isinstance(grid, Grid) else 0.0   # values, L, u, <y>, grad, work
     if per_node:
         check_grid_memory("cole_hopf", grid, per_node=per_node)
     pgrid, vals, sl, pad = prepare_values(f, grid, tv, bv)
     if pgrid is not grid:
         check_grid_memory("cole_hopf", grid, pgrid, per_node=per_node)
+    fscale = float(np.max(np.abs(vals)))
+    if bv * fscale > BETA_F_HOPF_LAX:
+        return delegate(f"hopf_lax: beta * max|f| = {bv * fscale:.3g} > {BETA_F_HOPF_LAX:g}, the viscous "
+                        f"correction is below round-off")
     d = pgrid.dim
     h = pgrid.spacing
     sd = math.sqrt(tv / bv)

@@ -15,6 +15,17 @@ import numpy as np
 from .errors import GridError
 
 MAX_DIM = 3
+#: Most nodes along one axis (the kernels index lines with 32-bit integers).
+MAX_NODES_PER_AXIS = 2 ** 31 - 1
+
+
+def _node_count(name: str, v) -> int:
+    """An integer number of nodes: ints, or floats with an integral value (10.0); never 10.5 or "10"."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer, float, np.floating)):
+        raise GridError(f"`{name}` must be an integer number of nodes; got {v!r} ({type(v).__name__}).")
+    if isinstance(v, (float, np.floating)) and not (np.isfinite(v) and float(v).is_integer()):
+        raise GridError(f"`{name}` must be an integer number of nodes; got {v!r}.")
+    return int(v)
 
 
 @dataclass(frozen=True)
@@ -53,9 +64,19 @@ class Grid:
             lo, hi, n = self.lo[k], self.hi[k], self.shape[k]
             if not (np.isfinite(lo) and np.isfinite(hi)) or not hi > lo:
                 raise GridError(f"`bounds[{k}]` must be finite with lo < hi; got ({lo}, {hi}).")
+            if not np.isfinite(hi - lo):
+                raise GridError(f"`bounds[{k}]` = ({lo}, {hi}): the width hi - lo overflows float64; "
+                                f"use bounds with |hi - lo| < 1.7e308 (rescale the problem).")
             nmin = 2 if self.periodic[k] else 3
             if int(n) != n or n < nmin:
                 raise GridError(f"`shape[{k}]` must be an integer >= {nmin}; got {n}.")
+            if n > MAX_NODES_PER_AXIS:
+                raise GridError(f"`shape[{k}]` = {n} exceeds {MAX_NODES_PER_AXIS} nodes per axis.")
+            h = (hi - lo) / (n if self.periodic[k] else n - 1)
+            if not h >= 1e3 * np.finfo(float).eps * max(abs(lo), abs(hi), np.finfo(float).tiny) \
+                    or h < np.finfo(float).tiny:
+                raise GridError(f"axis {k}: spacing {h:.3g} on ({lo}, {hi}) with {n} nodes is below float64 "
+                                f"resolution (nodes would coincide); use fewer nodes or rescale the bounds.")
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -74,9 +95,9 @@ class Grid:
             raise GridError(f"`bounds` must be a list of (lo, hi) pairs; got {bounds!r}.")
         d = len(b)
         if np.isscalar(shape):
-            shp = (int(shape),) * d
+            shp = (_node_count("shape", shape),) * d
         else:
-            shp = tuple(int(s) for s in shape)
+            shp = tuple(_node_count(f"shape[{k}]", s) for k, s in enumerate(shape))
             if len(shp) != d:
                 raise GridError(f"`shape` has {len(shp)} entries but `bounds` has {d} axes.")
         if isinstance(periodic, (bool, np.bool_)):
@@ -95,11 +116,25 @@ class Grid:
         The upper bound is moved outwards (never inwards) to fit a whole number of cells.
         """
         d = len(bounds)
-        hs = (float(spacing),) * d if np.isscalar(spacing) else tuple(float(h) for h in spacing)
+        try:
+            hs = (float(spacing),) * d if np.isscalar(spacing) else tuple(float(h) for h in spacing)
+        except (TypeError, ValueError):
+            raise GridError(f"`spacing` must be a positive number or one per axis; got {spacing!r}.") from None
         per = (bool(periodic),) * d if isinstance(periodic, (bool, np.bool_)) else tuple(periodic)
+        if len(hs) != d or len(per) != d:
+            raise GridError(f"`spacing` and `periodic` need one entry per axis ({d}); got {spacing!r}, {periodic!r}.")
         los, his, shp = [], [], []
-        for (lo, hi), h, p in zip(bounds, hs, per):
-            ncell = int(np.ceil((hi - lo) / h - 1e-9))
+        for k, ((lo, hi), h, p) in enumerate(zip(bounds, hs, per)):
+            lo, hi = float(lo), float(hi)
+            if not (np.isfinite(h) and h > 0):
+                raise GridError(f"`spacing` must be positive and finite (h > 0); got {h!r} on axis {k}.")
+            if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo and np.isfinite(hi - lo)):
+                raise GridError(f"`bounds[{k}]` must be finite with lo < hi; got ({lo}, {hi}).")
+            cells = (hi - lo) / h
+            if not cells < MAX_NODES_PER_AXIS:
+                raise GridError(f"`spacing` {h:g} on ({lo:g}, {hi:g}) gives {cells:.3g} cells on axis {k}, more "
+                                f"than {MAX_NODES_PER_AXIS}; use a larger spacing.")
+            ncell = max(int(np.ceil(cells - 1e-9)), 1)
             los.append(float(lo))
             his.append(float(lo) + ncell * h)
             shp.append(ncell if p else ncell + 1)
