@@ -62,6 +62,10 @@ def to_markdown(res: dict) -> str:
     return "\n".join(out)
 
 
+#: Where run() writes gpu.md|json (``deeprelax bench --quick`` points it elsewhere).
+RESULTS = HERE / "results"
+
+
 def run(quick: bool = False) -> dict:
     res = {"device": _cuda.device_name(), "gpu_present": _cuda.gpu_present(), "quick": quick,
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "parts": {}}
@@ -74,8 +78,8 @@ def run(quick: bool = False) -> dict:
             res["parts"][name] = _load(name).run(quick=quick)
         except Exception as exc:  # report, do not hide
             res["parts"][name] = f"FAILED: {type(exc).__name__}: {exc}"
-    rdir = HERE / "results"
-    rdir.mkdir(exist_ok=True)
+    rdir = RESULTS
+    rdir.mkdir(parents=True, exist_ok=True)
     (rdir / "gpu.json").write_text(json.dumps(res, indent=1, default=str))
     (rdir / "gpu.md").write_text(to_markdown(res))
     return res

@@ -2,7 +2,15 @@
 
 The benchmark scripts live in the repository's ``benchmarks/`` folder (they are
 not installed as a package).  Each module exposes ``run(quick=False) -> dict`` and
-writes its own ``benchmarks/results/<name>.md|json``.  The convergence table
+writes its own ``<name>.md|json`` into its module-level ``RESULTS`` folder.
+
+Only a complete full-size run (``make bench`` = ``deeprelax bench``) writes the
+committed ``benchmarks/results/`` tables *and* refreshes the README; a partial
+full-size run (``--only``, ``--convergence-only``) writes the tables it measured but
+leaves the README alone.  ``--quick`` (smaller sizes) writes everything to
+``benchmarks/results-quick/`` (git-ignored; or ``out``) and never touches the README
+or ``benchmarks/results/``; its speed table labels each row with the size that ran
+and does not judge targets named for other sizes.  The convergence table
 (``benchmarks/convergence.py``) decides the exit status: any scheme whose observed
 order falls below its declared order makes the command exit non-zero.  Timings are
 reported, never asserted.
@@ -28,23 +36,41 @@ def benchmarks_dir() -> Path:
     return here
 
 
-def _load(name: str):
+#: Default output folder of quick runs (git-ignored).
+QUICK_DIR = "results-quick"
+
+
+def _load(name: str, results: Path | None = None):
     path = benchmarks_dir() / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"deeprelax_benchmarks.{name}", path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod
     spec.loader.exec_module(mod)
+    if results is not None and hasattr(mod, "RESULTS"):
+        mod.RESULTS = results  # every writer and reader of the module uses this folder
     return mod
 
 
-def run_bench(quick: bool = False, only: list | None = None, skip_speed: bool = False) -> int:
-    """Run the convergence table (always) and the speed benchmarks; return the exit code."""
+def run_bench(quick: bool = False, only: list | None = None, skip_speed: bool = False,
+              out: str | Path | None = None) -> int:
+    """Run the convergence table (always) and the speed benchmarks; return the exit code.
+
+    ``out``: folder for the tables (default ``benchmarks/results``, or ``benchmarks/results-quick``
+    when ``quick``).  The README is refreshed only by a complete full-size run writing to the
+    committed folder.
+    """
     bdir = benchmarks_dir()
+    committed = bdir / "results"
+    results = Path(out) if out is not None else (bdir / QUICK_DIR if quick else committed)
+    if quick and results.resolve() == committed.resolve():
+        raise ValueError("`deeprelax bench --quick` must not write the committed benchmarks/results/; "
+                         "choose another `out` folder.")
+    results.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    conv = _load("convergence")
-    out = conv.run()
-    print(conv.to_markdown(out))
-    status = 0 if out["all_pass"] else 1
+    conv = _load("convergence", results)
+    res = conv.run()
+    print(conv.to_markdown(res))
+    status = 0 if res["all_pass"] else 1
     if not skip_speed:
         for name in SPEED:
             if only and not any(o in name for o in only):
@@ -53,22 +79,26 @@ def run_bench(quick: bool = False, only: list | None = None, skip_speed: bool = 
                 print(f"[skip] {name}: not present")
                 continue
             print(f"\n=== {name} ({'quick' if quick else 'full'}) ===", flush=True)
-            mod = _load(name)
+            mod = _load(name, results)
             ts = time.perf_counter()
             mod.run(quick=quick)
-            md = bdir / "results" / f"{name.removeprefix('bench_')}.md"
+            md = results / f"{name.removeprefix('bench_')}.md"
             if md.exists():
                 print(md.read_text())
             print(f"[{name}: {time.perf_counter() - ts:.1f} s]")
     if (bdir / "speed_summary.py").exists():
-        summ = _load("speed_summary")
+        summ = _load("speed_summary", results)
         summ.run(quick=quick)
-        print("\n" + (bdir / "results" / "speed.md").read_text())
-    try:
-        done = _load("update_readme").update()
-        print(f"README tables updated: {', '.join(done) or 'none'}")
-    except Exception as e:  # README missing in an installed copy: not an error of the benchmarks
-        print(f"[note] README not updated: {e}")
+        print("\n" + (results / "speed.md").read_text())
+    complete = not quick and not only and not skip_speed and results.resolve() == committed.resolve()
+    if complete:
+        try:
+            done = _load("update_readme").update()
+            print(f"README tables updated: {', '.join(done) or 'none'}")
+        except Exception as e:  # README missing in an installed copy: not an error of the benchmarks
+            print(f"[note] README not updated: {e}")
+    else:
+        print("[note] README not updated: only a complete full-size run (`make bench`) refreshes it.")
     print(f"\nconvergence: {'all orders as declared' if status == 0 else 'REGRESSION (see FAIL rows)'}; "
-          f"total {time.perf_counter() - t0:.1f} s; tables in {bdir / 'results'}")
+          f"total {time.perf_counter() - t0:.1f} s; tables in {results}")
     return status

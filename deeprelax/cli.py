@@ -11,27 +11,76 @@ experiment    the papers' deep-learning experiments on small nets (HDF5 + PNG + 
 bench         convergence table (exit 1 on an order regression) and speed benchmarks
 losses        list the registered losses
 discrete      binary perceptron: solve, enumerate, local-entropy, figures, check (`deeprelax discrete -h`)
+
+User errors (bad options, unwritable ``--out``, too little memory, ...) print one line
+``deeprelax <command>: error: ...`` on stderr and exit with status 2, without a
+traceback; ``DEEPRELAX_DEBUG=1`` shows the traceback.  Other exceptions (bugs) keep
+their traceback.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
+
+#: Exceptions that are the user's to fix: printed as one line (no traceback) unless DEEPRELAX_DEBUG=1.
+#: (DeepRelaxError derives from ValueError, FloatingPointError, RuntimeError or MemoryError.)
+USER_ERRORS = (ValueError, TypeError, OSError, MemoryError, FloatingPointError)
 
 
 def _parse_params(items):
     out = {}
     for it in items or []:
-        if "=" not in it:
-            raise SystemExit(f"--param expects KEY=VALUE; got {it!r}")
-        k, v = it.split("=", 1)
+        k, sep, v = it.partition("=")
+        if not sep or not k.strip():
+            raise ValueError(f"`--param` expects KEY=VALUE (VALUE as JSON or a string); got {it!r}.")
         try:
             out[k] = json.loads(v)
         except json.JSONDecodeError:
             out[k] = v
     return out
+
+
+def _out_dir(out, option: str = "--out") -> Path:
+    """Create the output directory (parents too) and check that files can be written in it."""
+    import tempfile
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"`{option}` {str(out)!r} exists and is not a directory; give a directory.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise NotADirectoryError(f"`{option}` {str(out)!r}: a parent of the path is a file, not a "
+                                 f"directory.") from None
+    except OSError as e:
+        raise type(e)(e.errno, f"`{option}` {str(out)!r} cannot be created: {e.strerror}") from None
+    try:
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".deeprelax-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise type(e)(e.errno, f"`{option}` {str(out)!r} is not writable: {e.strerror}") from None
+    return out
+
+
+def _get_loss(name, params):
+    from deeprelax import losses
+
+    try:
+        return losses.resolve(name, **(params or {}))
+    except (ValueError, TypeError) as e:
+        raise type(e)(f"`--param`: {e}" if params and "unknown loss" not in str(e) else str(e)) from None
+
+
+def _one_line(e: BaseException) -> str:
+    msg = str(e)
+    if isinstance(e, OSError) and e.strerror and e.filename and msg.startswith("["):
+        msg = f"{e.strerror}: {e.filename!r}"
+    return " ".join(msg.split()) or type(e).__name__
 
 
 def _fmt_beta(beta: float) -> str:
@@ -45,16 +94,15 @@ def smooth(loss_name: str, t: float, beta: float = float("inf"), shape=None, out
     return (result, summary dict)."""
     import numpy as np
 
-    from deeprelax import io, losses
+    from deeprelax import io
     from deeprelax.plot import plot_smoothing_1d, plot_smoothing_2d
     from solvers.grid import Grid
 
-    loss = losses.resolve(loss_name, **(params or {}))
+    loss = _get_loss(loss_name, params)
     if shape is None:
         shape = getattr(loss, "default_shape", None) or (500 if loss.dim == 1 else 201 if loss.dim == 2 else 65)
     grid = Grid.uniform(loss.bounds, shape)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _out_dir(out)
     t0 = time.perf_counter()
     exact = _exact(loss, grid, t, beta)
     if method == "exact":
@@ -64,7 +112,7 @@ def smooth(loss_name: str, t: float, beta: float = float("inf"), shape=None, out
 
         result = solve_hj(loss, grid, t, beta=beta, scheme=scheme)
     else:
-        raise SystemExit(f"--method must be 'exact' or 'pde'; got {method!r}")
+        raise ValueError(f"`--method` must be 'exact' or 'pde'; got {method!r}.")
     wall = time.perf_counter() - t0
     tag = f"smooth_{loss.name}_t{t:g}_beta{_fmt_beta(beta)}_{method}" + (f"_{scheme}" if method == "pde" else "")
     h5 = io.save(result, out / f"{tag}.h5", attrs={"loss": loss.name, "loss_params": _jsonable(loss.params)})
@@ -107,26 +155,36 @@ def fokker_planck(loss_name: str, beta: float, t: float, out: str | Path = "out"
     """
     import numpy as np
 
-    from deeprelax import io, losses
+    from deeprelax import io
     from deeprelax.plot import plot_density_evolution
     from solvers.fokker_planck import gibbs, solve_fokker_planck
     from solvers.grid import Grid
 
-    loss = losses.resolve(loss_name, **(params or {}))
+    loss = _get_loss(loss_name, params)
     if shape is None:
         shape = 500 if loss.dim == 1 else 161 if loss.dim == 2 else 49
     grid = Grid.uniform(loss.bounds, shape)
-    X = grid.mesh()
+    out = _out_dir(out)
+    if sigma0 is not None and not (np.isfinite(sigma0) and sigma0 > 0):
+        raise ValueError(f"`--sigma0` must be positive and finite (the standard deviation of rho0); got {sigma0!r}.")
     if x0 is None:
         rho0 = np.ones(grid.shape)
     else:
-        x0 = np.broadcast_to(np.asarray(x0, float), (loss.dim,))
+        x0 = np.asarray(x0, float).reshape(-1)
+        if x0.size not in (1, loss.dim):
+            need = "1 value" if loss.dim == 1 else f"1 or {loss.dim} values"
+            raise ValueError(f"`--x0` needs {need} for the {loss.dim}-D loss {loss.name!r}; got {x0.size}.")
+        x0 = np.broadcast_to(x0, (loss.dim,))
+        if not all(np.isfinite(v) and lo <= v <= hi for v, (lo, hi) in zip(x0, grid.bounds)):
+            raise ValueError(f"`--x0` = {x0.tolist()} lies outside the grid box {grid.bounds} of loss "
+                             f"{loss.name!r}; rho0 must start inside it.")
         s0 = sigma0 if sigma0 is not None else 0.05 * min(hi - lo for lo, hi in loss.bounds)
-        rho0 = np.exp(-((X - x0) ** 2).sum(-1) / (2 * s0 ** 2))
+        rho0 = np.exp(-((grid.mesh() - x0) ** 2).sum(-1) / (2 * s0 ** 2))
+        if not rho0.sum() > 0:
+            raise ValueError(f"`--sigma0` = {s0:g} is too small for the grid spacing {max(grid.spacing):.3g}: "
+                             f"rho0 vanishes on every node; use --sigma0 >= {max(grid.spacing):.3g}.")
     rho0 = rho0 / (rho0.sum() * grid.cell_volume)
     res = solve_fokker_planck(rho0, grid, t, potential=loss, beta=beta, method=method, save_at=n_save)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     tag = f"fp_{loss.name}_beta{_fmt_beta(beta)}_t{t:g}"
     h5 = io.save(res, out / f"{tag}.h5", attrs={"loss": loss.name, "loss_params": _jsonable(loss.params)})
     png = out / f"{tag}.png"
@@ -277,25 +335,35 @@ def main(argv=None) -> int:
     if argv[:1] == ["discrete"]:  # its own parser (so that `deeprelax discrete -h` reaches it)
         from deeprelax.discrete.cli import main as discrete_main
 
-        return discrete_main(argv[1:])
+        return _guarded("discrete", lambda: discrete_main(argv[1:]))
     args = p.parse_args(argv)
+    return _guarded(args.cmd, lambda: _dispatch(args))
+
+
+def _guarded(cmd: str, run) -> int:
+    """``run()``; user errors become one line on stderr and exit status 2 (traceback with DEEPRELAX_DEBUG=1)."""
+    try:
+        return run()
+    except KeyboardInterrupt:
+        print(f"deeprelax {cmd}: interrupted", file=sys.stderr)
+        return 130
+    except USER_ERRORS as e:
+        if os.environ.get("DEEPRELAX_DEBUG", "") not in ("", "0"):
+            raise
+        print(f"deeprelax {cmd}: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args) -> int:
+    """Run one parsed subcommand; user errors propagate to :func:`main`."""
     if args.cmd == "smooth":
         shape = None if args.shape is None else (args.shape[0] if len(args.shape) == 1 else tuple(args.shape))
-        try:
-            smooth(args.loss, args.t, args.beta, shape, args.out, args.method, args.scheme,
-                   _parse_params(args.param))
-        except (ValueError, TypeError) as e:
-            print(f"deeprelax smooth: error: {e}", file=sys.stderr)
-            return 2
+        smooth(args.loss, args.t, args.beta, shape, args.out, args.method, args.scheme, _parse_params(args.param))
         return 0
     if args.cmd == "fokker-planck":
         shape = None if args.shape is None else (args.shape[0] if len(args.shape) == 1 else tuple(args.shape))
-        try:
-            fokker_planck(args.loss, args.beta, args.t, args.out, shape, args.x0, args.sigma0, args.method,
-                          params=_parse_params(args.param))
-        except (ValueError, TypeError) as e:
-            print(f"deeprelax fokker-planck: error: {e}", file=sys.stderr)
-            return 2
+        fokker_planck(args.loss, args.beta, args.t, args.out, shape, args.x0, args.sigma0, args.method,
+                      params=_parse_params(args.param))
         return 0
     if args.cmd == "losses":
         from deeprelax import losses
@@ -306,6 +374,7 @@ def main(argv=None) -> int:
     if args.cmd == "validate":
         from deeprelax.validation import main_validate
 
+        _out_dir(args.out)
         gs = ["--groups", *args.groups] if args.groups else []
         try:
             return main_validate(["--out", args.out, "--size", args.size, "--seed", str(args.seed), *gs])
@@ -314,6 +383,7 @@ def main(argv=None) -> int:
     if args.cmd == "sgd-noise":
         from deeprelax.sgd_noise import main as sgd_noise_main
 
+        _out_dir(args.out)
         return sgd_noise_main(["--out", args.out, "--size", args.size, "--seed", str(args.seed)])
     if args.cmd == "experiment":
         return experiment(args.name, args.out, args.size, args.executor, args.workers)
@@ -324,6 +394,7 @@ def main(argv=None) -> int:
     if args.cmd == "demo":
         from deeprelax.demo import run_demo
 
+        _out_dir(args.out)
         return run_demo(args.out)
     return 1
 
