@@ -58,7 +58,7 @@ import numpy as np
 
 from solvers import _cuda
 from solvers._jit import use_parallel
-from solvers.errors import NonFiniteError, check_positive
+from solvers.errors import NonFiniteError, check_positive, check_real
 from solvers.result import Result, register_result
 
 from . import _dyn_kernels as K
@@ -164,7 +164,7 @@ def _kernels(kl: KernelLoss):
 
 
 def _x0(loss, x0, n_chains):
-    a = np.asarray(x0, dtype=np.float64)
+    a = np.asarray(check_real("x0", x0), dtype=np.float64)
     d = int(loss.dim)
     if a.ndim == 1:
         if a.shape[0] != d:
@@ -532,9 +532,9 @@ def _esgd(name, loss, x0, t, lr, inner_lr, L, n_steps, beta, scoping, ema, burn_
         raise ValueError(f"`noise` must be 'dr' or 'code'; got {noise!r}.")
     if outer not in _OUTER:
         raise ValueError(f"`outer` must be one of {sorted(_OUTER)}; got {outer!r}.")
+    burn = _posint("burn_in", burn_in, 0)  # validated even where ema makes it unused
     if ema is None:
         ema_v = -1.0
-        burn = _posint("burn_in", burn_in, 0)
         if burn >= L:
             raise ValueError(f"`burn_in` must be < L = {L} with ema=None; got {burn}.")
     else:

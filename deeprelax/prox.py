@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+
 from solvers.errors import SchemeError, check_positive
 from solvers.result import Result, register_result
 
@@ -86,7 +87,9 @@ def _resolve(loss, method, x, t):
     if method == "fixed-point" and lip is not None and not t * lip < 1.0:
         raise ValueError(
             f"method='fixed-point' contracts only when t * Lip(grad f) < 1; got t = {t:.6g}, "
-            f"Lip = {lip:.6g}, t * Lip = {t * lip:.6g}. Use method='newton' or 'gd', or t < {1.0 / lip:.6g}."
+            f"Lip = {lip:.6g}, t * Lip = {t * lip:.6g}. Use method='newton' or 'gd'"
+            + (f", or t < {1.0 / lip:.6g}." if math.isfinite(lip) and lip > 0 else
+               " (grad f is not globally Lipschitz, so no t makes the fixed-point iteration safe).")
         )
     if method == "newton" and not loss.has_hess:
         raise ValueError(f"method='newton' needs a Hessian, and loss {loss.name!r} has none; use method='gd'.")

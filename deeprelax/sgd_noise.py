@@ -32,7 +32,7 @@ from typing import Any, Optional
 import numpy as np
 import scipy.linalg as sla
 
-from solvers.errors import NonFiniteError, check_positive
+from solvers.errors import NonFiniteError, check_positive, check_real
 from solvers.grid import Grid
 from solvers.ito_fokker_planck import diffusion_values as _D_values
 from solvers.ito_fokker_planck import ito_current, ito_operator, ito_steady_state
@@ -194,7 +194,7 @@ def diffusion_matrix(loss, x, *, batch: int = 1, replace: bool = True, lr: Optio
     """
     if not hasattr(loss, "grad_samples"):
         raise TypeError(f"`loss` must be a finite-sum loss with grad_samples(x) -> (N, d); got {type(loss).__name__}.")
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(check_real("x", x), dtype=np.float64)
     if x.ndim != 1:
         raise ValueError(f"`x` must have shape (d,); got {x.shape}.")
     return diffusion_from_gradients(loss.grad_samples(x), batch=batch, replace=replace, lr=lr)

@@ -38,6 +38,7 @@ import warnings
 
 import numpy as np
 
+from solvers.errors import check_real
 from solvers.grid import Grid
 
 __all__ = ["Loss", "central_grad", "FD_STEP"]
@@ -135,7 +136,7 @@ class Loss:
 
     # ------------------------------------------------------------------ input checking
     def _x(self, x, name="x"):
-        a = np.asarray(x, dtype=np.float64)
+        a = np.asarray(check_real(name, x), dtype=np.float64)
         if a.ndim == 0 or a.shape[-1] != self.dim:
             raise ValueError(
                 f"`{name}` must have shape (..., {self.dim}) for loss {self.name!r} (trailing dimension "
