@@ -193,7 +193,8 @@ def save(result: Any, path: str | os.PathLike, *, attrs: dict | None = None, ove
     from deeprelax import __version__
 
     path = Path(path)
-    with atomic_path(path, argument="path", overwrite=overwrite) as tmp:
+    with atomic_path(path, argument="path", overwrite=overwrite,
+                     fix="Choose another path, delete the file, or pass overwrite=True") as tmp:
         with h5py.File(tmp, "w") as h:
             h.attrs["deeprelax_version"] = __version__
             h.attrs["format_version"] = FORMAT_VERSION

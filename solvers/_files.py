@@ -90,7 +90,8 @@ def remove_stale_temporaries(path) -> list:
     return removed
 
 
-def check_writable(path, *, argument: str = "path", overwrite: bool = False) -> Path:
+def check_writable(path, *, argument: str = "path", overwrite: bool = False,
+                   fix: str = "Choose another path or delete the file") -> Path:
     """Check, before any work, that ``path`` can be (re)written; create missing parent directories.
 
     Raises
@@ -106,8 +107,7 @@ def check_writable(path, *, argument: str = "path", overwrite: bool = False) -> 
         raise IsADirectoryError(f"`{argument}` {str(path)!r} is a directory; give a file path.")
     if path.exists() and not overwrite and path.stat().st_size > 0 and not is_deeprelax_file(path):
         raise FileExistsError(
-            f"`{argument}` {str(path)!r} exists and is not a deeprelax HDF5 file; refusing to replace it. "
-            f"Choose another path, delete the file, or pass overwrite=True.")
+            f"`{argument}` {str(path)!r} exists and is not a deeprelax HDF5 file; refusing to replace it. {fix}.")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
@@ -127,7 +127,8 @@ def check_writable(path, *, argument: str = "path", overwrite: bool = False) -> 
 
 
 @contextmanager
-def atomic_path(path, *, argument: str = "path", overwrite: bool = False):
+def atomic_path(path, *, argument: str = "path", overwrite: bool = False,
+                fix: str = "Choose another path or delete the file"):
     """Context manager yielding a unique temporary path; on success it is renamed to ``path``.
 
     >>> with atomic_path("out.h5") as tmp:      # doctest: +SKIP
@@ -136,7 +137,7 @@ def atomic_path(path, *, argument: str = "path", overwrite: bool = False):
     The temporary file is deleted if the block raises (any exception, including
     ``KeyboardInterrupt``) or the rename fails.
     """
-    path = check_writable(path, argument=argument, overwrite=overwrite)
+    path = check_writable(path, argument=argument, overwrite=overwrite, fix=fix)
     remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{_host()}.{os.getpid()}.", suffix=".tmp")
     os.close(fd)

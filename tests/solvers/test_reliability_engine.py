@@ -150,7 +150,8 @@ def test_version1_checkpoint_without_checksum_warns(tmp_path):
 def test_checkpoint_refuses_foreign_file(tmp_path, g1, u1):
     notes = tmp_path / "notes.txt"
     notes.write_text("my notes")
-    with pytest.raises(FileExistsError, match="not a deeprelax HDF5 file"):
+    with pytest.raises(FileExistsError, match="not a deeprelax HDF5 file; refusing to replace it. Choose "
+                                              "another path or delete the file.$"):
         solve_hj(u1, g1, 0.05, checkpoint=notes)
     assert notes.read_text() == "my notes"
 
