@@ -30,7 +30,7 @@ def cached(path: Path, compute, recompute: bool = False):
             print(f"note: could not read cached {path} ({exc}); recomputing")
     res = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
-    save(res, path)
+    save(res, path, overwrite=True)  # the cache file is this script's own: replace a damaged one
     return res
 
 

@@ -145,9 +145,10 @@ def check_memory(where: str, parts) -> float:
     if total > budget:
         parts.sort(key=lambda p: -p[1])
         arg, nbytes, advice = parts[0]
-        detail = ", ".join(f"{a}: {format_bytes(b)}" for a, b, _ in parts)
+        detail = ", ".join(f"{a}: {format_bytes(b) if math.isfinite(b) else 'unbounded'}" for a, b, _ in parts)
+        need = f"an estimated {format_bytes(total)}" if math.isfinite(total) else "an unbounded amount"
         raise MemoryBudgetError(
-            f"{where} would need an estimated {format_bytes(total)} of memory ({detail}), more than the "
+            f"{where} would need {need} of memory ({detail}), more than the "
             f"budget of {format_bytes(budget)} ({source}). Change `{arg}`: {advice}. (The budget can be set "
             f"with the environment variable {ENV_VAR} or solvers.set_memory_budget().)")
     return total

@@ -105,10 +105,10 @@ import numpy as np
 
 from . import _envelope as _env
 from ._jit import use_parallel
-from ._memory import check_grid_memory
+from ._memory import check_grid_memory, check_memory
 from .errors import NonFiniteError, SchemeError, check_real
 from .grid import Grid
-from .hopf_lax import _check_t, _shape3, _views3, hopf_lax, prepare_values
+from .hopf_lax import _check_t, _shape3, _views3, check_envelope_scale, hopf_lax, prepare_values
 from .result import ColeHopfResult
 
 __all__ = ["cole_hopf"]
@@ -130,6 +130,33 @@ def _check_beta(beta) -> float:
         raise ValueError(f"`beta` must be positive (beta > 0; beta = inf gives the Hopf-Lax solution); "
                          f"got {beta!r}.")
     return b
+
+
+def _check_images(k, shape, reach2, d, parallel, t, beta) -> None:
+    """Memory of the periodic extension of axis ``k`` (``sqrt(reach2)`` image cells per side): the line
+    buffers of a pass hold about ``(BLOCK (1 + d) + 4) (n + 2 e)`` doubles per thread."""
+    import numba
+
+    e = math.sqrt(reach2) + 3 if math.isfinite(reach2) else math.inf
+    m = shape[k] + 2.0 * e
+    per_line = 8.0 * m * (_env.BLOCK * (1 + d) + 4) * (numba.config.NUMBA_NUM_THREADS if parallel else 1)
+    check_memory("cole_hopf", [
+        ("t", per_line if e < 2 ** 31 else math.inf,
+         f"on periodic axis {k} the heat kernel (sd sqrt(t/beta) = {math.sqrt(t / beta):.3g}) spans about "
+         f"{e / shape[k]:.3g} periods per side, so {e:.3g} periodic images are needed; use a smaller t/beta "
+         f"(over many periods the solution is nearly constant) or a non-periodic grid"),
+    ])
+
+
+def _nonfinite_message(t, beta, method, linear, cond, d) -> str:
+    why = (f"the cell integrals of the exact-linear method complete a square of size beta t |f'|^2 / 2 = "
+           f"{cond:.3g}, beyond float64 precision (> 1e15), so the Gibbs weights underflowed. "
+           f"Use method='quadrature' if the Gibbs width 1/sqrt(beta max f'') is resolved by the grid, "
+           f"hopf_lax(f, grid, t) if a viscous correction of order d/(2 beta) = {d / (2 * beta):.3g} is "
+           f"negligible for you, or rescale f (smaller |f'|) or t."
+           if linear and cond > 1e15 else
+           "the data or parameters overflow float64; rescale f, t or beta.")
+    return f"cole_hopf produced non-finite values (t={t:g}, beta={beta:g}, method={method}): " + why
 
 
 def _resolved(vals, h, sd, beta) -> bool:
@@ -204,6 +231,7 @@ def cole_hopf(f: Union[Callable, np.ndarray], grid: Grid, t: float, beta: float,
     if pgrid is not grid:
         check_grid_memory("cole_hopf", grid, pgrid, per_node=per_node)
     fscale = float(np.max(np.abs(vals)))
+    check_envelope_scale("cole_hopf", vals, pgrid.spacing, tv, bv)   # the passes scale beta f by t/(beta h^2)
     if bv * fscale > BETA_F_HOPF_LAX:
         return delegate(f"hopf_lax: beta * max|f| = {bv * fscale:.3g} > {BETA_F_HOPF_LAX:g}, the viscous "
                         f"correction is below round-off")
@@ -222,6 +250,7 @@ def cole_hopf(f: Union[Callable, np.ndarray], grid: Grid, t: float, beta: float,
     P = np.empty(shape + (d,))
     images = []
     thetas = []
+    cond = 0.0  # linear-exact: the completed square (beta dL)^2/(4c) = beta t |f'|^2 / 2 of the cell integrals
     for k in range(d):
         a3 = _views3(shape, k)
         c = bv * h[k] * h[k] / (2.0 * tv)
@@ -232,14 +261,22 @@ def cole_hopf(f: Union[Callable, np.ndarray], grid: Grid, t: float, beta: float,
                 wrap = np.take(L, [0], axis=k) - np.take(L, [shape[k] - 1], axis=k)
                 slope = max(slope, float(np.abs(wrap).max()))
             theta += math.log1p(slope) + 0.5 * math.log1p(2.0 * c)
+            cond = max(cond, slope * slope / (4.0 * c))
         thetas.append(theta)
         e = 0
         if pgrid.periodic[k]:
             osc = float(L.max() - L.min())
-            e = int(math.ceil(math.sqrt((osc + theta) / c))) + 3
+            # An image farther than D cells, D^2 > (n/2 + 1)^2 + theta/c, stays theta below the nearest
+            # image of the best node, whatever osc (so a huge |f| or t never asks for more).
+            reach2 = min((osc + theta) / c, (0.5 * shape[k] + 1.0) ** 2 + theta / c)
+            _check_images(k, shape, reach2, d, par, tv, bv)
+            e = int(math.ceil(math.sqrt(reach2))) + 3
         images.append(e)
-        pas(L.reshape(a3), L.reshape(a3), P.reshape(a3 + (d,)), k, e, bool(pgrid.periodic[k]), float(c),
-            float(theta), linear)
+        try:
+            pas(L.reshape(a3), L.reshape(a3), P.reshape(a3 + (d,)), k, e, bool(pgrid.periodic[k]), float(c),
+                float(theta), linear)
+        except ZeroDivisionError:  # every Gibbs weight of some target underflowed (see _nonfinite_message)
+            raise NonFiniteError(_nonfinite_message(tv, bv, method, linear, cond, d)) from None
     s3 = _shape3(shape)
     grad = np.empty(shape + (d,))
     fin = _env.finalize_parallel if par else _env.finalize_serial
@@ -252,8 +289,7 @@ def cole_hopf(f: Union[Callable, np.ndarray], grid: Grid, t: float, beta: float,
         grad = np.ascontiguousarray(grad[sl])
     wall = time.perf_counter() - t0
     if not (np.all(np.isfinite(u)) and np.all(np.isfinite(P))):
-        raise NonFiniteError(f"cole_hopf produced non-finite values (t={tv:g}, beta={bv:g}, method={method}); "
-                             "this should not happen for finite f, please report it.")
+        raise NonFiniteError(_nonfinite_message(tv, bv, method, linear, cond, d))
     params = {"theta": thetas, "pad_cells": list(pad), "periodic_images": images, "kernel_sd": sd,
               "cells_per_sd": [sd / hk for hk in h], "parallel": bool(par)}
     return ColeHopfResult(u=u, grad=grad, mean=P, grid=grid, t=tv, beta=bv, method=method, wall_time=wall,

@@ -96,6 +96,8 @@ METHODS = ("explicit", "implicit", "crank_nicolson")
 LINEAR_SOLVERS = ("auto", "split", "direct")
 #: Default number of steps for the implicit methods when ``dt`` is not given.
 DEFAULT_STEPS = 100
+#: A march of more steps than this is refused (explicit steps at a tiny positivity limit, or a tiny `dt`).
+MAX_STEPS = 10 ** 7
 #: Safety factor of the default explicit step (fraction of the positivity limit).
 EXPLICIT_SAFETY = 0.9
 #: Above this many nodes the KL reference of a non-gradient drift is not computed by default.
@@ -330,12 +332,16 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
     if linear_solver == "split" and not pb.diagonal:
         raise SchemeError("`linear_solver='split'` needs a diagonal `D`; use 'direct' or 'auto' for a full D.")
     explicit_limit = 1.0 / float(pb.outflow(0.0).max())
+    user_dt = dt
     if dt is not None:
         dt = check_positive("dt", dt)
         if method == "explicit" and dt > explicit_limit * (1 + 1e-12):
             raise StabilityError(_explicit_limit_message(dt, explicit_limit, beta, grid.spacing))
     else:
         dt = EXPLICIT_SAFETY * explicit_limit if method == "explicit" else (T / DEFAULT_STEPS if T > 0 else 1.0)
+    _check_step_count(ts, T, dt, f"the forward-Euler positivity limit is dt <= {explicit_limit:.3g} (beta = "
+                      f"{beta:g}, h = {min(grid.spacing):.3g}, steep drift)"
+                      if method == "explicit" and user_dt is None else f"`dt` = {dt:.3g}")
     plan = _plan(ts, T, dt)
 
     # ---- reference density of the KL diagnostic
@@ -404,6 +410,18 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
                       status=status, message=message, params=params)
     _driver.check_outcome(status, message, raise_on_failure)
     return result
+
+
+def _check_step_count(ts: np.ndarray, T: float, dt: float, why: str) -> None:
+    """Refuse (StabilityError) a march of more than :data:`MAX_STEPS` steps before planning it."""
+    checkpoints = np.unique(np.concatenate([[0.0], ts, [T]]))
+    with np.errstate(over="ignore", divide="ignore"):
+        steps = sum(max(1.0, math.ceil((b - a) / dt - 1e-9)) if dt > 0 else math.inf
+                    for a, b in zip(checkpoints[:-1], checkpoints[1:])) if T > 0 else 1.0
+    if not steps <= MAX_STEPS:
+        raise StabilityError(f"solve_fokker_planck would take {steps:.3g} steps to reach t = {T:g}: {why}; more "
+                             f"than MAX_STEPS = {MAX_STEPS:.0e}. Use method='implicit' (unconditionally stable) "
+                             f"with a larger `dt`, or a shorter `t`.")
 
 
 def _plan(ts: np.ndarray, T: float, dt: float) -> list:

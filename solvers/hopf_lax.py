@@ -90,6 +90,29 @@ def _check_t(t) -> float:
     return tv
 
 
+#: Largest scale factor the envelope kernels take (they multiply the data by t / (beta h^2)).
+ENVELOPE_SCALE_MAX = 1e290
+
+
+def check_envelope_scale(where: str, vals: np.ndarray, spacing, t: float, beta: float = math.inf) -> None:
+    """Raise ``ValueError`` if the lower-envelope arithmetic would overflow.
+
+    The kernels compute ``g / (2a)`` with ``g = beta f`` and ``a = beta h^2 / (2t)`` (Hopf-Lax: ``g = f``,
+    ``a = h^2 / (2t)``), i.e. ``f t / h^2`` and ``t / (beta h^2)``; beyond ~1e308 they are inf/NaN and
+    the kernels index out of bounds.  There the quadratic ``|x - y|^2 / (2t)`` is below the float64
+    resolution of ``f`` over the whole grid (or, viscous, the heat kernel is > 1e145 cells wide).
+    """
+    w = 1.0 if math.isinf(beta) else beta
+    scale = t / (w * min(spacing) ** 2) * max(1.0, w * float(np.max(np.abs(vals))))
+    if not scale <= ENVELOPE_SCALE_MAX:
+        raise ValueError(f"{where}: `t` = {t:g} is too large for the grid and data (max|f| = "
+                         f"{float(np.max(np.abs(vals))):.3g}, h = {min(spacing):.3g}"
+                         + ("" if math.isinf(beta) else f", beta = {beta:g}") + f"): the kernel arithmetic needs "
+                         f"{scale:.3g} > {ENVELOPE_SCALE_MAX:g}, where |x - y|^2 / (2t) is below float64 resolution "
+                         f"over the whole grid. Use a smaller t" + ("" if math.isinf(beta) else " (or t/beta)")
+                         + " or rescale f.")
+
+
 def _checked_callable(f: Callable) -> Callable:
     """Wrap a loss so that a wrong output shape or a non-finite value is reported clearly."""
 
@@ -210,6 +233,7 @@ def hopf_lax(f: Union[Callable, np.ndarray], grid: Grid, t: float, *, refine: st
     pgrid, vals, sl, pad = prepare_values(f, grid, tv)
     if pgrid is not grid:
         check_grid_memory("hopf_lax", grid, pgrid, per_node=per_node)
+    check_envelope_scale("hopf_lax", vals, pgrid.spacing, tv)
     par = use_parallel(pgrid.size) and pgrid.dim > 1      # 1-D: a single line, nothing to share
     compile_time = _hk.warm_up(par)
     t0 = time.perf_counter()
@@ -257,7 +281,9 @@ def _solve(vals, pgrid: Grid, tv: float, refine: bool, track: bool, want_grad: b
         e = 0
         if pgrid.periodic[k]:
             osc = float(src.max() - src.min())
-            e = int(math.ceil(math.sqrt(osc / a))) + 2
+            # images beyond half a period never win (the nearest image of the best node is closer), so a
+            # huge osc / t (which asked for 1e8+ images: OOM) is capped at one period
+            e = int(math.ceil(math.sqrt(min(osc / a, (0.5 * shape[k] + 1.0) ** 2)))) + 2
         images.append(e)
         A, n, C = _views3(shape, k)
         if k < d - 1:

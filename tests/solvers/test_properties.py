@@ -107,3 +107,82 @@ def test_grid_properties(bounds, shape, periodic):
         assert all(math.isfinite(h) and h > 0 for h in g.spacing)
         assert all(n == int(n) and n >= 2 for n in g.shape)
         _finite(*g.axes)
+
+
+_EXTREME = r'''
+import resource, sys, warnings
+resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))   # a regression raises MemoryError, never OOM-kills
+import numpy as np
+from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis.extra.numpy import arrays
+from solvers import Grid, cole_hopf, hopf_lax, solve_fokker_planck, solve_hj
+from solvers.errors import DeepRelaxError
+
+S = settings(max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+big = st.floats(-1e300, 1e300)
+pos = st.floats(1e-300, 1e300)
+
+
+@st.composite
+def gv(draw):
+    d = draw(st.integers(1, 2))
+    n = draw(st.integers(4, 24 if d == 1 else 8))
+    lo, w = draw(st.floats(-1e3, 1e3)), draw(st.floats(1e-3, 1e3))
+    g = Grid.uniform([(lo, lo + w)] * d, n, periodic=draw(st.booleans()))
+    return g, draw(arrays(np.float64, g.shape, elements=big))
+
+
+def run(fn, *names):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            r = fn()
+        except (DeepRelaxError, ValueError, TypeError):
+            return
+    for n in names:
+        assert np.all(np.isfinite(getattr(r, n))), n
+
+
+@S
+@given(gv(), pos)
+def hl(x, t):
+    run(lambda: hopf_lax(x[1], x[0], t), "u", "prox", "grad")
+
+
+@S
+@given(gv(), pos, pos)
+def ch(x, t, b):
+    run(lambda: cole_hopf(x[1], x[0], t, b), "u", "mean", "grad")
+
+
+@S
+@given(gv(), st.floats(1e-6, 1e3), pos)
+def hj(x, t, b):
+    run(lambda: solve_hj(x[1], x[0], t, beta=b, scheme="godunov", max_steps=100), "u", "grad")
+
+
+@S
+@given(gv(), st.floats(1e-6, 1e3), pos, st.sampled_from(["implicit", "crank_nicolson"]))
+def fp(x, t, b, m):
+    run(lambda: solve_fokker_planck(np.abs(x[1]) / 1e300 + 1.0, x[0], t, potential=x[1], beta=b, method=m),
+        "rho", "rhos", "mass")
+
+
+for f in (hl, ch, hj, fp):
+    f()
+print("ok")
+'''
+
+
+def test_extreme_finite_inputs_in_a_memory_capped_process():
+    """Magnitudes up to 1e+-300: before issue 13's fixes these OOM-killed the machine (periodic images),
+    returned u > f or indexed out of bounds (envelope overflow), or raised ZeroDivisionError."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    p = subprocess.run([sys.executable, "-c", _EXTREME], env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0 and p.stdout.strip().endswith("ok"), p.stderr[-3000:]

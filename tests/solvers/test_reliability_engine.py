@@ -233,3 +233,40 @@ def test_minor_validation_engine(g1, u1):
         solve_fokker_planck(np.exp(-u1), g1, 0.1, save_at=True)
     with pytest.raises(TypeError, match="`save_at` must be None, an int"):
         solve_hj(u1, g1, 0.05, save_at=True)
+
+
+# --------------------------------------------------------------------------- found by the property tests
+def test_periodic_images_are_bounded_for_huge_oscillation_or_t():
+    # hopf_lax asked for sqrt(osc / a) periodic images per side: 5e7 for osc 2e10, i.e. an OOM kill
+    g = Grid.uniform([(0, 1)], 8, periodic=True)
+    f = 1e10 * np.sin(2 * np.pi * g.axes[0])
+    r = hopf_lax(f, g, 1e3)
+    assert r.params["periodic_images"][0] <= 8 and np.allclose(r.u, f.min())   # min over one period suffices
+    assert np.isfinite(cole_hopf(f, g, 1e3, 1.0, method="quadrature").u).all()
+    with pytest.raises(MemoryBudgetError, match=r"Change `t`: on periodic axis 0 the heat kernel"):
+        cole_hopf(np.sin(2 * np.pi * g.axes[0]), g, 1e20, 1.0)   # > 1e11 images: the solution is ~constant
+
+
+def test_envelope_overflow_and_underflowed_weights_are_clear_errors():
+    g = Grid.uniform([(0, 1e-3)], 4)
+    with pytest.raises(ValueError, match=r"`t` = 1000 is too large for the grid and data"):
+        # f t / h^2 = inf: the envelope returned u = 1e300 > f here (and indexed out of bounds elsewhere)
+        hopf_lax(np.array([1e300, 0.0, -1e300, 0.0]), g, 1e3)
+    with pytest.raises(ValueError, match="`t` = .* is too large .* beta = 1e-300"):
+        cole_hopf(np.zeros(4), g, 2.2e16, 1e-300)   # ZeroDivisionError
+    g7 = Grid.uniform([(0, 1)], 7)
+    spike = np.zeros(7)
+    spike[0] = -6e11
+    with pytest.raises(solvers.NonFiniteError, match=r"beta t \|f'\|\^2 / 2 = .* beyond float64 precision"):
+        cole_hopf(spike, g7, 1.0, 1.0, method="linear-exact")   # ZeroDivisionError from the kernel
+
+
+def test_fokker_planck_refuses_astronomical_step_counts():
+    # explicit steps at the positivity limit of a steep drift: 1.9e8 steps (hours), 1e302 for f ~ 1e300
+    g = Grid.uniform([(0, 1)], 30)
+    for amp in (1e6, 1e300):
+        with pytest.raises(solvers.StabilityError, match=r"would take .* steps .* positivity limit.*method=.implicit."):
+            solve_fokker_planck(np.ones(30), g, 1.0, potential=amp * np.sin(6 * g.axes[0]), beta=1e6,
+                                method="explicit")
+    with pytest.raises(solvers.StabilityError, match=r"`dt` = 1e-300"):
+        solve_fokker_planck(np.ones(30), g, 1.0, dt=1e-300)
