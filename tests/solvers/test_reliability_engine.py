@@ -270,3 +270,19 @@ def test_fokker_planck_refuses_astronomical_step_counts():
                                 method="explicit")
     with pytest.raises(solvers.StabilityError, match=r"`dt` = 1e-300"):
         solve_fokker_planck(np.ones(30), g, 1.0, dt=1e-300)
+
+
+# --------------------------------------------------------------------------- defect 12: grids
+def test_grid_validation_gaps():
+    with pytest.raises(solvers.GridError, match=r"`shape` must be an integer number of nodes; got 10.5"):
+        Grid.uniform([(-1, 1)], 10.5)                      # silently gave 10 nodes
+    assert Grid.uniform([(-1, 1)], 10.0).shape == (10,)    # an integral float is fine
+    with pytest.raises(solvers.GridError, match=r"`spacing` must be positive and finite \(h > 0\); got 0.0"):
+        Grid.with_spacing([(-1, 1)], 0)                    # ZeroDivisionError
+    with pytest.raises(solvers.GridError, match=r"gives 2e\+300 cells on axis 0"):
+        Grid.with_spacing([(-1, 1)], 1e-300)               # a grid of 2e300 nodes
+    with pytest.raises(solvers.GridError, match=r"the width hi - lo overflows float64"):
+        Grid.uniform([(-1e308, 1e308)], 11)                # spacing inf
+    with pytest.raises(solvers.GridError, match=r"below float64 resolution"):
+        Grid.uniform([(0.0, 1e-320)], 5)
+    assert Grid.with_spacing([(-1, 1)], 0.1).shape == (21,)
