@@ -231,10 +231,10 @@ def cole_hopf(f: Union[Callable, np.ndarray], grid: Grid, t: float, beta: float,
     if pgrid is not grid:
         check_grid_memory("cole_hopf", grid, pgrid, per_node=per_node)
     fscale = float(np.max(np.abs(vals)))
-    check_envelope_scale("cole_hopf", vals, pgrid.spacing, tv, bv)   # the passes scale beta f by t/(beta h^2)
     if bv * fscale > BETA_F_HOPF_LAX:
         return delegate(f"hopf_lax: beta * max|f| = {bv * fscale:.3g} > {BETA_F_HOPF_LAX:g}, the viscous "
                         f"correction is below round-off")
+    check_envelope_scale("cole_hopf", vals, pgrid.spacing, tv, bv)   # the passes scale beta f by t/(beta h^2)
     d = pgrid.dim
     h = pgrid.spacing
     sd = math.sqrt(tv / bv)
