@@ -34,8 +34,12 @@ def _fmt(v, unit=""):
 
 def _row(issue, target, measured, reference, ratio, met, note="", *, want=None, ran=None):
     """One table row.  ``want`` / ``ran``: the size the target names and the size that ran; when they
-    differ (``deeprelax bench --quick``) the row says so and the target is not judged (met = None)."""
-    if want is not None and ran is not None and str(want) != str(ran):
+    differ (``deeprelax bench --quick``), or the results do not record the size that ran, the row says so
+    and the target is not judged (met = None)."""
+    if want is not None and ran is None:
+        target = f"{target} [size that ran not recorded: not judged]"
+        met = None
+    elif want is not None and str(want) != str(ran):
         target = f"{target} [ran at {ran}, not {want}: not judged]"
         met = None
     return {"issue": issue, "target": target, "measured": measured, "reference": reference,
@@ -185,7 +189,8 @@ def collect() -> list[dict]:
                              f"{tta['scheme']} {tta['n']}^2: {_fmt(tta['wall_s'], ' s')}, err {_fmt(tta['max_err'])}",
                              (f"hj_reachability {_fmt(pt, ' s')}, err {_fmt(perr)}" if pt else
                               "hj_reachability 12 s, err 6.4e-3 (issue's figures)"),
-                             _fmt(ref_t / tta["wall_s"]) + "x", ref_t / tta["wall_s"] >= 10))
+                             _fmt(ref_t / tta["wall_s"]) + "x", ref_t / tta["wall_s"] >= 10,
+                             want="512^2", ran=f"{peer.get('n')}^2" if pt else "512^2"))
         peers = hj.get("peers") or {}
         pp = peers.get("py_pde") or peers.get("py-pde")
         if isinstance(pp, dict) and not pp.get("skipped", False) and pp.get("ours_wall_s"):
@@ -194,7 +199,8 @@ def collect() -> list[dict]:
                              f"py-pde {_fmt(pp.get('wall_s'), ' s')}, err {_fmt(pp.get('max_err'))}",
                              _fmt(pp["wall_s"] / pp["ours_wall_s"]) + "x",
                              bool(pp["wall_s"] > pp["ours_wall_s"] and pp.get("max_err", 0) >= pp.get("ours_max_err",
-                                                                                                       1))))
+                                                                                                       1)),
+                             want="N=1024", ran=f"N={pp.get('n')}"))
         else:
             note = pp.get("note", "py-pde not installed") if isinstance(pp, dict) else "py-pde not installed"
             rows.append(_row(8, "viscous beta=10 1-D N=1024 t=1 vs py-pde", "-", "py-pde", "-", None,

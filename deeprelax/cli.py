@@ -322,8 +322,12 @@ def main(argv=None) -> int:
                     help="where the grid points run: in this process, a local process pool, a local Dask cluster")
     ex.add_argument("--workers", type=int, default=2, help="workers of the process pool / Dask cluster")
 
-    b = sub.add_parser("bench", help="convergence table + speed benchmarks (writes benchmarks/results/)")
-    b.add_argument("--quick", action="store_true", help="smaller sizes")
+    b = sub.add_parser("bench", help="convergence table + speed benchmarks (a full run writes benchmarks/results/ "
+                       "and the README tables; --quick writes only benchmarks/results-quick/)")
+    b.add_argument("--quick", action="store_true", help="smaller sizes; rows say the size that ran; writes "
+                   "benchmarks/results-quick/ (or --out), never the committed results or the README")
+    b.add_argument("--out", default=None, help="folder for the tables (default benchmarks/results, or "
+                   "benchmarks/results-quick with --quick)")
     b.add_argument("--only", nargs="*", help="run only speed benchmarks whose name contains one of these")
     b.add_argument("--convergence-only", action="store_true", help="skip the speed benchmarks")
 
@@ -390,7 +394,7 @@ def _dispatch(args) -> int:
     if args.cmd == "bench":
         from deeprelax.bench import run_bench
 
-        return run_bench(args.quick, args.only, args.convergence_only)
+        return run_bench(args.quick, args.only, args.convergence_only, out=args.out)
     if args.cmd == "demo":
         from deeprelax.demo import run_demo
 

@@ -246,6 +246,23 @@ def test_speed_rows_say_the_size_that_ran(tmp_path):
     r = rows["Hopf-Lax 2048^2 <= 0.15 s"]
     assert "[ran at 512^2, not 2048^2: not judged]" in r["target"] and r["met"] is None
     assert "ran at N=1024" in rows["Hopf-Lax 1-D N=4096 >= 1000x numpy brute force"]["target"]
+    (tmp_path / "hj_quick.json").write_text(json.dumps({  # bench_hj --quick's file, read when hj.json is absent
+        "quick": True, "godunov_step": {"modes": {"serial": {
+            "numba 5-point stencil (reference)": {"wall_s": 1.0, "gcells_per_s": 1.0},
+            "godunov step: ghosts + stage with fused CFL slopes": {"wall_s": 1.0, "gcells_per_s": 1.0}}}},
+        "time_to_accuracy": {"scheme": "weno5", "n": 32, "wall_s": 0.01, "max_err": 1e-3},
+        "peers": {"hj_reachability": {"n": 128, "wall_s": 1.0, "max_err": 2e-3},
+                  "py_pde": {"skipped": False, "n": 256, "wall_s": 1.0, "max_err": 1e-3, "ours_wall_s": 0.1,
+                             "ours_max_err": 1e-4}}}))
+    rows = {r["target"].split(" [")[0]: r for r in summ.collect()}
+    for target, label in [("Godunov step 2048^2 >= 50% of a 5-point stencil sweep (serial)",
+                           "[size that ran not recorded: not judged]"),
+                          ("time to hj_reachability's 512^2 accuracy >= 10x less wall time",
+                           "[ran at 128^2, not 512^2: not judged]"),
+                          ("viscous beta=10 1-D N=1024 t=1: py-pde's error or smaller, in less time",
+                           "[ran at N=256, not N=1024: not judged]")]:
+        assert label in rows[target]["target"] and rows[target]["met"] is None, rows[target]
+    assert "QUICK RUN" in summ.to_markdown(summ.collect(), quick=True)
 
 
 # --------------------------------------------------------------------------- defect 6: local entropy domain
