@@ -339,7 +339,15 @@ def main(argv=None) -> int:
     if argv[:1] == ["discrete"]:  # its own parser (so that `deeprelax discrete -h` reaches it)
         from deeprelax.discrete.cli import main as discrete_main
 
-        return _guarded("discrete", lambda: discrete_main(argv[1:]))
+        def run_discrete():
+            rest = argv[1:]
+            outs = [rest[i + 1] for i, a in enumerate(rest[:-1]) if a == "--out"]
+            outs += [a.split("=", 1)[1] for a in rest if a.startswith("--out=")]
+            for out in outs:          # the same one-line --out errors as the other subcommands
+                _out_dir(out)
+            return discrete_main(rest)
+
+        return _guarded("discrete", run_discrete)
     args = p.parse_args(argv)
     return _guarded(args.cmd, lambda: _dispatch(args))
 
@@ -390,10 +398,13 @@ def _dispatch(args) -> int:
         _out_dir(args.out)
         return sgd_noise_main(["--out", args.out, "--size", args.size, "--seed", str(args.seed)])
     if args.cmd == "experiment":
+        _out_dir(args.out)
         return experiment(args.name, args.out, args.size, args.executor, args.workers)
     if args.cmd == "bench":
         from deeprelax.bench import run_bench
 
+        if args.out is not None:
+            _out_dir(args.out)
         return run_bench(args.quick, args.only, args.convergence_only, out=args.out)
     if args.cmd == "demo":
         from deeprelax.demo import run_demo
