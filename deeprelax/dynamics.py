@@ -58,6 +58,7 @@ import numpy as np
 
 from solvers import _cuda
 from solvers._jit import use_parallel
+from solvers._memory import check_memory
 from solvers.errors import NonFiniteError, check_positive, check_real
 from solvers.result import Result, register_result
 
@@ -170,6 +171,8 @@ def _x0(loss, x0, n_chains):
         if a.shape[0] != d:
             raise ValueError(f"`x0` must have shape ({d},) or (n_chains, {d}); got {a.shape}.")
         nc = 1 if n_chains is None else _posint("n_chains", n_chains)
+        check_memory("the chains of x0", [("n_chains", 8.0 * 4 * nc * d,
+                                          f"run fewer chains than {nc} (each of dimension {d})")])
         a = np.broadcast_to(a, (nc, d))
     elif a.ndim == 2:
         if a.shape[1] != d:
@@ -205,6 +208,21 @@ def _sched(name, v, n, *, allow_zero=False):
         rel = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"`{name}` must be finite and {rel} ({name} {rel}); got {arr[i]!r} at step {i}.")
     return np.ascontiguousarray(arr)
+
+
+def _check_memory(where, n_steps, save_every, n_chains, d, *, n_rep=1, saved_arrays=1, schedules=6,
+                  steps_arg="n_steps"):
+    """Estimated bytes of a run (per-step schedules, saved states, replicas and work arrays), checked
+    against the memory budget (:mod:`solvers._memory`) before anything of that size is allocated."""
+    every = n_steps if save_every is None else _posint("save_every", save_every)
+    ns = n_steps // every + 2
+    check_memory(where, [
+        (steps_arg, 8.0 * (schedules + 1) * n_steps,
+         f"take fewer steps than {n_steps} (each step keeps {schedules + 1} schedule values)"),
+        ("save_every", 8.0 * saved_arrays * ns * n_chains * d,
+         f"keep fewer states: a larger save_every than {save_every} ({ns} states of {n_chains} x {d})"),
+        ("x0", 8.0 * (n_rep + 3) * n_chains * d, f"run fewer chains than {n_chains} (each of dimension {d})"),
+    ])
 
 
 def _slots(n_steps, save_every):
@@ -358,6 +376,7 @@ def sgld(loss, x0, *, lr, n_steps, beta=1.0, decay=None, convention="dr", scheme
     beta = _beta(beta)
     if math.isinf(beta):
         raise ValueError("`beta` must be finite for sgld (beta < inf); use sgd for noiseless descent.")
+    _check_memory("sgld", n_steps, None, 0, 0)
     eps = _sched("lr", lr, n_steps)
     if decay is not None:
         try:
@@ -386,6 +405,7 @@ def _langevin(name, loss, x0, lr, n_steps, beta, scheme, rng, save_every, batch,
     n_steps = _posint("n_steps", n_steps)
     X0 = _x0(loss, x0, n_chains)
     nc, d = X0.shape
+    _check_memory(name, n_steps, save_every, nc, d)
     be = _backend(backend, nc, kl, name)
     h = _sched("lr", lr, n_steps)
     beta = _beta(beta)
@@ -508,6 +528,7 @@ def _esgd(name, loss, x0, t, lr, inner_lr, L, n_steps, beta, scoping, ema, burn_
     L = _posint("L", L)
     X0 = _x0(loss, x0, n_chains)
     nc, d = X0.shape
+    _check_memory(name, n_steps, save_every, nc, d, saved_arrays=2)
     be = _backend(backend, nc, kl, name)
     t0 = check_positive("t", t)
     scoping = float(scoping)
@@ -625,6 +646,7 @@ def elastic_sgd(loss, x0, *, n_replicas, lr, n_steps, t=None, coupling=None, bet
     coup = 1.0 / check_positive("t", t) if t is not None else check_positive("coupling", coupling)
     X0 = _x0(loss, x0, n_chains)
     nc, d = X0.shape
+    _check_memory("elastic_sgd", n_steps, save_every, nc, d, n_rep=n_rep)
     be = _backend(backend, nc, kl, "elastic_sgd", supported=False)
     h = _sched("lr", lr, n_steps)
     beta = _beta(beta)
@@ -696,6 +718,7 @@ def parle(loss, x0, *, n_replicas, nb, n_epochs, L=25, lr=0.1, gamma=0.01, rho=0
     L = _posint("L", L)
     X0 = _x0(loss, x0, n_chains)
     nc, d = X0.shape
+    _check_memory("parle", n_epochs * nb, save_every, nc, d, n_rep=n_rep, steps_arg="n_epochs")
     be = _backend(backend, nc, kl, "parle", supported=False)
     lr0 = check_positive("lr", lr)
     lr_decay = check_positive("lr_decay", lr_decay)

@@ -67,6 +67,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _fp_kernels as K
+from ._memory import check_memory
 from .errors import SchemeError, check_positive, check_real
 from .grid import Grid
 
@@ -393,6 +394,27 @@ def _grid_array(name: str, v: Any, shape: tuple) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
+def check_problem_memory(where: str, grid, D=None, *, operator: bool = False, lu: bool = False) -> float:
+    """Estimated bytes of building one problem's coefficients (and its sparse operator, and a sparse LU
+    of it); raises :class:`~solvers.errors.MemoryBudgetError` over the budget, before allocating.
+
+    Counted: the sampled points and coefficients (about ``4 d + 3`` float64 per node); the operator in
+    COO and CSR form (about 40 bytes per non-zero: ``2 d + 1`` per node, plus ``2 d (d - 1)`` for the
+    mixed stencil of a full ``D``); an LU with about 20 times the operator's fill (as
+    :func:`solvers.solve_fokker_planck` counts it).  Returns the estimate (0 if ``grid`` is not a Grid:
+    the caller's validation says so).
+    """
+    if not isinstance(grid, Grid):
+        return 0.0
+    d, n = grid.dim, float(grid.size)
+    Dm = _check_D(D, d)
+    diagonal = bool(np.all(Dm == np.diag(np.diag(Dm))))
+    nnz = n * (2 * d + 1 + (0 if diagonal else 2 * d * (d - 1)))
+    need = 8.0 * n * (4 * d + 3) + (40.0 * nnz if operator else 0.0) + (12.0 * 20.0 * n * 3 ** d if lu else 0.0)
+    return check_memory(where, [("grid.shape", need, f"use a coarser grid than {tuple(grid.shape)}"
+                                 + ("; the steady state needs a sparse LU of the whole operator" if lu else ""))])
+
+
 def fokker_planck_operator(grid: Grid, *, potential=None, drift=None, beta: float = 1.0, D=None,
                            t: float = 0.0, time_dependent: Optional[bool] = None,
                            mixed: str = "oriented") -> sp.csr_matrix:
@@ -402,6 +424,7 @@ def fokker_planck_operator(grid: Grid, *, potential=None, drift=None, beta: floa
     ``A @ gibbs(f).ravel() == 0`` to round-off for a potential.  Same arguments
     as :func:`solve_fokker_planck`; ``t`` is the time for time-dependent coefficients.
     """
+    check_problem_memory("fokker_planck_operator", grid, D, operator=True)
     return _Problem(grid, potential, drift, beta, D, time_dependent, mixed).operator(float(t))
 
 
@@ -413,6 +436,7 @@ def explicit_dt_limit(grid: Grid, *, potential=None, drift=None, beta: float = 1
     (``numerics.md`` C.1); with full ``D`` the diagonal of the assembled operator is used
     (positivity then also needs diagonal dominance).
     """
+    check_problem_memory("explicit_dt_limit", grid, D, operator=True)
     pb = _Problem(grid, potential, drift, beta, D, time_dependent, mixed)
     return 1.0 / float(pb.outflow(float(t)).max())
 

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from .errors import NonFiniteError, check_positive
-from .fp_operator import _axis_roll_next, _grid_array, _Problem
+from .fp_operator import _axis_roll_next, _grid_array, _Problem, check_problem_memory
 from .grid import Grid
 
 __all__ = ["gibbs", "fokker_planck_steady_state", "probability_current", "null_vector", "diagnostics"]
@@ -39,6 +39,7 @@ def gibbs(potential, grid: Grid, beta: float = 1.0) -> np.ndarray:
     Computed as ``exp(-beta (f - min f))`` so it never overflows.
     """
     beta = check_positive("beta", beta)
+    check_problem_memory("gibbs", grid)
     if callable(potential):
         f = grid.sample(potential)
     elif hasattr(potential, "value") and not isinstance(potential, np.ndarray):
@@ -78,6 +79,8 @@ def fokker_planck_steady_state(grid: Grid, *, potential=None, drift=None, beta: 
     -------
     ndarray, shape ``grid.shape``, non-negative, normalised.
     """
+    chain = isinstance(grid, Grid) and grid.dim == 1 and not grid.periodic[0]   # 1-D no-flux: no operator
+    check_problem_memory("fokker_planck_steady_state", grid, D, operator=not chain, lu=not chain)
     pb = _Problem(grid, potential, drift, beta, D, False, mixed)
     return _steady(pb)
 
@@ -168,6 +171,7 @@ def probability_current(rho, grid: Grid, *, potential=None, drift=None, beta: fl
     ``d rho_i / dt = -sum_k (J[k][i] - J[k][i - e_k]) / h_k``; at a steady state
     this discrete divergence vanishes.
     """
+    check_problem_memory("probability_current", grid, D)
     pb = _Problem(grid, potential, drift, beta, D, time_dependent, mixed)
     rho = _grid_array("rho", rho, grid.shape)
     J = []

@@ -30,7 +30,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._fp_kernels import bernoulli_array
-from .errors import GridError, NonFiniteError, check_positive
+from ._memory import check_memory
+from .errors import GridError, NonFiniteError, check_positive, check_real
 from .fp_steady import null_vector
 from .grid import Grid
 
@@ -57,7 +58,7 @@ def diffusion_values(D, pts, d: int) -> np.ndarray:
     if D is None:
         return np.broadcast_to(np.eye(d), shp + (d, d))
     if callable(D):
-        v = np.asarray(D(pts), dtype=np.float64)
+        v = np.asarray(check_real("D(x)", D(pts)), dtype=np.float64)
         if v.shape != shp + (d, d):
             raise ValueError(f"`D(x)` must return shape {shp + (d, d)}; got {v.shape}.")
         return v
@@ -90,6 +91,13 @@ def _assemble(grid, force, potential, D, beta):
     d = grid.dim
     shape = grid.shape
     Nn = int(np.prod(shape))
+    # nodes, D at nodes and faces, the force, index arrays; ~ (2 d + 1) + 4 d (d - 1) non-zeros per row of
+    # each face-flux matrix, in COO and CSR (about 40 bytes each), and the product A
+    nnz = Nn * d * (2 + 4 * (d - 1))
+    check_memory("ito_operator", [("grid.shape", 8.0 * Nn * (3 * d * d + 4 * d + 4) + 3 * 40.0 * nnz,
+                                   f"use a coarser grid than {tuple(shape)}")])
+    for name, v in (("force", force), ("potential", potential), ("D", D)):
+        check_real(name, v)
     idx = np.arange(Nn).reshape(shape)
     mesh = grid.mesh()
     Dn = np.ascontiguousarray(diffusion_values(D, mesh, d))
@@ -98,7 +106,8 @@ def _assemble(grid, force, potential, D, beta):
     if np.any(np.einsum("...kk->...k", Dn) <= 0):
         raise ValueError("`D` must have a positive diagonal (D_kk > 0) at every node.")
     if potential is not None:
-        fv = potential(mesh) if callable(potential) else np.asarray(potential, dtype=np.float64)
+        fv = np.asarray(check_real("potential(x)", potential(mesh)) if callable(potential) else potential,
+                        dtype=np.float64)
         if fv.shape != shape:
             raise ValueError(f"`potential` must have shape {shape}; got {fv.shape}.")
     elif not callable(force):
@@ -123,7 +132,7 @@ def _assemble(grid, force, potential, D, beta):
         if potential is not None:
             gk = ((fv[tuple(sl_r)] - fv[tuple(sl_l)]) / h).ravel()
         elif callable(force):
-            gk = np.asarray(force(fp), dtype=np.float64)[..., k].ravel()
+            gk = np.asarray(check_real("force(x)", force(fp)), dtype=np.float64)[..., k].ravel()
         else:
             gk = 0.5 * (gv[tuple(sl_l)][..., k] + gv[tuple(sl_r)][..., k]).ravel()
         if not (np.all(np.isfinite(gk)) and np.all(np.isfinite(Dkk_f))):
@@ -192,7 +201,7 @@ def ito_current(rho, grid: Grid, *, force=None, potential=None, D=None, beta: fl
     ``d rho/dt = -sum_k D_k J_k`` (face divergence); at the steady state it vanishes to round-off.
     """
     Cs, _ = _assemble(grid, force, potential, D, beta)
-    rho = np.asarray(rho, dtype=np.float64)
+    rho = np.asarray(check_real("rho", rho), dtype=np.float64)
     if rho.shape != grid.shape:
         raise ValueError(f"`rho` must have shape {grid.shape}; got {rho.shape}.")
     out = []

@@ -323,6 +323,28 @@ def test_complex_input_rejected_by_science_layer():
         dr.sgd_noise.diffusion_matrix(fs, np.array([0.1, 0.2 + 0j]))
 
 
+def test_memory_guard_of_the_dynamics(monkeypatch):
+    from solvers.errors import MemoryBudgetError
+
+    monkeypatch.setenv("DEEPRELAX_MEMORY_BUDGET", "1MB")
+    dw = dr.losses.get("double-well")
+    x0 = np.zeros((1000, 1))
+    for arg, call in [
+            ("n_steps", lambda: dr.dynamics.sgd(dw, np.zeros(1), lr=0.1, n_steps=10 ** 12)),
+            ("n_steps", lambda: dr.dynamics.sgld(dw, np.zeros(1), lr=0.1, n_steps=10 ** 12)),
+            ("n_chains", lambda: dr.dynamics.sgd(dw, np.zeros(1), lr=0.1, n_steps=2, n_chains=10 ** 12)),
+            ("save_every", lambda: dr.dynamics.sgd(dw, x0, lr=0.1, n_steps=1000, save_every=1)),
+            ("save_every", lambda: dr.dynamics.entropy_sgd(dw, x0, t=0.3, lr=0.1, inner_lr=0.01, L=2,
+                                                           n_steps=1000, save_every=1)),
+            ("save_every", lambda: dr.dynamics.elastic_sgd(dw, x0, n_replicas=2, t=1.0, lr=0.1, n_steps=1000,
+                                                           save_every=1)),
+            ("n_epochs", lambda: dr.dynamics.parle(dw, np.zeros((2, 1)), n_replicas=2, nb=10 ** 6,
+                                                   n_epochs=10 ** 6))]:
+        with pytest.raises(MemoryBudgetError, match=rf"Change `{arg}`"):
+            call()
+    assert dr.dynamics.sgd(dw, np.zeros((4, 1)), lr=0.1, n_steps=10, save_every=2).xs.shape == (6, 4, 1)
+
+
 def test_minor_validation_science_layer():
     dw = dr.losses.get("double-well")
     with pytest.raises(ValueError, match="`burn_in` must be an integer >= 0"):

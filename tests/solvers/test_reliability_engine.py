@@ -5,6 +5,7 @@ of solve_hj / solve_fokker_planck / hopf_lax / cole_hopf.
 Memory guards are tested with a tiny budget (DEEPRELAX_MEMORY_BUDGET), never by allocating.
 """
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -60,6 +61,25 @@ def test_memory_guard_names_grid_shape_and_pad(tiny_budget):
         solve_hj(lambda x: 50 * (x ** 2).sum(-1), g, 1.0, scheme="godunov")
 
 
+def test_memory_guard_of_the_other_fokker_planck_entry_points(tiny_budget):
+    from solvers import (explicit_dt_limit, fokker_planck_operator, fokker_planck_steady_state, gibbs,
+                         probability_current)
+    from solvers.ito_fokker_planck import ito_operator, ito_steady_state
+
+    g = Grid.uniform([(-1, 1), (-1, 1)], 300)
+    f = lambda x: (x ** 2).sum(-1)  # noqa: E731
+    for name, call in [("fokker_planck_operator", lambda: fokker_planck_operator(g, potential=f)),
+                       ("explicit_dt_limit", lambda: explicit_dt_limit(g, potential=f)),
+                       ("fokker_planck_steady_state", lambda: fokker_planck_steady_state(g, potential=f)),
+                       ("gibbs", lambda: gibbs(f, g)),
+                       ("probability_current", lambda: probability_current(np.ones(g.shape), g, potential=f)),
+                       ("ito_operator", lambda: ito_operator(g, potential=f)),
+                       ("ito_operator", lambda: ito_steady_state(g, potential=f))]:
+        with pytest.raises(MemoryBudgetError, match=rf"^{name} would need .*Change `grid.shape`: use a coarser "
+                                                    r"grid than \(300, 300\)"):
+            call()
+
+
 def test_memory_budget_settings(monkeypatch, g1, u1):
     assert _memory.parse_bytes("2GiB") == 2 ** 31 and _memory.parse_bytes("500MB") == 5e8
     assert _memory.parse_bytes("off") == np.inf
@@ -89,6 +109,7 @@ def test_checkpoint_path_checked_before_first_step(tmp_path, g1, u1):
 
 
 def test_failed_checkpoint_write_warns_and_returns(tmp_path, g1, u1, monkeypatch):
+    import solvers._driver as driver
     import solvers.hj as hj
 
     calls = []
@@ -99,7 +120,9 @@ def test_failed_checkpoint_write_warns_and_returns(tmp_path, g1, u1, monkeypatch
             raise OSError(28, "No space left on device")
         return write_checkpoint(path, **kw)
 
-    monkeypatch.setattr(hj, "write_checkpoint", flaky)
+    for mod in (hj, driver):    # solve_hj writes through its own loop or, once moved there, the driver
+        if hasattr(mod, "write_checkpoint"):
+            monkeypatch.setattr(mod, "write_checkpoint", flaky)
     ref = solve_hj(u1, g1, 0.05, scheme="godunov")
     with pytest.warns(CheckpointWarning, match="No space left on device"):
         r = solve_hj(u1, g1, 0.05, scheme="godunov", checkpoint=tmp_path / "ck.h5", checkpoint_every=2)
@@ -221,6 +244,17 @@ def test_complex_input_rejected_by_engine(g1, u1):
         solve_fokker_planck(rho, g1, 0.1, D=1 + 1j)
     with pytest.raises(TypeError, match="`t` must be real"):
         solve_fokker_planck(rho, g1, np.complex128(0.1))
+    from solvers.ito_fokker_planck import ito_current, ito_operator
+
+    g2 = Grid.uniform([(-1, 1)] * 2, 9)
+    f2 = lambda x: (x ** 2).sum(-1)  # noqa: E731
+    for name, call in [("potential", lambda: ito_operator(g2, potential=g2.sample(f2) + 0j)),
+                       ("potential(x)", lambda: ito_operator(g2, potential=lambda x: f2(x) + 0j)),
+                       ("force(x)", lambda: ito_operator(g2, force=lambda x: x + 0j)),
+                       ("D", lambda: ito_operator(g2, potential=f2, D=np.eye(2) + 0j)),
+                       ("rho", lambda: ito_current(np.ones(g2.shape) + 0j, g2, potential=f2))]:
+        with pytest.raises(TypeError, match=rf"`{re.escape(name)}` must be real"):
+            call()
 
 
 def test_minor_validation_engine(g1, u1):
