@@ -337,11 +337,16 @@ def hl_contig_parallel(src, dst, P, grad, k, e, periodic, a, refine, track, want
 @njit
 def hl_line_direct(g, a, refine, track, want_grad, lo, h, it, u, P, grad, v, z):
     """Non-periodic 1-D Hopf-Lax straight from the data (no line copy): ``g`` (n) -> ``u`` (n) and,
-    with ``track``, ``P`` (n) coordinates and (``want_grad``) ``grad`` (n).  ENO second differences
-    are computed on the fly; the values equal :func:`_line_u` / :func:`_line_final` bit for bit."""
+    with ``track``, ``P`` (n) coordinates and (``want_grad``) ``grad`` (n).  The refinement's cell
+    constants are computed on the fly (no tables: the line is the whole grid); the values equal
+    :func:`_line_u` / :func:`_line_final` bit for bit."""
     n = g.shape[0]
     fh_build(g, n, a, v, z)
     kk = 0
+    # the constants of the last two cells used (neighbouring targets share cells: on smooth data the
+    # argmin moves by one node per target, so one new cell per target instead of two)
+    ca = cb = -1
+    la = ha = ia = lb = hb = ib = 0.0
     for i in range(n):
         xq = float(i)
         while z[kk + 1] < xq:
@@ -353,8 +358,18 @@ def hl_line_direct(g, a, refine, track, want_grad, lo, h, it, u, P, grad, v, z):
         if refine:
             cl = j - 1 if j >= 1 else 0
             cr = j if j <= n - 2 else n - 2
-            ll, hl, il = cell_consts(g, cl, eno_d2(g, n, cl), a)
-            lr, hr, ir = cell_consts(g, cr, eno_d2(g, n, cr), a)
+            if cl == cb:
+                ll, hl, il = lb, hb, ib
+            elif cl == ca:
+                ll, hl, il = la, ha, ia
+            else:
+                ll, hl, il = cell_consts(g, cl, eno_d2(g, n, cl), a)
+            if cr == cb:
+                lr, hr, ir = lb, hb, ib
+            else:
+                lr, hr, ir = cell_consts(g, cr, eno_d2(g, n, cr), a)
+            ca, la, ha, ia = cl, ll, hl, il
+            cb, lb, hb, ib = cr, lr, hr, ir
             val, pos = refine_two_cells(g, j, xq, a, cl, ll, hl, il, cr, lr, hr, ir)
         u[i] = val
         if track:
