@@ -21,8 +21,9 @@ block at once.
 Blocks: SGD/SGLD and Entropy-SGD run ``bw`` chains together (``_sgd_block``, ``_esgd_block``; the
 drivers loop or ``prange`` over blocks; ``bw = BLOCK`` for compiled losses, all chains for Python
 losses).  Each step makes one ``loss_grad_rows`` (or, with minibatches, ``loss_grad_batch_rows``)
-call for the whole block, then separate short passes for the normals, the update and the finiteness
-checks.  A per-chain gradient call cost 40-60 ns here, more than the rest of a 2-D Langevin step:
+call for the whole block, then separate short passes for the normals (:func:`deeprelax._rng.normals_rows`:
+the ziggurat's first try vectorised over the block's chains, the same numbers as ``znormal``), the update
+and the finiteness checks.  A per-chain gradient call cost 40-60 ns here, more than the rest of a 2-D Langevin step:
 Numba increments and decrements the reference counts of its array arguments (atomic operations, and a
 shared cache line across threads for ``params``), which its reference-count pruning cannot remove past
 the dispatcher's error paths.  The blocked kernels use each chain's keys, counters and arithmetic
@@ -41,7 +42,7 @@ from solvers._jit import njit, pnjit, prange
 from ._kernel_loss import loss_grad, loss_grad_batch_rows, loss_grad_rows
 from ._nbloss import loss_scratch_len
 from ._rng import (STREAM_BATCH, STREAM_NOISE, batch_block, chain_key, fill_batch, fill_normals,  # noqa: F401
-                   normals_block, uniform_block, uniform_pos, znormal)
+                   normals_block, normals_rows, uniform_block, uniform_pos, znormal)
 
 #: Small helpers are inlined at the Numba-IR level: Numba does not inline across compiled functions,
 #: and a call costs 5-15 ns here, as much as a whole 2-D Langevin step.
@@ -202,22 +203,14 @@ def _sgd_block(blk, bw, kind, params, X0, hs, sig, lm, master, batch, replace, s
         s = sig[n]
         # separate passes (normals, update, checks) keep each loop short and branch-free
         if lm and noisy:
-            base = (n + 1) * d                      # fill_normals(key, n + 1, d, .)
-            for i in range(B):
-                if alive[i]:
-                    for j in range(d):
-                        Z[i, j] = znormal(keys[i], base + j)
+            normals_rows(keys, B, (n + 1) * d, d, Z)    # fill_normals(key, n + 1, d, .) of every chain
             for i in range(B):
                 if alive[i]:
                     for j in range(d):
                         X[i, j] = X[i, j] - h * G[i, j] + s * (XI[i, j] + Z[i, j])
                         XI[i, j] = Z[i, j]
         elif (not lm) and s != 0.0:
-            base = n * d                            # fill_normals(key, n, d, .)
-            for i in range(B):
-                if alive[i]:
-                    for j in range(d):
-                        Z[i, j] = znormal(keys[i], base + j)
+            normals_rows(keys, B, n * d, d, Z)          # fill_normals(key, n, d, .) of every chain
             for i in range(B):
                 if alive[i]:
                     for j in range(d):
@@ -383,11 +376,7 @@ def _esgd_block(blk, bw, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, 
                         M[i, j] = mom * M[i, j] + G[i, j]
                         G[i, j] = G[i, j] + mom * M[i, j]
             if s != 0.0:
-                base = (k * L + ell) * d            # fill_normals(key, k L + ell, d, .)
-                for i in range(B):
-                    if alive[i]:
-                        for j in range(d):
-                            Z[i, j] = znormal(keys[i], base + j)
+                normals_rows(keys, B, (k * L + ell) * d, d, Z)   # fill_normals(key, k L + ell, d, .)
                 for i in range(B):
                     for j in range(d):
                         Y[i, j] = Y[i, j] - eta_in * (G[i, j] + (Y[i, j] - X[i, j]) / t) + s * Z[i, j]
