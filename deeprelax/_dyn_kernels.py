@@ -168,7 +168,7 @@ def _sgd_block(blk, bw, kind, params, X0, hs, sig, lm, master, batch, replace, s
     B = c1 - c0
     X = np.empty((B, d))
     G = np.empty((B, d))
-    XI = np.empty((B, d + 1))
+    XI = np.empty((B, d))
     xi2 = np.empty(d + 1)
     S = np.empty(loss_scratch_len(kind, params))
     IDX = np.empty((B, max(batch, 1)), np.int64)
@@ -194,6 +194,11 @@ def _sgd_block(blk, bw, kind, params, X0, hs, sig, lm, master, batch, replace, s
             for j in range(d):
                 xs[slot[0], c, j] = X[i, j]
     Z = np.empty((B, d))
+    Xf = X.reshape(B * d)                           # flat views for the all-alive update
+    Gf = G.reshape(B * d)
+    Zf = Z.reshape(B * d)
+    XIf = XI.reshape(B * d)                         # LM: the previous normals
+    nalive = B
     for n in range(n_steps):
         if batch > 0:
             _batch_grads(kind, params, X, G, B, batch, replace, bkeys, n, IDX)
@@ -202,36 +207,58 @@ def _sgd_block(blk, bw, kind, params, X0, hs, sig, lm, master, batch, replace, s
         h = hs[n]
         s = sig[n]
         # separate passes (normals, update, checks) keep each loop short and branch-free
+        # (while every chain of the block is alive, the update runs as one flat loop over B d entries,
+        # which LLVM vectorises; the per-chain form skips the frozen chains)
         if lm and noisy:
             normals_rows(keys, B, (n + 1) * d, d, Z)    # fill_normals(key, n + 1, d, .) of every chain
-            for i in range(B):
-                if alive[i]:
-                    for j in range(d):
-                        X[i, j] = X[i, j] - h * G[i, j] + s * (XI[i, j] + Z[i, j])
-                        XI[i, j] = Z[i, j]
+            if nalive == B:
+                for q in range(B * d):
+                    Xf[q] = Xf[q] - h * Gf[q] + s * (XIf[q] + Zf[q])
+                    XIf[q] = Zf[q]
+            else:
+                for i in range(B):
+                    if alive[i]:
+                        for j in range(d):
+                            X[i, j] = X[i, j] - h * G[i, j] + s * (XI[i, j] + Z[i, j])
+                            XI[i, j] = Z[i, j]
         elif (not lm) and s != 0.0:
             normals_rows(keys, B, n * d, d, Z)          # fill_normals(key, n, d, .) of every chain
-            for i in range(B):
-                if alive[i]:
-                    for j in range(d):
-                        X[i, j] = X[i, j] - h * G[i, j] + s * Z[i, j]
+            if nalive == B:
+                for q in range(B * d):
+                    Xf[q] = Xf[q] - h * Gf[q] + s * Zf[q]
+            else:
+                for i in range(B):
+                    if alive[i]:
+                        for j in range(d):
+                            X[i, j] = X[i, j] - h * G[i, j] + s * Z[i, j]
         else:
+            if nalive == B:
+                for q in range(B * d):
+                    Xf[q] = Xf[q] - h * Gf[q]
+            else:
+                for i in range(B):
+                    if alive[i]:
+                        for j in range(d):
+                            X[i, j] = X[i, j] - h * G[i, j]
+        k = slot[n + 1]
+        acc = 0.0
+        for q in range(B * d):
+            acc += Xf[q] - Xf[q]                    # 0.0 unless an entry is NaN or +-inf
+        if acc != 0.0:
             for i in range(B):
                 if alive[i]:
+                    bad = False
                     for j in range(d):
-                        X[i, j] = X[i, j] - h * G[i, j]
-        k = slot[n + 1]
-        for i in range(B):
-            if alive[i]:
-                bad = False
-                for j in range(d):
-                    v = X[i, j]
-                    if v - v != 0.0:                # NaN or +-inf
-                        bad = True
-                if bad:
-                    status[c0 + i] = n
-                    alive[i] = False
-                elif k >= 0:
+                        v = X[i, j]
+                        if v - v != 0.0:            # NaN or +-inf
+                            bad = True
+                    if bad:
+                        status[c0 + i] = n
+                        alive[i] = False
+                        nalive -= 1
+        if k >= 0:
+            for i in range(B):
+                if alive[i]:
                     for j in range(d):
                         xs[k, c0 + i, j] = X[i, j]
     for i in range(B):

@@ -78,14 +78,16 @@ def test_sgd_blocks_equal_per_chain_kernel(loss, lm, beta):
         assert np.array_equal(u, v, equal_nan=True)
 
 
-def test_sgd_block_freezes_a_diverging_chain_like_the_per_chain_kernel():
+@pytest.mark.parametrize("lm", [False, True])
+def test_sgd_block_freezes_a_diverging_chain_like_the_per_chain_kernel(lm):
+    # the block updates all chains in one flat loop while all are alive, chain by chain after a death
     f = dr.losses.get("double-well", dim=2)
-    args = list(_sgd_args(f, 10, 40, False, 2.0, 1))
+    args = list(_sgd_args(f, 10, 40, lm, 2.0, 1))
     args[2] = args[2].copy()
     args[2][4] = [40.0, 0.0]                         # x^3 blows up with h = 0.01... after a few steps
     args[3] = np.full(40, 0.05)
     K._sgd_ser(*_blocked(args))
-    one = list(_sgd_args(f, 10, 40, False, 2.0, 1))
+    one = list(_sgd_args(f, 10, 40, lm, 2.0, 1))
     one[2], one[3] = args[2], args[3]
     for c in range(10):
         K._sgd_chain(c, *one)
