@@ -376,6 +376,8 @@ def _esgd_block(blk, bw, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, 
     keys = np.empty(B, np.uint64)
     bkeys = np.empty(B, np.uint64)
     alive = np.ones(B, np.bool_)
+    Xf, Yf, MUf, Mf, Gf, Zf = X.reshape(B * d), Y.reshape(B * d), MU.reshape(B * d), M.reshape(B * d), \
+        G.reshape(B * d), Z.reshape(B * d)
     for i in range(B):
         for j in range(d):
             X[i, j] = X0[c0 + i, j]
@@ -386,40 +388,35 @@ def _esgd_block(blk, bw, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, 
         t = tks[k]
         eta_in = ilrs[k]
         s = sigs[k]
-        for i in range(B):
-            for j in range(d):
-                Y[i, j] = X[i, j]
-                MU[i, j] = X[i, j]
-                M[i, j] = 0.0
+        for q in range(B * d):
+            Yf[q] = Xf[q]
+            MUf[q] = Xf[q]
+            Mf[q] = 0.0
         cnt = 0
         for ell in range(L):
             if batch > 0:
                 _batch_grads(kind, params, Y, G, B, batch, replace, bkeys, k * (L + 1) + ell, IDX)
             else:
                 loss_grad_rows(kind, params, Y, G, 0, B, S)
+            # inner-step passes over all B d entries as flat loops (vectorised; no chain is skipped here)
             if mom != 0.0:
-                for i in range(B):
-                    for j in range(d):
-                        M[i, j] = mom * M[i, j] + G[i, j]
-                        G[i, j] = G[i, j] + mom * M[i, j]
+                for q in range(B * d):
+                    Mf[q] = mom * Mf[q] + Gf[q]
+                    Gf[q] = Gf[q] + mom * Mf[q]
             if s != 0.0:
                 normals_rows(keys, B, (k * L + ell) * d, d, Z)   # fill_normals(key, k L + ell, d, .)
-                for i in range(B):
-                    for j in range(d):
-                        Y[i, j] = Y[i, j] - eta_in * (G[i, j] + (Y[i, j] - X[i, j]) / t) + s * Z[i, j]
+                for q in range(B * d):
+                    Yf[q] = Yf[q] - eta_in * (Gf[q] + (Yf[q] - Xf[q]) / t) + s * Zf[q]
             else:
-                for i in range(B):
-                    for j in range(d):
-                        Y[i, j] = Y[i, j] - eta_in * (G[i, j] + (Y[i, j] - X[i, j]) / t)
+                for q in range(B * d):
+                    Yf[q] = Yf[q] - eta_in * (Gf[q] + (Yf[q] - Xf[q]) / t)
             if ema >= 0.0:
-                for i in range(B):
-                    for j in range(d):
-                        MU[i, j] = ema * MU[i, j] + (1.0 - ema) * Y[i, j]
+                for q in range(B * d):
+                    MUf[q] = ema * MUf[q] + (1.0 - ema) * Yf[q]
             elif ell >= burn:
                 cnt += 1
-                for i in range(B):
-                    for j in range(d):
-                        MU[i, j] += (Y[i, j] - MU[i, j]) / cnt
+                for q in range(B * d):
+                    MUf[q] += (Yf[q] - MUf[q]) / cnt
         sl = slot[k]
         if sl >= 0:
             for i in range(B):
