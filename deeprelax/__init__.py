@@ -20,8 +20,8 @@ from . import dynamics, finite_sum, local_entropy as _le, sgd_noise, stats, vali
 from . import discrete  # noqa: E402
 from . import models  # noqa: E402
 from .dynamics import Trajectory  # noqa: E402
-from .local_entropy import (LocalEntropyResult, esgd_free_energy, local_entropy_grad,  # noqa: E402
-                            scope_to_time, time_to_scope)
+from .local_entropy import LocalEntropyResult, esgd_free_energy, local_entropy_grad  # noqa: E402
+from .scope import noise_to_beta, scope_to_time, time_to_scope  # noqa: E402
 from .sweep import sweep  # noqa: E402
 from .validation import run_validation  # noqa: E402
 
@@ -32,5 +32,5 @@ local_entropy = _le.local_entropy
 __all__ = ["Grid", "hopf_lax", "cole_hopf", "solve_fokker_planck", "fokker_planck_steady_state", "gibbs",
            "FPResult", "solve_hj", "HJResult", "io", "losses", "prox", "ProxResult", "dynamics", "finite_sum", "models",
            "sgd_noise", "stats", "validation", "Trajectory", "local_entropy", "local_entropy_grad",
-           "LocalEntropyResult", "scope_to_time", "time_to_scope", "esgd_free_energy", "sweep", "run_validation",
-           "discrete", "__version__"]
+           "LocalEntropyResult", "scope_to_time", "time_to_scope", "noise_to_beta", "esgd_free_energy", "sweep",
+           "run_validation", "discrete", "__version__"]

@@ -464,11 +464,19 @@ def entropy_sgd(loss, x0, *, t, lr, inner_lr, L, n_steps, beta=None, scoping=0.0
        :math:`y \leftarrow y - \eta'\,(g(y) + (y - x)/t_k) + \sigma\xi`, with
        ``sigma = sqrt(2 eta'/beta)`` (``noise="dr"``, samples ``rho_t`` of paper-spec §2.6 and
        validates against the viscous PDE) or ``sigma = epsilon sqrt(2 eta')`` (``noise="code"``,
-       the reference code; effective ``beta = 1/epsilon^2``).  ``nesterov=True`` applies the code's
-       inner momentum to ``g`` only: ``m <- momentum m + g; g <- g + momentum m``.
-    2. ``mu``: EMA ``mu <- ema mu + (1 - ema) y`` (``ema`` is the weight of the OLD value: 0.75 in the
-       code, 0 = last iterate), or ``ema=None``: the plain running mean of the inner iterates after
-       ``burn_in`` discarded steps (unbiased ``<y>`` estimate up to the O(eta') step bias).
+       the reference code).  ``nesterov=True`` applies the code's inner momentum to ``g`` only:
+       ``m <- momentum m + g; g <- g + momentum m``.  Its fixed point is the prox of
+       ``f/(1 - momentum)``, not of ``f``: with momentum the inner loop samples the DR measure at
+       ``t_eff = t_k/(1 - momentum)`` and ``beta_eff = beta/(1 - momentum)`` (``noise="code"``:
+       ``beta_eff = 1/((1 - momentum) epsilon^2)``, 10x the plain ``1/epsilon^2`` for the code's 0.9);
+       see :mod:`deeprelax.scope` (:func:`~deeprelax.scope.scope_to_time`,
+       :func:`~deeprelax.scope.noise_to_beta` with ``momentum=``).  ``params["beta_eff"]`` and
+       ``params["t_eff"]`` record the effective values (of the first outer step).
+    2. ``mu``: EMA ``mu <- ema mu + (1 - ema) y``: ``ema`` is the weight of the OLD value (0.75 in the
+       code, 0 = last iterate), whereas Algorithm 1's ``alpha`` in ``mu <- (1 - alpha) mu + alpha y``
+       weights the NEW sample (``ema = 1 - alpha``); or ``ema=None``: the plain running mean of the
+       inner iterates after ``burn_in`` discarded steps (unbiased ``<y>`` estimate up to the O(eta')
+       step bias).
     3. Outer step: ``outer="dr"``: :math:`x \leftarrow x - \eta\,(x - \mu)/t_k` (gradient descent on
        ``u(., t_k)``, since ``grad u = (x - <y>)/t``); ``outer="code"``: ``x <- x - eta (x - mu)``
        (the Lua code and ESGD v5); ``outer="prox-grad"``: ``x <- x - eta grad f(mu)``.
@@ -476,7 +484,9 @@ def entropy_sgd(loss, x0, *, t, lr, inner_lr, L, n_steps, beta=None, scoping=0.0
 
     :data:`ESGD_CODE` holds the flags that reproduce the reference code (EMA 0.75, Nesterov 0.9,
     epsilon noise, ``outer="code"``, ``inner_lr=0.1``); ``scoping`` per outer step is the Lua
-    behaviour, ``scoping=0`` the PyTorch port (which never increments its counter).
+    behaviour, ``scoping=0`` the PyTorch port (which never increments its counter).  With these
+    flags the scope ``gamma_E = 1/t`` maps to the DR time ``10 t`` and ``epsilon`` to
+    ``beta = 10/epsilon^2`` (momentum factor, step 1).
 
     Parameters
     ----------
@@ -544,11 +554,12 @@ def _esgd(name, loss, x0, t, lr, inner_lr, L, n_steps, beta, scoping, ema, burn_
         sigs = np.zeros(n_steps) if math.isinf(beta) else np.sqrt(2.0 * ilrs / beta)
     elif noise == "code":
         if beta is not None:
-            raise ValueError(f"`beta` must be None with noise='code' (the code samples at beta = 1/epsilon^2); "
+            raise ValueError(f"`beta` must be None with noise='code' (the code samples at beta = "
+                             f"1/((1 - momentum) epsilon^2)); "
                              f"got beta={beta!r}.")
         epsilon = check_positive("epsilon", epsilon) if epsilon != 0 else 0.0
         sigs = epsilon * np.sqrt(2.0 * ilrs)
-        beta = 1.0 / epsilon ** 2 if epsilon > 0 else np.inf
+        beta = 1.0 / epsilon ** 2 if epsilon > 0 else np.inf     # plain value; beta_eff carries the momentum
     else:
         raise ValueError(f"`noise` must be 'dr' or 'code'; got {noise!r}.")
     if outer not in _OUTER:
@@ -596,7 +607,8 @@ def _esgd(name, loss, x0, t, lr, inner_lr, L, n_steps, beta, scoping, ema, burn_
     _check_status(status, name, "outer step")
     flow = lrs if om != 1 else lrs * tks
     ts = np.concatenate([[0.0], np.cumsum(flow)])[saved]
-    prm = {"t": t0, "beta": beta, "L": L, "n_steps": n_steps, "scoping": scoping, "ema": ema, "burn_in": burn,
+    prm = {"t": t0, "beta": beta, "beta_eff": beta / (1.0 - mom), "t_eff": t0 / (1.0 - mom), "L": L,
+           "n_steps": n_steps, "scoping": scoping, "ema": ema, "burn_in": burn,
            "nesterov": bool(nesterov), "momentum": mom, "noise": noise, "epsilon": float(epsilon),
            "outer": outer, "rho": rho, "batch": batch, "replace": rep, "n_chains": nc,
            "save_every": save_every, "parallel": par, "loss": repr(loss), "loss_path": kl.path, "backend": be}

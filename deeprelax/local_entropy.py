@@ -42,7 +42,9 @@ The closed forms (``loss.exact_u/exact_grad``) are the test oracle, never a meth
 Entropy-SGD scope convention (paper-spec §1.2-1.3)
 --------------------------------------------------
 ESGD's scope ``gamma_E`` is an inverse variance: ``t = 1/gamma_E`` (:func:`scope_to_time`,
-:func:`time_to_scope`), and at ``beta = 1`` its free energy
+:func:`time_to_scope`; with the code's inner Nesterov momentum ``m``, ``t = 1/((1-m) gamma_E)`` and
+``beta = 1/((1-m) epsilon^2)``, :func:`noise_to_beta`, see :mod:`deeprelax.scope`), and at ``beta = 1``
+its free energy
 ``F(x, gamma_E) = log int exp(-f(y) - gamma_E |x - y|^2/2) dy`` satisfies
 ``-F(x, gamma_E) = u(x, 1/gamma_E) - (d/2) log(2 pi / gamma_E)`` (:func:`esgd_free_energy`),
 ``grad(-F) = grad u(x, 1/gamma_E) = gamma_E (x - <y>)``.
@@ -66,33 +68,16 @@ from . import _dyn_kernels as K
 from . import stats
 from ._kernel_loss import kernel_loss, loss_grad_rows
 from ._nbloss import loss_scratch_len
+from .scope import noise_to_beta, scope_to_time, time_to_scope  # noqa: F401  (public here too)
 
 __all__ = ["local_entropy", "local_entropy_grad", "estimate", "LocalEntropyResult", "scope_to_time",
-           "time_to_scope", "esgd_free_energy", "sgld_mean", "METHODS", "curvature_bound"]
+           "time_to_scope", "noise_to_beta", "esgd_free_energy", "sgld_mean", "METHODS", "curvature_bound"]
 
 METHODS = ("exact", "pde", "sgld", "prox")
 _MAX_CELLS = {1: 8001, 2: 401, 3: 97}
 
 
 # ----------------------------------------------------------------------------- converters
-def scope_to_time(gamma_e):
-    """Entropy-SGD scope ``gamma_E`` (inverse variance) -> DR time ``t = 1/gamma_E`` (array or float)."""
-    g = np.asarray(gamma_e, dtype=np.float64)
-    if np.any(~np.isfinite(g)) or np.any(g <= 0):
-        raise ValueError(f"`gamma_e` must be positive and finite (gamma_e > 0); got {gamma_e!r}.")
-    out = 1.0 / g
-    return float(out) if out.ndim == 0 else out
-
-
-def time_to_scope(t):
-    """DR time ``t`` (a variance) -> Entropy-SGD scope ``gamma_E = 1/t`` (array or float)."""
-    a = np.asarray(t, dtype=np.float64)
-    if np.any(~np.isfinite(a)) or np.any(a <= 0):
-        raise ValueError(f"`t` must be positive and finite (t > 0); got {t!r}.")
-    out = 1.0 / a
-    return float(out) if out.ndim == 0 else out
-
-
 def esgd_free_energy(loss, x, gamma_e, *, method="exact", **kw):
     r"""ESGD's minimised objective ``-F(x, gamma_E)`` at ``beta = 1`` (paper-spec §1.3).
 
