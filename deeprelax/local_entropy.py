@@ -24,14 +24,20 @@ Methods (:func:`local_entropy`, :func:`local_entropy_grad`, :func:`estimate`)
     :func:`solvers.hj.solve_hj` (finite differences, WENO5 + TVD-RK3 by default) on the same kind of
     grid; ``u`` interpolated as above, ``grad u`` from 4th-order central differences of the grid ``u``.
 ``"sgld"``
-    The Entropy-SGD estimator (paper-spec §2.6, §7.6): ``n_chains`` SGLD chains per point on
-    ``U_x(y) = f(y) + |y - x|^2/(2t)``,
-    ``y <- y - eta' (grad f(y) + (y - x)/t) + sqrt(2 eta'/beta) xi``, ``burn_in`` discarded steps, then
-    the running mean of ``n_samples`` steps per chain.  Returns a :class:`LocalEntropyResult` with the
-    standard error from the integrated autocorrelation time (Sokal window, :mod:`deeprelax.stats`) of
-    block means, and the Gelman-Rubin ``rhat`` over the chains (``rhat > 1.1``: the chains did not mix,
-    the error bar is not trustworthy).  Euler-Maruyama has an ``O(eta')`` bias in ``<y>`` (Richardson:
-    ``2 A(eta'/2) - A(eta')``).  Estimates ``grad u`` only (``u`` needs a partition function).
+    The Entropy-SGD estimator of ``<y>`` (paper-spec §2.6, §7.6), trustworthy by default on multimodal
+    local measures (issue 16).  ``sampler="replica-exchange"`` (default, :mod:`deeprelax.replica_exchange`):
+    the Entropy-SGD Langevin step on
+    ``U_x(y) = f(y) + |y - x|^2/(2t)``, ``y <- y - eta' grad U_x(y) + sqrt(2 eta'/beta) xi``, made exact by
+    a Metropolis-Hastings accept/reject, on a ladder that tempers ``f`` from an exactly sampled Gaussian
+    reference ``N(x, t/beta)`` to the target; dispersed starts, tuned ladder and steps, run length
+    doubled until ESS, split R-hat and round-trip criteria hold; error bars from the integrated
+    autocorrelation time; ``converged`` per point, a ``message``, and a :class:`RuntimeWarning` when the
+    budget runs out.  It also estimates ``u`` (``local_entropy(..., method="sgld")``).
+    ``sampler="plain"``: Algorithm 1's inner loop, ``n_chains`` unadjusted SGLD chains per point,
+    ``burn_in`` discarded steps, then the running mean of ``n_samples`` steps per chain; Sokal error
+    bars of block means and Gelman-Rubin ``rhat``.  Euler-Maruyama has an ``O(eta')`` bias in ``<y>``
+    (Richardson: ``2 A(eta'/2) - A(eta')``), and chains that do not cross between wells give a
+    confidently wrong answer: kept to show what Entropy-SGD itself does.
 ``"prox"``
     ``beta = inf`` only: :func:`solvers.hopf_lax.hopf_lax` on a grid + interpolation (``solver="grid"``,
     the global minimiser; default for d <= 2) or the meshfree :func:`deeprelax.prox.prox` (local
@@ -53,6 +59,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numba
@@ -71,7 +78,8 @@ from ._nbloss import loss_scratch_len
 from .scope import noise_to_beta, scope_to_time, time_to_scope  # noqa: F401  (public here too)
 
 __all__ = ["local_entropy", "local_entropy_grad", "estimate", "LocalEntropyResult", "scope_to_time",
-           "time_to_scope", "noise_to_beta", "esgd_free_energy", "sgld_mean", "METHODS", "curvature_bound"]
+           "time_to_scope", "noise_to_beta", "esgd_free_energy", "sgld_mean", "METHODS", "SAMPLERS",
+           "curvature_bound"]
 
 METHODS = ("exact", "pde", "sgld", "prox")
 _MAX_CELLS = {1: 8001, 2: 401, 3: 97}
@@ -118,7 +126,18 @@ class LocalEntropyResult(Result):
     t, beta : float
     method : str
     params : dict
+        Settings and, for ``"sgld"``, the sampler's diagnostics (``ess``, ``round_trips``, ``n_rungs``,
+        ``swap_accept``, ``n_steps`` per point, ...).
     wall_time : float, seconds
+    converged : ndarray of bool, shape (...)
+        Per point: the estimator's criteria hold (``"sgld"``: ESS, R-hat and, for the replica-exchange
+        sampler, round trips; see :mod:`deeprelax.replica_exchange`).  Always True for the
+        deterministic methods.  Points with ``converged = False`` have untrustworthy error bars.
+    message : str
+        What was run and whether the criteria hold (names the failing points).
+    u_stderr : ndarray, shape (...)
+        Standard error of ``u`` (``"sgld"`` replica exchange with ``u`` requested; NaN otherwise, 0 for
+        the deterministic methods).
     """
 
     x: np.ndarray
@@ -134,6 +153,9 @@ class LocalEntropyResult(Result):
     method: str
     params: dict = field(default_factory=dict)
     wall_time: float = 0.0
+    converged: np.ndarray = None
+    message: str = ""
+    u_stderr: np.ndarray = None
 
     @property
     def value(self):
@@ -453,9 +475,14 @@ def _gelman_rubin(chains):
     return float(np.sqrt(var / W)) if m2 >= 2 else np.nan
 
 
-def sgld_mean(loss, x, t, beta, *, inner_lr=None, n_samples=None, burn_in=None, n_chains=4, block=None,
-              init="dispersed", init_scale=None, rng=0, parallel=None):
-    r"""The Entropy-SGD estimator of the Gibbs mean ``<y>`` and of ``grad u(x, t) = (x - <y>)/t``.
+def _sgld_plain(loss, x, t, beta, *, inner_lr=None, n_samples=None, burn_in=None, n_chains=4, block=None,
+                init="dispersed", init_scale=None, rng=0, parallel=None, ess_min=400.0, rhat_max=1.01):
+    r"""The plain Entropy-SGD estimator (Algorithm 1's inner loop): ``sgld_mean(..., sampler="plain")``.
+
+    Independent unadjusted SGLD chains at one temperature: fast and faithful to Entropy-SGD, but on a
+    multimodal local measure the chains stay in the wells they start in, so the estimate can be
+    confidently wrong while R-hat looks fine.  ``converged`` reports only what these chains can see
+    (ESS ``>= ess_min`` and R-hat ``<= rhat_max`` per point, at the fixed run length).
 
     Parameters
     ----------
@@ -564,14 +591,102 @@ def sgld_mean(loss, x, t, beta, *, inner_lr=None, n_samples=None, burn_in=None, 
         if rh:
             rhat[p] = max(rh)
     grad = (pts - mean) / t
+    ess = n_blocks * n_chains * blk / np.maximum(tau, 1e-300)
+    conv = np.all(ess >= ess_min, axis=-1) & (rhat <= rhat_max if n_chains > 1 else np.ones(P, bool))
+    nbad = int(P - conv.sum())
+    caveat = ("plain SGLD (Algorithm 1) cannot see a mode that none of its chains visited: converged=True is "
+              "not a guarantee on a multimodal local measure (use the default sampler='replica-exchange')")
+    if nbad:
+        msg = (f"{nbad} of {P} points below the criteria (ESS >= {ess_min:g}, R-hat <= {rhat_max:g}) at "
+               f"n_samples = {n_blocks * blk} per chain; their error bars are not trustworthy. {caveat}.")
+        warnings.warn(f"local_entropy sgld (plain): {msg}", RuntimeWarning, stacklevel=5)
+    else:
+        msg = f"all {P} points: ESS >= {ess_min:g}, R-hat <= {rhat_max:g}. {caveat}."
     return LocalEntropyResult(
         x=X, u=np.full(shape, np.nan), grad=grad.reshape(X.shape), mean=mean.reshape(X.shape),
         stderr=(se / t).reshape(X.shape), tau=tau.reshape(X.shape), rhat=rhat.reshape(shape),
         n_samples=int(n_blocks * blk * n_chains), t=t, beta=beta, method="sgld",
-        params={"inner_lr": h, "burn_in": burn, "n_chains": n_chains, "block": blk, "n_blocks": n_blocks,
-                "init": init, "init_scale": init_scale, "seed": master, "parallel": par, "loss": repr(loss),
-                "loss_path": kl.path},
-        wall_time=time.perf_counter() - t0)
+        params={"sampler": "plain", "inner_lr": h, "burn_in": burn, "n_chains": n_chains, "block": blk,
+                "n_blocks": n_blocks, "init": init, "init_scale": init_scale, "seed": master, "parallel": par,
+                "loss": repr(loss), "loss_path": kl.path, "ess": ess.reshape(X.shape)},
+        wall_time=time.perf_counter() - t0, converged=conv.reshape(shape), message=msg,
+        u_stderr=np.full(shape, np.nan))
+
+
+SAMPLERS = ("replica-exchange", "plain")
+
+
+def sgld_mean(loss, x, t, beta, *, sampler="replica-exchange", want_u=False, rng=0, parallel=None, **kw):
+    r"""The Entropy-SGD estimator of the Gibbs mean ``<y>`` and of ``grad u(x, t) = (x - <y>)/t``.
+
+    Parameters
+    ----------
+    loss : Loss with a Numba twin (``nb_kind >= 0``)
+    x : array (..., d)
+    t : float > 0
+        DR time (``= 1/gamma_E``).
+    beta : float > 0, finite
+    sampler : {"replica-exchange", "plain"}
+        ``"replica-exchange"`` (default): Metropolis-adjusted Langevin moves (the Entropy-SGD step plus
+        an accept/reject) on a ladder tempering ``f`` from an exactly sampled Gaussian reference to the
+        target, dispersed starts, ladder and step sizes tuned in warm-up, run length doubled until
+        ESS, split R-hat and round-trip criteria hold (:mod:`deeprelax.replica_exchange`; keywords
+        ``n_chains, ess_min, rhat_max, min_round_trips, max_steps, n_samples, rejection, max_rungs,
+        init_scale, warmup``).  Exact invariant law: no step bias.  Also estimates ``u`` with
+        ``want_u=True``.  ``"plain"``: Algorithm 1's inner loop, unadjusted SGLD chains at one
+        temperature (keywords ``inner_lr, n_samples, burn_in, n_chains, block, init, init_scale,
+        ess_min, rhat_max``; :func:`_sgld_plain`), kept to show its bias on multimodal measures.
+    want_u : bool
+        Estimate ``u(x, t)`` too (replica exchange only).
+    rng : int or numpy.random.Generator
+    parallel : bool, optional
+
+    Returns
+    -------
+    LocalEntropyResult (``method="sgld"``) with ``converged`` per point and ``message``.  Points that
+    miss the criteria within the budget have ``converged = False`` and a :class:`RuntimeWarning` is
+    issued.
+    """
+    if sampler == "plain":
+        if want_u:
+            raise ValueError("sampler='plain' estimates grad u only (u needs the partition function); "
+                             "use the default sampler='replica-exchange'.")
+        return _sgld_plain(loss, x, t, beta, rng=rng, parallel=parallel, **kw)
+    if sampler != "replica-exchange":
+        raise ValueError(f"`sampler` must be one of {SAMPLERS}; got {sampler!r}.")
+    from .replica_exchange import DEFAULTS, sample_local_measure
+
+    bad = set(kw) - set(DEFAULTS)
+    if bad:
+        raise TypeError(f"unexpected keyword(s) {sorted(bad)} for sampler 'replica-exchange'; allowed: "
+                        f"{sorted(DEFAULTS)} (the plain sampler's inner_lr/burn_in/... need sampler='plain').")
+    t0 = time.perf_counter()
+    X = _points(loss, x)
+    t, beta = _tb(t, beta)
+    if not math.isfinite(beta):
+        raise ValueError("`beta` must be finite for method 'sgld' (beta < inf); use method='prox' for beta = inf.")
+    if loss.nb_kind < 0:
+        raise ValueError(f"method 'sgld' needs a loss with a Numba twin (nb_kind >= 0); got {loss!r}.")
+    shape = X.shape[:-1]
+    pts = np.ascontiguousarray(X.reshape(-1, loss.dim))
+    r = sample_local_measure(loss, pts, t, beta, want_u=want_u, rng=rng, parallel=parallel, **kw)
+    conv = r["converged"]
+    if not conv.all():
+        warnings.warn(f"local_entropy sgld (replica exchange): {r['message']}", RuntimeWarning, stacklevel=4)
+    C = r["settings"]["n_chains"]
+    diag = {k: (v.reshape(shape) if isinstance(v, np.ndarray) and v.shape == (pts.shape[0],) else v)
+            for k, v in r.items() if k in ("round_trips", "n_steps", "n_rungs", "swap_accept", "mh_accept",
+                                           "beta_hot", "ess_u")}
+    diag["ess"] = r["ess"].reshape(X.shape)
+    diag["ladders"] = r["ladders"]
+    prm = {"sampler": "replica-exchange", **r["settings"], "seed": r["seed"], "loss": repr(loss),
+           "warmup_steps": r["warmup_steps"], "evaluations": r["evaluations"], **diag}
+    return LocalEntropyResult(
+        x=X, u=r["u"].reshape(shape), grad=((pts - r["mean"]) / t).reshape(X.shape), mean=r["mean"].reshape(X.shape),
+        stderr=(r["stderr"] / t).reshape(X.shape), tau=r["tau"].reshape(X.shape), rhat=r["rhat"].reshape(shape),
+        n_samples=int(r["n_steps"].max()) * C, t=t, beta=beta, method="sgld", params=prm,
+        wall_time=time.perf_counter() - t0, converged=conv.reshape(shape), message=r["message"],
+        u_stderr=r["u_stderr"].reshape(shape))
 
 
 # ----------------------------------------------------------------------------- public API
@@ -601,7 +716,9 @@ def estimate(loss, x, t, beta, method="exact", **kw) -> LocalEntropyResult:
     z = np.zeros(X.shape)
     return LocalEntropyResult(x=X, u=np.asarray(u).reshape(shape), grad=g.reshape(X.shape), mean=m.reshape(X.shape),
                               stderr=z, tau=z.copy(), rhat=np.full(shape, np.nan), n_samples=0, t=t, beta=beta,
-                              method=method, params=info, wall_time=time.perf_counter() - t0)
+                              method=method, params=info, wall_time=time.perf_counter() - t0,
+                              converged=np.ones(shape, bool), message=f"deterministic method {method!r}",
+                              u_stderr=np.zeros(shape))
 
 
 def local_entropy(loss, x, t, beta, method="exact", **kw):
@@ -615,17 +732,22 @@ def local_entropy(loss, x, t, beta, method="exact", **kw):
         DR time (a variance; ``t = 1/gamma_E``).
     beta : float in (0, inf]
         ``inf`` gives the Hopf-Lax solution (``method="exact"`` or ``"prox"``).
-    method : {"exact", "pde", "prox"}
-        ``"sgld"`` estimates only the gradient (use :func:`local_entropy_grad`).
+    method : {"exact", "pde", "prox", "sgld"}
+        ``"sgld"``: the replica-exchange sampler's bridge estimate of ``u`` (returns the
+        :class:`LocalEntropyResult`, with ``.u``, ``.u_stderr``, ``.converged``; the plain sampler
+        cannot estimate ``u``).
     **kw : see :func:`estimate`.
 
     Returns
     -------
-    ndarray, shape (...) (a float for a single point of shape (d,))
+    ndarray, shape (...) (a float for a single point of shape (d,)); a :class:`LocalEntropyResult`
+    for ``"sgld"``.
     """
     if method == "sgld":
-        raise ValueError("method 'sgld' estimates grad u only (u needs the partition function); "
-                         "use local_entropy_grad(..., method='sgld') or method='exact'/'pde'/'prox'.")
+        if kw.get("sampler", "replica-exchange") == "plain":
+            raise ValueError("method 'sgld' with sampler='plain' estimates grad u only (u needs the partition "
+                             "function); use the default sampler='replica-exchange' or method='exact'/'pde'/'prox'.")
+        return estimate(loss, x, t, beta, method="sgld", want_u=True, **kw)
     u = estimate(loss, x, t, beta, method=method, **kw).u
     return float(u) if u.ndim == 0 else u
 

@@ -6,6 +6,11 @@ r"""Error bars for Monte-Carlo averages of correlated chains (numerics.md §D).
   ``M >= c tau(M)`` (``c = 5``).  Trustworthy when the chain is longer than about ``50 tau``.
 * :func:`mean_stderr` -- mean and standard error ``sqrt(s^2 tau / (n m))`` of ``m`` chains of
   length ``n`` (``tau`` from the pooled autocorrelation).
+* :func:`multichain_mean` -- mean, standard error and effective sample size of ``m`` chains with the
+  multi-chain autocorrelation of Vehtari et al. (2021, Stan): within-chain autocovariances combined
+  with the between-chain variance, summed with Geyer's initial monotone sequence.  Unlike
+  :func:`mean_stderr` it counts the spread between chain means (chains that disagree give a large
+  error bar) and has no ``O(M/n)`` downward bias from centring each short chain at its own mean.
 * :func:`batch_means` -- the batch-means standard error (``>= 20`` batches of length ``>> tau``),
   an independent cross-check of :func:`mean_stderr`.
 * :func:`loglog_slope` -- least-squares slope of ``log y`` against ``log x`` (observed orders,
@@ -20,7 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["autocorrelation", "integrated_time", "mean_stderr", "batch_means", "loglog_slope", "MeanEstimate"]
+__all__ = ["autocorrelation", "integrated_time", "mean_stderr", "multichain_mean", "batch_means", "loglog_slope",
+           "MeanEstimate"]
 
 
 def _chains(x, name="x"):
@@ -114,6 +120,53 @@ def mean_stderr(x, c: float = 5.0) -> MeanEstimate:
     N = a.size
     var = a.var(ddof=1) if N > 1 else 0.0
     return MeanEstimate(float(a.mean()), float(np.sqrt(var * tau / N)), tau, int(N))
+
+
+def multichain_mean(x) -> MeanEstimate:
+    r"""Mean of ``m >= 2`` chains with the multi-chain integrated time of Vehtari et al. (2021).
+
+    With ``n`` samples per chain, within-chain variance ``W``, between-chain variance ``B`` and
+    ``var+ = (n-1)/n W + B/n``, the combined autocorrelation is
+    ``rho_k = 1 - (W - mean_m gamma_{k,m}) / var+`` (``gamma_{k,m}`` the autocovariance of chain ``m``);
+    ``tau = -1 + 2 sum_{k=0}^{2K+1} rho_k`` over Geyer's initial positive and monotone sequence of pair
+    sums, ``ESS = m n / tau`` and ``stderr = sqrt(var+ / ESS)``.
+
+    Parameters
+    ----------
+    x : array, shape (n_chains, n) with ``n_chains >= 2`` and ``n >= 4``
+
+    Returns
+    -------
+    MeanEstimate (``tau`` in samples; ``n_samples = m n``)
+    """
+    a = _chains(x)
+    m, n = a.shape
+    if m < 2 or n < 4:
+        raise ValueError(f"`x` must have shape (n_chains >= 2, n >= 4); got {a.shape}.")
+    mu = a.mean(axis=1)
+    c = a - mu[:, None]
+    nfft = 1 << int(np.ceil(np.log2(2 * n)))
+    F = np.fft.rfft(c, n=nfft, axis=1)
+    acov = np.fft.irfft(F * np.conj(F), n=nfft, axis=1)[:, :n] / n          # biased, per chain
+    W = float(np.mean(acov[:, 0]) * n / (n - 1))
+    B = float(n * mu.var(ddof=1))
+    var_plus = (n - 1) / n * W + B / n
+    if var_plus <= 0:
+        return MeanEstimate(float(a.mean()), 0.0, 1.0, int(a.size))
+    rho = 1.0 - (W - acov.mean(axis=0)) / var_plus
+    rho[0] = 1.0
+    # Geyer: pair sums P_k = rho_2k + rho_2k+1, positive and made non-increasing
+    npair = n // 2
+    P = rho[0:2 * npair:2] + rho[1:2 * npair:2]
+    K = npair
+    for k in range(1, npair):
+        if P[k] <= 0:
+            K = k
+            break
+    P = np.minimum.accumulate(P[:K])
+    tau = max(-1.0 + 2.0 * float(P.sum()), 1.0 / np.log10(max(m * n, 10)))
+    ess = m * n / tau
+    return MeanEstimate(float(a.mean()), float(np.sqrt(var_plus / ess)), float(tau), int(a.size))
 
 
 def batch_means(x, n_batches: int = 32) -> tuple:

@@ -69,11 +69,13 @@ def test_prox_hard_min():
         le.local_entropy(H, x, T, 1.0, method="prox")
 
 
+@pytest.mark.filterwarnings("ignore:local_entropy sgld .plain.:RuntimeWarning")
 def test_sgld_within_error_bars_and_numpy_twin():
     beta = 10.0
     L = softmin(beta)
     x = np.linspace(-2.5, 3.0, 12)[:, None]
-    r = le.local_entropy_grad(L, x, T, beta, method="sgld", n_samples=20000, inner_lr=2e-3, rng=3)
+    r = le.local_entropy_grad(L, x, T, beta, method="sgld", sampler="plain", n_samples=20000, inner_lr=2e-3,
+                              rng=3)
     assert isinstance(r, le.LocalEntropyResult) and r.n_samples == 4 * 20000
     ok = r.rhat < 1.1
     assert ok.sum() >= 9
@@ -95,8 +97,8 @@ def test_sgld_within_error_bars_and_numpy_twin():
         outs.append(blocks)
     assert all(np.array_equal(o, outs[0]) for o in outs[1:])
     # reproducible
-    r2 = le.local_entropy_grad(L, x[:3], T, beta, method="sgld", n_samples=2000, rng=5)
-    r3 = le.local_entropy_grad(L, x[:3], T, beta, method="sgld", n_samples=2000, rng=5)
+    r2 = le.local_entropy_grad(L, x[:3], T, beta, method="sgld", sampler="plain", n_samples=2000, rng=5)
+    r3 = le.local_entropy_grad(L, x[:3], T, beta, method="sgld", sampler="plain", n_samples=2000, rng=5)
     np.testing.assert_array_equal(r2.grad, r3.grad)
 
 
@@ -124,6 +126,6 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="`t` must be positive"):
         le.local_entropy(L, [[0.0]], -1.0, 1.0)
     with pytest.raises(ValueError, match="grad u only"):
-        le.local_entropy(L, [[0.0]], T, 1.0, method="sgld")
+        le.local_entropy(L, [[0.0]], T, 1.0, method="sgld", sampler="plain")
     with pytest.raises(ValueError, match="finite"):
         le.local_entropy_grad(L, [[0.0]], T, np.inf, method="sgld")

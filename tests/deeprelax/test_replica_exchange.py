@@ -1,0 +1,100 @@
+"""The default ``method="sgld"`` estimator (replica exchange, issue 16 §1): right on multimodal local measures,
+converged/message per point, budget exhaustion flagged, the plain Algorithm-1 sampler kept."""
+import warnings
+
+import numpy as np
+import pytest
+
+import deeprelax as dr
+from deeprelax import _nbloss as nbl
+from deeprelax import losses
+from deeprelax import replica_exchange as rx
+
+NEW_USER = dict(w=[0.6, 0.4], m=[[-1, 0], [1.2, 0.5]], s=[0.6, 0.1])
+
+
+def _mixture():
+    return losses.get("gaussian-mixture", **NEW_USER)
+
+
+@pytest.mark.parametrize("name,kw", [("quadratic", dict(A=[[2.0, 0.3], [0.3, 1.0]])), ("abs", dict(dim=2)),
+                                     ("double-well", dict(dim=2)), ("softmin-quadratics", {}), ("dr-fig1", {}),
+                                     ("rastrigin", dict(dim=2)), ("cosine", dict(dim=2)),
+                                     ("gaussian-mixture", NEW_USER), ("wide-sharp", {})])
+def test_vg_rows_matches_value_and_grad(name, kw):
+    loss = losses.get(name, **kw)
+    Y = np.random.default_rng(0).uniform(-2.0, 2.0, (7, loss.dim))
+    F, G = np.empty(7), np.empty((7, loss.dim))
+    rx.vg_rows(loss.nb_kind, loss.nb_params, Y, F, G, 0, 7, np.empty(max(1, nbl.scratch_len(loss.nb_kind, loss.nb_params))))
+    np.testing.assert_allclose(F, nbl.value(loss, Y), rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(G, nbl.grad(loss, Y), rtol=1e-13, atol=1e-13)
+
+
+def test_new_user_case_passes_with_defaults():
+    """Issue 16: at the narrow minimum [1.2, 0.5] (t=1, beta=1, rng=0) plain SGLD gave 0.082 +- 0.026 vs 0.237."""
+    g = _mixture()
+    pts = np.array([[1.2, 0.5], [-1.0, 0.0], [0.3, 0.2]])
+    ex = g.exact_grad(pts, 1.0, 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        r = dr.local_entropy_grad(g, pts, t=1.0, beta=1.0, method="sgld", rng=0)
+    assert r.converged.shape == (3,) and r.converged.all(), r.message
+    assert "converged" in r.message
+    z = (r.grad - ex) / r.stderr
+    assert np.abs(z).max() <= 4.0, z
+    assert r.grad[0, 0] == pytest.approx(0.237, abs=5 * r.stderr[0, 0])
+    assert np.all(r.params["round_trips"] >= 10) and np.all(r.params["n_rungs"] >= 2)
+    assert np.all(r.rhat <= 1.01) and np.all(r.params["ess"] > 0)
+    # the plain Algorithm-1 sampler, kept under an explicit option, is confidently wrong here
+    with pytest.warns(RuntimeWarning, match="plain"):
+        p = dr.local_entropy_grad(g, pts[:1], t=1.0, beta=1.0, method="sgld", sampler="plain", rng=0)
+    assert (p.grad[0, 0] - ex[0, 0]) / p.stderr[0, 0] < -4.0
+    assert "cannot see a mode" in p.message
+
+
+def test_local_entropy_sgld_estimates_u():
+    g = _mixture()
+    pts = np.array([[1.2, 0.5], [0.0, 0.0]])
+    r = dr.local_entropy(g, pts, 1.0, 1.0, method="sgld", rng=2)
+    assert r.converged.all()
+    z = (r.u - g.exact_u(pts, 1.0, 1.0)) / r.u_stderr
+    assert np.abs(z).max() <= 4.0, z
+    assert np.all(r.u_stderr > 0)
+
+
+def test_softmin_beta100_multimodal_and_reproducible():
+    L = losses.get("softmin-quadratics", a=(1.0, 10.0), m=((-1.0,), (1.5,)), c=(0.0, -0.1), beta=100.0)
+    x = np.array([[-0.5], [0.6], [2.2]])
+    r = dr.local_entropy_grad(L, x, 0.5, 100.0, method="sgld", rng=4)
+    assert r.converged.all(), r.message
+    assert np.abs((r.grad - L.exact_grad(x, 0.5, 100.0)) / r.stderr).max() <= 4.0
+    r2 = dr.local_entropy_grad(L, x, 0.5, 100.0, method="sgld", rng=4)
+    np.testing.assert_array_equal(r.grad, r2.grad)
+    # a point's result does not depend on the other points in the call
+    r1 = dr.local_entropy_grad(L, x[1:2], 0.5, 100.0, method="sgld", rng=4)
+    assert r1.grad.shape == (1, 1)
+
+
+def test_budget_exhausted_is_flagged():
+    g = _mixture()
+    with pytest.warns(RuntimeWarning, match="did not meet the criteria"):
+        r = dr.local_entropy_grad(g, np.array([[1.2, 0.5]]), 1.0, 1.0, method="sgld", rng=0, ess_min=900,
+                                  n_samples=64, max_steps=128, warmup=(64, 64))
+    assert not r.converged[0] and "raise max_steps" in r.message
+
+
+def test_bad_inputs():
+    g = _mixture()
+    x = np.array([[0.0, 0.0]])
+    with pytest.raises(ValueError, match="sampler"):
+        dr.local_entropy_grad(g, x, 1.0, 1.0, method="sgld", sampler="mcmc")
+    with pytest.raises(TypeError, match="inner_lr"):
+        dr.local_entropy_grad(g, x, 1.0, 1.0, method="sgld", inner_lr=1e-3)
+    with pytest.raises(ValueError, match="n_chains"):
+        dr.local_entropy_grad(g, x, 1.0, 1.0, method="sgld", n_chains=1)
+    with pytest.raises(ValueError, match="ess_min"):
+        dr.local_entropy_grad(g, x, 1.0, 1.0, method="sgld", ess_min=1e6)
+    with pytest.raises(ValueError, match="rejection"):
+        dr.local_entropy_grad(g, x, 1.0, 1.0, method="sgld", rejection=1.5)
+    with pytest.raises(ValueError, match="finite"):
+        dr.local_entropy_grad(g, x, 1.0, np.inf, method="sgld")
