@@ -304,9 +304,9 @@ def main(argv=None) -> int:
     v = sub.add_parser("validate", help="PDE-vs-dynamics reproduction checks (paper-spec §7); exits 1 on a failure")
     v.add_argument("--out", default="validation", help="output directory (validation.md/.json, PNGs)")
     v.add_argument("--size", default="full", choices=["test", "demo", "full"])
-    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--seed", type=int, default=0, help="offset of the seeds of the stochastic rows")
     v.add_argument("--groups", nargs="+", default=None,
-                   help="subset of: exact sgld dynamics sgd_noise discrete (default: all)")
+                   help="subset of: exact sgld dynamics theory sgd_noise discrete (default: all)")
 
     sn = sub.add_parser("sgd-noise", help="SGD out of equilibrium: D(x), Phi != f, Example 19, Lyapunov, eta/b")
     sn.add_argument("--out", default="sgd_noise", help="output directory (sgd_noise_checks.json)")

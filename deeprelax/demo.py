@@ -136,13 +136,11 @@ def run_demo(out: str | Path = "figures/out", *, validation_size: str = "demo", 
             lines += [f"FAILED: run_validation raised {type(exc).__name__}: {exc}"]
             rc = 1
         else:
-            n, nf = len(vres.checks), len(vres.failed)
-            lines += [f"{'PASS' if vres.passed else 'FAIL'}: {n - nf}/{n} checks "
-                      f"(PDE vs SGLD / Entropy-SGD / Elastic-SGD / Langevin, SGD noise) in "
-                      f"{time.perf_counter() - tv:.1f} s; report {out / 'validation' / 'validation.md'}"]
+            lines += [f"{vres.summary()} (validation stage {time.perf_counter() - tv:.1f} s); report "
+                      f"{out / 'validation' / 'validation.md'}"]
             for c in vres.failed:
-                lines += [f"  FAILED {c.id}: {c.quantity}: expected {c.expected}, measured {c.measured}, "
-                          f"tolerance {c.tolerance}"]
+                lines += [f"  FAILED {c.id}: {c.quantity}: measured {c.measured}; reference {c.reference}; "
+                          f"criterion {c.criterion}"]
             if not vres.passed:
                 rc = 1
     lines += ["", f"DR Fig. 1 time: {t_fig1:.1f} s; total demo time: {time.perf_counter() - t_start:.1f} s"]

@@ -65,9 +65,9 @@ def test_fokker_planck_command_bad_beta(tmp_path, capsys):
 
 
 def _fake_check(passed):
-    from deeprelax.validation import Check
+    from deeprelax.validation import core
 
-    return Check(id="fake", quantity="q", expected="0", measured="0", tolerance="0", passed=passed)
+    return core.deterministic("fake", "q", "0", "0", "exact", passed)
 
 
 @pytest.mark.parametrize("passed, code", [(True, 0), (False, 1)])
@@ -76,14 +76,15 @@ def test_validate_command_wiring_and_exit_code(tmp_path, capsys, monkeypatch, pa
 
     seen = {}
 
-    def fake_check(cfg, seed, figs):
-        seen["size"], seen["seed"] = cfg["name"], seed
+    def fake_group(cfg, seeds, figs):
+        seen["size"], seen["seeds"] = cfg["size"], seeds
         return [_fake_check(passed)]
 
-    monkeypatch.setattr(V, "_check_sgd_noise", fake_check)
+    V.group_names()
+    monkeypatch.setitem(V._REGISTRY, "sgd_noise", fake_group)
     rc = main(["validate", "--out", str(tmp_path), "--size", "demo", "--seed", "7", "--groups", "sgd_noise"])
     assert rc == code
-    assert seen == {"size": "demo", "seed": 7}
+    assert seen == {"size": "demo", "seeds": tuple(7 + s for s in V.SEEDS["demo"])}
     js = json.loads((tmp_path / "validation.json").read_text())
     assert js["passed"] is passed and [c["id"] for c in js["checks"]] == ["fake"]
     assert ("PASS" if passed else "FAIL") in capsys.readouterr().out
@@ -95,24 +96,14 @@ def test_validate_command_rejects_unknown_group(tmp_path):
 
 def test_sgd_noise_command_wiring(tmp_path, capsys, monkeypatch):
     import deeprelax.sgd_noise as S
+    from deeprelax.validation import core
 
     def fake(out_dir, size, seed):
         assert (size, seed) == ("test", 3)
-        return [{"quantity": "q", "expected": 1.0, "measured": 1.0, "tolerance": 0.1, "pass": True, "seed": 3},
-                {"quantity": "r", "expected": 1.0, "measured": 2.0, "tolerance": 0.1, "pass": False, "seed": 3}]
+        return [core.deterministic("q", "q", "1", "1", "exact", True), core.deterministic("r", "r", "2", "1", "exact", False),
+                core.identity("i", "identity", 0.0, 1e-13)]
 
     monkeypatch.setattr(S, "run_sgd_noise_checks", fake)
     assert main(["sgd-noise", "--out", str(tmp_path), "--seed", "3"]) == 1
     out = capsys.readouterr().out
-    assert "PASS  q" in out and "FAIL  r" in out and "1/2 passed" in out
-
-
-def test_validation_sgd_noise_group_converts_rows(monkeypatch):
-    import deeprelax.sgd_noise as S
-    from deeprelax.validation import _check_sgd_noise
-
-    monkeypatch.setattr(S, "run_sgd_noise_checks", lambda out, size, seed: [
-        {"quantity": "E[L]", "expected": 0.5, "measured": 0.51, "tolerance": 0.03, "pass": True, "seed": seed,
-         "stderr": 0.01}])
-    (c,) = _check_sgd_noise({"name": "full"}, 4, {})
-    assert c.passed and c.seed == 4 and c.notes == "SE 0.01" and c.measured == "0.51"
+    assert "PASS  q" in out and "FAIL  r" in out and "1/2 passed" in out and "1/1 identities" in out

@@ -42,14 +42,19 @@ SIZES = {
 
 
 def _row(id, quantity, expected, measured, tolerance, passed, seed=0, notes="", wall=0.0):
-    return {"id": id, "quantity": quantity, "expected": expected, "measured": measured, "tolerance": tolerance,
-            "passed": bool(passed), "seed": int(seed), "notes": notes, "wall_time": float(wall)}
+    """One seed's verdict as the validation suite's record (:class:`deeprelax.validation.core.Check`):
+    ``expected`` is the reference, ``tolerance`` the criterion."""
+    from ..validation.core import Check
+
+    return Check(id=id, quantity=quantity, measured=str(measured), reference=str(expected), criterion=str(tolerance),
+                 passed=bool(passed), group="discrete", notes=notes, wall_time=float(wall),
+                 data={"seed": int(seed)})
 
 
 def _timed(fn, *a, **k):
     t0 = time.perf_counter()
     row = fn(*a, **k)
-    row["wall_time"] = time.perf_counter() - t0
+    row.wall_time = time.perf_counter() - t0
     return row
 
 
@@ -212,8 +217,9 @@ def _generalisation(cfg, seed):
                 "mean + 3 se < theory", ok, seed)
 
 
-def run_discrete_checks(size: str = "test", seed: int = 0) -> list[dict]:
-    """All rows (module docstring) at ``size``; each a dict with the fields of a validation check."""
+def run_discrete_checks(size: str = "test", seed: int = 0) -> list:
+    """All rows (module docstring) at ``size`` for one seed, as :class:`deeprelax.validation.core.Check`
+    records (the validation group ``discrete`` runs them over its seeds)."""
     if size not in SIZES:
         raise ValueError(f"`size` must be one of {sorted(SIZES)}; got {size!r}.")
     cfg = SIZES[size]

@@ -142,9 +142,9 @@ def _run(args) -> int:
 
         rows = run_discrete_checks(args.size, args.seed)
         for r in rows:
-            print(f"{'PASS' if r['passed'] else 'FAIL'} {r['id']}: {r['quantity']}: expected {r['expected']}, "
-                  f"measured {r['measured']} ({r['tolerance']}; {r['wall_time']:.1f} s)")
-        return 0 if all(r["passed"] for r in rows) else 1
+            print(f"{'PASS' if r.passed else 'FAIL'} {r.id}: {r.quantity}: expected {r.reference}, "
+                  f"measured {r.measured} ({r.criterion}; {r.wall_time:.1f} s)")
+        return 0 if all(r.passed for r in rows) else 1
     return 1
 
 
