@@ -12,7 +12,7 @@ import numpy as np
 
 from solvers._jit import njit, pnjit, prange
 
-from . import _dyn_kernels as K
+from . import _rng as K
 from ._nbloss import KIND_GAUSSMIX, KIND_SOFTMIN, nb_grad_rows, nb_value
 
 __all__ = ["vg_rows", "run_ser", "run_par", "MH_TARGET"]

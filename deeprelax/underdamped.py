@@ -40,7 +40,7 @@ from solvers._jit import njit, pnjit, prange, use_parallel
 from solvers.errors import NonFiniteError, check_positive
 from solvers.result import register_result
 
-from . import _dyn_kernels as K
+from . import _rng as K
 from ._nbloss import nb_grad_rows
 from .dynamics import Trajectory, _loss_codes, _master_key, _posint, _seed, _slots, _x0
 

@@ -27,7 +27,7 @@ le = importlib.import_module("deeprelax.local_entropy")
 __all__ = ["run"]
 
 _CFG = {"test": dict(hom_chains=128, fp_ns=(1000, 4000, 16000), ws_chains=256, el_systems=128),
-        "demo": dict(hom_chains=256, fp_ns=(1000, 4000, 16000, 64000), ws_chains=256, el_systems=256),
+        "demo": dict(hom_chains=256, fp_ns=(1000, 4000, 16000), ws_chains=256, el_systems=256),
         "full": dict(hom_chains=512, fp_ns=(1000, 4000, 16000, 64000, 256000), ws_chains=512, el_systems=512)}
 
 
