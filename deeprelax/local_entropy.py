@@ -616,6 +616,36 @@ def _sgld_plain(loss, x, t, beta, *, inner_lr=None, n_samples=None, burn_in=None
 SAMPLERS = ("replica-exchange", "plain")
 
 
+def _sample_chunked(sample, loss, pts, t, beta, want_u, rng, parallel, kw):
+    """``sample`` over chunks of points when ``u`` is requested (its bridge block means take
+    ``2 x 1024 x max_rungs`` floats per chain: chunks keep them under ~200 MB); results concatenated."""
+    from .replica_exchange import DEFAULTS
+
+    C = int(kw.get("n_chains") or DEFAULTS["n_chains"])
+    Rm = int(kw.get("max_rungs") or DEFAULTS["max_rungs"])
+    per = max(1, int(2e8 // (C * 1024 * Rm * 16))) if want_u else pts.shape[0]
+    if pts.shape[0] <= per:
+        return sample(loss, pts, t, beta, want_u=want_u, rng=rng, parallel=parallel, **kw)
+    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    parts = [sample(loss, pts[i:i + per], t, beta, want_u=want_u, rng=gen, parallel=parallel, **kw)
+             for i in range(0, pts.shape[0], per)]
+    out = {}
+    for k, v in parts[0].items():
+        if isinstance(v, np.ndarray):
+            out[k] = np.concatenate([p[k] for p in parts])
+        elif k == "ladders":
+            out[k] = [ld for p in parts for ld in p[k]]
+        elif k in ("evaluations", "wall_time"):
+            out[k] = sum(p[k] for p in parts)
+        elif k == "message":
+            bad = int(sum((~p["converged"]).sum() for p in parts))
+            out[k] = (v if not bad else f"{bad} of {pts.shape[0]} points did not meet the criteria (in "
+                      f"{len(parts)} chunks): " + "; ".join(p["message"] for p in parts if not p["converged"].all()))
+        else:
+            out[k] = v
+    return out
+
+
 def sgld_mean(loss, x, t, beta, *, sampler="replica-exchange", want_u=False, rng=0, parallel=None, **kw):
     r"""The Entropy-SGD estimator of the Gibbs mean ``<y>`` and of ``grad u(x, t) = (x - <y>)/t``.
 
@@ -669,7 +699,7 @@ def sgld_mean(loss, x, t, beta, *, sampler="replica-exchange", want_u=False, rng
         raise ValueError(f"method 'sgld' needs a loss with a Numba twin (nb_kind >= 0); got {loss!r}.")
     shape = X.shape[:-1]
     pts = np.ascontiguousarray(X.reshape(-1, loss.dim))
-    r = sample_local_measure(loss, pts, t, beta, want_u=want_u, rng=rng, parallel=parallel, **kw)
+    r = _sample_chunked(sample_local_measure, loss, pts, t, beta, want_u, rng, parallel, kw)
     conv = r["converged"]
     if not conv.all():
         warnings.warn(f"local_entropy sgld (replica exchange): {r['message']}", RuntimeWarning, stacklevel=4)

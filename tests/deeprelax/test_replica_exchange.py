@@ -98,3 +98,31 @@ def test_bad_inputs():
         dr.local_entropy_grad(g, x, 1.0, 1.0, method="sgld", rejection=1.5)
     with pytest.raises(ValueError, match="finite"):
         dr.local_entropy_grad(g, x, 1.0, np.inf, method="sgld")
+
+
+def test_chunking_for_u_and_io_roundtrip(tmp_path):
+    import importlib
+
+    le = importlib.import_module("deeprelax.local_entropy")
+    from deeprelax import io
+
+    calls = []
+
+    def fake(loss, pts, t, beta, want_u, rng, parallel, **kw):
+        calls.append(pts.shape[0])
+        n = pts.shape[0]
+        return {"mean": pts.copy(), "converged": np.ones(n, bool), "ladders": [np.zeros((2, 2))] * n,
+                "evaluations": 10 * n, "message": "ok", "seed": 1}
+
+    pts = np.zeros((7, 2))
+    out = le._sample_chunked(fake, None, pts, 1.0, 1.0, True, 0, None, {"n_chains": 60, "max_rungs": 64})
+    assert calls == [3, 3, 1] and out["mean"].shape == (7, 2) and out["evaluations"] == 70 and len(out["ladders"]) == 7
+    calls.clear()
+    le._sample_chunked(fake, None, pts, 1.0, 1.0, False, 0, None, {"n_chains": 60, "max_rungs": 64})
+    assert calls == [7]
+    g = _mixture()
+    r = dr.local_entropy(g, np.array([[0.0, 0.0]]), 1.0, 1.0, method="sgld", rng=1)
+    io.save(r, tmp_path / "le.h5")
+    b = io.load(tmp_path / "le.h5")
+    assert b.converged.dtype == bool and b.converged.all() and b.message == r.message
+    np.testing.assert_array_equal(b.u_stderr, r.u_stderr)
