@@ -38,7 +38,7 @@ def write_figures(out_dir, figs) -> list:
         fig, ax = plt.subplots(figsize=(6, 4))
         for i, (Lin, (ts, xm, ode)) in enumerate(figs["hom"].items()):
             ax.plot(ts, xm, color=CYCLE[i % len(CYCLE)], label=f"Entropy-SGD, L={Lin}")
-        ax.plot(ts, ode, "k--", label="ODE dX/ds = -grad u(X, t)")
+        ax.plot(ts, ode, "k--", label="outer map x - lr grad u(x, t), exact grad u")
         ax.set_xlabel("flow time s")
         ax.set_ylabel("mean X_s")
         ax.set_title("Homogenization: Entropy-SGD vs gradient flow of u", fontsize=10)
