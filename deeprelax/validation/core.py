@@ -195,7 +195,8 @@ def seeded(id, quantity, fn: Callable[[int], Trial], seeds, *, reference: str, c
     measured = summary(trials) if summary else "; ".join(tr.text for tr in trials)
     vals = np.array([tr.value for tr in trials], dtype=float)
     val = float(np.nanmean(vals)) if np.any(np.isfinite(vals)) else math.nan
-    crit = f"{criterion}; Holm over {len(seeds)} seeds at {alpha:g}: min p = {fmt(min(p), 2)} >= {fmt(alpha / len(seeds), 2)}"
+    crit = (f"{criterion}; Holm over {len(seeds)} seeds at {alpha:g}: min p = {fmt(min(p), 2)} "
+            f"{'>=' if ok else '<'} {fmt(alpha / len(seeds), 2)}")
     return Check(id=id, quantity=quantity, measured=measured, reference=reference, criterion=crit, passed=ok,
                  seeds=seeds, n_pass=n_pass, pvalues=tuple(p), alpha=alpha, value=val, expected=float(expected),
                  notes=notes, wall_time=time.perf_counter() - t0, data={"trials": [tr.data for tr in trials]})
