@@ -502,6 +502,16 @@ def _call_value(token, x):
     return float(CALLBACKS[token]["value_rows"](x[None, :])[0])
 
 
+def _call_value_rows(token, X, F, r0, r1):
+    """Values of the finite rows of ``X[r0:r1]`` into ``F[r0:r1]`` (NaN for the others)."""
+    Xr = X[r0:r1]
+    ok = np.isfinite(Xr).all(-1)
+    v = np.full(Xr.shape[0], np.nan)
+    if ok.any():
+        v[ok] = np.asarray(CALLBACKS[token]["value_rows"](Xr if ok.all() else Xr[ok]), dtype=np.float64).reshape(-1)
+    F[r0:r1] = v
+
+
 #: The callback functions hold the GIL around the Python call (``objmode``), so they are not ``nogil``.
 _pyjit = numba.njit(cache=True)
 
@@ -518,6 +528,13 @@ def py_grad_batch_rows(params, X, IDX, G, r0, r1):
     """:data:`KIND_PYTHON` minibatch gradients of rows ``r0 .. r1-1`` (row ``r`` on samples ``IDX[r]``)."""
     with objmode():
         _call_grad_batch_rows(int(params[1]), X, IDX, G, r0, r1)
+
+
+@_pyjit
+def py_value_rows(params, X, F, r0, r1):
+    """:data:`KIND_PYTHON` values of rows ``r0 .. r1-1`` of ``X`` into ``F``: one Python call for all of them."""
+    with objmode():
+        _call_value_rows(int(params[1]), X, F, r0, r1)
 
 
 @_pyjit

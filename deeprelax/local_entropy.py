@@ -651,7 +651,10 @@ def sgld_mean(loss, x, t, beta, *, sampler="replica-exchange", want_u=False, rng
 
     Parameters
     ----------
-    loss : Loss with a Numba twin (``nb_kind >= 0``)
+    loss : Loss, or a callable f(x) on points (..., d)
+        Built-in and compiled (``numba.njit``) losses run inside the compiled samplers; other losses are
+        called once per step with all the chains (:mod:`deeprelax._kernel_loss`).  The replica-exchange
+        sampler needs the loss value as well as its gradient (Metropolis test).
     x : array (..., d)
     t : float > 0
         DR time (``= 1/gamma_E``).
@@ -691,12 +694,11 @@ def sgld_mean(loss, x, t, beta, *, sampler="replica-exchange", want_u=False, rng
         raise TypeError(f"unexpected keyword(s) {sorted(bad)} for sampler 'replica-exchange'; allowed: "
                         f"{sorted(DEFAULTS)} (the plain sampler's inner_lr/burn_in/... need sampler='plain').")
     t0 = time.perf_counter()
+    loss = _loss(loss, x)
     X = _points(loss, x)
     t, beta = _tb(t, beta)
     if not math.isfinite(beta):
         raise ValueError("`beta` must be finite for method 'sgld' (beta < inf); use method='prox' for beta = inf.")
-    if loss.nb_kind < 0:
-        raise ValueError(f"method 'sgld' needs a loss with a Numba twin (nb_kind >= 0); got {loss!r}.")
     shape = X.shape[:-1]
     pts = np.ascontiguousarray(X.reshape(-1, loss.dim))
     r = _sample_chunked(sample_local_measure, loss, pts, t, beta, want_u, rng, parallel, kw)
@@ -710,6 +712,7 @@ def sgld_mean(loss, x, t, beta, *, sampler="replica-exchange", want_u=False, rng
     diag["ess"] = r["ess"].reshape(X.shape)
     diag["ladders"] = r["ladders"]
     prm = {"sampler": "replica-exchange", **r["settings"], "seed": r["seed"], "loss": repr(loss),
+           "loss_path": r["loss_path"],
            "warmup_steps": r["warmup_steps"], "evaluations": r["evaluations"], **diag}
     return LocalEntropyResult(
         x=X, u=r["u"].reshape(shape), grad=((pts - r["mean"]) / t).reshape(X.shape), mean=r["mean"].reshape(X.shape),

@@ -62,8 +62,11 @@ and the bridge estimates ``log Z_{k+1}/Z_k = log E_k[e^{-dE_k/2}] - log E_{k+1}[
 the same run; its standard error is the delta-method error of the linearised series, with its own
 autocorrelation time.
 
-The loss enters the compiled kernel (:mod:`deeprelax._rx_kernel`) through one call,
-:func:`~deeprelax._rx_kernel.vg_rows` (values and gradients of a block of rows).
+The loss enters the compiled kernels (:mod:`deeprelax._rx_kernel`) through one call,
+:func:`~deeprelax._rx_kernel.vg_rows` (values and gradients of a block of rows), built on the providers
+of :mod:`deeprelax._kernel_loss`: built-in losses, compiled user losses (``numba.njit`` ``value`` and
+``grad``, inlined) and vectorised Python losses (``value`` and ``grad`` called once per step on all the
+proposals) run the same sampler.  The Metropolis test needs the loss *value* as well as its gradient.
 """
 from __future__ import annotations
 
@@ -75,9 +78,9 @@ import numpy as np
 from solvers._jit import use_parallel
 from solvers.errors import NonFiniteError
 
-from . import stats
-from ._nbloss import grad as _nb_grad, scratch_len, value as _nb_value
-from ._rx_kernel import run_par, run_ser, vg_rows  # noqa: F401  (vg_rows re-exported)
+from . import _rx_kernel, stats
+from ._kernel_loss import kernel_loss
+from ._rx_kernel import vg_rows  # noqa: F401  (re-exported)
 
 __all__ = ["sample_local_measure", "hot_beta", "vg_rows", "DEFAULTS"]
 
@@ -100,10 +103,10 @@ def hot_beta(loss, x, t, beta, rng, n=256):
     b = float(beta)
     d = x.shape[0]
     z = rng.standard_normal((n, d))
-    fx = float(_nb_value(loss, x[None, :])[0])
+    fx = float(np.asarray(loss.value(x[None, :]))[0])
     f_lo = fx
     for _ in range(12):
-        fv = _nb_value(loss, x[None, :] + math.sqrt(t / b) * z)
+        fv = np.asarray(loss.value(x[None, :] + math.sqrt(t / b) * z), dtype=np.float64)
         fv = fv[np.isfinite(fv)]
         if fv.size:
             f_lo = min(f_lo, float(fv.min()))
@@ -194,7 +197,12 @@ class _Run:
         C, Rm = o["n_chains"], int(o["max_rungs"])
         self.P, self.d, self.C, self.Rm = P, d, C, Rm
         self.master = np.uint64(int(gen.integers(0, 2 ** 63 - 1)))
-        self.nscr = max(1, scratch_len(loss.nb_kind, loss.nb_params))
+        self.kl = kl = kernel_loss(loss)
+        if (kl.path == "compiled" and kl.key[0] is None) or (kl.vectorised and "value_rows" not in kl.callbacks):
+            raise ValueError(f"the replica-exchange sampler needs the loss value f(x) (Metropolis test), not only "
+                             f"its gradient; {loss!r} has none (give `value`, or use sampler='plain').")
+        self.KK = kl.kernels(vars(_rx_kernel))
+        self.nscr = max(1, kl.scratch())
         bh = o["beta_hot"]
         self.b0 = np.array([min(beta, float(bh)) if bh is not None else hot_beta(loss, X[p], t, beta, gen)
                             for p in range(P)])
@@ -210,8 +218,11 @@ class _Run:
         J = P * C
         self.Y = np.repeat(X, C, axis=0)[:, None, :] + o["init_scale"] * np.sqrt(t / np.repeat(self.b0, C))[:, None, None] \
             * gen.standard_normal((J, Rm, d))
-        self.FY = _nb_value(loss, self.Y)
-        self.GY = _nb_grad(loss, self.Y)
+        self.FY = np.empty((J, Rm))
+        self.GY = np.empty((J, Rm, d))
+        with kl.active():
+            self.KK.vg_rows(kl.kind, kl.params, self.Y.reshape(J * Rm, d), self.FY.reshape(J * Rm),
+                            self.GY.reshape(J * Rm, d), 0, J * Rm, np.empty(self.nscr))
         self.H = np.ones((J, Rm))
         self._init_steps()
         self.lab = np.tile(np.arange(Rm, dtype=np.int64), (J, 1))
@@ -248,11 +259,13 @@ class _Run:
         ob = np.zeros_like(oa)
         work = int(n * self.nr[jobs // self.C].sum())
         self.evals += work
+        kl = self.kl
         par = use_parallel(work // 64) if self.parallel is None else bool(self.parallel)
-        fn = run_par if (par and nj > 1) else run_ser
-        fn(jobs, self.C, self.loss.nb_kind, self.loss.nb_params, self.X, self.t, self.A, self.B, self.nr, self.Y,
-           self.FY, self.GY, self.H, self.lab, self.last, self.rt, self.mh, self.sw, s0, n, gain, blk, self.shift,
-           oy, oy2, oa, ob, self.master, self.nscr, self.status)
+        fn = self.KK.run_par if (par and nj > 1 and not kl.vectorised) else self.KK.run_ser
+        with kl.active():                            # vectorised path: one block, one grad/value call per step
+            fn(jobs, self.C, kl.kind, kl.params, self.X, self.t, self.A, self.B, self.nr, self.Y, self.FY, self.GY,
+               self.H, self.lab, self.last, self.rt, self.mh, self.sw, s0, n, gain, blk, self.shift, oy, oy2, oa, ob,
+               self.master, self.nscr, self.status, kl.block(nj, 1))
         if np.any(self.status >= 0):
             jb = int(np.argmax(self.status >= 0))
             raise NonFiniteError(f"replica exchange: job {jb} (point {jb // self.C}) met a non-finite loss value at "
@@ -293,7 +306,7 @@ def sample_local_measure(loss, pts, t, beta, *, want_u=False, rng=0, parallel=No
 
     Parameters
     ----------
-    loss : Loss with a Numba twin (``nb_kind >= 0``)
+    loss : Loss (built-in, or a user loss with ``value`` and ``grad``: :mod:`deeprelax._kernel_loss`)
     pts : ndarray, shape (P, d)
     t, beta : float > 0 (``beta`` finite)
     want_u : bool
@@ -318,7 +331,8 @@ def sample_local_measure(loss, pts, t, beta, *, want_u=False, rng=0, parallel=No
     ``n_steps (P,)`` (sampling steps per chain), ``n_rungs (P,)``, ``beta_hot (P,)``, ``ladders``
     (list of ``(lambda, b)`` arrays), ``swap_accept (P,)`` (mean over pairs), ``mh_accept (P,)``,
     ``u (P,)``, ``u_stderr (P,)``, ``ess_u (P,)`` (NaN without ``want_u``), ``seed``, ``settings``,
-    ``evaluations`` (loss evaluations, warm-up included), ``message`` and ``wall_time``.
+    ``evaluations`` (loss evaluations, warm-up included), ``loss_path`` (:mod:`deeprelax._kernel_loss`),
+    ``message`` and ``wall_time``.
     """
     o = _options(kw)
     t0 = time.perf_counter()
@@ -456,7 +470,7 @@ def sample_local_measure(loss, pts, t, beta, *, want_u=False, rng=0, parallel=No
     return dict(mean=mean, stderr=se, tau=tau, ess=ess, ess_blocks=ess_b, rhat=rhat, round_trips=rts, converged=conv,
                 n_steps=n_done, n_rungs=nr.copy(), beta_hot=st.b0.copy(), ladders=ladders, swap_accept=swap_acc,
                 mh_accept=mh_acc, u=u, u_stderr=use, ess_u=ess_u, seed=int(st.master), message=msg,
-                warmup_steps=int(warm_steps), evaluations=int(st.evals), settings=dict(o),
+                warmup_steps=int(warm_steps), evaluations=int(st.evals), settings=dict(o), loss_path=st.kl.path,
                 wall_time=time.perf_counter() - t0)
 
 

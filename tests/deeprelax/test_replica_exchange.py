@@ -126,3 +126,41 @@ def test_chunking_for_u_and_io_roundtrip(tmp_path):
     b = io.load(tmp_path / "le.h5")
     assert b.converged.dtype == bool and b.converged.all() and b.message == r.message
     np.testing.assert_array_equal(b.u_stderr, r.u_stderr)
+
+
+def test_user_losses_run_the_same_sampler():
+    """Issue 15 §3 with the default sampler: the 2-D double well as a vectorised NumPy loss, a compiled
+    (numba.njit) loss and a Loss subclass reaches the kernels through deeprelax._kernel_loss and agrees with
+    the exact grad u; NumPy and njit give the same numbers bit for bit (same arithmetic, counter-based
+    noise).  Over seeds 0-19 (numpy path, 10 components each): sd(z) 1.07, 90% within 1.96, max |z| 3.6."""
+    import importlib
+
+    ul = importlib.import_module("test_user_losses")
+    x = np.array([[-1.3, 0.4], [-0.5, -0.3], [0.2, 0.1], [0.9, -0.6], [1.4, 0.2]])
+    t, beta = 0.3, 4.0
+    ex = dr.local_entropy_grad(ul.DW, x, t, beta, method="exact")
+    out = {}
+    for way, make in ul.WAYS.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            r = dr.local_entropy_grad(make(), x, t, beta, method="sgld", rng=11)
+        assert r.params["loss_path"] == ul.PATH[way] and r.converged.all(), r.message
+        assert np.abs((r.grad - ex) / r.stderr).max() < 4.0
+        out[way] = r.grad
+    np.testing.assert_array_equal(out["numpy"], out["njit"])
+    # u too (bridge sampling through the vectorised value callback)
+    ru = dr.local_entropy(ul.WAYS["numpy"](), x[:2], t, beta, method="sgld", rng=3)
+    assert np.abs((ru.u - dr.local_entropy(ul.DW, x[:2], t, beta)) / ru.u_stderr).max() < 4.0
+
+
+def test_a_loss_without_value_is_refused():
+    class GradOnly:
+        dim = 2
+
+        def grad(self, x):
+            return np.asarray(x, dtype=float)
+
+    from deeprelax.replica_exchange import sample_local_measure
+
+    with pytest.raises(ValueError, match="needs the loss value"):
+        sample_local_measure(GradOnly(), np.zeros((1, 2)), 1.0, 1.0)
