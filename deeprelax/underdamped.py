@@ -41,8 +41,9 @@ from solvers.errors import NonFiniteError, check_positive
 from solvers.result import register_result
 
 from . import _rng as K
-from ._nbloss import nb_grad_rows
-from .dynamics import Trajectory, _loss_codes, _master_key, _posint, _seed, _slots, _x0
+from ._kernel_loss import loss_grad_rows
+from ._nbloss import loss_scratch_len
+from .dynamics import Trajectory, _loss, _master_key, _posint, _seed, _slots, _x0
 
 __all__ = ["underdamped_langevin", "underdamped_sigma", "linear_moments", "UnderdampedTrajectory"]
 
@@ -79,7 +80,7 @@ def _baoab_block(b0, bw, kind, params, X0, P0, n_steps, h, c, sigp, master, slot
     X = np.empty((B, d))
     Pm = np.empty((B, d))
     G = np.empty((B, d))
-    S = np.empty(max(1, int(params[1]) if kind == 3 or kind == 7 else 1))
+    S = np.empty(loss_scratch_len(kind, params))
     keys = np.empty(B, np.uint64)
     alive = np.ones(B, np.bool_)
     for i in range(B):
@@ -95,7 +96,7 @@ def _baoab_block(b0, bw, kind, params, X0, P0, n_steps, h, c, sigp, master, slot
             for k in range(d):
                 xs[sl, b0 + i, k] = X[i, k]
                 ps[sl, b0 + i, k] = Pm[i, k]
-    nb_grad_rows(kind, params, X, G, 0, B, S)
+    loss_grad_rows(kind, params, X, G, 0, B, S)
     for step in range(n_steps):
         for i in range(B):
             if alive[i]:
@@ -104,7 +105,7 @@ def _baoab_block(b0, bw, kind, params, X0, P0, n_steps, h, c, sigp, master, slot
                     X[i, k] += hh * Pm[i, k]
                     Pm[i, k] = e * Pm[i, k] + sigp * K.znormal(keys[i], step * d + k)
                     X[i, k] += hh * Pm[i, k]
-        nb_grad_rows(kind, params, X, G, 0, B, S)
+        loss_grad_rows(kind, params, X, G, 0, B, S)
         for i in range(B):
             if alive[i]:
                 ok = True
@@ -128,16 +129,16 @@ def _baoab_block(b0, bw, kind, params, X0, P0, n_steps, h, c, sigp, master, slot
 
 
 @njit
-def _baoab_ser(kind, params, X0, P0, n_steps, h, c, sigp, master, slot, xs, ps, xf, pf, status):
-    for b in range(0, X0.shape[0], 64):
-        _baoab_block(b, 64, kind, params, X0, P0, n_steps, h, c, sigp, master, slot, xs, ps, xf, pf, status)
+def _baoab_ser(kind, params, X0, P0, n_steps, h, c, sigp, master, slot, xs, ps, xf, pf, status, bw):
+    for b in range(0, X0.shape[0], bw):
+        _baoab_block(b, bw, kind, params, X0, P0, n_steps, h, c, sigp, master, slot, xs, ps, xf, pf, status)
 
 
 @pnjit
-def _baoab_par(kind, params, X0, P0, n_steps, h, c, sigp, master, slot, xs, ps, xf, pf, status):
-    nb = (X0.shape[0] + 63) // 64
+def _baoab_par(kind, params, X0, P0, n_steps, h, c, sigp, master, slot, xs, ps, xf, pf, status, bw):
+    nb = (X0.shape[0] + bw - 1) // bw
     for ib in prange(nb):
-        _baoab_block(ib * 64, 64, kind, params, X0, P0, n_steps, h, c, sigp, master, slot, xs, ps, xf, pf, status)
+        _baoab_block(ib * bw, bw, kind, params, X0, P0, n_steps, h, c, sigp, master, slot, xs, ps, xf, pf, status)
 
 
 def underdamped_langevin(loss, x0, *, friction, beta, lr, n_steps, p0="gibbs", rng=None, save_every=None,
@@ -146,7 +147,7 @@ def underdamped_langevin(loss, x0, *, friction, beta, lr, n_steps, p0="gibbs", r
 
     Parameters
     ----------
-    loss : Loss with a Numba twin
+    loss : any deeprelax loss (built-in, compiled or vectorised user loss: :mod:`deeprelax._kernel_loss`)
     x0 : array, shape (d,) or (n_chains, d)
     friction : float > 0
         ``c``.
@@ -166,7 +167,7 @@ def underdamped_langevin(loss, x0, *, friction, beta, lr, n_steps, p0="gibbs", r
     -------
     UnderdampedTrajectory (``xs``, ``ps`` at the saved steps, ``ts = step h``, ``x``, ``p``)
     """
-    kind, params = _loss_codes(loss)
+    loss, kl = _loss(loss, x0)
     X0 = _x0(loss, x0, n_chains)
     nc, d = X0.shape
     c = check_positive("friction", friction)
@@ -194,16 +195,20 @@ def underdamped_langevin(loss, x0, *, friction, beta, lr, n_steps, p0="gibbs", r
     status = np.full(nc, -1, np.int64)
     sigp = math.sqrt((1.0 - math.exp(-2.0 * c * h)) / b)
     par = (nc > 64 and use_parallel(nc * n_steps)) if parallel is None else bool(parallel)
-    fn = _baoab_par if par else _baoab_ser
+    par = par and not kl.vectorised                  # Python losses: one grad call per half kick on all chains
+    KK = kl.kernels(globals())
+    fn = KK._baoab_par if par else KK._baoab_ser
     t0 = time.perf_counter()
-    fn(kind, params, X0, P0, n_steps, h, c, sigp, np.uint64(key), slot, xs, ps, xf, pf, status)
+    with kl.active():
+        fn(kl.kind, kl.params, X0, P0, n_steps, h, c, sigp, np.uint64(key), slot, xs, ps, xf, pf, status,
+           kl.block(nc, 64))
     wall = time.perf_counter() - t0
     if np.any(status >= 0):
         i = int(np.argmax(status >= 0))
         raise NonFiniteError(f"underdamped_langevin: chain {i} became non-finite at step {int(status[i])}; "
                              f"reduce `lr` (got {h}).")
     prm = {"friction": c, "beta": b, "sigma": underdamped_sigma(c, b), "lr": h, "n_steps": n_steps,
-           "n_chains": nc, "save_every": save_every, "parallel": par, "loss": repr(loss), "integrator": "BAOAB"}
+           "n_chains": nc, "save_every": save_every, "parallel": par, "loss": repr(loss), "loss_path": kl.path, "integrator": "BAOAB"}
     return UnderdampedTrajectory(xs=xs, steps=saved, ts=saved * h, x=xf, algorithm="underdamped_langevin",
                                  params=prm, seed=_seed(key), wall_time=wall, ps=ps, p=pf)
 

@@ -28,6 +28,11 @@ def test_underdamped_kernel_reproducible_and_errors():
     np.testing.assert_array_equal(a.xs, b.xs)
     np.testing.assert_array_equal(a.ps, b.ps)
     assert a.xs.shape == (6, 70, 1) and a.params["sigma"] == pytest.approx(2.0)
+    # a NumPy user loss with the same gradient (x, exact in both) runs the same kernel: bit-identical
+    u = losses.from_functions(lambda x: 0.5 * (x ** 2).sum(-1), lambda x: 1.0 * x, dim=1)
+    c = underdamped_langevin(u, np.ones((70, 1)), friction=2.0, beta=1.0, lr=0.05, n_steps=50, rng=3, save_every=10)
+    assert c.params["loss_path"] == "vectorised" and a.params["loss_path"] == "builtin"
+    np.testing.assert_array_equal(a.xs, c.xs)
     z = underdamped_langevin(q, np.ones((2, 1)), friction=1.0, beta=1.0, lr=0.1, n_steps=1, p0="zero", rng=0,
                              save_every=1)
     assert np.all(z.ps[0] == 0.0)
