@@ -22,7 +22,12 @@ Methods (:func:`local_entropy`, :func:`local_entropy_grad`, :func:`estimate`)
     and the Gibbs width ``1/sqrt(beta C)`` (``C`` a curvature bound of ``f``).  d <= 3.
 ``"pde"``
     :func:`solvers.hj.solve_hj` (finite differences, WENO5 + TVD-RK3 by default) on the same kind of
-    grid; ``u`` interpolated as above, ``grad u`` from 4th-order central differences of the grid ``u``.
+    grid, as given where the loss grows outward on every face of the box (characteristics leave it),
+    otherwise padded by ``solve_hj`` (the loss is passed as a callable) so that errors of the artificial
+    boundary, which travel inward along characteristics, do not reach the points; ``u`` interpolated as
+    above, ``grad u`` from 4th-order central differences of the grid ``u``.  Where the padding or the
+    time steps cannot work (large ``t`` with steeply growing losses, tiny ``beta``) it raises and names
+    ``method="exact"``.
 ``"sgld"``
     The Entropy-SGD estimator of ``<y>`` (paper-spec §2.6, §7.6), trustworthy by default on multimodal
     local measures (issue 16).  ``sampler="replica-exchange"`` (default, :mod:`deeprelax.replica_exchange`):
@@ -67,7 +72,7 @@ import numpy as np
 
 from solvers._jit import njit, pnjit, prange, use_parallel
 from solvers._domain import LOG_CUTOFF
-from solvers.errors import NonFiniteError, check_positive, check_real
+from solvers.errors import GridError, NonFiniteError, StabilityError, check_positive, check_real
 from solvers.grid import Grid
 from solvers.result import Result, register_result
 
@@ -280,6 +285,17 @@ def _auto_shape(loss, X, t, beta, cells, cap=None):
     return grid, vals
 
 
+def _grows_outward(vals: np.ndarray, depth: int = 5) -> bool:
+    """Whether f is non-decreasing outward over the ``depth`` outermost nodes of every face of the box."""
+    for k in range(vals.ndim):
+        v = np.moveaxis(vals, k, 0)
+        if v.shape[0] < 2 * depth:
+            return False
+        if np.any(np.diff(v[:depth], axis=0) > 0) or np.any(np.diff(v[-depth:], axis=0) < 0):
+            return False
+    return True
+
+
 def _interp(grid: Grid, values: np.ndarray, pts: np.ndarray) -> np.ndarray:
     """Cubic interpolation of grid values at points ``(P, d)`` -> ``(P,)``."""
     from scipy import interpolate as si
@@ -351,10 +367,23 @@ def _grid_method(loss, X, t, beta, method, cells=None, scheme="weno5", solver=No
         U, G = res.u, res.grad
         info = {"solver": "hopf_lax"}
     else:
-        res = solve_hj(vals, grid, t, beta=beta, scheme=scheme)
+        # The box covers the points' exact domain of dependence, but a PDE on it is exact only if its
+        # extrapolated boundary values do not travel inward.  Where f grows outward on every face the
+        # characteristics leave the box and it is used as given; elsewhere (an oscillating loss) the
+        # boundary error travels inward at speed |grad u| (rastrigin, t=0.3, beta=1e4: grad 42.7 instead
+        # of 1.65), so solve_hj gets the loss as a callable and pads the box by its own reach.
+        try:
+            res = solve_hj(vals if _grows_outward(vals) else loss.value, grid, t, beta=beta, scheme=scheme)
+        except (GridError, StabilityError) as e:
+            why = ("the padding its boundary needs exceeds 64x the grid" if isinstance(e, GridError) else
+                   "the explicit time steps would be below 1e-9 of t")
+            raise type(e)(f"method='pde' cannot solve this case (t={t:g}, beta={beta:g}, loss "
+                          f"{getattr(loss, 'name', type(loss).__name__)!r}): the loss grows too steeply over "
+                          f"the domain these t and beta reach, so {why}. Use method='exact' (Cole-Hopf "
+                          f"quadrature), which works for any t and beta.") from e
         U = res.u
         G = _central_grad(U, grid.spacing)
-        info = {"solver": "solve_hj", "scheme": res.scheme}
+        info = {"solver": "solve_hj", "scheme": res.scheme, "padded": bool(res.params.get("padded"))}
     u = _interp(grid, U, pts)
     g = np.stack([_interp(grid, G[..., k], pts) for k in range(d)], axis=-1)
     info.update({"grid_shape": list(grid.shape), "grid_bounds": [list(b) for b in zip(grid.lo, grid.hi)]})

@@ -16,6 +16,7 @@ import pytest
 import deeprelax as dr
 from deeprelax import cli, io
 from deeprelax.plot import FigureData
+import solvers
 from solvers import Grid, cole_hopf, hopf_lax
 from solvers import _files
 
@@ -290,6 +291,18 @@ def test_local_entropy_any_point_set(method, t, beta):
     # tightly clustered points: same answer as each alone
     g2 = dr.local_entropy_grad(dw, np.array([[0.5], [0.5 + 1e-9]]), t=t, beta=beta, method=method)
     assert abs(g2[0, 0] - ref) < tol * max(1.0, abs(ref))
+
+
+def test_local_entropy_pde_boundary_errors_do_not_reach_the_point():
+    # on an oscillating loss, characteristics enter the quadrature box: solve_hj on the box as given
+    # returned grad u = 27.5 against 0.4987 here (extrapolated boundary values travelling inward)
+    ras = dr.losses.get("rastrigin", dim=1)
+    t, beta = 1.0, 1e4
+    r = dr.local_entropy_grad(ras, np.array([[0.5]]), t, beta, method="pde", cells=401)
+    assert abs(r[0, 0] - _brute_grad(ras, 0.5, t, beta)) < 1e-4
+    # a case the pde method cannot do names the method that can
+    with pytest.raises(solvers.StabilityError, match=r"method='pde' cannot solve .* Use method='exact'"):
+        dr.local_entropy_grad(dr.losses.get("double-well"), np.array([[0.5]]), 3.0, 1e-3, method="pde")
 
 
 # --------------------------------------------------------------------------- defect 7: cole_hopf, beta -> inf
