@@ -8,6 +8,8 @@ checkpoints by :func:`solvers.checkpoint.write_checkpoint`) goes through
   (``.<name>.<host>.<pid>.<random>.tmp``), then renamed over the target with
   :func:`os.replace` (atomic on POSIX), so concurrent writers never share a
   temporary file and a reader sees either the old or the new complete file;
+* the new file gets the permissions of the file it replaces, or those of an ordinary
+  ``open(path, "w")`` (``0666 & ~umask``; a bare temporary file would be ``0600``);
 * the temporary file is removed on every failure path (exceptions, Ctrl-C);
   temporaries left by a killed writer (a dead PID on this host) and the legacy
   names ``<name>.tmp`` / ``.<name>.tmp-<pid>`` are removed before the next write;
@@ -40,6 +42,27 @@ def _pid_alive(pid: int) -> bool:
     except (PermissionError, OSError):
         return True
     return True
+
+
+def _umask() -> int:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # (not thread-safe; only where /proc does not tell)
+    os.umask(mask)
+    return mask
+
+
+def _new_file_mode(path: Path) -> int:
+    """The permissions of a replaced file, or those ``open(path, "w")`` would give (0666 & ~umask)."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
 
 
 def is_deeprelax_file(path) -> bool:
@@ -140,6 +163,10 @@ def atomic_path(path, *, argument: str = "path", overwrite: bool = False,
     path = check_writable(path, argument=argument, overwrite=overwrite, fix=fix)
     remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{_host()}.{os.getpid()}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, _new_file_mode(path))  # mkstemp makes 0600: keep the mode an ordinary write would give
+    except (OSError, AttributeError):  # (no fchmod on Windows)
+        pass
     os.close(fd)
     try:
         yield Path(tmp)

@@ -208,6 +208,19 @@ def test_stale_temporaries_removed_and_failures_clean_up(tmp_path, monkeypatch):
     assert np.array_equal(read_checkpoint(target)[2]["u"], np.zeros(3))
 
 
+def test_written_files_keep_ordinary_permissions(tmp_path):
+    # the atomic temporary is created 0600; the file it becomes has the mode an ordinary write gives,
+    # or keeps the mode of the file it replaces
+    target = tmp_path / "ck.h5"
+    mask = os.umask(0o022)
+    os.umask(mask)
+    write_checkpoint(target, config={}, scalars={}, arrays={"u": np.zeros(3)})
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+    target.chmod(0o640)
+    write_checkpoint(target, config={}, scalars={}, arrays={"u": np.ones(3)})
+    assert target.stat().st_mode & 0o777 == 0o640
+
+
 # --------------------------------------------------------------------------- defect 13: stiff split steps
 def test_stiff_viscous_split_is_accurate():
     # issue 13 repro: 3 split steps gave -6.6e-6 against the exact -2.5e-4 (97 % error)
