@@ -18,6 +18,7 @@ checkpoints by :func:`solvers.checkpoint.write_checkpoint`) goes through
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 import socket
@@ -28,6 +29,8 @@ from pathlib import Path
 __all__ = ["atomic_path", "check_writable", "is_deeprelax_file", "remove_stale_temporaries"]
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+#: Write failures of the disk rather than of the path: full disk, quota, file too large, I/O error.
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
 
 
 def _host() -> str:
@@ -171,9 +174,12 @@ def atomic_path(path, *, argument: str = "path", overwrite: bool = False,
     try:
         yield Path(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError) and e.errno in _DISK_ERRNOS:  # h5py names the temporary, in a long line
+            raise OSError(e.errno, f"`{argument}` {str(path)!r} could not be written: {os.strerror(e.errno)} "
+                                   f"(nothing was replaced; the partial temporary file is removed)") from e
         raise

@@ -123,7 +123,7 @@ def test_save_cleans_up_on_failure_and_removes_stale_temporaries(tmp_path, monke
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(io, "_write_result", boom)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OSError, match=r"`path` .*x\.h5.* could not be written: No space left on device \(nothing"):
         io.save(FigureData(data={"a": np.zeros(3)}), path)
     monkeypatch.undo()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.h5"]
