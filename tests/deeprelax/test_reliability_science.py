@@ -49,19 +49,30 @@ def test_load_needs_no_gpu_and_imports_only_the_defining_module(tmp_path):
             err = None
         except Exception as e:
             err = [type(e).__name__, str(e)]
+        before = set(sys.modules)
+        f1 = io.load(sys.argv[3])
+        new_f1 = sorted(set(sys.modules) - before)
         cuda = sorted(m for m in sys.modules if m.startswith(("solvers._cuda_", "deeprelax._cuda", "numba.cuda")))
         print(json.dumps({"cls": type(r).__name__, "a": r.data["a"].tolist(), "new": new, "cuda": cuda,
-                          "err": err}))
+                          "err": err, "f1": [type(f1).__name__, f1.u["a"].tolist()], "new_f1": new_f1}))
     """)
+    from deeprelax.fig1 import Fig1Result      # the demo's cached Fig. 1 data, the issue's other example
+
+    g = Grid.uniform([(-1, 1)], 5)
+    one = {"a": 1.0}
+    fig1 = tmp_path / "fig1.h5"
+    io.save(Fig1Result(x=g.axes[0], f=g.axes[0] ** 2, r0=np.ones(5), grid=g, taus={"a": 0.1},
+                       u={"a": np.arange(5.0)}, rho={"a": np.ones(5)}, masses=one, diffs=one, timings=one), fig1)
     env = _env()
     env.pop("NUMBA_ENABLE_CUDASIM", None)     # the suite turns the simulator on; a user's machine does not
-    out = subprocess.run([sys.executable, "-c", code, str(fd), str(unknown)], env=env, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code, str(fd), str(unknown), str(fig1)], env=env,
+                         capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     rep = json.loads(out.stdout.strip().splitlines()[-1])
     assert rep["cls"] == "FigureData" and rep["a"] == [0.0, 1.0, 2.0]
     assert rep["new"] in ([], ["deeprelax.plot"]) and rep["cuda"] == []
     assert rep["err"][0] == "ValueError" and "Unknown result class 'NoSuchResult'" in rep["err"][1]
+    assert rep["f1"] == ["Fig1Result", [0.0, 1.0, 2.0, 3.0, 4.0]] and rep["new_f1"] == ["deeprelax.fig1"]
 
 
 # --------------------------------------------------------------------------- defects 3, 5, 10: io.save
