@@ -18,6 +18,7 @@ def _run(tmp_path, groups, figures=False):
     return rep
 
 
+@pytest.mark.slow
 def test_exact_and_theory_rows(tmp_path):
     rep = _run(tmp_path, ("exact", "theory"))
     ids = {c.id for c in rep.checks}
@@ -28,6 +29,7 @@ def test_exact_and_theory_rows(tmp_path):
     assert st and all(len(c.seeds) == len(V.SEEDS["test"]) and len(c.pvalues) == len(c.seeds) for c in st)
 
 
+@pytest.mark.slow
 def test_sgld_rows_and_report_files(tmp_path):
     rep = _run(tmp_path, ("sgld",), figures=True)
     ids = [c.id for c in rep.checks]
@@ -48,6 +50,7 @@ def test_sgld_rows_and_report_files(tmp_path):
     assert (tmp_path / "sgld_zscores.png").exists()
 
 
+@pytest.mark.slow
 def test_dynamics_rows(tmp_path):
     rep = _run(tmp_path, ("dynamics",))
     assert [c.id for c in rep.checks] == ["homogenization", "elastic_replicas", "fp_vs_langevin", "wide_sharp"]

@@ -128,29 +128,44 @@ def test_chunking_for_u_and_io_roundtrip(tmp_path):
     np.testing.assert_array_equal(b.u_stderr, r.u_stderr)
 
 
-def test_user_losses_run_the_same_sampler():
-    """Issue 15 §3 with the default sampler: the 2-D double well as a vectorised NumPy loss, a compiled
-    (numba.njit) loss and a Loss subclass reaches the kernels through deeprelax._kernel_loss and agrees with
-    the exact grad u; NumPy and njit give the same numbers bit for bit (same arithmetic, counter-based
-    noise).  Over seeds 0-19 (numpy path, 10 components each): sd(z) 1.07, 90% within 1.96, max |z| 3.6."""
+def _user_case():
     import importlib
 
     ul = importlib.import_module("test_user_losses")
     x = np.array([[-1.3, 0.4], [-0.5, -0.3], [0.2, 0.1], [0.9, -0.6], [1.4, 0.2]])
-    t, beta = 0.3, 4.0
-    ex = dr.local_entropy_grad(ul.DW, x, t, beta, method="exact")
-    out = {}
-    for way, make in ul.WAYS.items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", RuntimeWarning)
-            r = dr.local_entropy_grad(make(), x, t, beta, method="sgld", rng=11)
-        assert r.params["loss_path"] == ul.PATH[way] and r.converged.all(), r.message
-        assert np.abs((r.grad - ex) / r.stderr).max() < 4.0
-        out[way] = r.grad
-    np.testing.assert_array_equal(out["numpy"], out["njit"])
+    return ul, x, 0.3, 4.0, dr.local_entropy_grad(ul.DW, x, 0.3, 4.0, method="exact")
+
+
+def _user_run(ul, way, x, t, beta, ex):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        r = dr.local_entropy_grad(ul.WAYS[way](), x, t, beta, method="sgld", rng=11)
+    assert r.params["loss_path"] == ul.PATH[way] and r.converged.all(), r.message
+    assert np.abs((r.grad - ex) / r.stderr).max() < 4.0
+    return r
+
+
+def test_user_losses_run_the_same_sampler():
+    """Issue 15 §3 with the default sampler: the 2-D double well as a vectorised NumPy loss and as a Loss
+    subclass reaches the kernels through deeprelax._kernel_loss (one grad and one value call per step) and
+    agrees with the exact grad u.  Over seeds 0-19 (numpy path, 10 components each): sd(z) 1.07, 90% within
+    1.96, max |z| 3.6."""
+    ul, x, t, beta, ex = _user_case()
+    for way in ("numpy", "subclass"):
+        _user_run(ul, way, x, t, beta, ex)
     # u too (bridge sampling through the vectorised value callback)
     ru = dr.local_entropy(ul.WAYS["numpy"](), x[:2], t, beta, method="sgld", rng=3)
     assert np.abs((ru.u - dr.local_entropy(ul.DW, x[:2], t, beta)) / ru.u_stderr).max() < 4.0
+
+
+@pytest.mark.slow
+def test_compiled_user_loss_is_inlined_and_bit_identical():
+    """A numba.njit user loss runs specialised copies of the sampler (compiled per process, ~5 s): the same
+    numbers bit for bit as the NumPy loss (same arithmetic, counter-based noise)."""
+    ul, x, t, beta, ex = _user_case()
+    a = _user_run(ul, "numpy", x, t, beta, ex)
+    b = _user_run(ul, "njit", x, t, beta, ex)
+    np.testing.assert_array_equal(a.grad, b.grad)
 
 
 def test_a_loss_without_value_is_refused():
