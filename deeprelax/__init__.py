@@ -23,6 +23,7 @@ from .dynamics import Trajectory  # noqa: E402
 from .local_entropy import LocalEntropyResult, esgd_free_energy, local_entropy_grad  # noqa: E402
 from .scope import noise_to_beta, scope_to_time, time_to_scope  # noqa: E402
 from .sweep import sweep  # noqa: E402
+from .convergence import ConvergenceResult, convergence_study  # noqa: E402
 from .validation import run_validation  # noqa: E402
 
 #: ``dr.local_entropy(loss, x, t, beta, method=...)`` (the function; the module is
@@ -33,4 +34,4 @@ __all__ = ["Grid", "hopf_lax", "cole_hopf", "solve_fokker_planck", "fokker_planc
            "FPResult", "solve_hj", "HJResult", "io", "losses", "prox", "ProxResult", "dynamics", "finite_sum", "models",
            "sgd_noise", "stats", "validation", "Trajectory", "local_entropy", "local_entropy_grad",
            "LocalEntropyResult", "scope_to_time", "time_to_scope", "noise_to_beta", "esgd_free_energy", "sweep",
-           "run_validation", "discrete", "__version__"]
+           "run_validation", "discrete", "convergence_study", "ConvergenceResult", "__version__"]

@@ -7,30 +7,8 @@ from typing import Sequence
 
 import numpy as np
 
-#: Okabe-Ito palette (colour-blind safe).
-OKABE_ITO = {
-    "black": "#000000", "orange": "#E69F00", "skyblue": "#56B4E9", "green": "#009E73",
-    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
-    "grey": "#999999",
-}
-CYCLE = [OKABE_ITO[k] for k in ("blue", "vermillion", "green", "orange", "purple", "skyblue", "yellow")]
-
-
-def _plt():
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "ps", "cairo", "template") \
-            and not _has_display():
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _has_display() -> bool:
-    import os
-
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+from solvers.views import CYCLE, OKABE_ITO  # noqa: F401  (one palette for every figure)
+from solvers.views import pyplot as _plt
 
 
 def label_for(result) -> str:

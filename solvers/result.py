@@ -61,6 +61,25 @@ class Result:
         """A copy with some fields replaced (results are frozen)."""
         return dataclasses.replace(self, **changes)
 
+    def plot(self, ax=None, **kw):
+        """The natural picture of this result on a matplotlib ``ax`` (new figure if None); returns ``ax``.
+
+        One implementation per result class in :mod:`solvers.views` (keywords documented there).
+        """
+        from .views import plot
+
+        return plot(self, ax=ax, **kw)
+
+    def to_xarray(self):
+        """An ``xarray.Dataset`` with coordinates (x, t, ...) and attributes (t, beta, scheme, ...).
+
+        Needs the optional extra ``pip install "deeprelax[xarray]"`` (:mod:`solvers.views`); then
+        ``.to_netcdf(path)`` and ``.to_dataframe()`` come for free.
+        """
+        from .views import to_xarray
+
+        return to_xarray(self)
+
 
 @register_result
 @dataclass(frozen=True, repr=False)
