@@ -64,8 +64,9 @@ from solvers.result import Result, register_result
 
 from . import _dyn_kernels as K
 from ._kernel_loss import KernelLoss, kernel_loss
+from .tuning import suggest_params
 
-__all__ = ["Trajectory", "sgd", "sgld", "entropy_sgd", "hj_prox", "elastic_sgd", "parle",
+__all__ = ["Trajectory", "sgd", "sgld", "entropy_sgd", "hj_prox", "elastic_sgd", "parle", "suggest_params",
            "ESGD_CODE", "PARLE_CODE", "RNG_NAME"]
 
 RNG_NAME = "splitmix64-counter/ziggurat256"
@@ -452,7 +453,7 @@ def _langevin(name, loss, x0, lr, n_steps, beta, scheme, rng, save_every, batch,
 _OUTER = {"dr": 0, "code": 1, "prox-grad": 2}
 
 
-def entropy_sgd(loss, x0, *, t, lr, inner_lr, L, n_steps, beta=None, scoping=0.0, ema=0.75, burn_in=0,
+def entropy_sgd(loss, x0, *, t, lr=None, inner_lr=None, L=None, n_steps=None, beta=None, scoping=0.0, ema=0.75, burn_in=0,
                 nesterov=False, momentum=0.9, noise="dr", epsilon=1e-4, outer="dr", rho=0.0, rng=None,
                 save_every=None, batch=None, replace=True, n_chains=None, parallel=None,
                 backend="cpu") -> Trajectory:
@@ -494,14 +495,15 @@ def entropy_sgd(loss, x0, *, t, lr, inner_lr, L, n_steps, beta=None, scoping=0.0
     x0 : array, shape (d,) or (n_chains, d)
     t : float > 0
         DR time ``t_0`` (``= 1/gamma_0``).
-    lr : float, callable or array (n_steps,)
+    lr : float, callable or array (n_steps,), default ``t/2``
         Outer ``eta`` per outer step.
-    inner_lr : float, callable or array (n_steps,)
+    inner_lr : float, callable or array (n_steps,), default ``0.1 / (max f'' + 1/t)``
         ``eta'`` per outer step.
-    L : int >= 1
-        Inner steps per outer step.
-    n_steps : int
+    L : int >= 1, default ``ceil(tau / inner_lr)``
+        Inner steps per outer step (``tau``: relaxation time of the local measure).
+    n_steps : int, default 40
         Outer steps.
+        The defaults are :func:`deeprelax.tuning.suggest_params` (``dr.dynamics.suggest_params``).
     beta : float in (0, inf], required for ``noise="dr"``; must be None for ``noise="code"``.
     scoping : float >= 0
         ``gamma_1``.
@@ -512,7 +514,23 @@ def entropy_sgd(loss, x0, *, t, lr, inner_lr, L, n_steps, beta=None, scoping=0.0
     Returns
     -------
     Trajectory with ``mus`` and ``schedule = {"t": t_k, "lr", "inner_lr", "sigma"}`` (shape (n_steps,)).
+
+    Tuning
+    ------
+    ``print(dr.dynamics.suggest_params(loss, t, beta))`` gives the defaults and why.  What fails when
+    they are ignored: an ``inner_lr`` above ``2 / (max f'' + 1/t)`` makes the inner loop unstable (it
+    may still "escape" a narrow well by blowing up); ``L * inner_lr`` far below the relaxation time of
+    ``rho(.|x)`` leaves ``mu ~ x`` and ``grad u ~ 0``, so nothing moves (``wide-sharp`` from its narrow
+    well, ``t = beta = 1``: ``lr=0.2``, 200 steps, ``inner_lr=1e-3``, ``L=20`` moves 0 of 256 chains; the
+    defaults move 97-99 %); ``lr`` above ``2t`` overshoots (``u'' <= 1/t``).  When the local measure is
+    multimodal at large ``beta``, the needed ``L`` grows like ``exp(beta Delta)`` (barrier ``Delta``):
+    compare ``local_entropy_grad(..., method="sgld")`` with ``method="exact"`` at a few points first.
+    The homogenization check of ``deeprelax validate`` shows Entropy-SGD following the flow of
+    ``u(., t)`` once ``L`` covers that relaxation.
     """
+    from .tuning import fill_defaults
+
+    lr, inner_lr, L, n_steps = fill_defaults(loss, x0, t, beta, noise, epsilon, lr, inner_lr, L, n_steps)
     return _esgd("entropy_sgd", loss, x0, t, lr, inner_lr, L, n_steps, beta, scoping, ema, burn_in, nesterov,
                  momentum, noise, epsilon, outer, rho, rng, save_every, batch, replace, n_chains, parallel, backend)
 

@@ -46,7 +46,7 @@ def _write(group: h5py.Group, name: str, value: Any) -> None:
         g.attrs["__kind__"] = "dict"
         for k, v in value.items():
             _write(g, str(k), v)
-    elif isinstance(value, (list, tuple)) and any(isinstance(v, np.ndarray) for v in value):
+    elif isinstance(value, (list, tuple)) and any(isinstance(v, np.ndarray) or _is_result(v) for v in value):
         g = group.create_group(name)
         g.attrs["__kind__"] = "list" if isinstance(value, list) else "tuple"
         g.attrs["n"] = len(value)
@@ -59,6 +59,10 @@ def _write(group: h5py.Group, name: str, value: Any) -> None:
     else:
         # scalars, strings, None, small lists: JSON keeps type and inf/nan
         group.attrs[name] = json.dumps(_jsonable(value))
+
+
+def _is_result(v: Any) -> bool:
+    return dataclasses.is_dataclass(v) and not isinstance(v, type)
 
 
 def _jsonable(v: Any) -> Any:

@@ -22,6 +22,7 @@ With a process-based or remote executor ``fn`` must be picklable (a module-level
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import time
@@ -29,9 +30,12 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-__all__ = ["sweep", "SweepResult", "expand_grid", "default_workers"]
+from solvers.result import Result, register_result
+
+__all__ = ["sweep", "SweepResult", "SweepResults", "expand_grid", "default_workers"]
 
 
+@register_result
 @dataclass
 class SweepResult:
     """One task of a sweep.
@@ -45,9 +49,11 @@ class SweepResult:
     error : str or None
         ``"ExceptionType: message"`` when the task raised (``raise_errors=False``).
     wall_time : float
-        Seconds from submission to completion as seen by the caller (includes queueing).
+        Seconds ``fn`` ran (measured where it ran: compute, not queueing or transfer).
     index : int
         Position in the input order.
+    extra : dict
+        ``"turnaround"``: seconds from submission to the result as seen by the caller (queueing included).
     """
 
     params: dict
@@ -60,6 +66,69 @@ class SweepResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+@register_result
+@dataclass(frozen=True, repr=False)
+class SweepResults(Result):
+    """The tasks of a sweep, in input order: a sequence of :class:`SweepResult` (index, iterate, ``len``).
+
+    ``to_dataframe()`` gives one row per task (the parameters, the value or its scalar fields, ``error``,
+    ``wall_time``); ``to_xarray()`` the same indexed by the parameters (a grid sweep becomes an
+    N-dimensional array); ``plot(x, y="value", hue=None)`` draws ``y`` against the parameter ``x``, one
+    line per ``hue`` value.  ``dr.io.save(results, path)`` writes every task (values that are results,
+    arrays, dicts or scalars).  pandas/xarray: the optional extra ``deeprelax[xarray]``.
+    """
+
+    tasks: list = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def __getitem__(self, i):
+        return self.tasks[i]
+
+    def __iter__(self):
+        return iter(self.tasks)
+
+    def to_dataframe(self):
+        """pandas DataFrame, one row per task (see the class docstring)."""
+        from solvers.views import require
+
+        pd = require("pandas", "SweepResults.to_dataframe()")
+        return pd.DataFrame(_rows(self.tasks)).set_index("index")
+
+    def to_xarray(self):
+        """xarray Dataset indexed by the swept parameters."""
+        from solvers.views import require
+
+        require("xarray", "SweepResults.to_xarray()")
+        df = self.to_dataframe()
+        keys = list(dict.fromkeys(k for r in self.tasks for k in r.params))
+        return df.reset_index().set_index(keys).to_xarray()
+
+
+def _rows(tasks) -> list:
+    """One dict per task: parameters, value (dicts of scalars expanded), error, wall time."""
+    import numbers
+
+    rows = []
+    for r in tasks:
+        row = {"index": r.index, **r.params}
+        v = r.value
+        if isinstance(v, dict) and all(isinstance(x, (numbers.Number, str)) for x in v.values()):
+            row.update({(k if k not in r.params else f"value.{k}"): x for k, x in v.items()})
+        elif dataclasses.is_dataclass(v) and not isinstance(v, type):
+            row["value"] = v
+            for k in ("t", "beta", "status", "wall_time"):
+                if isinstance(getattr(v, k, None), (numbers.Number, str)) and k not in r.params:
+                    row[f"value.{k}"] = getattr(v, k)
+        else:
+            row["value"] = v
+        row["error"] = r.error
+        row["wall_time"] = r.wall_time
+        rows.append(row)
+    return rows
 
 
 def expand_grid(grid_of_params) -> list:
@@ -97,7 +166,10 @@ def default_workers(n_tasks: int) -> int:
 
 
 def _call(fn, params):
-    return fn(**params)
+    """Run one task where the executor puts it; returns (value, seconds of compute)."""
+    t0 = time.perf_counter()
+    value = fn(**params)
+    return value, time.perf_counter() - t0
 
 
 def sweep(fn: Callable, grid_of_params, executor: Executor | str | None = None, *, raise_errors: bool = True,
@@ -122,14 +194,17 @@ def sweep(fn: Callable, grid_of_params, executor: Executor | str | None = None, 
 
     Returns
     -------
-    list of SweepResult, in the order of the expanded grid.
+    SweepResults
+        A sequence of :class:`SweepResult` in the order of the expanded grid (``res[i].value``,
+        ``res[i].wall_time`` = compute seconds of task i), with ``to_dataframe()``, ``to_xarray()``,
+        ``plot(x, y)`` and ``dr.io.save`` support.
     """
     if not callable(fn):
         raise TypeError(f"`fn` must be callable; got {type(fn).__name__}.")
     tasks = expand_grid(grid_of_params)
     results = [SweepResult(params=p, index=i) for i, p in enumerate(tasks)]
     if not tasks:
-        return results
+        return SweepResults(results)
     errors = {}
     if executor == "serial":
         for r in results:
@@ -140,6 +215,7 @@ def sweep(fn: Callable, grid_of_params, executor: Executor | str | None = None, 
                 errors[r.index] = e
                 r.error = f"{type(e).__name__}: {e}"
             r.wall_time = time.perf_counter() - t0
+            r.extra["turnaround"] = r.wall_time
     else:
         own = executor is None
         if executor is not None and not isinstance(executor, Executor) and not hasattr(executor, "submit"):
@@ -160,15 +236,15 @@ def sweep(fn: Callable, grid_of_params, executor: Executor | str | None = None, 
                     pass
             for r, f in zip(results, it):
                 try:
-                    r.value = f.result()
+                    r.value, r.wall_time = f.result()
                 except Exception as e:  # noqa: BLE001
                     errors[r.index] = e
                     r.error = f"{type(e).__name__}: {e}"
-                r.wall_time = time.perf_counter() - t0
+                r.extra["turnaround"] = time.perf_counter() - t0
         finally:
             if own:
                 ex.shutdown(wait=True)
     if errors and raise_errors:
         i = min(errors)
         raise errors[i]
-    return results
+    return SweepResults(results)

@@ -223,9 +223,44 @@ def _plot_convergence(r, ax, **kw):
     return ax
 
 
+def _plot_sweep(r, ax, x: str | None = None, y: str = "value", hue: str | None = None, **kw):
+    """``y`` (the value, or a scalar field of dict values) against the parameter ``x``; one line per ``hue``."""
+    ax = _ax(ax)
+    tasks = [t for t in r.tasks if t.ok]
+    if not tasks:
+        raise ValueError("no successful task to plot.")
+    keys = list(tasks[0].params)
+    x = x or keys[0]
+
+    def get(t, k):
+        if k in t.params:
+            return t.params[k]
+        v = t.value
+        return v if k == "value" else (v[k] if isinstance(v, dict) else getattr(v, k))
+
+    groups: dict = {}
+    for t in tasks:
+        groups.setdefault(t.params.get(hue) if hue else None, []).append((get(t, x), float(get(t, y))))
+    for i, (h, pts) in enumerate(groups.items()):
+        pts.sort()
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color=CYCLE[i % len(CYCLE)],
+                label=None if hue is None else f"{hue}={h}")
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    if kw.get("logx"):
+        ax.set_xscale("log")
+    if kw.get("logy"):
+        ax.set_yscale("log")
+    if hue is not None:
+        ax.legend(fontsize=8)
+    ax.set_title(kw.get("title") or f"sweep: {y} against {x} ({len(tasks)} tasks)", fontsize=9)
+    ax.grid(alpha=0.3)
+    return ax
+
+
 _PLOTS = {"HJResult": _plot_hj, "HopfLaxResult": _plot_exact, "ColeHopfResult": _plot_exact,
           "FPResult": _plot_fp, "Trajectory": _plot_trajectory, "LocalEntropyResult": _plot_local_entropy,
-          "ConvergenceResult": _plot_convergence}
+          "ConvergenceResult": _plot_convergence, "SweepResults": _plot_sweep}
 
 
 # ----------------------------------------------------------------------------- xarray

@@ -1,6 +1,7 @@
 """Tests of deeprelax.sweep on thread, process and (optional) dask executors."""
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
+import numpy as np
 import pytest
 
 from deeprelax.sweep import expand_grid, sweep
@@ -58,3 +59,37 @@ def test_sweep_dask_local_cluster():
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         res = sweep(power, [{"a": 2.0, "b": 3.0}, {"a": 3.0, "b": 2.0}], executor=client.get_executor())
     assert [r.value for r in res] == [8.0, 9.0]
+
+
+def slow_square(a, b=0):
+    import time
+    time.sleep(0.05 * a)
+    return {"square": a * a, "a_half": a / 2}
+
+
+def test_sweep_results_table_io_and_compute_time(tmp_path):
+    """wall_time is the task's compute (one worker: the later tasks queue, their turnaround grows)."""
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("xarray")
+    import deeprelax as dr
+    with ThreadPoolExecutor(1) as ex:
+        res = sweep(slow_square, {"a": [1, 2, 3], "b": [0]}, executor=ex)
+    for r in res:
+        assert 0.05 * r.params["a"] <= r.wall_time < 0.05 * r.params["a"] + 0.5
+    assert res[2].extra["turnaround"] >= 0.05 * 6 - 1e-3 > res[2].wall_time
+    df = res.to_dataframe()
+    assert isinstance(df, pd.DataFrame) and list(df["square"]) == [1, 4, 9] and list(df["a"]) == [1, 2, 3]
+    ds = res.to_xarray()
+    assert ds["square"].dims == ("a", "b") and ds["square"].sel(a=3, b=0) == 9
+    back = dr.io.load(dr.io.save(res, tmp_path / "sweep.h5"))
+    assert len(back) == 3 and back[1].value == {"square": 4, "a_half": 1.0} and back[1].params == {"a": 2, "b": 0}
+    ax = res.plot(x="a", y="square")
+    assert len(ax.get_lines()) == 1
+
+
+def test_sweep_results_of_solver_results_save(tmp_path):
+    import deeprelax as dr
+    f = dr.losses.get("double-well")
+    res = sweep(lambda t: dr.hopf_lax(f, f.grid(41), t), {"t": [0.1, 0.2]}, executor="serial")
+    back = dr.io.load(dr.io.save(res, tmp_path / "s.h5"))
+    np.testing.assert_array_equal(back[1].value.u, res[1].value.u)

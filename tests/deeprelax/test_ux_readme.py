@@ -30,3 +30,9 @@ def test_readme_convergence_plot_export_examples_run(tmp_path, monkeypatch):
     assert (tmp_path / "orders.h5").exists()
     assert np.all(ns["visc"].orders > [0.7, 1.5]), ns["visc"]
     assert ns["ds"]["rhos"].dims == ("time", "x")
+    df = ns["res"].to_dataframe()
+    assert list(df.columns[:4]) == ["t", "beta", "argmin", "min"] and len(df) == 6
+    assert df.loc[(df.t == 0.01) & (df.beta == 10.0)].argmin.iloc[0] == pytest.approx(1.5, abs=0.02)  # narrow well
+    assert df.loc[(df.t == 1.0) & (df.beta == 1.0)].argmin.iloc[0] < 0                # wide well at t = 1
+    assert (tmp_path / "sweep.h5").exists()
+    assert np.mean(ns["esgd"].x[:, 0] < 0.5) >= 0.9
