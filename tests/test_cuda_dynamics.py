@@ -71,8 +71,8 @@ def test_device_rng_is_the_cpu_rng():
 
 @pytest.mark.parametrize("loss", [
     get("quadratic", A=[[2.0, 0.3], [0.3, 0.5]]), get("abs", dim=2), DW2, get("wide-sharp"),
-    SoftminQuadratics(a=(1.0, 4.0), m=((-1.0,), (1.0,)), c=(0.0, 0.1), beta=np.inf),
-    SoftminQuadratics(a=(1.0, 4.0), m=((-1.0,), (1.0,)), c=(0.0, 0.1), beta=3.0),
+    SoftminQuadratics(a=(1.0, 4.0), m=((-1.0,), (1.0,)), c=(0.0, 0.1), softness=np.inf),
+    SoftminQuadratics(a=(1.0, 4.0), m=((-1.0,), (1.0,)), c=(0.0, 0.1), softness=3.0),
     get("dr-fig1"), get("rastrigin", dim=2), get("cosine", dim=2), get("gaussian-mixture"),
 ], ids=lambda l: type(l).__name__)
 def test_device_loss_twins_match_nbloss(loss, rng):

@@ -24,7 +24,7 @@ VARIANTS = [(n, {}) for n in sorted(REQUIRED)] + [
     ("abs", {"dim": 3}),
     ("double-well", {"dim": 3}),
     ("softmin-quadratics", {"a": [1.0, 4.0, 2.0], "m": [[-1, 0], [1.5, 0.5], [0, 2]], "c": [0, -0.2, 0.1],
-                            "beta": 3.0}),
+                            "softness": 3.0}),
     ("softmin-quadratics", {"a": [1.0, 4.0], "m": [[-1, 0], [1.5, 0.5]], "c": [0, -0.2]}),
     ("wide-sharp", {"dim": 2}),
     ("rastrigin", {"dim": 3, "A": 2.0, "scale": 5.0}),
@@ -44,7 +44,7 @@ def smooth_points(loss, X):
     """Drop points too close to a kink of the loss (abs at 0, hard-min switching set)."""
     if loss.name == "abs":
         return X[np.all(np.abs(X) > 1e-3, -1)]
-    if loss.name in ("softmin-quadratics", "wide-sharp") and np.isinf(loss.params["beta"]):
+    if loss.name in ("softmin-quadratics", "wide-sharp") and np.isinf(loss.params["softness"]):
         q, _ = R._softmin_q(X, loss.a, loss.m, loss.c)
         qs = np.sort(q, -1)
         return X[qs[:, 1] - qs[:, 0] > 1e-3]
@@ -175,7 +175,7 @@ def test_exact_solutions_consistency(rng):
     np.testing.assert_allclose(a.exact_u(X, 0.3), R.huber_u(X, 0.3))
     np.testing.assert_allclose(a.exact_u(X, 0.3, 5.0), R.abs_viscous_u(X, 0.3, 5.0))
     # soft-min: closed forms only for matching beta / hard min
-    s = losses.get("softmin-quadratics", a=[1.0, 4.0], m=[[-1.0], [1.0]], c=[0.0, 0.1], beta=2.0)
+    s = losses.get("softmin-quadratics", a=[1.0, 4.0], m=[[-1.0], [1.0]], c=[0.0, 0.1], softness=2.0)
     x = rng.normal(size=(10, 1))
     np.testing.assert_allclose(s.exact_u(x, 0.0, 2.0), s.value(x), atol=1e-14)
     np.testing.assert_allclose(s.exact_grad(x, 0.3, 2.0), (x - s.exact_mean(x, 0.3, 2.0)) / 0.3, atol=1e-12)
@@ -282,7 +282,7 @@ def test_wide_sharp_local_entropy_prefers_wide_well(dim):
     xs = np.zeros((1201, dim))
     xs[:, 0] = np.linspace(-3, 3, 1201)
     for beta in range(1, 11):
-        L = losses.get("wide-sharp", dim=dim, beta=float(beta))
+        L = losses.get("wide-sharp", dim=dim, softness=float(beta))
         u = L.exact_u(xs, 1.0, float(beta))
         assert xs[np.argmin(u), 0] < 0, beta
         # the wide-valley bonus predicts the gap between the two well minima
@@ -297,7 +297,7 @@ def test_wide_sharp_local_entropy_prefers_wide_well(dim):
             assert abs(gap - pred) < 1e-3
     # the test can fail: at t = 0 (f itself) and at large beta the sharp well wins
     assert xs[np.argmin(base.value(xs)), 0] > 1
-    L = losses.get("wide-sharp", dim=dim, beta=100.0)
+    L = losses.get("wide-sharp", dim=dim, softness=100.0)
     assert xs[np.argmin(L.exact_u(xs, 1.0, 100.0)), 0] > 1
 
 
@@ -341,7 +341,7 @@ def _oracle(L, X):
         g[:, 0] = x[:, 0] ** 3 - x[:, 0]
         return 0.25 * (x[:, 0] ** 2 - 1) ** 2 + 0.5 * (x[:, 1:] ** 2).sum(-1), g
     if n in ("softmin-quadratics", "wide-sharp"):
-        return R.softmin_value(x, L.a, L.m, L.c, L.beta), R.softmin_grad(x, L.a, L.m, L.c, L.beta)
+        return R.softmin_value(x, L.a, L.m, L.c, L.softness), R.softmin_grad(x, L.a, L.m, L.c, L.softness)
     if n == "dr-fig1":
         x0 = x[:, 0]
         return (x0 ** 2 + 1.5 * np.sin(2 * np.pi * x0) + _f2_oracle(L, x0, 0),
@@ -403,3 +403,18 @@ def test_gaussmix_quadrature_anchor():
         v = integrate.quad(lambda y: math.exp(-L.value([y])) * norm.pdf(x - y, 0, math.sqrt(0.05)), -8, 8,
                            points=[-1.0, 1.5], limit=400, epsrel=1e-13, epsabs=0)[0]
         assert abs(L.exact_u([x], 0.05, 1.0) + math.log(v)) < 1e-10
+
+
+def test_softness_renamed_from_beta():
+    """The soft-min's softness was called `beta` (easy to confuse with the inverse temperature): old name warns."""
+    with pytest.warns(FutureWarning, match="softness"):
+        old = losses.get("wide-sharp", beta=3.0)
+    new = losses.get("wide-sharp", softness=3.0)
+    assert old.softness == new.softness == 3.0 and new.params["softness"] == 3.0
+    with pytest.warns(FutureWarning, match="softness"):
+        assert new.beta == 3.0
+    x = np.linspace(-2, 2, 9)[:, None]
+    np.testing.assert_array_equal(old.value(x), new.value(x))
+    with pytest.raises(TypeError, match="softness only"):
+        losses.get("softmin-quadratics", softness=2.0, beta=3.0)
+    assert losses.get("wide-sharp").softness == 10.0

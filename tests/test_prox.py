@@ -97,7 +97,7 @@ def test_double_well_small_t_vs_brute_force(method, t):
 
 
 @pytest.mark.parametrize("name,params,t", [
-    ("softmin-quadratics", {"a": [1.0, 4.0], "m": [[-1.0, 0.0], [1.5, 0.5]], "c": [0.0, -0.2], "beta": 3.0}, 0.2),
+    ("softmin-quadratics", {"a": [1.0, 4.0], "m": [[-1.0, 0.0], [1.5, 0.5]], "c": [0.0, -0.2], "softness": 3.0}, 0.2),
     ("gaussian-mixture", {}, 0.001),
     ("rastrigin", {"dim": 2}, 0.002),
     ("dr-fig1", {}, 5e-4),
@@ -155,7 +155,7 @@ def test_non_convergence_warns():
 
 
 def test_fixed_point_unknown_lipschitz_divergence_warns():
-    L = losses.get("softmin-quadratics", a=[1.0, 4.0], m=[[-1.0], [1.0]], c=[0.0, 0.0], beta=2.0)
+    L = losses.get("softmin-quadratics", a=[1.0, 4.0], m=[[-1.0], [1.0]], c=[0.0, 0.0], softness=2.0)
     assert L.lipschitz_grad is None
     with pytest.warns(RuntimeWarning, match="diverged"):
         r = prox(L, [[0.9], [1.1], [-1.3]], 2.0, method="fixed-point")   # t * a = 8: the iteration blows up

@@ -8,6 +8,7 @@ Hessian and its exact relaxations (closed forms from :mod:`solvers.reference`).
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from scipy.interpolate import CubicSpline
@@ -168,23 +169,39 @@ class DoubleWell(Loss):
 
 
 # ----------------------------------------------------------------------------- soft-min of quadratics
+_SOFTNESS_MSG = ("{cls}: the loss parameter `beta` is now `softness` (it sets how soft the minimum of the wells "
+                 "is; `beta` is the inverse temperature of the PDEs and dynamics).")
+
+
+def _softness(softness, beta, default, cls):
+    """The softness, taking the deprecated keyword ``beta`` (FutureWarning) when given."""
+    if beta is None:
+        return softness
+    if softness != default and softness != beta:
+        raise TypeError(f"{cls}: got both softness={softness} and the deprecated beta={beta}; pass softness only.")
+    warnings.warn(_SOFTNESS_MSG.format(cls=cls), FutureWarning, stacklevel=4)
+    return beta
+
+
 @register("softmin-quadratics")
 class SoftminQuadratics(Loss):
     r"""Soft minimum of quadratic wells (paper-spec §4.4a).
 
-    .. math:: f(x) = -\frac1\beta\log\sum_i e^{-\beta[\frac{a_i}2|x-m_i|^2+c_i]}
+    .. math:: f(x) = -\frac1s\log\sum_i e^{-s[\frac{a_i}2|x-m_i|^2+c_i]}
 
     Parameters
     ----------
     a : (k,) positive curvatures
     m : (k, d) or (k,) centres (a 1-D ``m`` means ``d = 1``)
     c : (k,) offsets
-    beta : float in (0, inf]
-        Softness; ``inf`` is the hard minimum ``min_i q_i``.
+    softness : float in (0, inf]
+        ``s`` above; ``inf`` is the hard minimum ``min_i q_i``.  (Called ``beta`` before; ``beta=`` still
+        works with a FutureWarning.  It is not the inverse temperature ``beta`` of the PDEs and dynamics,
+        though the closed form below needs the two to be equal.)
 
-    Exact: the viscous ``u`` when the PDE ``beta`` equals the loss ``beta``
+    Exact: the viscous ``u`` when the PDE's ``beta`` equals the softness
     (:func:`solvers.reference.softmin_viscous_u`); the Hopf-Lax ``u`` and prox
-    when the loss ``beta`` is ``inf``.  ``lipschitz_grad`` is ``max a`` for a
+    when the softness is ``inf``.  ``lipschitz_grad`` is ``max a`` for a
     single well, ``inf`` for a hard min with several wells (``grad f`` jumps) and
     ``None`` (unknown) for a soft min.
     """
@@ -193,44 +210,50 @@ class SoftminQuadratics(Loss):
 
     has_hess = True
 
-    def __init__(self, a=(1.0, 1.0), m=((-1.0,), (1.0,)), c=(0.0, 0.0), beta=np.inf):
+    def __init__(self, a=(1.0, 1.0), m=((-1.0,), (1.0,)), c=(0.0, 0.0), softness=np.inf, *, beta=None):
         a, m, c = _well_params(a, m, c, "soft-min", ("a", "m", "c"))
         self.a, self.m, self.c = a, m, c
-        self.beta = _check_beta(beta)
+        self.softness = _check_beta(_softness(softness, beta, np.inf, type(self).__name__), "softness")
         k, d = m.shape
         if k == 1:
             lip = float(a[0])
         else:
-            lip = np.inf if np.isinf(self.beta) else None
+            lip = np.inf if np.isinf(self.softness) else None
         lo = (m - 3.0 / np.sqrt(a.min())).min(0)
         hi = (m + 3.0 / np.sqrt(a.min())).max(0)
         bounds = list(zip(np.floor(lo), np.ceil(hi)))
-        nb = np.concatenate([[d, k, self.beta], a, m.ravel(), c])
-        super().__init__(d, bounds, {"a": a, "m": m, "c": c, "beta": self.beta}, lip, nb)
+        nb = np.concatenate([[d, k, self.softness], a, m.ravel(), c])
+        super().__init__(d, bounds, {"a": a, "m": m, "c": c, "softness": self.softness}, lip, nb)
+
+    @property
+    def beta(self) -> float:
+        """Deprecated name of :attr:`softness` (FutureWarning)."""
+        warnings.warn(_SOFTNESS_MSG.format(cls=type(self).__name__), FutureWarning, stacklevel=2)
+        return self.softness
 
     def _hess(self, x):
         diff = x[..., None, :] - self.m
         q = 0.5 * self.a * np.einsum("...kd,...kd->...k", diff, diff) + self.c
         eye = np.eye(self.dim)
-        if np.isinf(self.beta):
+        if np.isinf(self.softness):
             i = np.argmin(q, axis=-1)
             return self.a[i][..., None, None] * eye
-        w = _softmax(-self.beta * q)
+        w = _softmax(-self.softness * q)
         gi = self.a[:, None] * diff                     # (..., k, d)
         g = np.einsum("...k,...kd->...d", w, gi)
         second = np.einsum("...k,...kd,...ke->...de", w, gi, gi) - g[..., :, None] * g[..., None, :]
-        return (w * self.a).sum(-1)[..., None, None] * eye - self.beta * second
+        return (w * self.a).sum(-1)[..., None, None] * eye - self.softness * second
 
     def _closed(self, beta, what):
-        if np.isinf(self.beta):
+        if np.isinf(self.softness):
             if np.isinf(beta):
                 return "hl"
             raise NotImplementedError(
                 f"hard-min softmin-quadratics has no closed-form viscous {what} (beta = {beta}); only beta = inf.")
-        if beta != self.beta:
+        if beta != self.softness:
             raise NotImplementedError(
-                f"softmin-quadratics with softness beta = {self.beta} has a closed-form {what} only for the PDE "
-                f"beta = {self.beta}; got beta = {beta}.")
+                f"softmin-quadratics with softness {self.softness} has a closed-form {what} only for the PDE "
+                f"beta = {self.softness}; got beta = {beta}.")
         return "visc"
 
     def exact_u(self, x, t, beta=np.inf):
@@ -246,13 +269,13 @@ class SoftminQuadratics(Loss):
         return ref.softmin_viscous_grad(x, t, beta, self.a, self.m, self.c)
 
     def exact_mean(self, x, t, beta):
-        """Gibbs mean ``<y>`` of the viscous problem (only for ``beta == self.beta``); shape (..., d)."""
+        """Gibbs mean ``<y>`` of the viscous problem (only for ``beta == self.softness``); shape (..., d)."""
         x, t, beta = self._x(x), self._t(t), _check_beta(beta)
         self._closed(beta, "Gibbs mean")
         return ref.softmin_viscous_mean(x, t, beta, self.a, self.m, self.c)
 
     def exact_prox(self, x, t):
-        if not np.isinf(self.beta):
+        if not np.isinf(self.softness):
             raise NotImplementedError("softmin-quadratics has a closed-form prox only for the hard min (beta = inf).")
         return ref.softmin_hopf_lax_prox(self._x(x), self._t(t), self.a, self.m, self.c)
 
@@ -270,7 +293,7 @@ class WideSharp(SoftminQuadratics):
     sharp   100        +1.5       -0.1
     ======  =========  =========  ======
 
-    softness ``beta = 10``.
+    ``softness = 10`` (the parameter was called ``beta``; ``beta=`` still works with a FutureWarning).
 
     Claims (tested in ``tests/test_losses.py`` with the closed forms):
 
@@ -286,12 +309,12 @@ class WideSharp(SoftminQuadratics):
       offset ``c_s = -0.1`` (not -0.5) is what keeps the claim true up to ``beta = 10``.
     """
 
-    def __init__(self, dim=1, a=(1.0, 100.0), c=(0.0, -0.1), beta=10.0):
+    def __init__(self, dim=1, a=(1.0, 100.0), c=(0.0, -0.1), softness=10.0, *, beta=None):
         d = _check_dim(dim, 1, 2)
         m = np.zeros((2, d))
         m[0, 0], m[1, 0] = -1.0, 1.5
-        super().__init__(a=a, m=m, c=c, beta=beta)
-        self.params = {"dim": d, "a": self.a, "m": self.m, "c": self.c, "beta": self.beta}
+        super().__init__(a=a, m=m, c=c, softness=_softness(softness, beta, 10.0, "WideSharp"))
+        self.params = {"dim": d, "a": self.a, "m": self.m, "c": self.c, "softness": self.softness}
         self.bounds = [(-3.0, 3.0)] * d
 
 
