@@ -49,39 +49,61 @@ def plot_smoothing_1d(x: np.ndarray, f: np.ndarray, results: Sequence, *, ax=Non
     return ax
 
 
+def shared_levels(arrays, levels: int = 30, clip: float = 0.85) -> np.ndarray:
+    """Contour levels shared by panels that show the same quantity.
+
+    From the smallest value of all ``arrays`` to their ``clip`` quantile (values above it share the top
+    colour, ``extend="max"``), so the low regions, where the minima are, get the colour resolution.
+    """
+    allv = np.concatenate([np.ravel(np.asarray(a, dtype=float)) for a in arrays])
+    allv = allv[np.isfinite(allv)]
+    lo, hi = float(allv.min()), float(np.quantile(allv, clip))
+    if not hi > lo:
+        hi = lo + 1.0
+    return np.linspace(lo, hi, levels + 1)
+
+
+#: Marker of a minimiser: an open ring, so the (possibly narrow) well stays visible inside it.
+MIN_MARKER = dict(marker="o", ms=13, mfc="none", mec="white", mew=1.6, ls="none")
+
+
 def plot_smoothing_2d(grid, f: np.ndarray, results: Sequence, *, titles: Sequence[str] | None = None,
-                      path: str | Path | None = None, levels: int = 30):
-    """Contour panels of f and each 2-D u; the minimiser of each panel is marked."""
+                      path: str | Path | None = None, levels: int = 30, clip: float = 0.85):
+    """Contour panels of f and each 2-D u on ONE colour scale (:func:`shared_levels`); minimisers ringed."""
     plt = _plt()
     n = 1 + len(results)
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.6), constrained_layout=True, squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(3.3 * n + 0.8, 3.5), constrained_layout=True, squeeze=False)
     X, Y = np.meshgrid(*grid.axes, indexing="ij")
-    panels = [("f (loss)", f)] + [((titles[i] if titles else label_for(r)), np.asarray(r.u))
-                                  for i, r in enumerate(results)]
+    panels = [("f (loss)", np.asarray(f))] + [((titles[i] if titles else label_for(r)), np.asarray(r.u))
+                                             for i, r in enumerate(results)]
+    lv = shared_levels([z for _, z in panels], levels, clip)
     for ax, (ttl, z) in zip(axes[0], panels):
-        cs = ax.contourf(X, Y, z, levels=levels, cmap="viridis")
+        cs = ax.contourf(X, Y, z, levels=lv, cmap="viridis", extend="max")
         k = np.unravel_index(np.argmin(z), z.shape)
-        ax.plot(X[k], Y[k], marker="*", color=OKABE_ITO["orange"], ms=12, mec="k")
+        ax.plot(X[k], Y[k], **MIN_MARKER)
         ax.set_title(ttl, fontsize=8)
         ax.set_xlabel("x1")
         ax.set_ylabel("x2")
         ax.set_aspect("equal")
-        fig.colorbar(cs, ax=ax, shrink=0.8)
+    fig.colorbar(cs, ax=list(axes[0]), shrink=0.85, format="%.2g", label="value (one scale for all panels)")
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig
 
 
 def plot_density_evolution(result, *, gibbs_density=None, title=None, path=None, n_panels: int = 4):
-    """Density snapshots of a Fokker-Planck result over time.
+    """Density snapshots of a Fokker-Planck result over time, the Gibbs density and KL(rho_t || steady).
 
-    1-D: one curve per saved time (viridis, early = dark) plus the Gibbs density
-    (dashed) and a KL(rho_t || steady) panel.  2-D: ``n_panels`` image panels.
+    1-D: one curve per saved time (viridis, early = dark) plus the Gibbs density (dashed) and a KL panel.
+    2-D (3-D: the middle x3-slice): ``n_panels`` snapshots and the Gibbs density on one linear colour
+    scale (set by the later snapshots and the Gibbs density: a sharper initial peak saturates), and the
+    KL panel.
     """
     plt = _plt()
     grid = result.grid
     ts = np.asarray(result.ts)
     rhos = np.asarray(result.rhos)
+    kl = np.asarray(result.kl)
     if grid.dim == 1:
         fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True,
                                       gridspec_kw={"width_ratios": [2.2, 1]})
@@ -95,26 +117,34 @@ def plot_density_evolution(result, *, gibbs_density=None, title=None, path=None,
         ax.set_ylabel("density rho(x, t)")
         ax.legend(fontsize=7, ncol=2)
         ax.grid(alpha=0.3)
-        kl = np.asarray(result.kl)
-        ax2.semilogy(ts, np.maximum(kl, 1e-300), "o-", color=OKABE_ITO["blue"])
-        ax2.set_xlabel("t")
-        ax2.set_ylabel("KL(rho_t || steady state)")
-        ax2.grid(alpha=0.3)
-        fig.suptitle(title or "Fokker-Planck density evolution", fontsize=9)
     else:
         idx = np.unique(np.linspace(0, len(ts) - 1, n_panels).round().astype(int))
-        fig, axes = plt.subplots(1, len(idx), figsize=(3.4 * len(idx), 3.3), constrained_layout=True,
-                                 squeeze=False)
-        X, Y = np.meshgrid(grid.axes[0], grid.axes[1], indexing="ij")
         sl = (slice(None), slice(None)) + ((grid.shape[2] // 2,) if grid.dim == 3 else ())
-        for ax, i in zip(axes[0], idx):
-            cs = ax.contourf(X, Y, rhos[i][sl], levels=30, cmap="viridis")
-            ax.set_title(f"t={ts[i]:.3g}", fontsize=9)
+        panels = [(f"t={ts[i]:.3g}", rhos[i][sl]) for i in idx]
+        if gibbs_density is not None:
+            panels.append(("Gibbs exp(-beta f)/Z", np.asarray(gibbs_density)[sl]))
+        npan = len(panels) + 1
+        fig, axes = plt.subplots(1, npan, figsize=(2.7 * npan + 0.6, 3.0), constrained_layout=True,
+                                 squeeze=False, gridspec_kw={"width_ratios": [1] * (npan - 1) + [1.2]})
+        X, Y = np.meshgrid(grid.axes[0], grid.axes[1], indexing="ij")
+        # one linear scale set by the later snapshots and the Gibbs density; a sharper initial peak saturates
+        later = panels[1:] if len(panels) > 2 else panels
+        vmax = max(float(np.max(z)) for _, z in later)
+        lv = np.linspace(0.0, vmax, 31)
+        for ax, (ttl, z) in zip(axes[0], panels):
+            cs = ax.contourf(X, Y, np.clip(z, 0.0, None), levels=lv, cmap="viridis", extend="max")
+            ax.set_title(ttl, fontsize=9)
             ax.set_xlabel("x1")
             ax.set_ylabel("x2")
             ax.set_aspect("equal")
-            fig.colorbar(cs, ax=ax, shrink=0.8)
-        fig.suptitle(title or "Fokker-Planck density evolution", fontsize=9)
+        fig.colorbar(cs, ax=list(axes[0][:-1]), shrink=0.85, format="%.2g",
+                     label="rho (one scale for all panels)")
+        ax2 = axes[0][-1]
+    ax2.semilogy(ts, np.maximum(kl, 1e-300), "o-", color=OKABE_ITO["blue"])
+    ax2.set_xlabel("t")
+    ax2.set_ylabel("KL(rho_t || steady state)")
+    ax2.grid(alpha=0.3)
+    fig.suptitle(title or "Fokker-Planck density evolution", fontsize=9)
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig
@@ -133,7 +163,8 @@ def plot_fig1(result, *, path: str | Path | None = None, method: str = "exact"):
     f in black, r0 as a light-grey fill on f, the SGD terminal density /4 in dark
     grey, viscous u(x, 0.2) (beta = 1) in vermillion with its terminal density,
     non-viscous u(x, 0.1) in blue with its terminal density /3.  Densities are
-    drawn as fills on the baseline ``min f - 1``.  Panel (b): |u_FD - u_exact| at
+    drawn as fills on the baseline ``min f - 1``; each flow and its density share
+    one legend entry (four in all), the scale factors are in the title.  Panel (b): |u_FD - u_exact| at
     the final HJ time for every FD scheme; panel (c): the terminal densities of
     every HJ method on top of each other.
     """
@@ -147,25 +178,28 @@ def plot_fig1(result, *, path: str | Path | None = None, method: str = "exact"):
     peaks = [np.max(result.rho["sgd"]) / 4, np.max(result.rho[f"{method}_viscous"]),
              np.max(result.rho[f"{method}_nonviscous"]) / 3]
     k = min(1.0, 6.0 / max(peaks))       # common display factor so the tallest density spans 6 units
-    ax.fill_between(x, f, f + np.asarray(result.r0), color=c["r0"], lw=0, label="r0 (initial density, on f)")
-    ax.plot(x, f, color=c["f"], lw=1.3, label="f (loss)")
-    ax.fill_between(x, base, base + k * np.asarray(result.rho["sgd"]) / 4, color=c["sgd"], alpha=0.8, lw=0,
-                    label=f"SGD terminal density / 4 (u = f, nu = 0.2) x {k:.2g}")
-    T = {k: float(v[-1]) for k, v in result.taus.items()}
-    for flow, scale, lab in (("viscous", 1.0, f"viscous u(x, t={T['viscous']:g}), beta=1"),
-                             ("nonviscous", 1 / 3, f"non-viscous u(x, t={T['nonviscous']:g})")):
+    T = {key: float(v[-1]) for key, v in result.taus.items()}
+    r0 = ax.fill_between(x, f, f + np.asarray(result.r0), color=c["r0"], lw=0)
+    lf, = ax.plot(x, f, color=c["f"], lw=1.3)
+    sgd = ax.fill_between(x, base, base + k * np.asarray(result.rho["sgd"]) / 4, color=c["sgd"], alpha=0.8, lw=0)
+    handles = [(lf, r0), sgd]
+    labels = ["f, and r0 (start, grey on f)", "SGD on f: where it ends"]
+    for flow, scale, lab in (("viscous", 1.0, f"viscous u(x, {T['viscous']:g}), beta = 1"),
+                             ("nonviscous", 1 / 3, f"non-viscous u(x, {T['nonviscous']:g})")):
         key = f"{method}_{flow}"
-        ax.plot(x, result.u[key][-1], color=c[flow], lw=2, label=lab)
-        ax.fill_between(x, base, base + k * scale * np.asarray(result.rho[key]), color=c[flow], alpha=0.45,
-                        lw=0, label=f"its terminal density{' / 3' if scale != 1 else ''} (nu = 0.1) x {k:.2g}")
+        ln, = ax.plot(x, result.u[key][-1], color=c[flow], lw=2)
+        fill = ax.fill_between(x, base, base + k * scale * np.asarray(result.rho[key]), color=c[flow], alpha=0.45,
+                               lw=0)
+        handles.append((ln, fill))
+        labels.append(f"{lab}: the flow, where it ends")
     ax.axhline(base, color="k", lw=0.5)
     ax.set_xlabel("x")
-    ax.set_ylabel("loss value; densities filled on baseline")
+    ax.set_ylabel("loss value; terminal densities filled on the baseline")
     ax.set_ylim(base - 0.3, 12)
-    ax.set_title(f"(a) DR Fig. 1 recomputed [{method}]: SGD stays near x = 2.5; both relaxed flows\n"
-                 "leave it for the low region around the global minimum (FP time 10 under u(., T - s))\n"
-                 "DR convention: t = HJ time, beta = inverse temperature", fontsize=8.5)
-    ax.legend(fontsize=7, loc="upper center", ncol=2)
+    ax.set_title(f"(a) DR Fig. 1 [{method}]: SGD stays near x = 2.5; both relaxed flows reach the low region\n"
+                 f"densities at FP time 10, scaled as in the paper (SGD /4, non-viscous /3) and by {k:.2g} to fit",
+                 fontsize=8.5)
+    ax.legend(handles, labels, fontsize=8, loc="upper center", framealpha=0.9)
     ax.grid(alpha=0.3)
 
     ax = axes[1]

@@ -45,12 +45,12 @@ def compute(n: int = 161):
 
 
 def plot(res, path):
-    from deeprelax.plot import OKABE_ITO, _plt
+    from deeprelax.plot import MIN_MARKER, _plt, shared_levels
 
     plt = _plt()
     names = list(res.data)
     ncol = 1 + max(len([k for k in res.data[nm] if k.startswith("u")]) for nm in names)
-    fig, axes = plt.subplots(len(names), ncol, figsize=(3.3 * ncol, 3.1 * len(names)), constrained_layout=True,
+    fig, axes = plt.subplots(len(names), ncol, figsize=(3.1 * ncol + 0.9, 3.1 * len(names)), constrained_layout=True,
                              squeeze=False)
     for row, nm in zip(axes, names):
         d = res.data[nm]
@@ -59,22 +59,23 @@ def plot(res, path):
         k = 0
         while f"u{k}" in d:
             t, beta = d[f"tb{k}"]
-            ttl = (f"viscous u, t={t:g}, beta={beta:g}" if np.isfinite(beta) else f"non-viscous u (Hopf-Lax), t={t:g}")
+            ttl = (f"viscous u, t={t:g}, beta={beta:g}" if np.isfinite(beta) else f"Hopf-Lax u, t={t:g}")
             panels.append((ttl, d[f"u{k}"]))
             k += 1
+        lv = shared_levels([z for _, z in panels])          # one colour scale per row: f and its smoothings
         for ax, (ttl, z) in zip(row, panels):
-            cs = ax.contourf(X, Y, z, levels=30, cmap="viridis")
+            cs = ax.contourf(X, Y, z, levels=lv, cmap="viridis", extend="max")
             i = np.unravel_index(np.argmin(z), z.shape)
-            ax.plot(X[i], Y[i], marker="*", color=OKABE_ITO["orange"], ms=13, mec="k", label="argmin")
-            ax.set_title(ttl, fontsize=8.5)
+            ax.plot(X[i], Y[i], **MIN_MARKER)
+            ax.set_title(ttl, fontsize=9)
             ax.set_xlabel("x1")
             ax.set_ylabel("x2")
             ax.set_aspect("equal")
-            fig.colorbar(cs, ax=ax, shrink=0.85, label="value")
+        fig.colorbar(cs, ax=list(row), shrink=0.85, format="%.2g", label="value (one scale per row)")
         for ax in row[len(panels):]:
             ax.axis("off")
-    fig.suptitle("HJ smoothing in 2-D, exact solvers (DR convention: t = time, beta = inverse temperature; "
-                 "star = minimiser)", fontsize=10)
+    fig.suptitle("HJ smoothing in 2-D, exact solvers (t = time, beta = inverse temperature); "
+                 "ring = minimiser", fontsize=10)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
