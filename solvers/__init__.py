@@ -19,6 +19,7 @@ from .fokker_planck import (FPResult, explicit_dt_limit, fokker_planck_operator,
                             gibbs, probability_current, solve_fokker_planck)
 from .hj import SCHEMES, HJResult, UnresolvedViscosityWarning, solve_hj
 from .result import ColeHopfResult, HopfLaxResult, Result, RESULT_TYPES, register_result
+from . import convergence, views  # noqa: E402  (result.plot()/to_xarray(); observed orders)
 
 __all__ = [
     "Grid", "reference", "hopf_lax", "cole_hopf", "solve_hj", "HJResult", "SCHEMES", "UnresolvedViscosityWarning",
@@ -26,4 +27,5 @@ __all__ = [
     "probability_current", "explicit_dt_limit", "FPResult", "Result", "HopfLaxResult", "ColeHopfResult", "RESULT_TYPES", "register_result",
     "DeepRelaxError", "GridError", "SchemeError", "StabilityError", "NonFiniteError", "ConvergenceError",
     "MemoryBudgetError", "CheckpointError", "CheckpointWarning", "memory_budget", "set_memory_budget",
+    "convergence", "views",
 ]
