@@ -524,7 +524,7 @@ def entropy_sgd(loss, x0, *, t, lr=None, inner_lr=None, L=None, n_steps=None, be
     well, ``t = beta = 1``: ``lr=0.2``, 200 steps, ``inner_lr=1e-3``, ``L=20`` moves 0 of 256 chains; the
     defaults move 97-99 %); ``lr`` above ``2t`` overshoots (``u'' <= 1/t``).  When the local measure is
     multimodal at large ``beta``, the needed ``L`` grows like ``exp(beta Delta)`` (barrier ``Delta``):
-    compare ``local_entropy_grad(..., method="sgld")`` with ``method="exact"`` at a few points first.
+    compare ``local_entropy_grad(..., method="sgld")`` with ``method="quadrature"`` at a few points first.
     The homogenization check of ``deeprelax validate`` shows Entropy-SGD following the flow of
     ``u(., t)`` once ``L`` covers that relaxation.
     """

@@ -129,3 +129,25 @@ def test_bad_inputs():
         le.local_entropy(L, [[0.0]], T, 1.0, method="sgld", sampler="plain")
     with pytest.raises(ValueError, match="finite"):
         le.local_entropy_grad(L, [[0.0]], T, np.inf, method="sgld")
+
+
+def test_quadrature_is_the_method_name_and_exact_still_works():
+    """local_entropy's grid method is a quadrature (issue 20 item 6): the old name 'exact' warns, same numbers."""
+    import warnings
+
+    import deeprelax as dr
+
+    dw = losses.get("double-well")
+    x = np.array([[-0.5], [0.7]])
+    new = le.estimate(dw, x, 0.3, 2.0)
+    assert new.method == "quadrature"
+    with pytest.warns(FutureWarning, match="'quadrature'"):
+        old = dr.local_entropy_grad(dw, x, 0.3, 2.0, method="exact")
+    np.testing.assert_array_equal(old, new.grad)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dr.local_entropy(dw, x, 0.3, 2.0, method="quadrature")
+    # its documented error: a soft-min whose softness equals beta has a closed form
+    s = losses.get("softmin-quadratics", a=[1.0, 4.0], m=[[-1.0], [1.0]], c=[0.0, 0.1], softness=2.0)
+    xs = np.linspace(-1.5, 1.5, 9)[:, None]
+    assert np.abs(dr.local_entropy(s, xs, 0.1, 2.0) - s.exact_u(xs, 0.1, 2.0)).max() < 2e-6

@@ -24,7 +24,7 @@ T = 0.5
 def softmin(beta, d):
     """The two-well soft-min test family (wide a=1 at -1, sharp a=10 at 1.5, c = (0, -0.1))."""
     m = ((-1.0,), (1.5,)) if d == 1 else ((-1.0, 0.0), (1.5, 0.5))
-    return losses.get("softmin-quadratics", a=(1.0, 10.0), m=m, c=(0.0, -0.1), beta=beta)
+    return losses.get("softmin-quadratics", a=(1.0, 10.0), m=m, c=(0.0, -0.1), softness=beta)
 
 
 def _cole_hopf_vs_fd():

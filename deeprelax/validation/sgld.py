@@ -76,7 +76,7 @@ def _z_row(family, d, beta, n, seeds, pool):
         loss, t = losses.get("dr-fig1"), 0.2
         x = _points("drfig1", 1, n)
         exact = le.local_entropy_grad(loss, x, t, beta)
-        ref = "Cole-Hopf grid (method='exact', error < 1e-6)"
+        ref = "Cole-Hopf grid (method='quadrature', error < 1e-6)"
     return seeded(f"sgld_{family}_{d}d_beta{beta:g}",
                   f"default sgld estimate of grad u at {n} points ({d}-D {family}, t={t}, beta={beta:g}; "
                   f"multimodal local measure)",

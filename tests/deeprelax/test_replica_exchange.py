@@ -63,7 +63,7 @@ def test_local_entropy_sgld_estimates_u():
 
 
 def test_softmin_beta100_multimodal_and_reproducible():
-    L = losses.get("softmin-quadratics", a=(1.0, 10.0), m=((-1.0,), (1.5,)), c=(0.0, -0.1), beta=100.0)
+    L = losses.get("softmin-quadratics", a=(1.0, 10.0), m=((-1.0,), (1.5,)), c=(0.0, -0.1), softness=100.0)
     x = np.array([[-0.5], [0.6], [2.2]])
     r = dr.local_entropy_grad(L, x, 0.5, 100.0, method="sgld", rng=4)
     assert r.converged.all(), r.message
@@ -133,7 +133,7 @@ def _user_case():
 
     ul = importlib.import_module("test_user_losses")
     x = np.array([[-1.3, 0.4], [-0.5, -0.3], [0.2, 0.1], [0.9, -0.6], [1.4, 0.2]])
-    return ul, x, 0.3, 4.0, dr.local_entropy_grad(ul.DW, x, 0.3, 4.0, method="exact")
+    return ul, x, 0.3, 4.0, dr.local_entropy_grad(ul.DW, x, 0.3, 4.0, method="quadrature")
 
 
 def _user_run(ul, way, x, t, beta, ex):
