@@ -163,7 +163,7 @@ def suggest_params(loss, t: float, beta: float, *, curvature: tuple | None = Non
 
 def fill_defaults(loss, x0, t, beta, noise, epsilon, lr, inner_lr, L, n_steps) -> tuple:
     """``(lr, inner_lr, L, n_steps)`` with each ``None`` replaced by :func:`suggest_params` (entropy_sgd)."""
-    if None not in (lr, inner_lr, L, n_steps):
+    if all(v is not None for v in (lr, inner_lr, L, n_steps)):
         return lr, inner_lr, L, n_steps
     from .losses import as_loss
 

@@ -38,3 +38,11 @@ def test_defaults_leave_the_narrow_minimum_where_a_first_try_does_not(seed):
     assert np.mean(naive.x[:, 0] < 0.5) <= 0.1
     assert np.mean(tuned.x[:, 0] < 0.5) >= 0.9
     assert tuned.params["L"] == dr.dynamics.suggest_params(f, 1.0, 1.0).L
+
+
+def test_array_schedules_with_defaults_for_the_rest():
+    f = dr.losses.get("double-well")
+    run = dr.dynamics.entropy_sgd(f, np.full((4, 1), 1.2), t=0.3, beta=2.0, lr=np.full(5, 0.1), n_steps=5, L=3,
+                                  rng=0)                                # inner_lr from suggest_params
+    assert run.xs.shape[-2:] == (4, 1)
+    np.testing.assert_allclose(run.schedule["inner_lr"], dr.dynamics.suggest_params(f, 0.3, 2.0).inner_lr)
