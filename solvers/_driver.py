@@ -340,12 +340,15 @@ class March:
                     break
                 target = float(self.save_times[ti]) if ti < len(self.save_times) else self.t_final
                 n = self._chunk(stepper, last_ck_wall, last_ck_step)
-                n0, c0 = stepper.n_steps, time.perf_counter()
+                n0, tt0, c0 = stepper.n_steps, stepper.t, time.perf_counter()
                 status = stepper.advance(target, n, t_stop)
                 taken = stepper.n_steps - n0
                 if taken > 0:
                     self._step_time = (time.perf_counter() - c0) / taken
                     self._last_n = taken
+                elif status == "success" and stepper.t == tt0:   # a stepper bug, not a user error
+                    raise RuntimeError(f"{type(stepper).__name__}.advance({target!r}, {n}) took no step at "
+                                       f"t = {tt0!r} and reported success")
                 while ti < len(self.save_times) and self.save_times[ti] <= stepper.t:
                     ts.append(float(self.save_times[ti]))
                     states.append(stepper.state())

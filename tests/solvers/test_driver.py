@@ -157,3 +157,12 @@ def test_an_unwritable_checkpoint_path_fails_before_the_first_step(tmp_path):
     blocker.write_text("not a directory")
     with pytest.raises(OSError, match="`checkpoint`"):
         _driver.March(1.0, _driver.save_times(None, 1.0), checkpoint=blocker / "sub" / "c.h5")
+
+
+def test_a_stepper_that_makes_no_progress_is_an_error_not_a_hang():
+    class Stuck(Decay):
+        def advance(self, t_target, max_steps, t_stop=math.inf):
+            return "success"
+
+    with pytest.raises(RuntimeError, match="took no step"):
+        _driver.March(1.0, _driver.save_times(None, 1.0)).run(Stuck())
