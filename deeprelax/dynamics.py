@@ -38,6 +38,15 @@ computes the minibatch gradients of all the chains in one ``grad_batch(X, IDX)``
 ``(n, d)``, ``IDX`` ``(n, b)``; compiled for the built-in least squares / logistic);
 ``batch=None`` uses the full gradient.  Other losses reject ``batch``.
 
+Status
+------
+The conventions of every time-stepping solver (:mod:`solvers._driver`): ``Trajectory.status`` is
+``"success"`` or ``"nonfinite"`` (a chain's state became NaN/inf; ``message`` names the chain, the
+step and the fix), ``success`` says which; ``raise_on_failure=True`` (default) raises
+:class:`~solvers.errors.NonFiniteError` instead of returning a failed run; ``wall_time`` excludes the
+compile time, which is ``compile_time``.  Saved rows: ``save_every=k`` keeps steps ``0, k, 2k, ...``
+and always the last (the default keeps ``[0, n_steps]``), the ``save_at`` convention counted in steps.
+
 Backends
 --------
 ``backend="cuda"`` runs :func:`sgd`, :func:`sgld`, :func:`entropy_sgd` and :func:`hj_prox` on a GPU
@@ -57,9 +66,10 @@ from typing import Any, Optional
 import numpy as np
 
 from solvers import _cuda
+from solvers._driver import check_outcome
 from solvers._jit import use_parallel
 from solvers._memory import check_memory
-from solvers.errors import NonFiniteError, check_positive, check_real
+from solvers.errors import check_positive, check_real
 from solvers.result import Result, register_result
 
 from . import _dyn_kernels as K
@@ -112,6 +122,10 @@ class Trajectory(Result):
     seed : dict
         ``{"key": master key (int), "rng": generator name}``.
     wall_time, compile_time : float, seconds (compile time not included in wall time)
+    status : str
+        ``"success"`` or ``"nonfinite"`` (module docstring, "Status").
+    message : str
+        What happened and the fix.
     """
 
     xs: np.ndarray
@@ -126,6 +140,12 @@ class Trajectory(Result):
     seed: dict = field(default_factory=dict)
     wall_time: float = 0.0
     compile_time: float = 0.0
+    status: str = "success"
+    message: str = "Completed every step."
+
+    @property
+    def success(self) -> bool:
+        return self.status == "success"
 
     @property
     def n_chains(self) -> int:
@@ -279,12 +299,20 @@ def _run(ser, par, make_args, n_chains, work, parallel, kl: KernelLoss):
 
 
 def _check_status(status, algorithm, what="step"):
+    """``(status, message)`` of a run from the kernels' per-chain first non-finite step (-1: none)."""
     bad = np.nonzero(status >= 0)[0]
-    if bad.size:
-        c = int(bad[0])
-        raise NonFiniteError(
-            f"{algorithm}: chain {c} became non-finite at {what} {int(status[c])} ({bad.size} chain(s) in all); "
-            "reduce the step size / learning rate or start closer to a minimum.")
+    if not bad.size:
+        return "success", "Completed every step."
+    c = int(bad[0])
+    return "nonfinite", (f"{algorithm}: chain {c} became non-finite at {what} {int(status[c])} ({bad.size} chain(s) "
+                         "in all); reduce the step size / learning rate or start closer to a minimum.")
+
+
+def _finish(traj, outcome, raise_on_failure):
+    """``traj`` with the run's status and message; raises a failed one when ``raise_on_failure``."""
+    status, message = outcome
+    check_outcome(status, message, raise_on_failure)
+    return traj if status == "success" else traj.replace(status=status, message=message)
 
 
 def _seed(key):
@@ -314,7 +342,7 @@ def _backend(backend, n_chains, kl: KernelLoss, algorithm, supported=True):
 
 # ----------------------------------------------------------------------------- SGD / Langevin
 def sgd(loss, x0, *, lr, n_steps, beta=np.inf, scheme="em", rng=None, save_every=None, batch=None,
-        replace=True, n_chains=None, parallel=None, backend="cpu") -> Trajectory:
+        replace=True, n_chains=None, parallel=None, backend="cpu", raise_on_failure=True) -> Trajectory:
     r"""Gradient descent with optional isotropic noise: Euler-Maruyama / Leimkuhler-Matthews Langevin.
 
     ``scheme="em"``: :math:`x_{n+1} = x_n - h_n g(x_n) + \sqrt{2 h_n/\beta}\,\xi_n`,
@@ -348,17 +376,22 @@ def sgd(loss, x0, *, lr, n_steps, beta=np.inf, scheme="em", rng=None, save_every
         ``"cuda"``: one GPU thread per chain, same random numbers and arithmetic as the CPU (module
         docstring); analytic losses only (a finite-sum loss is a ValueError there).  ``"auto"``: CUDA on a
         real GPU for many chains, else the CPU.  Float64 on both.
+    raise_on_failure : bool
+        Raise :class:`~solvers.errors.NonFiniteError` when a chain becomes non-finite (default); False
+        returns the trajectory with ``status="nonfinite"`` and the ``message`` (every function of this
+        module takes it).
 
     Returns
     -------
     Trajectory (``schedule = {"h": (n_steps,)}``; ``params["backend"]`` says which backend ran)
     """
     return _langevin("sgd", loss, x0, lr, n_steps, beta, scheme, rng, save_every, batch, replace, n_chains,
-                     parallel, {}, backend)
+                     parallel, {}, backend, raise_on_failure)
 
 
 def sgld(loss, x0, *, lr, n_steps, beta=1.0, decay=None, convention="dr", scheme="em", rng=None,
-         save_every=None, batch=None, replace=True, n_chains=None, parallel=None, backend="cpu") -> Trajectory:
+         save_every=None, batch=None, replace=True, n_chains=None, parallel=None, backend="cpu",
+         raise_on_failure=True) -> Trajectory:
     r"""Stochastic-gradient Langevin dynamics with an optional polynomial step-size schedule.
 
     Step sizes :math:`\epsilon_n = lr\,(1 + n/b)^{-\gamma}` for ``decay=(b, gamma)`` (Welling-Teh's
@@ -396,11 +429,11 @@ def sgld(loss, x0, *, lr, n_steps, beta=1.0, decay=None, convention="dr", scheme
         raise ValueError(f"`convention` must be 'dr' or 'welling-teh'; got {convention!r}.")
     return _langevin("sgld", loss, x0, np.ascontiguousarray(h), n_steps, beta, scheme, rng, save_every, batch,
                      replace, n_chains, parallel, {"convention": convention, "decay": decay,
-                                                   "epsilon": eps}, backend)
+                                                   "epsilon": eps}, backend, raise_on_failure)
 
 
 def _langevin(name, loss, x0, lr, n_steps, beta, scheme, rng, save_every, batch, replace, n_chains, parallel,
-              extra, backend="cpu"):
+              extra, backend="cpu", raise_on_failure=True):
     loss, kl = _loss(loss, x0)
     kind, params = kl.kind, kl.params
     n_steps = _posint("n_steps", n_steps)
@@ -436,7 +469,7 @@ def _langevin(name, loss, x0, lr, n_steps, beta, scheme, rng, save_every, batch,
         KK = _kernels(kl)
         args, wall, comp, par = _run(KK._sgd_ser, KK._sgd_par, make, nc, nc * n_steps, parallel, kl)
         xs, xf, status = args[-4], args[-3], args[-2]
-    _check_status(status, name)
+    outcome = _check_status(status, name)
     ts = np.concatenate([[0.0], np.cumsum(h)])[saved]
     prm = {"lr": h if np.ptp(h) > 0 else float(h[0]), "n_steps": n_steps, "beta": beta, "scheme": scheme,
            "batch": batch, "replace": rep, "n_chains": nc, "save_every": save_every, "parallel": par,
@@ -445,8 +478,8 @@ def _langevin(name, loss, x0, lr, n_steps, beta, scheme, rng, save_every, batch,
     sched = {"h": h}
     if "epsilon" in extra:
         sched["epsilon"] = extra["epsilon"]
-    return Trajectory(xs=xs, steps=saved, ts=ts, x=xf, algorithm=name, schedule=sched, params=prm,
-                      seed=_seed(key), wall_time=wall, compile_time=comp)
+    return _finish(Trajectory(xs=xs, steps=saved, ts=ts, x=xf, algorithm=name, schedule=sched, params=prm,
+                              seed=_seed(key), wall_time=wall, compile_time=comp), outcome, raise_on_failure)
 
 
 # ----------------------------------------------------------------------------- Entropy-SGD
@@ -456,7 +489,7 @@ _OUTER = {"dr": 0, "code": 1, "prox-grad": 2}
 def entropy_sgd(loss, x0, *, t, lr=None, inner_lr=None, L=None, n_steps=None, beta=None, scoping=0.0, ema=0.75, burn_in=0,
                 nesterov=False, momentum=0.9, noise="dr", epsilon=1e-4, outer="dr", rho=0.0, rng=None,
                 save_every=None, batch=None, replace=True, n_chains=None, parallel=None,
-                backend="cpu") -> Trajectory:
+                backend="cpu", raise_on_failure=True) -> Trajectory:
     r"""Entropy-SGD (ESGD Algorithm 1; paper-spec §3.1-3.2), in the DR convention by default.
 
     For outer step ``k`` (``t_k = t (1 + scoping)^{-k}``, i.e. scope ``gamma_E = (1/t)(1+scoping)^k``):
@@ -532,11 +565,13 @@ def entropy_sgd(loss, x0, *, t, lr=None, inner_lr=None, L=None, n_steps=None, be
 
     lr, inner_lr, L, n_steps = fill_defaults(loss, x0, t, beta, noise, epsilon, lr, inner_lr, L, n_steps)
     return _esgd("entropy_sgd", loss, x0, t, lr, inner_lr, L, n_steps, beta, scoping, ema, burn_in, nesterov,
-                 momentum, noise, epsilon, outer, rho, rng, save_every, batch, replace, n_chains, parallel, backend)
+                 momentum, noise, epsilon, outer, rho, rng, save_every, batch, replace, n_chains, parallel, backend,
+                 raise_on_failure)
 
 
 def hj_prox(loss, x0, *, t, lr, inner_lr, L, n_steps, scoping=0.0, ema=0.0, outer="dr", rng=None,
-            save_every=None, batch=None, replace=True, n_chains=None, parallel=None, backend="cpu") -> Trajectory:
+            save_every=None, batch=None, replace=True, n_chains=None, parallel=None, backend="cpu",
+            raise_on_failure=True) -> Trajectory:
     r"""The non-viscous (beta = inf) HJ / proximal algorithm of DR (paper-spec §3.3).
 
     ``L`` gradient steps on the prox problem ``y <- y - eta' (g(y) + (y - x)/t_k)`` from ``y = x``, then
@@ -545,11 +580,12 @@ def hj_prox(loss, x0, *, t, lr, inner_lr, L, n_steps, scoping=0.0, ema=0.0, oute
     :func:`entropy_sgd` without noise.  ``rng`` is needed only for minibatches.  ``backend`` as :func:`sgd`.
     """
     return _esgd("hj_prox", loss, x0, t, lr, inner_lr, L, n_steps, np.inf, scoping, ema, 0, False, 0.0, "dr",
-                 0.0, outer, 0.0, rng, save_every, batch, replace, n_chains, parallel, backend)
+                 0.0, outer, 0.0, rng, save_every, batch, replace, n_chains, parallel, backend, raise_on_failure)
 
 
 def _esgd(name, loss, x0, t, lr, inner_lr, L, n_steps, beta, scoping, ema, burn_in, nesterov, momentum, noise,
-          epsilon, outer, rho, rng, save_every, batch, replace, n_chains, parallel, backend="cpu"):
+          epsilon, outer, rho, rng, save_every, batch, replace, n_chains, parallel, backend="cpu",
+          raise_on_failure=True):
     loss, kl = _loss(loss, x0)
     kind, params = kl.kind, kl.params
     n_steps = _posint("n_steps", n_steps)
@@ -622,7 +658,7 @@ def _esgd(name, loss, x0, t, lr, inner_lr, L, n_steps, beta, scoping, ema, burn_
         KK = _kernels(kl)
         args, wall, comp, par = _run(KK._esgd_ser, KK._esgd_par, make, nc, nc * n_steps * (L + 1), parallel, kl)
         xs, mus, xf, status = args[-5], args[-4], args[-3], args[-2]
-    _check_status(status, name, "outer step")
+    outcome = _check_status(status, name, "outer step")
     flow = lrs if om != 1 else lrs * tks
     ts = np.concatenate([[0.0], np.cumsum(flow)])[saved]
     prm = {"t": t0, "beta": beta, "beta_eff": beta / (1.0 - mom), "t_eff": t0 / (1.0 - mom), "L": L,
@@ -631,8 +667,8 @@ def _esgd(name, loss, x0, t, lr, inner_lr, L, n_steps, beta, scoping, ema, burn_
            "outer": outer, "rho": rho, "batch": batch, "replace": rep, "n_chains": nc,
            "save_every": save_every, "parallel": par, "loss": repr(loss), "loss_path": kl.path, "backend": be}
     sched = {"t": tks, "lr": lrs, "inner_lr": ilrs, "sigma": sigs}
-    return Trajectory(xs=xs, steps=saved, ts=ts, x=xf, algorithm=name, mus=mus,
-                      schedule=sched, params=prm, seed=_seed(key), wall_time=wall, compile_time=comp)
+    return _finish(Trajectory(xs=xs, steps=saved, ts=ts, x=xf, algorithm=name, mus=mus, schedule=sched, params=prm,
+                              seed=_seed(key), wall_time=wall, compile_time=comp), outcome, raise_on_failure)
 
 
 # ----------------------------------------------------------------------------- Elastic-SGD
@@ -641,7 +677,7 @@ _CENTRE = {"flow": 0, "easgd": 1, "average": 2}
 
 def elastic_sgd(loss, x0, *, n_replicas, lr, n_steps, t=None, coupling=None, beta=np.inf, centre="flow",
                 centre_rate=1.0, rng=None, save_every=None, batch=None, replace=True, n_chains=None,
-                parallel=None, backend="cpu") -> Trajectory:
+                parallel=None, backend="cpu", raise_on_failure=True) -> Trajectory:
     r"""Elastic-SGD: ``n_replicas`` replicas coupled to a centre (paper-spec §2.8, §3.4).
 
     With coupling ``c = 1/t`` (give ``t`` or ``coupling``), step ``h = lr`` and old replica mean ``ybar``:
@@ -697,20 +733,22 @@ def elastic_sgd(loss, x0, *, n_replicas, lr, n_steps, t=None, coupling=None, bet
 
     KK = _kernels(kl)
     args, wall, comp, par = _run(KK._elastic_ser, KK._elastic_par, make, nc, nc * n_steps * n_rep, parallel, kl)
-    _check_status(args[-1], "elastic_sgd")
+    outcome = _check_status(args[-1], "elastic_sgd")
     ts = np.concatenate([[0.0], np.cumsum(h * (1.0 if cm == 2 else crate))])[saved]
     prm = {"n_replicas": n_rep, "centre_rate": crate, "coupling": coup, "t": 1.0 / coup,
            "lr": float(h[0]) if np.ptp(h) == 0 else h,
            "n_steps": n_steps, "beta": beta, "centre": centre, "batch": batch, "replace": rep, "n_chains": nc,
            "save_every": save_every, "parallel": par, "loss": repr(loss), "loss_path": kl.path, "backend": be}
-    return Trajectory(xs=args[-4], steps=saved, ts=ts, x=args[-2], algorithm="elastic_sgd", replicas=args[-3],
-                      schedule={"h": h}, params=prm, seed=_seed(key), wall_time=wall, compile_time=comp)
+    return _finish(Trajectory(xs=args[-4], steps=saved, ts=ts, x=args[-2], algorithm="elastic_sgd",
+                              replicas=args[-3], schedule={"h": h}, params=prm, seed=_seed(key), wall_time=wall,
+                              compile_time=comp), outcome, raise_on_failure)
 
 
 # ----------------------------------------------------------------------------- Parle
 def parle(loss, x0, *, n_replicas, nb, n_epochs, L=25, lr=0.1, gamma=0.01, rho=0.01, momentum=0.9, ema=0.75,
           normalize_rho=True, schedule=True, gamma_cap=1.0, rho_cap=10.0, lr_decay=0.1, beta=np.inf, rng=None,
-          save_every=None, batch=None, replace=True, n_chains=None, parallel=None, backend="cpu") -> Trajectory:
+          save_every=None, batch=None, replace=True, n_chains=None, parallel=None, backend="cpu",
+          raise_on_failure=True) -> Trajectory:
     r"""Parle, code form of the reference implementation (paper-spec §3.5), for ``n_replicas`` replicas.
 
     ``gamma`` and ``rho`` are coupling *strengths* (ESGD-like).  With ``normalize_rho`` the code's
@@ -790,12 +828,12 @@ def parle(loss, x0, *, n_replicas, nb, n_epochs, L=25, lr=0.1, gamma=0.01, rho=0
 
     KK = _kernels(kl)
     args, wall, comp, par = _run(KK._parle_ser, KK._parle_par, make, nc, nc * n_sync * L * n_rep, parallel, kl)
-    _check_status(args[-1], "parle", "sync")
+    outcome = _check_status(args[-1], "parle", "sync")
     prm = {"n_replicas": n_rep, "nb": nb, "n_epochs": n_epochs, "L": L, "lr": lr0, "gamma": g0, "rho": float(rho),
            "rho_normalized": r0, "momentum": mom, "ema": ema, "normalize_rho": bool(normalize_rho),
            "schedule": bool(schedule), "gamma_cap": float(gcap), "rho_cap": float(rcap), "lr_decay": lr_decay,
            "beta": beta, "batch": batch, "replace": rep, "n_chains": nc, "save_every": save_every,
            "parallel": par, "loss": repr(loss), "loss_path": kl.path, "backend": be}
-    return Trajectory(xs=args[-6], steps=saved, ts=saved.astype(np.float64), x=args[-2], algorithm="parle",
-                      replicas=args[-5], schedule={"gamma": gam, "rho": rhs, "lr": lrs}, params=prm,
-                      seed=_seed(key), wall_time=wall, compile_time=comp)
+    return _finish(Trajectory(xs=args[-6], steps=saved, ts=saved.astype(np.float64), x=args[-2], algorithm="parle",
+                              replicas=args[-5], schedule={"gamma": gam, "rho": rhs, "lr": lrs}, params=prm,
+                              seed=_seed(key), wall_time=wall, compile_time=comp), outcome, raise_on_failure)
