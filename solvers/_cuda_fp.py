@@ -471,6 +471,10 @@ class CudaStepper(FPStepper):
     def state(self) -> np.ndarray:
         return self.dm.host(self.rho_d)
 
+    def _set_state(self, rho):
+        self.rho_d = self.dm.bufs[0]
+        self.rho_d.copy_to_device(np.ascontiguousarray(rho.reshape(self.dm.shape3), dtype=self.dtype))
+
     # ---- one step each
     def _fix(self, r, target):
         """Device twin of :func:`solvers._fp_stepper.mass_fix`; False if the sum is not finite."""

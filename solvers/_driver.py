@@ -24,7 +24,12 @@ Conventions
                               result with its status
 ``wall_time``                 seconds of the solve, compile time excluded
 ``compile_time``              seconds compiling (or loading from the cache) the kernels
+``checkpoint``, ``resume``    atomic, checksummed HDF5 checkpoints (:mod:`solvers.checkpoint`); a
+                              resumed run is bit-identical to an uninterrupted one; a checkpoint
+                              of other settings is refused (:class:`~solvers.errors.CheckpointError`)
 ``checkpoint_every``          a float: wall-clock seconds; an int: steps
+``max_steps``, ``stop_at``    stop (``"stopped"``, a checkpoint written) after that many steps in
+                              all / after the first step that reaches ``stop_at``
 ============================  ===================================================================
 
 Bad arguments are not a status: they raise at once (``ValueError`` / ``TypeError`` naming the
@@ -85,10 +90,11 @@ import numpy as np
 
 from ._files import check_writable
 from .checkpoint import config_mismatch, read_checkpoint, write_checkpoint
-from .errors import CheckpointWarning, NonFiniteError, StabilityError, check_real
+from .errors import (CheckpointError, CheckpointWarning, NonFiniteError, StabilityError, check_nonnegative,
+                     check_real)
 
-__all__ = ["save_times", "n_save_times", "STATUSES", "EXCEPTIONS", "Clock", "Progress", "March", "Outcome",
-           "check_outcome"]
+__all__ = ["save_times", "n_save_times", "check_checkpoint_every", "check_stops", "STATUSES", "EXCEPTIONS", "Clock",
+           "Progress", "March", "Outcome", "check_outcome"]
 
 #: Every status a solver may report (``"success"`` first).
 STATUSES = ("success", "stopped", "nonfinite", "step_too_small", "unstable")
@@ -153,6 +159,25 @@ def save_times(save_at, t: float) -> np.ndarray:
     if t == 0.0:
         ts = np.array([0.0])
     return ts
+
+
+def check_checkpoint_every(checkpoint_every):
+    """Return ``checkpoint_every`` if it is a positive int (steps) or a positive float (seconds)."""
+    if isinstance(checkpoint_every, (bool, np.bool_)) or \
+            not isinstance(checkpoint_every, (int, float, np.integer, np.floating)) or not checkpoint_every > 0:
+        raise ValueError(f"`checkpoint_every` must be a positive int (steps) or float (seconds); "
+                         f"got {checkpoint_every!r}.")
+    return checkpoint_every
+
+
+def check_stops(max_steps, stop_at):
+    """Validated ``(max_steps, stop_at)``: None, or a non-negative int / a non-negative time."""
+    if max_steps is not None and (isinstance(max_steps, (bool, np.bool_))
+                                  or not isinstance(max_steps, (int, np.integer)) or max_steps < 0):
+        raise ValueError(f"`max_steps` must be a non-negative int; got {max_steps!r}.")
+    if stop_at is not None:
+        stop_at = check_nonnegative("stop_at", stop_at)
+    return (None if max_steps is None else int(max_steps)), stop_at
 
 
 def check_outcome(status: str, message: str, raise_on_failure: bool) -> None:
@@ -314,8 +339,8 @@ class March:
         cfg, sc, arrs = read_checkpoint(path)
         diffs = config_mismatch(cfg, self.config)
         if diffs:
-            raise ValueError(f"`resume` checkpoint {str(path)!r} belongs to a different problem or settings: "
-                             + "; ".join(diffs))
+            raise CheckpointError(f"`resume` checkpoint {str(path)!r} belongs to a different problem or settings: "
+                                  + "; ".join(diffs))
         stepper.restore(sc, arrs)
         self.prev_wall = float(sc.get("prev_wall", 0.0))
         return [float(x) for x in arrs["ts"]], [a.copy() for a in arrs["us"]], int(sc["ti"])

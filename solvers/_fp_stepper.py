@@ -89,6 +89,19 @@ class FPStepper:
                 return status
         return "success"
 
+    def checkpoint_state(self):
+        """Scalars and arrays beyond ``t``, ``n_steps`` and the snapshots that a resumed run needs."""
+        return ({"segment": self._seg, "index": self._i, "hmax": self.hmax, "clipped": self.clipped,
+                 "mass_correction": self.mass_correction}, {"rho": self.state()})
+
+    def restore(self, scalars, arrays):
+        """The inverse of :meth:`checkpoint_state` (``scalars`` also holds ``t_now`` and ``step``)."""
+        self.t, self.n_steps = float(scalars["t_now"]), int(scalars["step"])
+        self._seg, self._i = int(scalars["segment"]), int(scalars["index"])
+        self.hmax = float(scalars["hmax"])
+        self.clipped, self.mass_correction = float(scalars["clipped"]), float(scalars["mass_correction"])
+        self._set_state(np.asarray(arrays["rho"], dtype=np.float64))
+
     @staticmethod
     def _steps_to(a, h, i0, t_stop) -> int:
         """Fewest steps from step ``i0`` whose last one ends at ``a + (i0 + k) h >= t_stop`` (>= 1)."""
@@ -145,6 +158,11 @@ class CpuStepper(FPStepper):
 
     def state(self) -> np.ndarray:
         return self.bufs[self.cur].reshape(self.pb.grid.shape).copy()
+
+    def _set_state(self, rho):
+        self.cur = 0
+        self.bufs[0] = rho.reshape(-1)
+        self.acc[:] = (self.clipped, self.mass_correction)
 
     def _upload(self, w):
         """Copy the face rates ``w`` (list over axes of ``(ap, am)``) into the flat arrays, unless they are there."""
@@ -212,6 +230,10 @@ class DirectStepper(FPStepper):
 
     def state(self) -> np.ndarray:
         return self.rho.copy()
+
+    def _set_state(self, rho):
+        self.rho = rho.reshape(self.pb.grid.shape).copy()
+        self.acc[:] = (self.clipped, self.mass_correction)
 
     def _factor(self, c, tt):
         pb = self.pb

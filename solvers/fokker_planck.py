@@ -15,6 +15,7 @@ scalar, a per-axis diagonal of shape ``(d,)`` or a full ``(d, d)`` matrix).
 With neither ``potential`` nor ``drift`` the equation is the heat equation
 ``rho_t = beta^{-1} div(D grad rho)``.  The SDE is
 ``dX = -D grad f dt + sqrt(2 D / beta) dW`` (or ``b dt`` for a general drift).
+
 Discretisation
 --------------
 Cell-centred finite volumes with Scharfetter-Gummel (= Chang-Cooper) exponentially fitted fluxes:
@@ -69,9 +70,20 @@ operation order, so float64 results equal the CPU's to round-off; ``rho`` stays
 on the device between saved times.  ``dtype=np.float32`` runs the device march
 in single precision.  ``backend="auto"`` uses CUDA only on a real GPU for large
 grids (:func:`solvers._cuda.resolve_backend`).
+
+Time loop
+---------
+The steps are planned (equal steps between saved times) and walked by a stepper
+(:mod:`solvers._fp_stepper`, :class:`solvers._cuda_fp.CudaStepper`) under the one driver of every
+solver (:mod:`solvers._driver`): saved times, progress, checkpoints (``checkpoint``,
+``checkpoint_every``, ``resume``; a resumed run is bit-identical), ``max_steps`` / ``stop_at``,
+``status`` and ``raise_on_failure``.  A checkpoint stores the density, the plan position, the
+largest step and the clipping/mass-fix statistics; its settings include SHA-1 hashes of ``rho0``
+and of the coefficients at ``t = 0``, so a resume of another problem is refused.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Optional
@@ -106,6 +118,8 @@ KL_AUTO_MAX_NODES = 250_000
 #: Status code -> message (the failure messages name the step, the time and the fix; see :mod:`solvers._driver`).
 STATUS_MESSAGES = {
     "success": "Reached the final time.",
+    "stopped": ("Stopped early at the requested `max_steps` / `stop_at`; call solve_fokker_planck again with "
+                "`resume=<checkpoint path>` to continue."),
     "nonfinite": ("The Fokker-Planck solution became non-finite; stopped. Fix: use method='implicit', reduce `dt`, "
                   "or check that the potential/drift is finite and resolved by the grid."),
     "unstable": ("`dt` exceeds the forward-Euler positivity limit of time-dependent coefficients; use a smaller "
@@ -147,8 +161,9 @@ class FPResult(Result):
     wall_time, compile_time : float, seconds
         Wall time of the solve (compile time excluded) and time spent compiling or loading kernels.
     status : str
-        ``"success"``, ``"nonfinite"`` or ``"unstable"`` (an explicit step above the positivity
-        limit of time-dependent coefficients); see :mod:`solvers._driver`.
+        ``"success"``, ``"stopped"`` (``max_steps`` / ``stop_at``), ``"nonfinite"`` or ``"unstable"``
+        (an explicit step above the positivity limit of time-dependent coefficients); see
+        :mod:`solvers._driver`.
     message : str
         What happened and the fix (:data:`STATUS_MESSAGES`, with the step and time of a failure).
     params : dict, settings (D, linear solver, dt limits, ...)
@@ -184,7 +199,8 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
                         dt: Optional[float] = None, time_dependent: Optional[bool] = None,
                         linear_solver: str = "auto", rannacher: int = 2, normalize: bool = False,
                         kl_reference=None, mixed: str = "oriented", backend: str = "cpu",
-                        dtype=np.float64, raise_on_failure: bool = True) -> FPResult:
+                        dtype=np.float64, raise_on_failure: bool = True, checkpoint=None, checkpoint_every=60.0,
+                        resume=None, max_steps: Optional[int] = None, stop_at: Optional[float] = None) -> FPResult:
     r"""Integrate a Fokker-Planck equation from ``rho0`` to time ``t``.
 
     ``rho_t = div(D (grad f) rho) + beta^{-1} div(D grad rho)`` for a ``potential`` f, or
@@ -247,6 +263,21 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
         Raise :class:`~solvers.errors.NonFiniteError` / :class:`~solvers.errors.StabilityError` when
         the march fails; otherwise return the result with its ``status`` and ``message`` (``rho`` is
         the state where it stopped, ``rhos`` the densities saved before).
+    checkpoint : path, optional
+        HDF5 checkpoint written atomically every ``checkpoint_every``, when the run stops early
+        (``max_steps`` / ``stop_at``) and at the end (:mod:`solvers._driver`).
+    checkpoint_every : float (wall-clock seconds) or int (steps), default 60.0
+        Between checkpoints the march stays compiled: the steps per call are derived from the
+        measured time per step.
+    resume : path, optional
+        Continue from a checkpoint of the same problem (same ``rho0``, grid, coefficients, ``t``,
+        method, ``dt`` and save times; a callable potential/drift is compared by its values at
+        ``t = 0``); the result is bit-identical to an uninterrupted run.  Resume on the backend that
+        wrote the checkpoint.
+    max_steps : int, optional
+        Stop (status ``"stopped"``) once this many steps have been taken in total.
+    stop_at : float, optional
+        Stop (status ``"stopped"``) after the first step that reaches ``t >= stop_at``.
 
     Returns
     -------
@@ -260,6 +291,8 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
     MemoryBudgetError
         The estimated memory (grid, ``save_at`` snapshots, work arrays, a whole-operator
         LU) exceeds the budget (:mod:`solvers._memory`); raised before allocating.
+    CheckpointError
+        ``resume`` is unreadable, corrupted, or a checkpoint of another problem or settings.
     StabilityError
         ``method="explicit"`` with ``dt`` above the positivity limit (always, a bad argument), or
         above the limit of time-dependent coefficients at a later time (``raise_on_failure``).
@@ -280,6 +313,8 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
     if not math.isfinite(T) or T < 0:
         raise ValueError(f"`t` must be finite and non-negative (t >= 0); got {t!r}.")
     rannacher = check_count("rannacher", rannacher, minimum=0)
+    checkpoint_every = _driver.check_checkpoint_every(checkpoint_every)
+    max_steps, stop_at = _driver.check_stops(max_steps, stop_at)
     if not isinstance(grid, Grid):
         raise TypeError(f"`grid` must be a solvers.Grid; got {type(grid).__name__}.")
     n_saved = _driver.n_save_times(save_at)
@@ -383,7 +418,19 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
     else:
         stepper = CpuStepper(pb, rho, plan, method, rannacher)
     clock.compiled(stepper.warmup())
-    out = _driver.March(T, ts, progress=progress, desc=f"fokker-planck {method}", clock=clock).run(stepper)
+    config = None
+    if checkpoint is not None or resume is not None:
+        coef = pb.values(0.0)
+        config = {"solver": "solve_fokker_planck", "grid": grid.to_dict(), "t": T, "beta": beta,
+                  "method": method, "dt": float(dt), "D": pb.D.tolist(), "mixed": mixed, "kind": pb.kind,
+                  "time_dependent": bool(pb.time_dependent), "direct": bool(use_direct),
+                  "rannacher": int(rannacher), "save_times": [float(x) for x in ts],
+                  "rho0_sha1": _sha1(rho), "coef_sha1": "none" if coef is None else _sha1(coef),
+                  "backend": be, "dtype": dtype_.name}
+    march = _driver.March(T, ts, progress=progress, desc=f"fokker-planck {method}", clock=clock,
+                          checkpoint=checkpoint, checkpoint_every=checkpoint_every, config=config,
+                          max_steps=max_steps, stop_at=stop_at)
+    out = march.run(stepper, resume=resume)
 
     # diagnostics at each saved time (coefficients at the time the plan reached: a + n h)
     t_eval = {b: a + n * h for (a, b, h, n) in plan}
@@ -391,6 +438,8 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
     status = out.status
     message = STATUS_MESSAGES[status] if stepper.failure is None else \
         _failure_message(stepper.failure, method, beta, grid.spacing)
+    if status == "stopped":
+        message = f"Step {out.n_steps} (t = {out.t:.6g} of {T:g}): " + message
     mass, mn, F, kl = (np.array(v, dtype=np.float64).reshape(-1) for v in zip(*diags)) if diags else \
         (np.zeros(0),) * 4
     params = {
@@ -401,6 +450,8 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
         "rannacher": int(rannacher) if method == "crank_nicolson" else 0,
         "periodic": list(grid.periodic), "clipped_mass": stepper.clipped,
         "mass_correction": stepper.mass_correction, "kl_reference": kl_mode, "backend": be, "dtype": dtype_.name,
+        "t_reached": out.t, "checkpoint": "" if checkpoint is None else str(checkpoint),
+        "checkpoint_failures": out.checkpoint_failures,
     }
     rho_end = stepper.state()
     rhos = np.stack(out.states) if out.states else np.zeros((0,) + grid.shape)
@@ -411,6 +462,9 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
     _driver.check_outcome(status, message, raise_on_failure)
     return result
 
+
+def _sha1(a: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(a, dtype=np.float64).tobytes()).hexdigest()
 
 def _check_step_count(ts: np.ndarray, T: float, dt: float, why: str) -> None:
     """Refuse (StabilityError) a march of more than :data:`MAX_STEPS` steps before planning it."""

@@ -19,6 +19,8 @@ def test_readme_api_tour_runs(tmp_path, monkeypatch, capsys):
     assert ns["np"].abs(ns["pde"].u - ns["visc"].u).max() < 0.05
     assert ns["np"].allclose(ns["back"].u, ns["visc"].u)
     assert (tmp_path / "visc.h5").exists()
+    assert ns["part"].status == "stopped" and ns["rest"].success
+    assert ns["np"].array_equal(ns["rest"].rhos, ns["fp"].rhos) and ns["rest"].n_steps == ns["fp"].n_steps
 
 
 def test_readme_tour_entropy_sgd_lines(tmp_path, monkeypatch, capsys):
