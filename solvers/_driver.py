@@ -2,10 +2,8 @@ r"""The one time-loop driver of the time-stepping solvers, and the conventions t
 
 :func:`solvers.fokker_planck.solve_fokker_planck`, :func:`solvers.hj.solve_hj` and the
 dynamics of :mod:`deeprelax.dynamics` report their runs the same way; this module holds that
-way once.  (``solve_fokker_planck`` runs on :class:`March`; the dynamics, one compiled kernel per
-run, use :func:`check_outcome` and count saved rows in steps; ``solve_hj`` is moving onto
-:class:`March` -- until then its ``save_at=None`` saves ``[t]`` and its ``wall_time`` includes
-compile time.)
+way once.  (``solve_hj`` and ``solve_fokker_planck`` run on :class:`March`; the dynamics, one
+compiled kernel per run, use :func:`check_outcome` and count saved rows in steps.)
 
 Conventions
 -----------

@@ -10,7 +10,9 @@
   add compile time), and it is the twin the compiled march is tested against bit for bit.
 
 Both keep their run state in the arrays of :mod:`solvers._hj_march` (``order``, ``clock``,
-``counts``, ``alpha``), so the driver in :func:`solvers.hj.solve_hj` treats them alike.
+``counts``, ``alpha``).  :class:`HJStepper` holds those arrays and either of them behind the stepper
+interface of :mod:`solvers._driver`, which runs the time loop of :func:`solvers.hj.solve_hj` (saved
+times, checkpoints, progress, stops) as it does for :func:`solvers.fokker_planck.solve_fokker_planck`.
 """
 from __future__ import annotations
 
@@ -248,4 +250,126 @@ def advance_python(ops, order, p, clock, counts, alpha, t_target, budget, max_st
             return M.BUDGET_USED
 
 
-__all__ = ["CpuStepper", "CpuOps", "advance_python", "heat_apply"]
+#: March return code -> driver status (the driver itself decides "stopped" from ``max_steps`` / ``stop_at``).
+_STATUS = {M.REACHED_TARGET: "success", M.BUDGET_USED: "success", M.FINISHED: "success", M.STOPPED: "success",
+           M.NONFINITE: "nonfinite", M.STEP_TOO_SMALL: "step_too_small"}
+
+#: Checkpoint scalars kept in the ``clock`` / ``counts`` arrays (names as in earlier checkpoints).
+CKPT_FIELDS = {"dt_min": ("clock", M.DT_MIN), "dt_max": ("clock", M.DT_MAX), "dt_min_all": ("clock", M.DT_MIN_ALL),
+               "dt_max_all": ("clock", M.DT_MAX_ALL), "ham_int": ("clock", M.HAM_INT),
+               "dt_acc": ("clock", M.DT_ACC), "n_explicit": ("counts", M.N_EXPLICIT),
+               "n_split": ("counts", M.N_SPLIT), "n_retries": ("counts", M.N_RETRIES),
+               "n_split_cuts": ("counts", M.N_SPLIT_CUTS)}
+
+
+class HJStepper:
+    """One ``solve_hj`` run behind the stepper interface of :mod:`solvers._driver`.
+
+    Parameters
+    ----------
+    ops : CpuStepper, CpuOps or solvers._cuda_hj.CudaStepper
+        The state buffers and kernels; a :class:`CpuStepper` runs the compiled march, the others
+        :func:`advance_python` (the same step rule).
+    params : solvers._hj_march.MarchParams
+    inner : tuple of slices
+        The user grid inside the computational grid (padded callables); saved states are cropped to it.
+    split_kernels : bool
+        Also compile the host-side split-accuracy kernels (CUDA runs with split diffusion).
+
+    ``alpha`` (the lagged CFL slopes, shape ``(d,)``) starts as the slopes of the initial state (taken
+    by the first :meth:`advance`, after :meth:`warmup`) or comes from a checkpoint.  When a
+    call of :meth:`advance` reaches ``params.t_final`` the final state, which no stage kernel has read,
+    is checked for non-finite values once (status ``"nonfinite"``).
+    """
+
+    def __init__(self, ops, params, inner, split_kernels=False):
+        self.ops, self.p, self.inner, self.split_kernels = ops, params, inner, bool(split_kernels)
+        self.compiled = isinstance(ops, CpuStepper)
+        self.order = np.array([0, 1, 2], dtype=np.int64)
+        self.clock = M.new_clock()
+        self.counts = np.zeros(5, dtype=np.int64)
+        self.alpha = None
+
+    @property
+    def t(self) -> float:
+        return float(self.clock[M.T_NOW])
+
+    @property
+    def n_steps(self) -> int:
+        return int(self.counts[M.STEP])
+
+    @property
+    def buffer(self):
+        """The (padded, backend) buffer holding the state."""
+        return self.ops.bufs[self.order[0]]
+
+    def warmup(self) -> float:
+        seconds = self.ops.warmup()
+        if self.split_kernels:  # the split-accuracy kernels run on the host for CUDA states
+            t0 = time.perf_counter()
+            d = len(self.p.ih)
+            tiny = np.zeros((4,) * d)
+            M.grad_energy(tiny, (1.0,) * d, self.p.periodic)
+            M.grad_energy(tiny[(slice(1, 3),) * d], (1.0,) * d, self.p.periodic)
+            M.split_error(1.0, 0.5, 1.0)
+            seconds += time.perf_counter() - t0
+        return seconds
+
+    def advance(self, t_target, max_steps, t_stop=math.inf) -> str:
+        if self.alpha is None:  # slopes of the initial state; later ones come out of the stage kernels
+            self.alpha = np.array(self.ops.slopes(self.ops.bufs[0])[0], dtype=np.float64)
+        args = (self.p, self.clock, self.counts, self.alpha, float(t_target), int(max_steps), -1, float(t_stop))
+        if self.compiled:
+            self.ops.order[:] = self.order
+            code = self.ops.advance(*args)
+            self.order[:] = self.ops.order
+        else:
+            code = advance_python(self.ops, self.order, *args)
+        status = _STATUS[code]
+        if status == "success" and self.t >= self.p.t_final:  # the final state: checked once
+            a_end, finite = self.ops.slopes(self.buffer)
+            if not finite:
+                self.alpha[:] = a_end
+                status = "nonfinite"
+        return status
+
+    def state(self) -> np.ndarray:
+        """A host copy of the state on the user grid."""
+        return np.array(self.ops.get_interior(self.buffer))[self.inner].copy()
+
+    def full_state(self) -> np.ndarray:
+        """A host copy of the state on the computational grid."""
+        return np.array(self.ops.get_interior(self.buffer))
+
+    def checkpoint_state(self):
+        if self.alpha is None:
+            self.alpha = np.array(self.ops.slopes(self.ops.bufs[0])[0], dtype=np.float64)
+        scalars = {"alpha_lag": [float(a) for a in self.alpha]}
+        for key, (arr, i) in CKPT_FIELDS.items():
+            scalars[key] = float(self.clock[i]) if arr == "clock" else int(self.counts[i])
+        return scalars, {"u": self.full_state()}
+
+    def restore(self, scalars, arrays):
+        self.ops.set_interior(self.ops.bufs[0], arrays["u"])
+        self.order[:] = (0, 1, 2)
+        self.alpha = np.array(scalars["alpha_lag"], dtype=np.float64)
+        self.clock[M.T_NOW], self.counts[M.STEP] = float(scalars["t_now"]), int(scalars["step"])
+        for key, (arr, i) in CKPT_FIELDS.items():  # (keys added later are absent from older checkpoints)
+            if key in scalars:
+                (self.clock if arr == "clock" else self.counts)[i] = scalars[key]
+
+    def diagnostics(self) -> dict:
+        """dt statistics and step counts for the result."""
+        c, n = self.clock, self.counts
+        if c[M.DT_MAX] == 0.0:  # every step was shortened to a save time
+            dt_min, dt_max = c[M.DT_MIN_ALL], c[M.DT_MAX_ALL]
+        else:
+            dt_min, dt_max = c[M.DT_MIN], c[M.DT_MAX]
+        if n[M.STEP] == 0:
+            dt_min = dt_max = 0.0
+        return {"dt_min": float(dt_min), "dt_max": float(dt_max), "n_explicit_steps": int(n[M.N_EXPLICIT]),
+                "n_split_steps": int(n[M.N_SPLIT]), "n_cfl_retries": int(n[M.N_RETRIES]),
+                "n_split_accuracy_cuts": int(n[M.N_SPLIT_CUTS])}
+
+
+__all__ = ["CpuStepper", "CpuOps", "HJStepper", "advance_python", "heat_apply"]

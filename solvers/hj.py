@@ -55,10 +55,13 @@ Design
   the step (the usual case) are unchanged.
 * **Backends and the compiled march.** The step rule (CFL from the lagged slopes, the
   first-stage check and redo, explicit RK stages, Strang splitting with the accuracy control
-  above, non-finite checks, step statistics) runs in a *stepper*.  On the CPU
-  (:class:`solvers._hj_steppers.CpuStepper`) it is compiled: one call of the march in
-  :mod:`solvers._hj_march` takes every step up to the next save time inside Numba, heat
-  substeps included, and ``solve_hj`` returns to Python only to save a snapshot, write a
+  above, non-finite checks, step statistics) runs in a *stepper*
+  (:class:`solvers._hj_steppers.HJStepper`), and the time loop around it (saved times,
+  checkpoints, progress bar, ``max_steps`` / ``stop_at``, status, ``wall_time`` /
+  ``compile_time``) is the one driver of every solver, :class:`solvers._driver.March`.  On
+  the CPU (:class:`solvers._hj_steppers.CpuStepper`) the steps are compiled: one call of the
+  march in :mod:`solvers._hj_march` takes every step up to the next save time inside Numba,
+  heat substeps included, and the driver returns to Python only to save a snapshot, write a
   checkpoint (the steps per call are derived from the measured time per step, so a
   ``checkpoint_every`` in seconds still holds), update the progress bar, or stop.  The
   CUDA stepper (:class:`solvers._cuda_hj.CudaStepper`, state on the device) is driven by
@@ -91,23 +94,20 @@ from __future__ import annotations
 
 import hashlib
 import math
-import time
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _cuda
+from . import _cuda, _driver
 from . import _hj_march as M
 from ._domain import padded_values
-from ._hj_steppers import CpuOps, CpuStepper, advance_python
+from ._hj_steppers import CpuOps, CpuStepper, HJStepper
 from ._jit import use_parallel
-from .boundary import fill_ghosts, interior, pad_array
+from .boundary import fill_ghosts, pad_array
 from ._files import check_writable
 from ._memory import check_memory
-from .checkpoint import config_mismatch, read_checkpoint, write_checkpoint
-from .errors import (CheckpointWarning, GridError, NonFiniteError, StabilityError, check_finite_array,
-                     check_nonnegative, check_positive, check_real)
+from .errors import GridError, check_finite_array, check_nonnegative, check_positive
 from .grid import Grid
 from .heat import heat_semigroup
 from .result import Result, register_result
@@ -150,7 +150,7 @@ class HJResult(Result):
         (Godunov) selected per axis: ``max(p^-, 0)`` or ``min(p^+, 0)``, whichever
         has the larger square; 0 at expansion points.
     ts : ndarray, shape (m,)
-        Saved times (``save_at``; ``[t]`` by default).
+        Saved times (``save_at``; ``[0, t]`` by default: the convention of :mod:`solvers._driver`).
     us : ndarray, shape ``(m,) + grid.shape``
         Snapshots at ``ts``.
     n_steps : int
@@ -159,7 +159,8 @@ class HJResult(Result):
         Smallest and largest stability-limited time step (steps shortened only to
         land on a save time are not counted unless every step was).
     wall_time, compile_time : float, seconds
-        Total wall time (including compile) and time spent compiling or loading kernels.
+        Wall time of the solve with compile time excluded, and the time spent compiling or
+        loading kernels (as every solver: :mod:`solvers._driver`).
     status : str
         ``"success"``, ``"stopped"``, ``"nonfinite"`` or ``"step_too_small"``.
     message : str
@@ -209,34 +210,6 @@ def _validate_cfl(cfl) -> float:
     return c
 
 
-def _n_saves(save_at) -> int:
-    """Number of snapshots ``save_at`` asks for (checked before anything is allocated)."""
-    if save_at is None:
-        return 1
-    if isinstance(save_at, (bool, np.bool_)):
-        raise TypeError(f"`save_at` must be None, an int >= 1 or a sequence of times; got {save_at!r}.")
-    if isinstance(save_at, (int, np.integer)):
-        if save_at < 1:
-            raise ValueError(f"`save_at` as an int must be >= 1 (number of equally spaced times in "
-                             f"[0, t]); got {save_at}.")
-        return int(save_at)
-    if isinstance(save_at, (float, np.floating)):
-        return 1
-    return int(np.size(save_at))
-
-
-def _save_times(save_at, t: float) -> np.ndarray:
-    if save_at is None:
-        return np.array([t])
-    if isinstance(save_at, (int, np.integer)):
-        return np.linspace(0.0, t, int(save_at)) if save_at > 1 else np.array([t])
-    check_real("save_at", save_at)
-    ts = np.asarray(save_at, dtype=np.float64).ravel()
-    if ts.size == 0 or not np.all(np.isfinite(ts)) or ts.min() < 0 or ts.max() > t:
-        raise ValueError(f"`save_at` must be times in [0, t] = [0, {t:g}]; got {save_at!r}.")
-    return np.unique(ts)
-
-
 def _check_hj_memory(grid: Grid, comp: Grid, ghost: int, n_save: int) -> float:
     """Estimated bytes of a solve (see :mod:`solvers._memory`); raises MemoryBudgetError if over budget.
 
@@ -264,17 +237,6 @@ def _check_hj_memory(grid: Grid, comp: Grid, ghost: int, n_save: int) -> float:
 #: Split steps: relative error allowed in the time integral of the Hamiltonian over one step (see
 #: :func:`solvers._hj_march.split_error`); steps whose estimated error exceeds it (and matters) are shortened.
 SPLIT_RTOL = M.SPLIT_RTOL
-
-#: Checkpoint scalars kept in the stepper's ``clock`` / ``counts`` arrays (names as in earlier checkpoints).
-_CKPT_FIELDS = {"dt_min": ("clock", M.DT_MIN), "dt_max": ("clock", M.DT_MAX), "dt_min_all": ("clock", M.DT_MIN_ALL),
-                "dt_max_all": ("clock", M.DT_MAX_ALL), "ham_int": ("clock", M.HAM_INT),
-                "dt_acc": ("clock", M.DT_ACC), "n_explicit": ("counts", M.N_EXPLICIT),
-                "n_split": ("counts", M.N_SPLIT), "n_retries": ("counts", M.N_RETRIES),
-                "n_split_cuts": ("counts", M.N_SPLIT_CUTS)}
-#: Steps per march call when nothing needs Python between save points; wall seconds between progress updates.
-_UNBOUNDED = 1 << 62
-_PROGRESS_SECONDS = 0.25
-
 
 def _sha1(a: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(a).tobytes()).hexdigest()
@@ -306,8 +268,10 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
     cfl : float in (0, 1], default 0.5
         Courant number: ``dt (sum_k max|p_k| / h_k + explicit diffusion rate) <= cfl``.
     save_at : None, int or sequence of float
-        Times in ``[0, t]`` at which to keep snapshots (an int ``m`` gives ``m`` equally
-        spaced times from 0 to t); default ``[t]``.  Steps are shortened to land on them.
+        Times in ``[0, t]`` at which to keep snapshots: ``None`` (default) keeps ``[0, t]``,
+        an int ``m >= 1`` the ``m + 1`` times ``linspace(0, t, m + 1)``, a sequence those
+        times (the convention of every solver, :mod:`solvers._driver`).  Steps are shortened
+        to land on them.
     progress : bool
         Show a tqdm progress bar (simulated time).
     checkpoint : path, optional
@@ -389,7 +353,7 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
     >>> res.u.shape, res.status
     ((128,), 'success')
     """
-    wall0 = time.perf_counter()
+    clock = _driver.Clock()
     if not isinstance(grid, Grid):
         raise TypeError(f"`grid` must be a solvers.grid.Grid; got {type(grid).__name__}.")
     t = check_nonnegative("t", t)
@@ -400,10 +364,7 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         raise ValueError(f"`diffusion` must be one of 'auto', 'explicit', 'split'; got {diffusion!r}.")
     if max_dt is not None:
         max_dt = check_positive("max_dt", max_dt)
-    if max_steps is not None and (not isinstance(max_steps, (int, np.integer)) or max_steps < 0):
-        raise ValueError(f"`max_steps` must be a non-negative int; got {max_steps!r}.")
-    if stop_at is not None:
-        stop_at = check_nonnegative("stop_at", stop_at)
+    max_steps, stop_at = _driver.check_stops(max_steps, stop_at)
     backend_requested = backend
     if not isinstance(backend, str) or backend not in _cuda.BACKENDS:
         raise ValueError(f"`backend` must be one of {_cuda.BACKENDS}; got {backend!r}.")
@@ -411,15 +372,12 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         dtype = _cuda.check_dtype(dtype)
     except TypeError:
         raise ValueError(f"`dtype` must be float64 or float32; got {dtype!r}.") from None
-    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, (int, float, np.integer, np.floating)) \
-            or not checkpoint_every > 0:
-        raise ValueError(f"`checkpoint_every` must be a positive int (steps) or float (seconds); "
-                         f"got {checkpoint_every!r}.")
-    n_save = _n_saves(save_at)
+    checkpoint_every = _driver.check_checkpoint_every(checkpoint_every)
+    n_save = _driver.n_save_times(save_at)
     g = sch.ghost
     d = grid.dim
     _check_hj_memory(grid, grid, g, n_save)          # before sampling u0 or allocating snapshots
-    save_times = _save_times(save_at, t)
+    save_times = _driver.save_times(save_at, t)
     if checkpoint is not None:                       # fail now, not after the first steps
         check_writable(checkpoint, argument="checkpoint")
 
@@ -466,28 +424,27 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
               "scheme_spec": {"deriv": sch.deriv, "hamiltonian": sch.hamiltonian,
                               "integrator": sch.integrator, "laplacian_order": sch.laplacian_order}}
 
-    def make_result(Ucomp_interior, ts, us, n_steps, dt_min, dt_max, compile_time, status, message, extra,
-                    grad_comp=None):
+    def make_result(u_comp, ts, us, n_steps, dt_min, dt_max, status, message, extra, grad_comp=None):
         if status == "nonfinite":
             grad = np.full(grid.shape + (d,), np.nan)
         elif grad_comp is not None:  # computed by the backend (CUDA: on the device)
             grad = grad_comp[inner]
         else:
-            Up = pad_array(Ucomp_interior, g)
+            Up = pad_array(u_comp, g)
             fill_ghosts(Up, g, per)
             with np.errstate(over="ignore", invalid="ignore"):
                 grad = upwind_gradient(Up, g, h, sch)[inner]
         us_arr = np.stack(us) if us else np.zeros((0,) + grid.shape)
-        return HJResult(u=np.ascontiguousarray(Ucomp_interior[inner]), grad=np.ascontiguousarray(grad),
+        return HJResult(u=np.ascontiguousarray(u_comp[inner]), grad=np.ascontiguousarray(grad),
                         ts=np.asarray(ts, dtype=np.float64), us=us_arr, n_steps=int(n_steps),
                         dt_min=float(dt_min), dt_max=float(dt_max),
-                        wall_time=time.perf_counter() - wall0, compile_time=float(compile_time),
+                        wall_time=clock.wall_time, compile_time=clock.compile_time,
                         status=status, message=message, grid=grid, t=float(t), beta=float(beta),
                         scheme=sch.name, order=int(sch.order), cfl=float(cfl), params={**params, **extra})
 
     if t == 0.0:
-        return make_result(vals, list(save_times), [vals[inner].copy() for _ in save_times], 0,
-                           0.0, 0.0, 0.0, "success", STATUS_MESSAGES["success"], {"t_reached": 0.0})
+        return make_result(vals, list(save_times), [vals[inner].copy() for _ in save_times], 0, 0.0, 0.0,
+                           "success", STATUS_MESSAGES["success"], {"t_reached": 0.0})
 
     config = None
     if checkpoint is not None or resume is not None:  # (hashing u0 costs ~1 s per GB: only when needed)
@@ -498,52 +455,15 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         if backend == "cuda":  # CPU configs stay as they were (old CPU checkpoints still resume)
             config.update(backend="cuda", dtype=dtype.name)
 
-    # ---- state
+    # ---- the stepper: serial kernels run the compiled march; threaded kernels (large grids) and CUDA
+    # the same rule in Python
     if backend == "cuda":
         from ._cuda_hj import CudaStepper
         parallel = False
         ops = CudaStepper(vals, g, h, per, sch, dtype)
-    else:  # serial kernels: the compiled march; threaded kernels (large grids): the same rule in Python
+    else:
         parallel = use_parallel(int(np.prod(comp.shape))) if parallel is None else bool(parallel)
         ops = (CpuOps if parallel else CpuStepper)(vals, g, h, per, sch, parallel)
-    compiled = isinstance(ops, CpuStepper)
-    order = np.array([0, 1, 2], dtype=np.int64)
-    clock = M.new_clock()
-    counts = np.zeros(5, dtype=np.int64)
-    prev_wall = 0.0
-    ti = 0  # index of the next save time still to reach
-    ts_saved, us_saved = [], []
-    while ti < len(save_times) and save_times[ti] <= 0.0:
-        ts_saved.append(0.0)
-        us_saved.append(vals[inner].copy())
-        ti += 1
-    alpha = None
-    if resume is not None:
-        cfg, sc, arrs = read_checkpoint(resume)
-        diffs = config_mismatch(cfg, config)
-        if diffs:
-            raise ValueError(f"`resume` checkpoint {str(resume)!r} belongs to a different problem or "
-                             f"settings: " + "; ".join(diffs))
-        ops.set_interior(ops.bufs[0], arrs["u"])
-        ti = int(sc["ti"])
-        alpha = np.asarray(sc["alpha_lag"], dtype=np.float64)
-        clock[M.T_NOW], counts[M.STEP] = float(sc["t_now"]), int(sc["step"])
-        for key, (arr, i) in _CKPT_FIELDS.items():  # (keys added later are absent from older checkpoints)
-            if key in sc:
-                (clock if arr == "clock" else counts)[i] = sc[key]
-        prev_wall = float(sc.get("prev_wall", 0.0))
-        ts_saved = [float(x) for x in arrs["ts"]]
-        us_saved = [a.copy() for a in arrs["us"]]
-
-    compile_time = ops.warmup()
-    if nu > 0 and diffusion != "explicit" and backend == "cuda":  # the split-accuracy kernels (host side)
-        t_c = time.perf_counter()
-        tiny = np.zeros((4,) * d)
-        M.grad_energy(tiny, (1.0,) * d, per)
-        M.grad_energy(tiny[(slice(1, 3),) * d], (1.0,) * d, per)
-        M.split_error(1.0, 0.5, 1.0)
-        compile_time += time.perf_counter() - t_c
-
     P = M.MarchParams(
         g=g, ih=tuple(1.0 / hk for hk in h), q=tuple(1.0 / (hk * hk) for hk in h), periodic=per,
         h3=h + (1.0,) * (3 - d), p3=per + (False,) * (3 - d), nu=float(nu), ham=int(sch.ham_code),
@@ -553,121 +473,27 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         max_dt=float(max_dt) if max_dt is not None else math.inf, t_final=float(t),
         split_rtol=M.SPLIT_RTOL, x_target=0.9 * math.sqrt(6.0 * M.SPLIT_RTOL),  # 1 - x/sinh(x) ~ x^2/6
         err_floor=1e-13 * float(np.max(np.abs(vals))))  # Hamiltonian integrals below this are round-off
+    stepper = HJStepper(ops, P, inner, split_kernels=nu > 0 and diffusion != "explicit" and backend == "cuda")
+    clock.compiled(stepper.warmup())
+    out = _driver.March(t, save_times, progress=progress, desc=f"solve_hj[{sch.name}]", checkpoint=checkpoint,
+                        checkpoint_every=checkpoint_every, config=config, max_steps=max_steps, stop_at=stop_at,
+                        clock=clock).run(stepper, resume=resume)
 
-    def state_buffer():
-        return ops.bufs[order[0]]
-
-    ck_failures = []
-
-    def save_ckpt(al):
-        scalars = {"t_now": float(clock[M.T_NOW]), "step": int(counts[M.STEP]), "ti": ti,
-                   "alpha_lag": [float(a) for a in al],
-                   "prev_wall": prev_wall + time.perf_counter() - wall0}
-        for key, (arr, i) in _CKPT_FIELDS.items():
-            scalars[key] = float(clock[i]) if arr == "clock" else int(counts[i])
-        try:
-            write_checkpoint(checkpoint, config=config, scalars=scalars,
-                             arrays={"u": np.array(ops.get_interior(state_buffer())),
-                                     "ts": np.asarray(ts_saved, dtype=np.float64),
-                                     "us": np.stack(us_saved) if us_saved else np.zeros((0,) + grid.shape)})
-        except OSError as e:  # a full disk or a vanished directory must not throw the computation away
-            ck_failures.append(f"step {int(counts[M.STEP])}: {e}")
-            warnings.warn(f"Writing the checkpoint {str(checkpoint)!r} failed at step {int(counts[M.STEP])} "
-                          f"(t = {clock[M.T_NOW]:.6g}): {e}. The solve continues; the result is returned but "
-                          f"that checkpoint is missing.", CheckpointWarning, stacklevel=3)
-
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=t, initial=float(clock[M.T_NOW]), unit="time", desc=f"solve_hj[{sch.name}]",
-                   bar_format="{l_bar}{bar}| {n:.4g}/{total:.4g} [{elapsed}<{remaining}]")
-    last_ck_wall, last_ck_step = time.perf_counter(), int(counts[M.STEP])
-    if alpha is None:  # slopes of the initial state; later ones come out of the stage kernels
-        alpha, _ = ops.slopes(ops.bufs[0])
-    alpha = np.array(alpha, dtype=np.float64)
-    # steps per call: everything up to the next save time, unless a progress bar or checkpoints need
-    # Python in between; then from the measured time per step (first call: one step)
-    per_step, budget = None, 1 if (bar is not None or checkpoint is not None) else _UNBOUNDED
-    codes = {M.NONFINITE: "nonfinite", M.STEP_TOO_SMALL: "step_too_small", M.STOPPED: "stopped",
-             M.FINISHED: "success"}
-    try:
-        while True:
-            target = float(save_times[ti]) if ti < len(save_times) else t
-            step0, w0 = int(counts[M.STEP]), time.perf_counter()
-            args = (P, clock, counts, alpha, target, budget, -1 if max_steps is None else int(max_steps),
-                    math.inf if stop_at is None else float(stop_at))
-            if not compiled:
-                code = advance_python(ops, order, *args)
-            else:
-                ops.order[:] = order
-                code = ops.advance(*args)
-                order[:] = ops.order
-            taken = int(counts[M.STEP]) - step0
-            if taken:
-                per_step = (time.perf_counter() - w0) / taken
-            t_now = float(clock[M.T_NOW])
-            while ti < len(save_times) and save_times[ti] <= t_now:
-                ts_saved.append(float(save_times[ti]))
-                us_saved.append(ops.get_interior(state_buffer())[inner].copy())
-                ti += 1
-            if bar is not None:
-                bar.update(t_now - bar.n)
-            step = int(counts[M.STEP])
-            if checkpoint is not None and taken:
-                if isinstance(checkpoint_every, (int, np.integer)):
-                    due = step - last_ck_step >= checkpoint_every
-                else:
-                    due = time.perf_counter() - last_ck_wall >= checkpoint_every
-                if due:
-                    save_ckpt(alpha)
-                    last_ck_wall, last_ck_step = time.perf_counter(), step
-            if code in codes:
-                status = codes[code]
-                break
-            if budget != _UNBOUNDED and per_step:
-                wait = _PROGRESS_SECONDS if bar is not None else math.inf
-                if checkpoint is not None:
-                    if isinstance(checkpoint_every, (int, np.integer)):
-                        left = int(checkpoint_every) - (step - last_ck_step)
-                        budget = max(1, left) if bar is None else max(1, min(left, int(wait / per_step)))
-                        continue
-                    wait = min(wait, max(checkpoint_every - (time.perf_counter() - last_ck_wall), 0.0))
-                budget = max(1, int(wait / per_step))
-    finally:
-        if bar is not None:
-            bar.close()
-    t_now, step, U = float(clock[M.T_NOW]), int(counts[M.STEP]), state_buffer()
-    if status == "success":  # the final state has not been through a stage kernel: check it once
-        a_end, finite = ops.slopes(U)
-        if not finite:
-            status, alpha = "nonfinite", a_end
-
-    if checkpoint is not None and status in ("success", "stopped"):
-        save_ckpt(alpha)
-    if clock[M.DT_MAX] == 0.0:  # every step was shortened to a save time
-        dt_min, dt_max = clock[M.DT_MIN_ALL], clock[M.DT_MAX_ALL]
-    else:
-        dt_min, dt_max = clock[M.DT_MIN], clock[M.DT_MAX]
-    if step == 0:
-        dt_min = dt_max = 0.0
+    status, t_now, step = out.status, out.t, out.n_steps
     message = STATUS_MESSAGES[status]
     if status == "nonfinite":
         message = f"Step {step} (t = {t_now:.6g}): " + message
     elif status == "step_too_small":
         message = (f"Step {step} (t = {t_now:.6g}), max|grad u| per axis = "
-                   f"{[float(a) for a in alpha]}: " + message)
+                   f"{[float(a) for a in stepper.alpha]}: " + message)
     elif status == "stopped":
         message = f"Step {step} (t = {t_now:.6g} of {t:g}): " + message
-    extra = {"t_reached": t_now, "n_explicit_steps": int(counts[M.N_EXPLICIT]),
-             "n_split_steps": int(counts[M.N_SPLIT]), "n_cfl_retries": int(counts[M.N_RETRIES]),
-             "n_split_accuracy_cuts": int(counts[M.N_SPLIT_CUTS]), "parallel": parallel,
-             "checkpoint": str(checkpoint) if checkpoint is not None else "",
-             "checkpoint_failures": ck_failures}
-    grad_comp = ops.gradient(U) if backend == "cuda" and status != "nonfinite" else None
-    result = make_result(np.array(ops.get_interior(U)), ts_saved, us_saved, step, dt_min, dt_max,
-                         compile_time, status, message, extra, grad_comp)
-    if raise_on_failure and status == "nonfinite":
-        raise NonFiniteError(message)
-    if raise_on_failure and status == "step_too_small":
-        raise StabilityError(message)
+    diag = stepper.diagnostics()
+    extra = {"t_reached": t_now, **{k: v for k, v in diag.items() if k not in ("dt_min", "dt_max")},
+             "parallel": parallel, "checkpoint": str(checkpoint) if checkpoint is not None else "",
+             "checkpoint_failures": out.checkpoint_failures}
+    grad_comp = ops.gradient(stepper.buffer) if backend == "cuda" and status != "nonfinite" else None
+    result = make_result(stepper.full_state(), out.ts, out.states, step, diag["dt_min"], diag["dt_max"],
+                         status, message, extra, grad_comp)
+    _driver.check_outcome(status, message, raise_on_failure)
     return result

@@ -42,7 +42,7 @@ def test_bad_inputs_give_clear_errors(g1, u1):
         solve_hj(u1, (-1, 1), 0.1)
     with pytest.raises(ValueError, match="`diffusion`"):
         solve_hj(u1, g1, 0.1, diffusion="implicit")
-    with pytest.raises(ValueError, match="`save_at` must be times in"):
+    with pytest.raises(ValueError, match=r"`save_at` times must be finite and in \[0, t\]"):
         solve_hj(u1, g1, 0.1, save_at=[0.05, 0.2])
     with pytest.raises(GridError, match=r"`grid.shape\[0\]` must be >= 6"):
         g = Grid.uniform([(0, 1)], 4, periodic=True)
@@ -64,13 +64,18 @@ def test_result_fields_and_snapshots(g1, u1):
     np.testing.assert_array_equal(r.us[-1], r.u)
     assert r.grad.shape == (64, 1) and r.order == 2 and r.scheme == "eno2" and r.cfl == 0.5
     assert 0 < r.dt_min <= r.dt_max and r.n_steps >= 4
-    assert r.status == "success" and r.message and r.wall_time > 0
+    assert r.status == "success" and r.message and r.wall_time > 0 and r.compile_time >= 0
     # snapshots equal separate runs to those times (steps land exactly on save times)
     r2 = solve_hj(u1, g1, 0.03, scheme="eno2", save_at=[0.01, 0.03])
     np.testing.assert_array_equal(r2.us[0], r.us[1])
-    # int save_at: equally spaced including 0 and t
-    r3 = solve_hj(u1, g1, 0.05, scheme="godunov", save_at=6)
+    # int save_at = m: m equal intervals, m + 1 times including 0 and t (solvers._driver convention)
+    r3 = solve_hj(u1, g1, 0.05, scheme="godunov", save_at=5)
     np.testing.assert_allclose(r3.ts, np.linspace(0, 0.05, 6))
+    # default: the initial and the final state
+    r4 = solve_hj(u1, g1, 0.05, scheme="godunov")
+    np.testing.assert_array_equal(r4.ts, [0.0, 0.05])
+    np.testing.assert_array_equal(r4.us[0], u1)
+    np.testing.assert_array_equal(r4.us[1], r4.u)
     # grad is the upwind derivative: close to the exact u_x of the smooth solution
     central = (np.roll(r.u, -1) - np.roll(r.u, 1)) / (2 * g1.spacing[0])
     assert np.abs(r.grad[:, 0] - central).max() < 0.1
@@ -206,3 +211,15 @@ def test_fill_ghosts_never_reads_unset_ghost_memory():
     # linear extrapolation on the non-periodic axes, wrap on the periodic one
     np.testing.assert_allclose(ref[0, g:-g, g:-g], 3 * inner[0] - 2 * inner[1])
     np.testing.assert_array_equal(ref[g:-g, 0, g:-g], inner[:, -2])
+
+
+def test_saved_times_follow_the_shared_driver_convention(g1, u1):
+    # solve_hj and solve_fokker_planck save the same times for the same `save_at` (solvers._driver)
+    from solvers.fokker_planck import solve_fokker_planck
+    rho0 = np.exp(-4 * u1)
+    for save_at in (None, 3, [0.01, 0.04], [0.04, 0.0, 0.04]):
+        hj = solve_hj(u1, g1, 0.04, beta=5.0, scheme="godunov", save_at=save_at)
+        fp = solve_fokker_planck(rho0, g1, 0.04, potential=u1, beta=1.0, save_at=save_at)
+        np.testing.assert_array_equal(hj.ts, fp.ts)
+        assert hj.us.shape == (len(hj.ts), 64)
+    assert solve_hj(u1, g1, 0.0, save_at=4).ts.tolist() == [0.0]
