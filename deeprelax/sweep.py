@@ -190,7 +190,7 @@ def sweep(fn: Callable, grid_of_params, executor: Executor | str | None = None, 
         Re-raise the first failing task's exception (in input order) after all tasks finished;
         with False the failures are recorded in ``SweepResult.error``.
     progress : bool
-        Show a tqdm bar over completed tasks.
+        Show a tqdm bar over completed tasks (also for ``executor="serial"``).
 
     Returns
     -------
@@ -207,15 +207,28 @@ def sweep(fn: Callable, grid_of_params, executor: Executor | str | None = None, 
         return SweepResults(results)
     errors = {}
     if executor == "serial":
-        for r in results:
-            t0 = time.perf_counter()
+        bar = None
+        if progress:
             try:
-                r.value = fn(**r.params)
-            except Exception as e:  # noqa: BLE001 - recorded and optionally re-raised
-                errors[r.index] = e
-                r.error = f"{type(e).__name__}: {e}"
-            r.wall_time = time.perf_counter() - t0
-            r.extra["turnaround"] = r.wall_time
+                from tqdm.auto import tqdm
+                bar = tqdm(total=len(results), desc="sweep")
+            except ImportError:  # pragma: no cover
+                pass
+        try:
+            for r in results:
+                t0 = time.perf_counter()
+                try:
+                    r.value = fn(**r.params)
+                except Exception as e:  # noqa: BLE001 - recorded and optionally re-raised
+                    errors[r.index] = e
+                    r.error = f"{type(e).__name__}: {e}"
+                r.wall_time = time.perf_counter() - t0
+                r.extra["turnaround"] = r.wall_time
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
     else:
         own = executor is None
         if executor is not None and not isinstance(executor, Executor) and not hasattr(executor, "submit"):

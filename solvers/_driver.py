@@ -28,6 +28,11 @@ Conventions
 ``checkpoint_every``          a float: wall-clock seconds; an int: steps
 ``max_steps``, ``stop_at``    stop (``"stopped"``, a checkpoint written) after that many steps in
                               all / after the first step that reaches ``stop_at``
+``callback``                  observers ``callback(t, state) -> bool | None`` called at every saved
+                              time (``callback_every=None``) or every ``k`` steps
+                              (``callback_every=k``, and at the final time); returning ``True`` (or
+                              raising ``StopIteration``) stops the run with status
+                              ``"stopped_by_callback"`` (a checkpoint written; ``resume`` continues)
 ============================  ===================================================================
 
 Bad arguments are not a status: they raise at once (``ValueError`` / ``TypeError`` naming the
@@ -92,10 +97,10 @@ from .errors import (CheckpointError, CheckpointWarning, NonFiniteError, Stabili
                      check_real)
 
 __all__ = ["save_times", "n_save_times", "check_checkpoint_every", "check_stops", "STATUSES", "EXCEPTIONS", "Clock",
-           "Progress", "March", "Outcome", "check_outcome"]
+           "Progress", "Observers", "March", "Outcome", "check_outcome"]
 
 #: Every status a solver may report (``"success"`` first).
-STATUSES = ("success", "stopped", "nonfinite", "step_too_small", "unstable")
+STATUSES = ("success", "stopped", "stopped_by_callback", "nonfinite", "step_too_small", "unstable")
 #: Exception raised for a failed status when ``raise_on_failure`` is True.
 EXCEPTIONS = {"nonfinite": NonFiniteError, "step_too_small": StabilityError, "unstable": StabilityError}
 #: Target wall time between progress-bar updates (steps per call derived from the measured step time).
@@ -204,6 +209,58 @@ class Clock:
         return time.perf_counter() - self.start - self.compile_time
 
 
+class Observers:
+    """The ``callback`` argument of the solvers: one callable or a sequence of callables, each called
+    as ``callback(t, state)``; ``state`` is a read-only host copy of the state at time ``t`` (the array
+    a solver also saves, on the user's grid).
+
+    ``every=None``: called at every saved time; ``every=k`` (int >= 1): after steps ``0, k, 2k, ...``
+    and at the final time (not where a run stops early or fails).  A call returning ``True`` (exactly
+    a bool: a list returned by a plotting call does not stop the run) or raising ``StopIteration``
+    asks the run to stop; the other observers of that time are still called.  Any other exception
+    propagates.
+    """
+
+    def __init__(self, callback=None, every=None):
+        if callback is None:
+            self.fns = []
+        elif callable(callback):
+            self.fns = [callback]
+        else:
+            try:
+                self.fns = list(callback)
+            except TypeError:
+                raise TypeError(f"`callback` must be a callable, a sequence of callables or None; "
+                                f"got {type(callback).__name__}.") from None
+            bad = [type(f).__name__ for f in self.fns if not callable(f)]
+            if bad:
+                raise TypeError(f"`callback` must be a callable, a sequence of callables or None; got a sequence "
+                                f"holding {', '.join(bad)}.")
+        if every is not None and (isinstance(every, (bool, np.bool_)) or not isinstance(every, (int, np.integer))
+                                  or every < 1):
+            raise ValueError(f"`callback_every` must be None (every saved time) or an int >= 1 (steps); "
+                             f"got {every!r}.")
+        self.every = None if every is None else int(every)
+        self.calls = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.fns)
+
+    def __call__(self, t: float, state: np.ndarray) -> bool:
+        """Call every observer with ``(t, state)``; True if one of them asks to stop."""
+        view = state.view()
+        view.flags.writeable = False
+        stop = False
+        for fn in self.fns:
+            try:
+                r = fn(float(t), view)
+            except StopIteration:
+                r = True
+            stop = stop or (isinstance(r, (bool, np.bool_)) and bool(r))
+        self.calls += 1
+        return stop
+
+
 class Progress:
     """A tqdm bar over simulated time (no-op when disabled or tqdm is missing)."""
 
@@ -273,11 +330,15 @@ class March:
         Stop (``"stopped"``) after the first step that reaches ``t >= stop_at``.
     clock : Clock, optional
         For the checkpointed ``prev_wall`` (wall time of earlier runs).
+    callback, callback_every :
+        Observers (:class:`Observers`): called at every saved time, or every ``callback_every``
+        steps; one returning ``True`` stops the run (``"stopped_by_callback"``).
     """
 
     def __init__(self, t_final: float, save_times: np.ndarray, *, progress: bool = False, desc: str = "",
                  checkpoint=None, checkpoint_every=60.0, config: Optional[dict] = None,
-                 max_steps: Optional[int] = None, stop_at: Optional[float] = None, clock: Optional[Clock] = None):
+                 max_steps: Optional[int] = None, stop_at: Optional[float] = None, clock: Optional[Clock] = None,
+                 callback=None, callback_every: Optional[int] = None):
         self.t_final = float(t_final)
         self.save_times = np.asarray(save_times, dtype=np.float64)
         self.progress = bool(progress)
@@ -290,16 +351,19 @@ class March:
         self.max_steps = max_steps
         self.stop_at = stop_at
         self.clock = clock or Clock()
+        self.observers = callback if isinstance(callback, Observers) else Observers(callback, callback_every)
         self.prev_wall = 0.0
         self._step_time = None       # measured seconds per step (None: not yet)
         self._last_n = 0
 
     # ---- chunking
-    def _chunk(self, stepper, last_ck_wall, last_ck_step) -> int:
+    def _chunk(self, stepper, last_ck_wall, last_ck_step, last_cb_step) -> int:
         """Steps to ask for in the next :meth:`advance` call."""
         n = UNBOUNDED
         if self.max_steps is not None:
             n = min(n, self.max_steps - stepper.n_steps)
+        if self.observers and self.observers.every is not None:
+            n = min(n, max(1, self.observers.every - (stepper.n_steps - last_cb_step)))
         budget = math.inf
         if self.checkpoint is not None:
             if isinstance(self.checkpoint_every, (int, np.integer)):
@@ -347,13 +411,21 @@ class March:
     def run(self, stepper, resume=None) -> Outcome:
         """March ``stepper`` to ``t_final``; see the module docstring."""
         ts, states, ti = [], [], 0
+        obs = self.observers
+        at_saves = bool(obs) and obs.every is None
+        stop_cb = False
         if resume is not None:
             ts, states, ti = self.resume(stepper, resume)
         else:
             while ti < len(self.save_times) and self.save_times[ti] <= stepper.t:
                 ts.append(float(self.save_times[ti]))
                 states.append(stepper.state())
+                if at_saves:
+                    stop_cb = obs(ts[-1], states[-1]) or stop_cb
                 ti += 1
+            if obs and obs.every is not None:
+                stop_cb = obs(stepper.t, stepper.state()) or stop_cb
+        last_cb_step = stepper.n_steps
         failures: list = []
         self._bar = Progress(self.progress, self.t_final, self.desc, initial=stepper.t)
         last_ck_wall, last_ck_step = time.perf_counter(), stepper.n_steps
@@ -361,11 +433,14 @@ class March:
         t_stop = math.inf if self.stop_at is None else float(self.stop_at)
         try:
             while stepper.t < self.t_final:
+                if stop_cb:
+                    status = "stopped_by_callback"
+                    break
                 if (self.max_steps is not None and stepper.n_steps >= self.max_steps) or stepper.t >= t_stop:
                     status = "stopped"
                     break
                 target = float(self.save_times[ti]) if ti < len(self.save_times) else self.t_final
-                n = self._chunk(stepper, last_ck_wall, last_ck_step)
+                n = self._chunk(stepper, last_ck_wall, last_ck_step, last_cb_step)
                 n0, tt0, c0 = stepper.n_steps, stepper.t, time.perf_counter()
                 status = stepper.advance(target, n, t_stop)
                 taken = stepper.n_steps - n0
@@ -378,7 +453,13 @@ class March:
                 while ti < len(self.save_times) and self.save_times[ti] <= stepper.t:
                     ts.append(float(self.save_times[ti]))
                     states.append(stepper.state())
+                    if at_saves and status == "success":
+                        stop_cb = obs(ts[-1], states[-1]) or stop_cb
                     ti += 1
+                if obs and obs.every is not None and status == "success" and taken > 0 and \
+                        (stepper.n_steps - last_cb_step >= obs.every or stepper.t >= self.t_final):
+                    stop_cb = obs(stepper.t, stepper.state()) or stop_cb
+                    last_cb_step = stepper.n_steps
                 self._bar.update_to(stepper.t)
                 if status != "success":
                     break
@@ -392,7 +473,7 @@ class March:
                         last_ck_wall, last_ck_step = time.perf_counter(), stepper.n_steps
         finally:
             self._bar.close()
-        if self.checkpoint is not None and status in ("success", "stopped"):
+        if self.checkpoint is not None and status in ("success", "stopped", "stopped_by_callback"):
             self._write(stepper, ts, states, ti, failures)
         return Outcome(status=status, ts=ts, states=states, t=float(stepper.t), n_steps=int(stepper.n_steps),
                        checkpoint_failures=failures)

@@ -120,6 +120,8 @@ STATUS_MESSAGES = {
     "success": "Reached the final time.",
     "stopped": ("Stopped early at the requested `max_steps` / `stop_at`; call solve_fokker_planck again with "
                 "`resume=<checkpoint path>` to continue."),
+    "stopped_by_callback": ("Stopped early: a `callback` returned True; with a `checkpoint`, call "
+                            "solve_fokker_planck again with `resume=<checkpoint path>` to continue."),
     "nonfinite": ("The Fokker-Planck solution became non-finite; stopped. Fix: use method='implicit', reduce `dt`, "
                   "or check that the potential/drift is finite and resolved by the grid."),
     "unstable": ("`dt` exceeds the forward-Euler positivity limit of time-dependent coefficients; use a smaller "
@@ -161,7 +163,8 @@ class FPResult(Result):
     wall_time, compile_time : float, seconds
         Wall time of the solve (compile time excluded) and time spent compiling or loading kernels.
     status : str
-        ``"success"``, ``"stopped"`` (``max_steps`` / ``stop_at``), ``"nonfinite"`` or ``"unstable"``
+        ``"success"``, ``"stopped"`` (``max_steps`` / ``stop_at``), ``"stopped_by_callback"``,
+        ``"nonfinite"`` or ``"unstable"``
         (an explicit step above the positivity limit of time-dependent coefficients); see
         :mod:`solvers._driver`.
     message : str
@@ -200,7 +203,8 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
                         linear_solver: str = "auto", rannacher: int = 2, normalize: bool = False,
                         kl_reference=None, mixed: str = "oriented", backend: str = "cpu",
                         dtype=np.float64, raise_on_failure: bool = True, checkpoint=None, checkpoint_every=60.0,
-                        resume=None, max_steps: Optional[int] = None, stop_at: Optional[float] = None) -> FPResult:
+                        resume=None, max_steps: Optional[int] = None, stop_at: Optional[float] = None,
+                        callback=None, callback_every: Optional[int] = None) -> FPResult:
     r"""Integrate a Fokker-Planck equation from ``rho0`` to time ``t``.
 
     ``rho_t = div(D (grad f) rho) + beta^{-1} div(D grad rho)`` for a ``potential`` f, or
@@ -278,6 +282,14 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
         Stop (status ``"stopped"``) once this many steps have been taken in total.
     stop_at : float, optional
         Stop (status ``"stopped"``) after the first step that reaches ``t >= stop_at``.
+    callback : callable or sequence of callables, optional
+        Observers ``callback(t, state)`` (``state``: ``rho`` on ``grid``; a read-only copy), called at every saved time,
+        or every ``callback_every`` steps: record diagnostics, draw live plots, or stop early by
+        returning ``True`` (status ``"stopped_by_callback"``; with ``checkpoint`` a checkpoint is
+        written and ``resume`` continues).  See :class:`solvers._driver.Observers`.
+    callback_every : int, optional
+        Call the observers every this many steps (steps ``0, k, 2k, ...`` and the final state)
+        instead of at the saved times; the march returns to Python that often.
 
     Returns
     -------
@@ -315,6 +327,7 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
     rannacher = check_count("rannacher", rannacher, minimum=0)
     checkpoint_every = _driver.check_checkpoint_every(checkpoint_every)
     max_steps, stop_at = _driver.check_stops(max_steps, stop_at)
+    observers = _driver.Observers(callback, callback_every)
     if not isinstance(grid, Grid):
         raise TypeError(f"`grid` must be a solvers.Grid; got {type(grid).__name__}.")
     n_saved = _driver.n_save_times(save_at)
@@ -429,7 +442,7 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
                   "backend": be, "dtype": dtype_.name}
     march = _driver.March(T, ts, progress=progress, desc=f"fokker-planck {method}", clock=clock,
                           checkpoint=checkpoint, checkpoint_every=checkpoint_every, config=config,
-                          max_steps=max_steps, stop_at=stop_at)
+                          max_steps=max_steps, stop_at=stop_at, callback=observers)
     out = march.run(stepper, resume=resume)
 
     # diagnostics at each saved time (coefficients at the time the plan reached: a + n h)
@@ -438,7 +451,7 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
     status = out.status
     message = STATUS_MESSAGES[status] if stepper.failure is None else \
         _failure_message(stepper.failure, method, beta, grid.spacing)
-    if status == "stopped":
+    if status in ("stopped", "stopped_by_callback"):
         message = f"Step {out.n_steps} (t = {out.t:.6g} of {T:g}): " + message
     mass, mn, F, kl = (np.array(v, dtype=np.float64).reshape(-1) for v in zip(*diags)) if diags else \
         (np.zeros(0),) * 4

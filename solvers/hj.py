@@ -120,6 +120,8 @@ STATUS_MESSAGES = {
     "success": "Reached the final time.",
     "stopped": ("Stopped early at the requested `max_steps` / `stop_at`; call solve_hj again with "
                 "`resume=<checkpoint path>` to continue."),
+    "stopped_by_callback": ("Stopped early: a `callback` returned True; with a `checkpoint`, call solve_hj "
+                            "again with `resume=<checkpoint path>` to continue."),
     "nonfinite": ("Non-finite values appeared. The time step is CFL-limited by construction, so this "
                   "is overflow: |u0| or |grad u0| is too large for float64 (|p|^2 overflows). Rescale "
                   "u0 (and t), or use a smaller grid spacing range; a first-order scheme "
@@ -162,7 +164,8 @@ class HJResult(Result):
         Wall time of the solve with compile time excluded, and the time spent compiling or
         loading kernels (as every solver: :mod:`solvers._driver`).
     status : str
-        ``"success"``, ``"stopped"``, ``"nonfinite"`` or ``"step_too_small"``.
+        ``"success"``, ``"stopped"``, ``"stopped_by_callback"``, ``"nonfinite"`` or
+        ``"step_too_small"``.
     message : str
         What happened and the fix (see :data:`STATUS_MESSAGES`).
     grid : Grid
@@ -246,7 +249,8 @@ def _sha1(a: np.ndarray) -> str:
 def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", cfl: float = 0.5,
              save_at=None, progress: bool = False, checkpoint=None, checkpoint_every=60.0, resume=None,
              diffusion: str = "auto", max_dt: float | None = None, max_steps: int | None = None,
-             stop_at: float | None = None, pad: bool = True, parallel: bool | None = None,
+             stop_at: float | None = None, callback=None, callback_every: int | None = None,
+             pad: bool = True, parallel: bool | None = None,
              raise_on_failure: bool = True, backend: str = "cpu", dtype=np.float64) -> HJResult:
     r"""Solve ``u_t = -1/2 |grad u|^2 + 1/(2 beta) Lap u``, ``u(., 0) = u0``, by finite differences.
 
@@ -291,6 +295,14 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
     stop_at : float, optional
         Stop (status ``"stopped"``) after the first step that reaches time >= stop_at
         (steps are not shortened for it, so a resumed run stays bit-identical).
+    callback : callable or sequence of callables, optional
+        Observers ``callback(t, state)`` (``state``: ``u`` on ``grid``; a read-only copy), called at every saved time,
+        or every ``callback_every`` steps: record diagnostics, draw live plots, or stop early by
+        returning ``True`` (status ``"stopped_by_callback"``; with ``checkpoint`` a checkpoint is
+        written and ``resume`` continues).  See :class:`solvers._driver.Observers`.
+    callback_every : int, optional
+        Call the observers every this many steps (steps ``0, k, 2k, ...`` and the final state)
+        instead of at the saved times; the march returns to Python that often.
     pad : bool, default True
         Pad the domain for a callable ``u0`` so the interior approximates the
         whole-space solution.  Ignored for array input.
@@ -365,6 +377,7 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
     if max_dt is not None:
         max_dt = check_positive("max_dt", max_dt)
     max_steps, stop_at = _driver.check_stops(max_steps, stop_at)
+    observers = _driver.Observers(callback, callback_every)
     backend_requested = backend
     if not isinstance(backend, str) or backend not in _cuda.BACKENDS:
         raise ValueError(f"`backend` must be one of {_cuda.BACKENDS}; got {backend!r}.")
@@ -443,6 +456,8 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
                         scheme=sch.name, order=int(sch.order), cfl=float(cfl), params={**params, **extra})
 
     if t == 0.0:
+        if observers:
+            observers(0.0, vals[inner])
         return make_result(vals, list(save_times), [vals[inner].copy() for _ in save_times], 0, 0.0, 0.0,
                            "success", STATUS_MESSAGES["success"], {"t_reached": 0.0})
 
@@ -477,7 +492,7 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
     clock.compiled(stepper.warmup())
     out = _driver.March(t, save_times, progress=progress, desc=f"solve_hj[{sch.name}]", checkpoint=checkpoint,
                         checkpoint_every=checkpoint_every, config=config, max_steps=max_steps, stop_at=stop_at,
-                        clock=clock).run(stepper, resume=resume)
+                        clock=clock, callback=observers).run(stepper, resume=resume)
 
     status, t_now, step = out.status, out.t, out.n_steps
     message = STATUS_MESSAGES[status]
@@ -486,7 +501,7 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
     elif status == "step_too_small":
         message = (f"Step {step} (t = {t_now:.6g}), max|grad u| per axis = "
                    f"{[float(a) for a in stepper.alpha]}: " + message)
-    elif status == "stopped":
+    elif status in ("stopped", "stopped_by_callback"):
         message = f"Step {step} (t = {t_now:.6g} of {t:g}): " + message
     diag = stepper.diagnostics()
     extra = {"t_reached": t_now, **{k: v for k, v in diag.items() if k not in ("dt_min", "dt_max")},

@@ -21,6 +21,9 @@ def test_readme_api_tour_runs(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "visc.h5").exists()
     assert ns["part"].status == "stopped" and ns["rest"].success
     assert ns["np"].array_equal(ns["rest"].rhos, ns["fp"].rhos) and ns["rest"].n_steps == ns["fp"].n_steps
+    early = ns["early"]
+    assert early.status == "stopped_by_callback" and early.ts[-1] == ns["fp"].ts[7]
+    assert ns["np"].array_equal(early.rhos, ns["fp"].rhos[:8])
 
 
 def test_readme_tour_entropy_sgd_lines(tmp_path, monkeypatch, capsys):
