@@ -479,6 +479,7 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
 def _sha1(a: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(a, dtype=np.float64).tobytes()).hexdigest()
 
+
 def _check_step_count(ts: np.ndarray, T: float, dt: float, why: str) -> None:
     """Refuse (StabilityError) a march of more than :data:`MAX_STEPS` steps before planning it."""
     checkpoints = np.unique(np.concatenate([[0.0], ts, [T]]))
