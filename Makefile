@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.stamp-install
 JOBS   ?= 2
 
-.PHONY: demo test bench clean venv
+.PHONY: demo test test-fast bench clean venv
 
 venv: $(STAMP)
 
@@ -18,8 +18,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m deeprelax.cli demo --out figures/out
 
+# the whole suite, slow tests included (what CI runs: .ci/run)
 test: $(STAMP)
 	$(PY) -m pytest -q -n $(JOBS) tests
+
+# without the tests marked slow (each > ~3 s warm), for quick iteration
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -n $(JOBS) -m "not slow" tests
 
 # peers (fplanck, py-pde, hj_reachability + JAX) are installed only for the benchmarks
 $(VENV)/.stamp-bench: $(STAMP)
