@@ -197,6 +197,10 @@ class FPResult(Result):
 
 
 # ============================================================================= solver
+# A state that overflows is expected here: the solver checks every step and stops with its own status or
+# NonFiniteError, so NumPy's overflow/invalid warnings (or errors, under np.seterr(all="raise")) would
+# only repeat it less clearly.
+@np.errstate(over="ignore", invalid="ignore")
 def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=None, beta: float = 1.0, D=None,
                         method: str = "implicit", save_at=None, progress: bool = False,
                         dt: Optional[float] = None, time_dependent: Optional[bool] = None,
