@@ -186,7 +186,9 @@ def run(out, size="quick", executor="serial", progress=True):
                   "(issue 15 §1)."]
         par = {}
     else:
-        par = parle_threads(pts[0]["hidden"], pts[0]["epochs"])
+        # a measured point like the others: a resumed run reports the same wall times instead of new ones
+        par = run_points(NAME + "-parle-threads", parle_threads,
+                         [{"hidden": pts[0]["hidden"], "epochs": pts[0]["epochs"]}], out, "serial", False)[0]
         sgd = {pr: c for pr, o, c in table if o == "sgd"}
         for pr, o, c in table:
             if o == "sgd" or c is None:
@@ -195,13 +197,13 @@ def run(out, size="quick", executor="serial", progress=True):
             se = float(np.hypot(c["test_se"][-1], sgd[pr]["test_se"][-1]))
             verdict = "comparable (within 2 s.e.)" if abs(d) <= 2 * se else ("better" if d < 0 else "worse")
             lines.append(f"- {pr}, {o} vs SGD at equal gradient budget: test error {d:+.4f} ± {se:.4f}: {verdict}.")
-        nt = par["threads"]
-        wn = par[f"wall_{nt}"]
-        sp = par["wall_1"] / wn
-        lines.append(f"- Parle wall time with 1 vs {nt} threads: {par['wall_1']:.2f} s vs "
+        nt = int(par["threads"])
+        wn = float(par[f"wall_{nt}"])
+        sp = float(par["wall_1"]) / wn
+        lines.append(f"- Parle wall time with 1 vs {nt} threads: {float(par['wall_1']):.2f} s vs "
                      f"{wn:.2f} s = {sp:.2f}x speed-up (the hardware bound is "
-                     f"{par['threads']}x on {par['threads']} cores; the papers' 2-4x used 3-8 GPUs); SGD with the "
-                     f"same gradient budget: {par['wall_sgd']:.2f} s.")
+                     f"{nt}x on {nt} cores; the papers' 2-4x used 3-8 GPUs); SGD with the "
+                     f"same gradient budget: {float(par['wall_sgd']):.2f} s.")
     rt = run_points(NAME + "-threads", replica_threads, [{"hidden": pts[0]["hidden"]}], out, "serial", False)[0]
     ntr = int(rt["threads"])
     lines.append(f"- Replicas in parallel threads: one Parle inner step's gradients ({N_REP} replicas x batch {BATCH}, "
