@@ -29,6 +29,7 @@ import numpy as np
 
 from solvers._files import atomic_path
 from solvers.grid import Grid
+from solvers.jsonable import decode, encode
 from solvers.result import RESULT_TYPES
 
 FORMAT_VERSION = 1
@@ -58,38 +59,11 @@ def _write(group: h5py.Group, name: str, value: Any) -> None:
         _write_result(g, value)
     else:
         # scalars, strings, None, small lists: JSON keeps type and inf/nan
-        group.attrs[name] = json.dumps(_jsonable(value))
+        group.attrs[name] = json.dumps(encode(value))
 
 
 def _is_result(v: Any) -> bool:
     return dataclasses.is_dataclass(v) and not isinstance(v, type)
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, (np.floating, float)):
-        f = float(v)
-        return {"__float__": repr(f)} if not np.isfinite(f) else f
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.bool_,)):
-        return bool(v)
-    if isinstance(v, (list, tuple)):
-        return {"__seq__": type(v).__name__, "items": [_jsonable(x) for x in v]}
-    if isinstance(v, dict):
-        return {"__dict__": {str(k): _jsonable(x) for k, x in v.items()}}
-    return v
-
-
-def _unjson(v: Any) -> Any:
-    if isinstance(v, dict):
-        if "__float__" in v:
-            return float(v["__float__"])
-        if "__seq__" in v:
-            items = [_unjson(x) for x in v["items"]]
-            return tuple(items) if v["__seq__"] == "tuple" else items
-        if "__dict__" in v:
-            return {k: _unjson(x) for k, x in v["__dict__"].items()}
-    return v
 
 
 def _read(group: h5py.Group, name: str) -> Any:
@@ -107,9 +81,9 @@ def _read(group: h5py.Group, name: str) -> Any:
             items = [_read(obj, str(i)) for i in range(int(obj.attrs["n"]))]
             return items if kind == "list" else tuple(items)
         out = {k: _read(obj, k) for k in obj.keys()}
-        out.update({k: _unjson(json.loads(v)) for k, v in obj.attrs.items() if k != "__kind__"})
+        out.update({k: decode(json.loads(v)) for k, v in obj.attrs.items() if k != "__kind__"})
         return out
-    return _unjson(json.loads(group.attrs[name]))
+    return decode(json.loads(group.attrs[name]))
 
 
 def _write_result(g: h5py.Group, result: Any) -> None:
@@ -203,7 +177,7 @@ def save(result: Any, path: str | os.PathLike, *, attrs: dict | None = None, ove
             h.attrs["deeprelax_version"] = __version__
             h.attrs["format_version"] = FORMAT_VERSION
             h.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat()
-            h.attrs["user_attrs"] = json.dumps(_jsonable(attrs or {}))
+            h.attrs["user_attrs"] = json.dumps(encode(attrs or {}))
             g = h.create_group("result")
             _write_result(g, result)
     return path
@@ -248,4 +222,4 @@ def metadata(path: str | os.PathLike) -> dict:
         return {"deeprelax_version": h.attrs["deeprelax_version"],
                 "format_version": int(h.attrs["format_version"]),
                 "created": h.attrs["created"],
-                "attrs": _unjson(json.loads(h.attrs["user_attrs"]))}
+                "attrs": decode(json.loads(h.attrs["user_attrs"]))}

@@ -27,33 +27,11 @@ import numpy as np
 
 from ._files import atomic_path
 from .errors import CheckpointError, CheckpointWarning
+from .jsonable import decode, encode
 
 FORMAT = "deeprelax-checkpoint"
-VERSION = 2
-
-
-def _enc(v):
-    if isinstance(v, (float, np.floating)):
-        return {"__float__": repr(float(v))}
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.bool_,)):
-        return bool(v)
-    if isinstance(v, (list, tuple)):
-        return [_enc(x) for x in v]
-    if isinstance(v, dict):
-        return {str(k): _enc(x) for k, x in v.items()}
-    return v
-
-
-def _dec(v):
-    if isinstance(v, dict):
-        if set(v) == {"__float__"}:
-            return float(v["__float__"])
-        return {k: _dec(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_dec(x) for x in v]
-    return v
+#: 3: metadata in the encoding of :mod:`solvers.jsonable` (tuples kept); 2 (every float tagged) still reads.
+VERSION = 3
 
 
 def checksum(config_json: str, scalars_json: str, arrays: dict) -> str:
@@ -91,7 +69,7 @@ def write_checkpoint(path, *, config: dict, scalars: dict, arrays: dict) -> Path
     """
     import h5py
 
-    cfg, sc = json.dumps(_enc(config)), json.dumps(_enc(scalars))
+    cfg, sc = json.dumps(encode(config)), json.dumps(encode(scalars))
     arrs = {k: np.asarray(v) for k, v in arrays.items()}
     with atomic_path(path, argument="checkpoint") as tmp:
         with h5py.File(tmp, "w") as f:
@@ -167,9 +145,20 @@ def read_checkpoint(path):
             raise CheckpointError(f"`resume` file {str(path)!r} is corrupted: its contents do not match the "
                                   f"stored checksum (sha256). Resume from an intact checkpoint or start over.")
     try:
-        return _dec(json.loads(cfg)), _dec(json.loads(sc)), arrays
+        return decode(json.loads(cfg)), decode(json.loads(sc)), arrays
     except ValueError as e:
         raise CheckpointError(f"`resume` file {str(path)!r} has unreadable metadata: {e}") from None
+
+
+def _canonical(v):
+    """JSON text of ``v`` with tuples as lists (a version-2 checkpoint read its tuples back as lists)."""
+    def lists(x):
+        if isinstance(x, (list, tuple)):
+            return [lists(y) for y in x]
+        if isinstance(x, dict):
+            return {str(k): lists(y) for k, y in x.items()}
+        return x
+    return json.dumps(encode(lists(v)), sort_keys=True)
 
 
 def config_mismatch(saved: dict, current: dict) -> list:
@@ -179,6 +168,6 @@ def config_mismatch(saved: dict, current: dict) -> list:
         a, b = saved.get(k, "<missing>"), current.get(k, "<missing>")
         if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
             continue
-        if _dec(_enc(a)) != _dec(_enc(b)):
+        if _canonical(a) != _canonical(b):
             diffs.append(f"{k}: checkpoint {a!r} vs now {b!r}")
     return diffs
