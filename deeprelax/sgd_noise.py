@@ -32,7 +32,7 @@ from typing import Any, Optional
 import numpy as np
 import scipy.linalg as sla
 
-from solvers.errors import NonFiniteError, check_positive, check_real
+from solvers.errors import NonFiniteError, check_count, check_positive, check_real
 from solvers.grid import Grid
 from solvers.ito_fokker_planck import diffusion_values as _D_values
 from solvers.ito_fokker_planck import ito_current, ito_operator, ito_steady_state
@@ -50,10 +50,6 @@ __all__ = [
 
 
 # ============================================================================= temperature / D
-def _posint(name, v):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or int(v) < 1:
-        raise ValueError(f"`{name}` must be a positive integer ({name} >= 1); got {v!r}.")
-    return int(v)
 
 
 def temperature(lr: float, batch: int, N: Optional[int] = None, replace: bool = True) -> float:
@@ -71,13 +67,13 @@ def temperature(lr: float, batch: int, N: Optional[int] = None, replace: bool = 
         Sampling with (default) or without replacement.
     """
     lr = check_positive("lr", lr)
-    b = _posint("batch", batch)
+    b = check_count("batch", batch, minimum=1)
     t = lr / (2.0 * b)
     if replace:
         return t
     if N is None:
         raise ValueError("`N` is required for sampling without replacement (replace=False); got None.")
-    N = _posint("N", N)
+    N = check_count("N", N, minimum=1)
     if b > N:
         raise ValueError(f"`batch` must be <= N = {N} without replacement (batch <= N); got {b}.")
     return t * (1.0 - b / N)
@@ -154,7 +150,7 @@ def diffusion_from_gradients(G, *, batch: int = 1, replace: bool = True, lr: Opt
     if not np.all(np.isfinite(G)):
         raise ValueError("`G` (per-sample gradients) must be finite.")
     N, d = G.shape
-    b = _posint("batch", batch)
+    b = check_count("batch", batch, minimum=1)
     if not replace and b > N:
         raise ValueError(f"`batch` must be <= n_samples = {N} without replacement (batch <= N); got {b}.")
     g = G.mean(0)
@@ -483,7 +479,7 @@ def lsq_exact_covariance(loss, lr: float, batch: int, replace: bool = True, tol:
     xs = loss.minimizer()
     r = A @ xs - loss.y
     H = A.T @ A / N + loss.lam * np.eye(d)
-    b = _posint("batch", batch)
+    b = check_count("batch", batch, minimum=1)
     c = 1.0 / b if replace else (N - b) / ((N - 1) * b)
     M = np.eye(d) - lr * H
     base = np.einsum("k,ki,kj->ij", r * r, A, A) / N
@@ -533,7 +529,7 @@ def sgd_histogram(loss, grid: Grid, cells_per_bin: int, *, lr: float, batch: int
     """
     from .dynamics import sgd
 
-    m = _posint("cells_per_bin", cells_per_bin)
+    m = check_count("cells_per_bin", cells_per_bin, minimum=1)
     if any(n % m for n in grid.shape):
         raise ValueError(f"`cells_per_bin` = {m} must divide the grid shape {grid.shape}.")
     nb = [n // m for n in grid.shape]
@@ -591,7 +587,7 @@ class TwoWellFiniteSum:
         rng = np.random.default_rng(seed)
         self.m = np.array([[-1.0, 0.0], [1.0, 0.0]])
         self.Adiag = np.array([[12.0, 4.0], [1.0, 0.5]])
-        self.U = float(spread) * rng.standard_normal((_posint("N", N), 2))
+        self.U = float(spread) * rng.standard_normal((check_count("N", N, minimum=1), 2))
         self.U -= self.U.mean(0)
         self.n_samples = N
         self.dim = 2
@@ -630,9 +626,9 @@ def sgd_endpoint_width(loss, *, lr: float, batch: int, T: float = 20.0, n_chains
     Hessian (arrays over chains) with means and standard errors.
     """
     lr = check_positive("lr", lr)
-    b = _posint("batch", batch)
+    b = check_count("batch", batch, minimum=1)
     rng = np.random.default_rng(seed)
-    x = rng.uniform(-box, box, (_posint("n_chains", n_chains), 2))
+    x = rng.uniform(-box, box, (check_count("n_chains", n_chains, minimum=1), 2))
     for _ in range(int(round(T / lr))):
         idx = rng.integers(0, loss.n_samples, (x.shape[0], b))
         x = x - lr * loss.grad_at(x[:, None, :], loss.U[idx]).mean(1)

@@ -33,6 +33,16 @@ LOG_CUTOFF = 40.0
 MAX_PAD_FACTOR = 64
 
 
+def views3(shape, k):
+    """Axis ``k`` of a C-contiguous array of ``shape`` as ``(before, n_k, after)``: the kernels' 3-D view."""
+    return (math.prod(shape[:k]), int(shape[k]), math.prod(shape[k + 1:]))
+
+
+def shape3(shape):
+    """``shape`` padded with trailing ones to three axes (the kernels take d <= 3 arrays as 3-D)."""
+    return tuple(shape) + (1,) * (3 - len(shape))
+
+
 def reach(t: float, osc: float, beta: float = math.inf, log_cutoff: float = LOG_CUTOFF) -> float:
     """Distance beyond which y cannot matter: ``sqrt(2 t (osc + log_cutoff / beta))``."""
     extra = 0.0 if math.isinf(beta) else log_cutoff / beta

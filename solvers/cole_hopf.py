@@ -21,7 +21,7 @@ formed; tested at beta = 1e8).
 
 Window (cost ~ linear in N).  A source y (a node, or a cell for the linear
 method) is kept for target x only if its log-weight is within ``theta`` of M(x)
-(``theta = 40``: terms below e^-40 relative are dropped; the linear method adds
+(``theta = solvers._domain.LOG_CUTOFF = 40``: terms below e^-40 relative are dropped; the linear method adds
 ``log(1 + max|slope|) + 0.5 log(1 + 2c)``, c = beta h^2/(2t), to account for
 narrow peaks).  Because ``M(x) + beta x^2/(2t)`` is convex and
 ``term_j(x) + beta x^2/(2t)`` is affine (nodes) or the max of affine functions
@@ -104,32 +104,19 @@ from typing import Callable, Union
 import numpy as np
 
 from . import _envelope as _env
-from ._jit import use_parallel
+from ._domain import LOG_CUTOFF, shape3, views3
+from .jit import use_parallel
 from ._memory import check_grid_memory, check_memory
-from .errors import NonFiniteError, SchemeError, check_real
+from .errors import NonFiniteError, SchemeError, check_positive
 from .grid import Grid
-from .hopf_lax import _check_t, _shape3, _views3, check_envelope_scale, hopf_lax, prepare_values
+from .hopf_lax import check_envelope_scale, hopf_lax, prepare_values
 from .result import ColeHopfResult
 
 __all__ = ["cole_hopf"]
 
 _METHODS = ("auto", "quadrature", "linear-exact")
-#: Log-weight cut-off: terms below exp(-THETA) relative to the largest are dropped.
-THETA = 40.0
 #: Above ``beta * max|f|`` = this, the viscous correction is below round-off: delegate to hopf_lax.
 BETA_F_HOPF_LAX = 1e16
-
-
-def _check_beta(beta) -> float:
-    check_real("beta", beta)
-    try:
-        b = float(beta)
-    except (TypeError, ValueError):
-        raise TypeError(f"`beta` must be a real number; got {beta!r}.") from None
-    if math.isnan(b) or b <= 0:
-        raise ValueError(f"`beta` must be positive (beta > 0; beta = inf gives the Hopf-Lax solution); "
-                         f"got {beta!r}.")
-    return b
 
 
 def _check_images(k, shape, reach2, d, parallel, t, beta) -> None:
@@ -212,8 +199,8 @@ def cole_hopf(f: Union[Callable, np.ndarray], grid: Grid, t: float, beta: float,
     >>> g = Grid.uniform([(-2, 2)], 401)
     >>> r = cole_hopf(lambda x: np.abs(x).sum(-1), g, 0.5, beta=100.0)
     """
-    tv = _check_t(t)
-    bv = _check_beta(beta)
+    tv = check_positive("t", t)
+    bv = check_positive("beta", beta, allow_inf=True, hint="beta = inf gives the Hopf-Lax solution")
     if method not in _METHODS:
         raise SchemeError(f"`method` must be one of {_METHODS}; got {method!r}.")
     def delegate(why):
@@ -252,9 +239,9 @@ def cole_hopf(f: Union[Callable, np.ndarray], grid: Grid, t: float, beta: float,
     thetas = []
     cond = 0.0  # linear-exact: the completed square (beta dL)^2/(4c) = beta t |f'|^2 / 2 of the cell integrals
     for k in range(d):
-        a3 = _views3(shape, k)
+        a3 = views3(shape, k)
         c = bv * h[k] * h[k] / (2.0 * tv)
-        theta = THETA
+        theta = LOG_CUTOFF
         if linear:
             slope = float(np.abs(np.diff(L, axis=k)).max()) if shape[k] > 1 else 0.0
             if pgrid.periodic[k]:
@@ -277,7 +264,7 @@ def cole_hopf(f: Union[Callable, np.ndarray], grid: Grid, t: float, beta: float,
                 float(theta), linear)
         except ZeroDivisionError:  # every Gibbs weight of some target underflowed (see _nonfinite_message)
             raise NonFiniteError(_nonfinite_message(tv, bv, method, linear, cond, d)) from None
-    s3 = _shape3(shape)
+    s3 = shape3(shape)
     grad = np.empty(shape + (d,))
     fin = _env.finalize_parallel if par else _env.finalize_serial
     fin(P.reshape(s3 + (d,)), np.asarray(pgrid.lo, float), np.asarray(h, float), tv,

@@ -66,10 +66,10 @@ from typing import Callable, Union
 import numpy as np
 
 from . import _hl_kernels as _hk
-from ._domain import padded_values
-from ._jit import use_parallel
+from ._domain import padded_values, views3
+from .jit import use_parallel
 from ._memory import check_grid_memory
-from .errors import NonFiniteError, SchemeError, check_finite_array, check_real
+from .errors import NonFiniteError, SchemeError, check_finite_array, check_positive, check_real
 from .grid import Grid
 from .result import HopfLaxResult
 
@@ -77,17 +77,6 @@ __all__ = ["hopf_lax"]
 
 _REFINE = ("none", "quadratic")
 _OUTPUTS = ("u", "prox", "grad")
-
-
-def _check_t(t) -> float:
-    check_real("t", t)
-    try:
-        tv = float(t)
-    except (TypeError, ValueError):
-        raise TypeError(f"`t` must be a real number; got {t!r}.") from None
-    if not (math.isfinite(tv) and tv > 0):
-        raise ValueError(f"`t` must be positive and finite (t > 0); got {t!r}.")
-    return tv
 
 
 #: Largest scale factor the envelope kernels take (they multiply the data by t / (beta h^2)).
@@ -151,16 +140,6 @@ def prepare_values(f, grid: Grid, t: float, beta: float = math.inf):
     return grid, vals, tuple(slice(None) for _ in grid.shape), (0,) * grid.dim
 
 
-def _views3(shape, k):
-    a = math.prod(shape[:k])
-    c = math.prod(shape[k + 1:])
-    return (a, int(shape[k]), c)
-
-
-def _shape3(shape):
-    return tuple(shape) + (1,) * (3 - len(shape))
-
-
 def _check_outputs(outputs) -> tuple:
     if isinstance(outputs, str):
         outputs = (outputs,)
@@ -219,7 +198,7 @@ def hopf_lax(f: Union[Callable, np.ndarray], grid: Grid, t: float, *, refine: st
     >>> r = hopf_lax(lambda x: np.abs(x).sum(-1), g, 0.5)   # Huber function
     >>> u = hopf_lax(lambda x: np.abs(x).sum(-1), g, 0.5, outputs=("u",)).u
     """
-    tv = _check_t(t)
+    tv = check_positive("t", t)
     if refine not in _REFINE:
         raise SchemeError(f"`refine` must be one of {_REFINE}; got {refine!r}.")
     outs = _check_outputs(outputs)
@@ -285,7 +264,7 @@ def _solve(vals, pgrid: Grid, tv: float, refine: bool, track: bool, want_grad: b
             # huge osc / t (which asked for 1e8+ images: OOM) is capped at one period
             e = int(math.ceil(math.sqrt(min(osc / a, (0.5 * shape[k] + 1.0) ** 2)))) + 2
         images.append(e)
-        A, n, C = _views3(shape, k)
+        A, n, C = views3(shape, k)
         if k < d - 1:
             ntiles = A * ((C + tile - 1) // tile)
             pas = _hk.hl_strided_parallel if par else _hk.hl_strided_serial

@@ -27,6 +27,8 @@ import numpy as np
 from scipy import linalg as sla
 from scipy.special import log_ndtr, logsumexp
 
+from .errors import check_nonnegative, check_positive
+
 __all__ = [
     "quadratic_u", "quadratic_grad", "quadratic_prox",
     "huber_u", "huber_grad", "soft_threshold",
@@ -53,18 +55,11 @@ def _points(x, d=None, name="x"):
 
 
 def _time(t, *, allow_zero=True):
-    t = float(t)
-    if not math.isfinite(t) or t < 0 or (t == 0 and not allow_zero):
-        cons = "t >= 0" if allow_zero else "t > 0"
-        raise ValueError(f"`t` must be finite with {cons}; got {t!r}.")
-    return t
+    return check_nonnegative("t", t) if allow_zero else check_positive("t", t)
 
 
 def _beta(beta):
-    b = float(beta)
-    if math.isnan(b) or b <= 0:
-        raise ValueError(f"`beta` must be positive (beta > 0, inf allowed); got {beta!r}.")
-    return b
+    return check_positive("beta", beta, allow_inf=True)
 
 
 # ----------------------------------------------------------------------------- quadratic

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from scipy.special import erfcx, log_ndtr, logsumexp
 
-from solvers.cole_hopf import THETA, cole_hopf
+from solvers._domain import LOG_CUTOFF
+from solvers.cole_hopf import cole_hopf
 from solvers.grid import Grid
 from solvers.hopf_lax import hopf_lax
 
@@ -333,7 +334,7 @@ def test_beta_inf_delegates_and_result_fields():
     assert r.method == "hopf-lax" and np.abs(r.u - huber(g.axes[0], 0.3)).max() < 1e-12
     r = cole_hopf(lambda y: np.abs(y[..., 0]), g, 0.3, 5.0)
     assert r.u.shape == (51,) and r.mean.shape == (51, 1) and r.grad.shape == (51, 1)
-    assert r.params["theta"][0] >= THETA and r.params["pad_cells"][0] > 0 and r.beta == 5.0
+    assert r.params["theta"][0] >= LOG_CUTOFF and r.params["pad_cells"][0] > 0 and r.beta == 5.0
 
 
 def test_errors():

@@ -38,7 +38,7 @@ import warnings
 
 import numpy as np
 
-from solvers.errors import check_real
+from solvers.errors import check_positive, check_real
 from solvers.grid import Grid
 
 __all__ = ["Loss", "central_grad", "FD_STEP"]
@@ -58,10 +58,7 @@ def _check_dim(dim, lo=1, hi=None, name="dim"):
 
 
 def _check_beta(beta, name="beta"):
-    b = float(beta)
-    if math.isnan(b) or b <= 0:
-        raise ValueError(f"`{name}` must be positive ({name} > 0, inf allowed); got {beta!r}.")
-    return b
+    return check_positive(name, beta, allow_inf=True)
 
 
 def central_grad(value, x):

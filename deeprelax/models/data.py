@@ -22,6 +22,8 @@ from typing import Optional
 import numpy as np
 from scipy.stats import norm
 
+from solvers.errors import check_count
+
 __all__ = ["Dataset", "random_patterns", "teacher_student", "gaussian_mixture", "digits"]
 
 
@@ -90,10 +92,6 @@ class Dataset:
                 f"n_inputs={self.n_inputs}, n_classes={self.n_classes})")
 
 
-def _posint(name, v, lo=1):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or int(v) < lo:
-        raise ValueError(f"`{name}` must be an integer >= {lo}; got {v!r}.")
-    return int(v)
 
 
 def _prob(name, v, hi=1.0):
@@ -114,7 +112,7 @@ def random_patterns(n_inputs: int, alpha: float, *, seed: int = 0) -> Dataset:
         Load ``P / N``.
     seed : int
     """
-    N = _posint("n_inputs", n_inputs)
+    N = check_count("n_inputs", n_inputs, minimum=1)
     alpha = float(alpha)
     if not (math.isfinite(alpha) and alpha > 0):
         raise ValueError(f"`alpha` must be positive (alpha = P/N > 0); got {alpha!r}.")
@@ -151,12 +149,12 @@ def teacher_student(arch: str = "perceptron", *, n_inputs: int, n_samples: int, 
     from .mlp import MLP
     from .perceptron import Perceptron
 
-    N = _posint("n_inputs", n_inputs)
-    P = _posint("n_samples", n_samples)
-    Pt = _posint("n_test", n_test, 0)
+    N = check_count("n_inputs", n_inputs, minimum=1)
+    P = check_count("n_samples", n_samples, minimum=1)
+    Pt = check_count("n_test", n_test, minimum=0)
     rng = np.random.default_rng(seed)
     if arch == "mlp":
-        C = _posint("n_classes", arch_kw.get("n_classes", 2), 2)
+        C = check_count("n_classes", arch_kw.get("n_classes", 2), minimum=2)
         X = rng.standard_normal((P + Pt, N))
     elif arch in ("perceptron", "committee"):
         C = 2
@@ -189,10 +187,10 @@ def gaussian_mixture(n_classes: int = 2, n_inputs: int = 10, *, n_samples: int =
     ``separation`` apart on average in high dimension); for two classes the Bayes error is exactly
     ``Phi(-|mu_1 - mu_0| / 2)``.
     """
-    C = _posint("n_classes", n_classes, 2)
-    n = _posint("n_inputs", n_inputs)
-    P = _posint("n_samples", n_samples)
-    Pt = _posint("n_test", n_test, 0)
+    C = check_count("n_classes", n_classes, minimum=2)
+    n = check_count("n_inputs", n_inputs, minimum=1)
+    P = check_count("n_samples", n_samples, minimum=1)
+    Pt = check_count("n_test", n_test, minimum=0)
     sep = float(separation)
     if not (math.isfinite(sep) and sep >= 0):
         raise ValueError(f"`separation` must be finite and >= 0; got {separation!r}.")
