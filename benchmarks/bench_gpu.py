@@ -1,7 +1,7 @@
 """GPU benchmarks (issue 7): runs ``bench_gpu_hj`` and ``bench_gpu_fp_dyn`` and writes
 ``benchmarks/results/gpu.md|json`` with the device named.
 
-Without a real GPU (``solvers._cuda.gpu_present()`` false) every row says "skipped: no GPU" and the
+Without a real GPU (``solvers.backend.gpu_present()`` false) every row says "skipped: no GPU" and the
 files record that, so ``deeprelax bench`` can run everywhere.  On a GPU machine (numba-cuda installed)::
 
     NUMBA_ENABLE_CUDASIM=0 python benchmarks/bench_gpu.py [--quick]
@@ -18,7 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from solvers import _cuda  # noqa: E402
+from solvers import backend  # noqa: E402
 
 PARTS = ("bench_gpu_hj", "bench_gpu_fp_dyn")
 
@@ -67,7 +67,7 @@ RESULTS = HERE / "results"
 
 
 def run(quick: bool = False) -> dict:
-    res = {"device": _cuda.device_name(), "gpu_present": _cuda.gpu_present(), "quick": quick,
+    res = {"device": backend.device_name(), "gpu_present": backend.gpu_present(), "quick": quick,
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "parts": {}}
     res["skipped"] = not res["gpu_present"]
     for name in PARTS:

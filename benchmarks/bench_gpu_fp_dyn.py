@@ -1,6 +1,6 @@
 """GPU benchmark of the CUDA Fokker-Planck steps and the CUDA Entropy-SGD ensemble (issue 7).
 
-Rows (``run() -> list[dict]``), on a real GPU (``solvers._cuda.gpu_present()``):
+Rows (``run() -> list[dict]``), on a real GPU (``solvers.backend.gpu_present()``):
 
 * ``d2d_copy``: device-to-device copy bandwidth of a 8192^2 float64 array, measured in the same run
   (read + write bytes / time), the yardstick of the stencil rows;
@@ -32,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from solvers import _cuda  # noqa: E402
+from solvers import backend  # noqa: E402
 
 #: The issue's byte count of a stencil cell-update (8 B read + 8 B written).
 BYTES_CONVENTION = 16
@@ -60,7 +60,7 @@ def _fp_rows(n, reps, device):
     from solvers.fokker_planck import _Problem
     from solvers.grid import Grid
 
-    cuda = _cuda.get_cuda()
+    cuda = backend.get_cuda()
     sync = cuda.synchronize
     rows = []
     N = n * n
@@ -134,7 +134,7 @@ def _esgd_rows(n_chains, n_cpu, reps, device):
     kw = dict(t=0.5, lr=0.5, inner_lr=0.05, L=20, n_steps=10, beta=4.0, scoping=0.01, rng=7, nesterov=True)
     psteps = kw["n_steps"] * (kw["L"] + 1)           # gradient evaluations per chain
     first = D.entropy_sgd(loss, x0[:1000], backend="cuda", **kw)       # compiles
-    cuda = _cuda.get_cuda()
+    cuda = backend.get_cuda()
     t_gpu, tr = _median(lambda: D.entropy_sgd(loss, x0, backend="cuda", **kw), reps, cuda.synchronize)
     D.entropy_sgd(loss, x0[:1000], backend="cpu", **kw)                 # compiles the CPU kernel
     t_cpu, cpu = _median(lambda: D.entropy_sgd(loss, x0[:n_cpu], backend="cpu", **kw), reps, lambda: None)
@@ -156,8 +156,8 @@ def run(quick: bool = False, *, _tiny: bool = False) -> list[dict]:
     ``quick``: 4096^2 and 10^6 chains.  ``_tiny`` (tests only): exercise the code in the CUDA
     simulator at toy sizes (numbers meaningless).
     """
-    device = _cuda.device_name()
-    if not _tiny and not _cuda.gpu_present():
+    device = backend.device_name()
+    if not _tiny and not backend.gpu_present():
         return _skipped(device)
     if _tiny:
         n, reps, nch, ncpu = 8, 1, 16, 8

@@ -1,6 +1,6 @@
 """GPU benchmark of the CUDA backend of solve_hj (issue 7, HJ part).
 
-Rows (``run() -> list[dict]``), on a real GPU (``solvers._cuda.gpu_present()``):
+Rows (``run() -> list[dict]``), on a real GPU (``solvers.backend.gpu_present()``):
 
 * ``d2d_copy``: device-to-device copy bandwidth of an ``n^2`` float64 array measured in the same
   run, both with ``DeviceNDArray.copy_to_device`` (cudaMemcpy) and with a grid-stride copy kernel
@@ -40,7 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from solvers import _cuda  # noqa: E402
+from solvers import backend  # noqa: E402
 
 #: The issue's byte count of a stencil cell-update (8 B read + 8 B written).
 BYTES_CONVENTION = 16
@@ -52,7 +52,7 @@ cuda = None  # numba.cuda, bound on first use (a module global: the simulator sw
 def _get_cuda():
     global cuda
     if cuda is None:
-        cuda = _cuda.get_cuda()
+        cuda = backend.get_cuda()
     return cuda
 
 
@@ -205,7 +205,7 @@ def _u0_3d(m):
 
 
 def _weno5_3d_rows(m, t, reps, cpu_steps, device, m_agree, t_agree):
-    from solvers._jit import use_parallel
+    from solvers.jit import use_parallel
     from solvers._hj_steppers import CpuOps as _CpuStepper  # the per-call CPU ops (same kernels)
     from solvers.hj import solve_hj
     from solvers.schemes import SCHEMES
@@ -262,8 +262,8 @@ def run(quick: bool = False, *, _tiny: bool = False) -> list[dict]:
     ``quick``: 4096^2 and 256^3.  ``_tiny`` (tests only): exercise the code in the CUDA simulator
     at toy sizes (numbers meaningless).
     """
-    device = _cuda.device_name()
-    if not _tiny and not _cuda.gpu_present():
+    device = backend.device_name()
+    if not _tiny and not backend.gpu_present():
         return _skipped(device)
     if _tiny:
         n, m, reps, inner, cpu_steps, m_agree = 8, 6, 1, 1, 1, 6

@@ -45,7 +45,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from solvers import _hj_kernels as K  # noqa: E402
-from solvers._jit import njit, pnjit, prange  # noqa: E402
+from solvers.jit import njit, pnjit, prange  # noqa: E402
 from solvers.boundary import fill_ghosts, pad_array  # noqa: E402
 from solvers.grid import Grid  # noqa: E402
 from solvers.hj import SCHEMES, solve_hj  # noqa: E402

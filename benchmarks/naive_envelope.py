@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from solvers._jit import njit, pnjit, prange
+from solvers.jit import njit, pnjit, prange
 
 
 @njit

@@ -42,7 +42,7 @@ import warnings
 
 import numpy as np
 
-from solvers._cuda import get_cuda, simulator_enabled
+from solvers.backend import get_cuda, simulator_enabled
 
 from . import _nbloss as NB
 from . import _rng as RNG

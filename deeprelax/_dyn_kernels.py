@@ -37,7 +37,7 @@ import math
 
 import numpy as np
 
-from solvers._jit import njit, pnjit, prange
+from solvers.jit import njit, pnjit, prange
 
 from ._kernel_loss import loss_grad, loss_grad_batch_rows, loss_grad_rows
 from ._nbloss import loss_scratch_len

@@ -77,7 +77,7 @@ from typing import Optional
 import numba
 import numpy as np
 
-from solvers._jit import njit
+from solvers.jit import njit
 
 from . import _nbloss as nb
 from ._nbloss import _FS_MIN_KIND

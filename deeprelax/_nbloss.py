@@ -58,7 +58,7 @@ import numba
 import numpy as np
 from numba import objmode
 
-from solvers._jit import njit
+from solvers.jit import njit
 
 KIND_QUADRATIC = 0
 KIND_ABS = 1

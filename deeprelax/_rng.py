@@ -36,7 +36,7 @@ import math
 
 import numpy as np
 
-from solvers._jit import njit
+from solvers.jit import njit
 
 #: Small helpers are inlined at the Numba-IR level (a call costs as much as a 2-D Langevin step).
 _inline = njit(inline="always")
@@ -260,7 +260,7 @@ def device_funcs():
     Same constants, same operations in the same order.  ``znormal(key, n, ZX, ZF)`` and
     ``fill_normals(key, block, m, out, ZX, ZF)`` take the ziggurat tables as device arrays
     (:func:`device_tables`).  Returns a namespace with these attributes."""
-    from solvers._cuda import get_cuda
+    from solvers.backend import get_cuda
 
     cuda = get_cuda()
     zr = float(ZIG_R)
@@ -326,7 +326,7 @@ def device_funcs():
 @functools.lru_cache(maxsize=None)
 def device_tables():
     """The ziggurat tables ``(ZX, ZF)`` as device arrays (uploaded once)."""
-    from solvers._cuda import get_cuda
+    from solvers.backend import get_cuda
 
     cuda = get_cuda()
     return cuda.to_device(np.array(ZIG_X)), cuda.to_device(np.array(ZIG_F))

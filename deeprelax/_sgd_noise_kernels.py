@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from solvers._jit import njit
+from solvers.jit import njit
 
 
 @njit

@@ -26,9 +26,11 @@ import sys
 import time
 from pathlib import Path
 
+from solvers.errors import SolverError
+
 #: Exceptions that are the user's to fix: printed as one line (no traceback) unless DEEPRELAX_DEBUG=1.
-#: (DeepRelaxError derives from ValueError, FloatingPointError, RuntimeError or MemoryError.)
-USER_ERRORS = (ValueError, TypeError, OSError, MemoryError, FloatingPointError)
+#: (Every solvers.SolverError counts, CudaUnavailableError included.)
+USER_ERRORS = (SolverError, ValueError, TypeError, OSError, MemoryError, FloatingPointError)
 
 
 def _parse_params(items):

@@ -54,7 +54,7 @@ Backends
 chain, with the same counter-based random numbers and the same arithmetic: trajectories equal the CPU
 backend's to round-off.  Only built-in analytic losses (``nb_kind`` 0-7) run there; user losses,
 finite-sum losses, :func:`elastic_sgd` and :func:`parle` raise a ValueError with ``backend="cuda"``.  ``backend="auto"``
-uses CUDA on a real GPU for at least ``solvers._cuda.AUTO_MIN_WORK`` chains when supported, else the CPU.
+uses CUDA on a real GPU for at least ``solvers.backend.AUTO_MIN_WORK`` chains when supported, else the CPU.
 """
 from __future__ import annotations
 
@@ -65,11 +65,11 @@ from typing import Any, Optional
 
 import numpy as np
 
-from solvers import _cuda
+from solvers.backend import resolve_backend
 from solvers._driver import check_outcome
-from solvers._jit import use_parallel
+from solvers.jit import use_parallel
 from solvers._memory import check_memory
-from solvers.errors import check_positive, check_real
+from solvers.errors import check_count, check_positive, check_real
 from solvers.result import Result, register_result
 
 from . import _dyn_kernels as K
@@ -191,14 +191,14 @@ def _x0(loss, x0, n_chains):
     if a.ndim == 1:
         if a.shape[0] != d:
             raise ValueError(f"`x0` must have shape ({d},) or (n_chains, {d}); got {a.shape}.")
-        nc = 1 if n_chains is None else _posint("n_chains", n_chains)
+        nc = 1 if n_chains is None else check_count("n_chains", n_chains, minimum=1)
         check_memory("the chains of x0", [("n_chains", 8.0 * 4 * nc * d,
                                           f"run fewer chains than {nc} (each of dimension {d})")])
         a = np.broadcast_to(a, (nc, d))
     elif a.ndim == 2:
         if a.shape[1] != d:
             raise ValueError(f"`x0` must have shape ({d},) or (n_chains, {d}); got {a.shape}.")
-        if n_chains is not None and _posint("n_chains", n_chains) != a.shape[0]:
+        if n_chains is not None and check_count("n_chains", n_chains, minimum=1) != a.shape[0]:
             raise ValueError(f"`n_chains` = {n_chains} does not match `x0` of shape {a.shape}.")
     else:
         raise ValueError(f"`x0` must have shape ({d},) or (n_chains, {d}); got {a.shape}.")
@@ -207,10 +207,6 @@ def _x0(loss, x0, n_chains):
     return np.ascontiguousarray(a)
 
 
-def _posint(name, v, lo=1):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or int(v) < lo:
-        raise ValueError(f"`{name}` must be an integer >= {lo}; got {v!r}.")
-    return int(v)
 
 
 def _sched(name, v, n, *, allow_zero=False):
@@ -235,7 +231,7 @@ def _check_memory(where, n_steps, save_every, n_chains, d, *, n_rep=1, saved_arr
                   steps_arg="n_steps"):
     """Estimated bytes of a run (per-step schedules, saved states, replicas and work arrays), checked
     against the memory budget (:mod:`solvers._memory`) before anything of that size is allocated."""
-    every = n_steps if save_every is None else _posint("save_every", save_every)
+    every = n_steps if save_every is None else check_count("save_every", save_every, minimum=1)
     ns = n_steps // every + 2
     check_memory(where, [
         (steps_arg, 8.0 * (schedules + 1) * n_steps,
@@ -249,7 +245,7 @@ def _check_memory(where, n_steps, save_every, n_chains, d, *, n_rep=1, saved_arr
 def _slots(n_steps, save_every):
     if save_every is None:
         save_every = n_steps
-    save_every = _posint("save_every", save_every)
+    save_every = check_count("save_every", save_every, minimum=1)
     saved = list(range(0, n_steps + 1, save_every))
     if saved[-1] != n_steps:
         saved.append(n_steps)
@@ -325,7 +321,7 @@ def _backend(backend, n_chains, kl: KernelLoss, algorithm, supported=True):
     ``backend="cuda"`` where it does not (user or finite-sum loss, Elastic-SGD, Parle) is a ValueError;
     ``"auto"`` then falls back to the CPU.
     """
-    be = _cuda.resolve_backend(backend, n_chains)
+    be = resolve_backend(backend, n_chains)
     if be != "cuda":
         return be
     if not supported:
@@ -406,7 +402,7 @@ def sgld(loss, x0, *, lr, n_steps, beta=1.0, decay=None, convention="dr", scheme
     Both target ``exp(-beta f)`` as ``epsilon -> 0``.  ``g`` is a minibatch gradient when ``batch`` is set.
     ``ts`` is the Langevin time ``sum h``.  Other parameters (``backend`` too) as :func:`sgd`.
     """
-    n_steps = _posint("n_steps", n_steps)
+    n_steps = check_count("n_steps", n_steps, minimum=1)
     beta = _beta(beta)
     if math.isinf(beta):
         raise ValueError("`beta` must be finite for sgld (beta < inf); use sgd for noiseless descent.")
@@ -436,7 +432,7 @@ def _langevin(name, loss, x0, lr, n_steps, beta, scheme, rng, save_every, batch,
               extra, backend="cpu", raise_on_failure=True):
     loss, kl = _loss(loss, x0)
     kind, params = kl.kind, kl.params
-    n_steps = _posint("n_steps", n_steps)
+    n_steps = check_count("n_steps", n_steps, minimum=1)
     X0 = _x0(loss, x0, n_chains)
     nc, d = X0.shape
     _check_memory(name, n_steps, save_every, nc, d)
@@ -588,8 +584,8 @@ def _esgd(name, loss, x0, t, lr, inner_lr, L, n_steps, beta, scoping, ema, burn_
           raise_on_failure=True):
     loss, kl = _loss(loss, x0)
     kind, params = kl.kind, kl.params
-    n_steps = _posint("n_steps", n_steps)
-    L = _posint("L", L)
+    n_steps = check_count("n_steps", n_steps, minimum=1)
+    L = check_count("L", L, minimum=1)
     X0 = _x0(loss, x0, n_chains)
     nc, d = X0.shape
     _check_memory(name, n_steps, save_every, nc, d, saved_arrays=2)
@@ -618,7 +614,7 @@ def _esgd(name, loss, x0, t, lr, inner_lr, L, n_steps, beta, scoping, ema, burn_
         raise ValueError(f"`noise` must be 'dr' or 'code'; got {noise!r}.")
     if outer not in _OUTER:
         raise ValueError(f"`outer` must be one of {sorted(_OUTER)}; got {outer!r}.")
-    burn = _posint("burn_in", burn_in, 0)  # validated even where ema makes it unused
+    burn = check_count("burn_in", burn_in, minimum=0)  # validated even where ema makes it unused
     if ema is None:
         ema_v = -1.0
         if burn >= L:
@@ -705,8 +701,8 @@ def elastic_sgd(loss, x0, *, n_replicas, lr, n_steps, t=None, coupling=None, bet
     """
     loss, kl = _loss(loss, x0)
     kind, params = kl.kind, kl.params
-    n_steps = _posint("n_steps", n_steps)
-    n_rep = _posint("n_replicas", n_replicas)
+    n_steps = check_count("n_steps", n_steps, minimum=1)
+    n_rep = check_count("n_replicas", n_replicas, minimum=1)
     if (t is None) == (coupling is None):
         raise ValueError("give exactly one of `t` (DR time) and `coupling` (= 1/t).")
     coup = 1.0 / check_positive("t", t) if t is not None else check_positive("coupling", coupling)
@@ -780,10 +776,10 @@ def parle(loss, x0, *, n_replicas, nb, n_epochs, L=25, lr=0.1, gamma=0.01, rho=0
     """
     loss, kl = _loss(loss, x0)
     kind, params = kl.kind, kl.params
-    n_rep = _posint("n_replicas", n_replicas)
-    nb = _posint("nb", nb)
-    n_epochs = _posint("n_epochs", n_epochs)
-    L = _posint("L", L)
+    n_rep = check_count("n_replicas", n_replicas, minimum=1)
+    nb = check_count("nb", nb, minimum=1)
+    n_epochs = check_count("n_epochs", n_epochs, minimum=1)
+    L = check_count("L", L, minimum=1)
     X0 = _x0(loss, x0, n_chains)
     nc, d = X0.shape
     _check_memory("parle", n_epochs * nb, save_every, nc, d, n_rep=n_rep, steps_arg="n_epochs")

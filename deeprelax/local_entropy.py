@@ -74,7 +74,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from solvers._jit import njit, pnjit, prange, use_parallel
+from solvers.jit import njit, pnjit, prange, use_parallel
 from solvers._domain import LOG_CUTOFF
 from solvers.errors import GridError, NonFiniteError, StabilityError, check_positive, check_real
 from solvers.grid import Grid

@@ -8,8 +8,9 @@ Conventions: ``beta`` is an inverse temperature; the viscous Hamilton-Jacobi
 equation is ``u_t = -1/2 |grad u|^2 + 1/(2 beta) Lap u`` and its heat kernel has
 variance ``t / beta`` per axis.
 """
-from .errors import (CheckpointError, CheckpointWarning, ConvergenceError, DeepRelaxError, GridError,
-                     MemoryBudgetError, NonFiniteError, SchemeError, StabilityError)
+from .errors import (CheckpointError, CheckpointWarning, ConvergenceError, CudaUnavailableError, DeepRelaxError,
+                     GridError, MemoryBudgetError, NonFiniteError, SchemeError, SolverError, StabilityError)
+from . import backend, jit
 from ._memory import memory_budget, set_memory_budget
 from . import reference
 from .grid import Grid
@@ -25,7 +26,7 @@ __all__ = [
     "Grid", "reference", "hopf_lax", "cole_hopf", "solve_hj", "HJResult", "SCHEMES", "UnresolvedViscosityWarning",
     "solve_fokker_planck", "gibbs", "fokker_planck_steady_state", "fokker_planck_operator",
     "probability_current", "explicit_dt_limit", "FPResult", "Result", "HopfLaxResult", "ColeHopfResult", "RESULT_TYPES", "register_result",
-    "DeepRelaxError", "GridError", "SchemeError", "StabilityError", "NonFiniteError", "ConvergenceError",
+    "SolverError", "DeepRelaxError", "CudaUnavailableError", "GridError", "SchemeError", "StabilityError", "NonFiniteError", "ConvergenceError",
     "MemoryBudgetError", "CheckpointError", "CheckpointWarning", "memory_budget", "set_memory_budget",
-    "convergence", "views",
+    "convergence", "views", "backend", "jit",
 ]

@@ -60,7 +60,7 @@ import warnings
 
 import numpy as np
 
-from ._cuda import get_cuda, simulator_enabled
+from .backend import get_cuda, simulator_enabled
 from ._fp_march import CLIP_RTOL, EXPLICIT, IMPLICIT
 from ._fp_stepper import FPStepper
 

@@ -76,14 +76,14 @@ import time
 
 import numpy as np
 
-from . import _cuda
+from . import backend as _backend
 from ._hj_cell import GHOST, make_cell
 from .boundary import pad_array
 from .heat import heat_semigroup
 
 # A module global (not a local import): the CUDA simulator swaps every global bound to the
 # numba.cuda module while a kernel runs.
-cuda = _cuda.get_cuda()
+cuda = _backend.get_cuda()
 
 #: Largest thread block (threads); the shared-memory reduction buffers are sized by it.
 MAX_TPB = 256
@@ -115,7 +115,7 @@ def block_shape(interior_shape) -> tuple:
 @functools.lru_cache(maxsize=None)
 def default_target_blocks() -> int:
     """Blocks per stage launch: 16 per multiprocessor on a GPU (a few waves), 2 in the simulator."""
-    if _cuda.simulator_enabled():
+    if _backend.simulator_enabled():
         return 2
     try:  # pragma: no cover - real GPU only
         return 16 * int(cuda.get_current_device().MULTIPROCESSOR_COUNT)
@@ -615,7 +615,7 @@ class CudaStepper:
 
     def warmup(self) -> float:
         """Compile every kernel this run uses (tiny launches); seconds spent (0 in the simulator)."""
-        if _cuda.simulator_enabled():
+        if _backend.simulator_enabled():
             return 0.0
         t0 = time.perf_counter()
         n = max(2 * self.g, 4)
@@ -631,7 +631,7 @@ class CudaStepper:
 
 def device_info() -> dict:
     """``{"device": name, "simulator": bool}`` for result params and benchmarks."""
-    return {"device": _cuda.device_name(), "simulator": _cuda.simulator_enabled()}
+    return {"device": _backend.device_name(), "simulator": _backend.simulator_enabled()}
 
 
 __all__ = ["CudaStepper", "kernels", "block_shape", "launch_shape", "default_target_blocks", "device_info",

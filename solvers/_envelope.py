@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from ._jit import njit, pnjit, prange
+from .jit import njit, pnjit, prange
 
 #: Width (columns) of the blocks of lines that a strided Cole-Hopf pass gathers at once.
 BLOCK = 16

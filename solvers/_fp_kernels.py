@@ -30,7 +30,7 @@ M-matrix whose inverse is non-negative and preserves the sum.
 Each compiled loop comes as a serial and a threaded driver (``*_s`` / ``*_p``)
 around one serial ``@njit`` task body, because one Python function compiled
 twice would share a cache entry.  :func:`pick` chooses with
-:func:`solvers._jit.use_parallel`.
+:func:`solvers.jit.use_parallel`.
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ import time
 
 import numpy as np
 
-from ._jit import njit, pnjit, prange, use_parallel
+from .jit import njit, pnjit, prange, use_parallel
 
 #: |z| below which B(z) uses its Taylor series (the next term, z^6/30240, is < 1e-28).
 SERIES_CUTOFF = 1e-4

@@ -3,7 +3,7 @@ r"""The compiled Fokker-Planck march: every step between two save points in one 
 :func:`march` takes ``n`` steps of one method (forward Euler; Lie-split backward Euler;
 Strang-split Crank-Nicolson, whose first ``rannacher`` steps are two backward-Euler half steps)
 on flat float64 buffers: the axis sweeps run the task bodies of :mod:`solvers._fp_kernels`
-(threaded above :data:`solvers._jit.PARALLEL_THRESHOLD` cells, as the Python-level kernels
+(threaded above :data:`solvers.jit.PARALLEL_THRESHOLD` cells, as the Python-level kernels
 decide), every step ends with a check of every cell for NaN/inf, and on periodic axes with the
 mass fix.  The steppers of :mod:`solvers._fp_stepper` call it; its arithmetic is that of the
 former per-step Python loop, operation for operation (bit-identical: ``tests/solvers/test_fp_march.py``
@@ -35,7 +35,7 @@ import time
 import numpy as np
 
 from . import _fp_kernels as K
-from ._jit import njit, pnjit, prange
+from .jit import njit, pnjit, prange
 
 #: Method codes of :func:`march`.
 EXPLICIT, IMPLICIT, CRANK_NICOLSON = 0, 1, 2

@@ -32,7 +32,7 @@ import scipy.sparse.linalg as spla
 from . import _fp_kernels as K
 from ._fp_march import (CRANK_NICOLSON, EXPLICIT, IMPLICIT, METHOD_CODES, all_finite, march, mass_fix, pairwise_sum,
                         warmup)
-from ._jit import use_parallel
+from .jit import use_parallel
 
 __all__ = ["FPStepper", "CpuStepper", "DirectStepper"]
 

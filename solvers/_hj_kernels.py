@@ -24,7 +24,7 @@ The kernels (see :mod:`solvers._hj_stages`):
 
 :func:`stage_kernel`, :func:`slopes_kernel` and :func:`march_kernel` pick the compiled function of
 a (dimension, derivative family, threading) choice (the march: serial kernels only); :func:`stage` and :func:`max_slopes` are the
-NumPy-facing entry points (threading chosen by :func:`solvers._jit.use_parallel`).  The NumPy twins
+NumPy-facing entry points (threading chosen by :func:`solvers.jit.use_parallel`).  The NumPy twins
 are :func:`solvers.schemes.stage_numpy` and :func:`solvers.schemes.max_slopes_numpy`.  Integer codes:
 ``deriv`` 0 first / 1 ENO2 / 2 WENO5; ``ham`` 0 Godunov / 1 Rouy-Tourin / 2 local Lax-Friedrichs /
 3 Engquist-Osher.  The Laplacian is the 3-point one for first-order and ENO2 kernels and the
@@ -36,7 +36,7 @@ import numpy as np
 
 from . import _hj_stages as _S
 from ._hj_cell import GHOST
-from ._jit import use_parallel
+from .jit import use_parallel
 
 DERIV_NAMES = ("first", "eno2", "weno5")
 _GHOST = dict(enumerate(GHOST))

@@ -34,7 +34,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ._jit import njit
+from .jit import njit
 from .heat import heat_apply
 
 #: Return codes of :func:`march`.

@@ -5,7 +5,7 @@
   up to the next save time (or a step budget) inside Numba.
 * :func:`advance_python`: the same step rule written in Python over the calls of an *ops* object;
   it drives :class:`solvers._cuda_hj.CudaStepper` (whose steps are kernel launches) and
-  :class:`CpuOps` with the threaded kernels (grids above :data:`solvers._jit.PARALLEL_THRESHOLD`
+  :class:`CpuOps` with the threaded kernels (grids above :data:`solvers.jit.PARALLEL_THRESHOLD`
   cells, where one step's work dwarfs the ~50 us of Python per step and a compiled march would only
   add compile time), and it is the twin the compiled march is tested against bit for bit.
 

@@ -22,7 +22,7 @@ What the template varies (everything else is the same text for every kernel):
   rows (``rm1[j + G]`` with ``rm1 = V[i - 1]``) or along the row itself (``r[j + G + s]``);
 * the *derivative family*: ``first`` (3 values), ``eno2`` (5) or ``weno5`` (7) one-sided
   derivatives, and the 3-point or 5-point Laplacian;
-* serial (``range``, :func:`solvers._jit.njit`) or threaded (``prange``, ``pnjit``) outer loop.
+* serial (``range``, :func:`solvers.jit.njit`) or threaded (``prange``, ``pnjit``) outer loop.
 """
 from __future__ import annotations
 
@@ -260,9 +260,9 @@ import functools
 import numba
 
 from . import _hj_march as _march
-from . import _jit
+from . import jit as _jit
 from ._hj_cell import make_cell
-from ._jit import prange
+from .jit import prange
 
 # IEEE semantics for float division (x / 0 -> inf or NaN instead of ZeroDivisionError): non-finite data
 # must flow through to the NaN-sticky CFL slopes and stop the solve with a status, and the zero-divisor

@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._envelope import cell_consts, cell_tables, eno_d2, fh_build, interp_position, refine_two_cells
-from ._jit import njit, pnjit, prange
+from .jit import njit, pnjit, prange
 
 #: Lines per tile of a pass along a non-last axis (16 doubles = two cache lines per source row).
 TILE = 16

@@ -11,31 +11,35 @@ from typing import Any
 import numpy as np
 
 
-class DeepRelaxError(Exception):
-    """Base class of the package's own exceptions."""
+class SolverError(Exception):
+    """Base class of the engine's own exceptions (every exception raised on purpose by :mod:`solvers`)."""
 
 
-class GridError(DeepRelaxError, ValueError):
+#: Former name of :class:`SolverError`, kept so that ``except DeepRelaxError`` still catches everything.
+DeepRelaxError = SolverError
+
+
+class GridError(SolverError, ValueError):
     """A grid is malformed or too coarse for the requested problem."""
 
 
-class SchemeError(DeepRelaxError, ValueError):
+class SchemeError(SolverError, ValueError):
     """An unknown scheme or method name."""
 
 
-class StabilityError(DeepRelaxError, ValueError):
+class StabilityError(SolverError, ValueError):
     """A time step violates a stability or positivity limit."""
 
 
-class NonFiniteError(DeepRelaxError, FloatingPointError):
+class NonFiniteError(SolverError, FloatingPointError):
     """A solver produced NaN or inf; the message says which step and how to fix it."""
 
 
-class ConvergenceError(DeepRelaxError, RuntimeError):
+class ConvergenceError(SolverError, RuntimeError):
     """An iteration did not converge."""
 
 
-class MemoryBudgetError(DeepRelaxError, MemoryError):
+class MemoryBudgetError(SolverError, MemoryError):
     """A request would need more memory than the budget (see :mod:`solvers._memory`).
 
     Raised *before* the large allocations; the message names the argument to
@@ -43,23 +47,27 @@ class MemoryBudgetError(DeepRelaxError, MemoryError):
     """
 
 
-class CheckpointError(DeepRelaxError, ValueError):
+class CheckpointError(SolverError, ValueError):
     """A checkpoint file cannot be resumed from: unreadable, truncated, corrupted, or of another problem."""
+
+
+class CudaUnavailableError(SolverError, RuntimeError):
+    """``backend="cuda"`` was requested but neither a GPU nor the CUDA simulator is usable."""
 
 
 class CheckpointWarning(RuntimeWarning):
     """Writing a checkpoint failed during a run; the run continued without it."""
 
 
-def check_positive(name: str, value: Any, *, allow_inf: bool = False) -> float:
-    """Return ``float(value)`` if it is > 0 (and finite unless ``allow_inf``)."""
+def check_positive(name: str, value: Any, *, allow_inf: bool = False, hint: str = "") -> float:
+    """Return ``float(value)`` if it is > 0 (and finite unless ``allow_inf``); ``hint`` joins the constraint."""
     check_real(name, value)
     try:
         v = float(value)
     except (TypeError, ValueError):
         raise TypeError(f"`{name}` must be a real number; got {value!r}.") from None
     if math.isnan(v) or v <= 0 or (math.isinf(v) and not allow_inf):
-        extra = "" if allow_inf else " and finite"
+        extra = ("" if allow_inf else " and finite") + (f"; {hint}" if hint else "")
         raise ValueError(f"`{name}` must be positive ({name} > 0{extra}); got {value!r}.")
     return v
 

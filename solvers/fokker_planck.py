@@ -69,7 +69,7 @@ per-line (split) tridiagonal solves one thread per line, with the CPU's
 operation order, so float64 results equal the CPU's to round-off; ``rho`` stays
 on the device between saved times.  ``dtype=np.float32`` runs the device march
 in single precision.  ``backend="auto"`` uses CUDA only on a real GPU for large
-grids (:func:`solvers._cuda.resolve_backend`).
+grids (:func:`solvers.backend.resolve_backend`).
 
 Time loop
 ---------
@@ -90,7 +90,7 @@ from typing import Optional
 
 import numpy as np
 
-from . import _cuda, _driver
+from . import _driver, backend as _backend
 from . import _fp_kernels as K
 from ._fp_stepper import CpuStepper, DirectStepper
 from ._memory import check_memory
@@ -261,7 +261,7 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
         ``NUMBA_ENABLE_CUDASIM=1``): all three methods for a diagonal ``D``, rho kept on the device,
         copied back only at ``save_at`` times; same results as the CPU to round-off in float64.
         A full ``D`` or ``linear_solver="direct"`` raises a ValueError on ``"cuda"``.  ``"auto"``
-        picks CUDA on a real GPU for grids of at least ``solvers._cuda.AUTO_MIN_WORK`` cells and
+        picks CUDA on a real GPU for grids of at least ``solvers.backend.AUTO_MIN_WORK`` cells and
         supported settings, else the CPU.
     dtype : numpy.float64 (default) or numpy.float32
         Precision of the device march (``backend="cuda"``).  The CPU backend computes in float64
@@ -338,8 +338,8 @@ def solve_fokker_planck(rho0, grid: Grid, t: float, *, potential=None, drift=Non
     _check_fp_memory(grid, n_saved, _check_D(D, grid.dim), linear_solver,
                      kl_reference is not False and drift is not None)
     pb = _Problem(grid, potential, drift, beta, D, time_dependent, mixed)
-    dtype_ = _cuda.check_dtype(dtype)
-    be = _cuda.resolve_backend(backend, grid.size)
+    dtype_ = _backend.check_dtype(dtype)
+    be = _backend.resolve_backend(backend, grid.size)
     beta = pb.beta
     vol = grid.cell_volume
     d = grid.dim

@@ -25,7 +25,7 @@ except ImportError as exc:  # pragma: no cover - a dependency of the package
     raise ImportError("solvers.heat needs the rocket-fft package (a dependency of deeprelax: "
                       "pip install rocket-fft, or reinstall the package)") from exc
 
-from ._jit import njit
+from .jit import njit
 
 __all__ = ["heat_semigroup", "heat_tables", "heat_apply"]
 

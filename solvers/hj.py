@@ -99,11 +99,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _cuda, _driver
+from . import backend as _backend
+from . import _driver
 from . import _hj_march as M
 from ._domain import padded_values
 from ._hj_steppers import CpuOps, CpuStepper, HJStepper
-from ._jit import use_parallel
+from .jit import use_parallel
 from .boundary import fill_ghosts, pad_array
 from ._files import check_writable
 from ._memory import check_memory
@@ -311,7 +312,7 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         Pad the domain for a callable ``u0`` so the interior approximates the
         whole-space solution.  Ignored for array input.
     parallel : bool, optional
-        Use the threaded kernels; default :func:`solvers._jit.use_parallel` of the
+        Use the threaded kernels; default :func:`solvers.jit.use_parallel` of the
         grid size.  On a machine shared with other busy processes the threaded
         kernels can wait a scheduler time slice per call; ``False`` avoids that.
         The result does not depend on it (bit for bit).
@@ -323,7 +324,7 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         the state kept on the device; the time steps follow the same rule, so results
         agree with ``"cpu"`` to round-off.  ``"auto"`` picks CUDA when a real GPU is
         present and the computational grid has at least
-        :data:`solvers._cuda.AUTO_MIN_WORK` cells.  Split diffusion on ``"cuda"`` does
+        :data:`solvers.backend.AUTO_MIN_WORK` cells.  Split diffusion on ``"cuda"`` does
         its heat substeps on the host (transfer-bound).  ``params`` records ``backend``,
         ``device`` and ``dtype``.  A checkpoint resumes only on the backend and dtype that
         wrote it (bit-identical there).
@@ -383,10 +384,10 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
     max_steps, stop_at = _driver.check_stops(max_steps, stop_at)
     observers = _driver.Observers(callback, callback_every)
     backend_requested = backend
-    if not isinstance(backend, str) or backend not in _cuda.BACKENDS:
-        raise ValueError(f"`backend` must be one of {_cuda.BACKENDS}; got {backend!r}.")
+    if not isinstance(backend, str) or backend not in _backend.BACKENDS:
+        raise ValueError(f"`backend` must be one of {_backend.BACKENDS}; got {backend!r}.")
     try:
-        dtype = _cuda.check_dtype(dtype)
+        dtype = _backend.check_dtype(dtype)
     except TypeError:
         raise ValueError(f"`dtype` must be float64 or float32; got {dtype!r}.") from None
     checkpoint_every = _driver.check_checkpoint_every(checkpoint_every)
@@ -427,7 +428,7 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
             f"Refine the grid to h << sqrt(t/beta) if the viscous profile matters.",
             UnresolvedViscosityWarning, stacklevel=2)
 
-    backend = _cuda.resolve_backend(backend, int(np.prod(comp.shape)))
+    backend = _backend.resolve_backend(backend, int(np.prod(comp.shape)))
     if backend == "cpu" and dtype != np.float64:
         if backend_requested == "cpu":
             raise ValueError(f"`dtype` must be float64 for backend='cpu' (float32 needs backend='cuda'); "
@@ -435,7 +436,7 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         warnings.warn("`dtype=float32` needs the CUDA backend; backend='auto' chose the CPU, so the solve "
                       "runs in float64.", RuntimeWarning, stacklevel=2)
         dtype = np.dtype(np.float64)
-    params = {"backend": backend, "device": _cuda.device_name() if backend == "cuda" else "cpu",
+    params = {"backend": backend, "device": _backend.device_name() if backend == "cuda" else "cpu",
               "dtype": dtype.name, "diffusion": diffusion, "comp_shape": list(comp.shape), "ghost": g,
               "padded": comp.shape != grid.shape, "max_dt": max_dt if max_dt is not None else math.inf,
               "scheme_spec": {"deriv": sch.deriv, "hamiltonian": sch.hamiltonian,

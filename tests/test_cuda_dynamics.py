@@ -12,10 +12,10 @@ from deeprelax import _nbloss as NB
 from deeprelax import dynamics as D
 from deeprelax.finite_sum import finite_sum
 from deeprelax.losses import SoftminQuadratics, get
-from solvers import _cuda
+from solvers import backend
 from solvers.errors import NonFiniteError
 
-pytestmark = pytest.mark.skipif(not _cuda.cuda_available(), reason="no CUDA GPU and no simulator")
+pytestmark = pytest.mark.skipif(not backend.cuda_available(), reason="no CUDA GPU and no simulator")
 
 RTOL, ATOL = 1e-10, 1e-12
 DW2 = get("double-well", dim=2)
@@ -26,7 +26,7 @@ def _cdyn():
     return _cuda_dyn
 
 
-SIM = _cuda.simulator_enabled()
+SIM = backend.simulator_enabled()
 
 
 def _same(a, b, *, with_mus=False, chaotic=False):
@@ -167,7 +167,7 @@ def test_auto_uses_cpu_without_a_gpu_or_without_a_device_kernel():
     r = D.parle(DW2, np.zeros(2), n_replicas=2, nb=1, n_epochs=1, L=2, backend="auto")
     assert r.params["backend"] == "cpu"
     r = D.sgd(DW2, np.zeros(2), lr=0.05, n_steps=3, backend="auto")
-    if not _cuda.gpu_present():
+    if not backend.gpu_present():
         assert r.params["backend"] == "cpu"
 
 

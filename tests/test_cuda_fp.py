@@ -8,12 +8,12 @@ import math
 import numpy as np
 import pytest
 
-from solvers import _cuda
+from solvers import backend
 from solvers.errors import NonFiniteError
 from solvers.fokker_planck import solve_fokker_planck
 from solvers.grid import Grid
 
-pytestmark = pytest.mark.skipif(not _cuda.cuda_available(), reason="no CUDA GPU and no simulator")
+pytestmark = pytest.mark.skipif(not backend.cuda_available(), reason="no CUDA GPU and no simulator")
 
 RTOL = 1e-12
 
@@ -159,7 +159,7 @@ def test_bad_backend_and_dtype_are_clear_errors():
 def test_auto_is_cpu_without_a_real_gpu():
     g = Grid.uniform([(-1.0, 1.0)], 8)
     r = solve_fokker_planck(np.ones(8), g, 0.1, backend="auto", dtype=np.float32)
-    if not _cuda.gpu_present():
+    if not backend.gpu_present():
         assert r.params["backend"] == "cpu" and r.params["dtype"] == "float64"
     # a full D falls back to the CPU under auto instead of raising
     g2 = Grid.uniform([(-1.0, 1.0)] * 2, 6)
@@ -211,13 +211,8 @@ def test_stable_huge_drift_stays_finite_and_matches_cpu():
 
 
 def test_gpu_benchmark_skips_without_gpu_and_runs_in_the_simulator():
-    import importlib.util
-    from pathlib import Path
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_gpu_fp_dyn.py"
-    spec = importlib.util.spec_from_file_location("bench_gpu_fp_dyn", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    if not _cuda.gpu_present():
+    from benchmarks import bench_gpu_fp_dyn as bench
+    if not backend.gpu_present():
         rows = bench.run(quick=True)
         assert {r["case"] for r in rows} == {"d2d_copy", "fp_explicit_step", "fp_implicit_step", "esgd_ensemble"}
         assert all(r["note"].startswith("skipped: no GPU") for r in rows)

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import pytest
 
-from solvers import _cuda
+from solvers import backend
 from solvers import _hj_kernels as K
 from solvers.boundary import fill_ghosts, pad_array
 from solvers.errors import NonFiniteError
@@ -20,10 +20,10 @@ from solvers.grid import Grid
 from solvers.hj import solve_hj
 from solvers.schemes import SCHEMES
 
-pytestmark = pytest.mark.skipif(not _cuda.cuda_available(), reason="numba.cuda (or its simulator) unavailable")
+pytestmark = pytest.mark.skipif(not backend.cuda_available(), reason="numba.cuda (or its simulator) unavailable")
 
 RTOL = 1e-12
-SIM = _cuda.simulator_enabled()
+SIM = backend.simulator_enabled()
 
 
 def _same(gpu, cpu):
@@ -77,7 +77,7 @@ def _assert_agree(cpu, gpu):
         # agreed to 1e-15.  Allow a few such nodes, never many.
         assert off.mean() <= 0.02, f"{off.sum()} of {off.size} gradient entries differ"
     assert gpu.params["backend"] == "cuda" and cpu.params["backend"] == "cpu"
-    assert gpu.params["device"] == _cuda.device_name() and gpu.params["dtype"] == "float64"
+    assert gpu.params["device"] == backend.device_name() and gpu.params["dtype"] == "float64"
     return np.abs(gpu.u - cpu.u).max()
 
 
@@ -258,9 +258,9 @@ def test_bad_backend_and_dtype_give_clear_errors():
         solve_hj(u, g, 0.01, dtype=np.float32)
 
 
-@pytest.mark.skipif(_cuda.gpu_present(), reason="a real GPU is present")
+@pytest.mark.skipif(backend.gpu_present(), reason="a real GPU is present")
 def test_auto_resolves_to_cpu_without_a_real_gpu():
-    assert not _cuda.gpu_present()  # the simulator is not a GPU
+    assert not backend.gpu_present()  # the simulator is not a GPU
     g, u = _cos1(24)
     r = solve_hj(u, g, 0.01, scheme="godunov", backend="auto")
     assert r.params["backend"] == "cpu" and r.params["device"] == "cpu" and r.params["dtype"] == "float64"
@@ -292,13 +292,8 @@ def test_godunov_first_order_convergence_on_cuda():
 
 @pytest.mark.skipif(not SIM, reason="on a GPU the benchmark is run by itself, not by the tests")
 def test_gpu_benchmark_skips_without_gpu_and_runs_in_simulator():
-    import importlib.util
-    from pathlib import Path
+    from benchmarks import bench_gpu_hj as B
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_gpu_hj.py"
-    spec = importlib.util.spec_from_file_location("bench_gpu_hj", path)
-    B = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(B)
     rows = B.run()
     assert [r["case"] for r in rows] == list(B.CASES)
     assert all(r["note"].startswith("skipped: no GPU (device: CUDA simulator)") for r in rows)
@@ -311,7 +306,7 @@ def test_gpu_benchmark_skips_without_gpu_and_runs_in_simulator():
 _PTX_SCRIPT = r'''
 import sys
 import numba
-from solvers._cuda import _numpy_compat
+from solvers.backend import _numpy_compat
 _numpy_compat()  # numba-cuda still refers to numpy.row_stack (gone from numpy 2.5)
 from numba import cuda as ncuda, types as T
 try:  # compile-only set-up: libNVVM, no driver/GPU; device functions ask the device for its cc
@@ -331,7 +326,7 @@ try:  # compile-only set-up: libNVVM, no driver/GPU; device functions ask the de
 except Exception as exc:
     print("no NVVM toolchain:", repr(exc)[:200])
     sys.exit(77)
-from solvers import _cuda
+from solvers import backend
 _cuda._import_cuda = lambda: (ncuda, "")
 import solvers._cuda_hj as C
 i64, B = T.int64, T.boolean

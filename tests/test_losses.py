@@ -10,7 +10,7 @@ from scipy.stats import norm
 from deeprelax import _nbloss as nbl
 from deeprelax import losses
 from solvers import reference as R
-from solvers._jit import njit
+from solvers.jit import njit
 
 nb_grad_ = nbl.nb_grad
 

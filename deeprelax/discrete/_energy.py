@@ -9,7 +9,7 @@ Energy codes (see :data:`deeprelax.discrete.problem.ENERGIES`): 0 = number of er
 """
 from __future__ import annotations
 
-from solvers._jit import njit
+from solvers.jit import njit
 
 
 @njit

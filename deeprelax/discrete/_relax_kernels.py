@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from solvers._jit import njit, pnjit, prange
+from solvers.jit import njit, pnjit, prange
 
 from . import _energy, _rng
 

@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-from solvers._jit import njit, pnjit, prange
+from solvers.jit import njit, pnjit, prange
 
 from . import _energy
 from .annealing import _pos, _single

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from solvers._jit import njit, pnjit, prange
+from solvers.jit import njit, pnjit, prange
 from solvers.result import Result, register_result
 
 from . import _energy

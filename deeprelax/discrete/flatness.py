@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from solvers._jit import pnjit, prange
+from solvers.jit import pnjit, prange
 from solvers.result import Result, register_result
 
 from . import _energy, _rng

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import gammaln
 
-from solvers._jit import njit, pnjit, prange
+from solvers.jit import njit, pnjit, prange
 from solvers.result import Result, register_result
 
 from . import _energy, _rng

@@ -34,7 +34,7 @@ import math
 
 import numpy as np
 
-from solvers._jit import njit, pnjit, prange
+from solvers.jit import njit, pnjit, prange
 
 PERCEPTRON, COMMITTEE, MLP = 0, 1, 2
 LOSS_CODES = {"cross-entropy": 0, "squared": 1, "hinge": 2}

@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from solvers._jit import njit, pnjit, prange
+from solvers.jit import njit, pnjit, prange
 
 from ._kernels import _act
 

@@ -8,7 +8,7 @@ import pytest
 from solvers import _fp_kernels as K
 from solvers import _fp_march as M
 from solvers import _fp_stepper as S
-from solvers import _jit
+from solvers import jit
 from solvers.errors import NonFiniteError, StabilityError
 from solvers.fokker_planck import _plan, solve_fokker_planck
 from solvers.fp_operator import _Problem
@@ -144,7 +144,7 @@ CASES = [
 @pytest.mark.parametrize("name,grid,kw", CASES, ids=[c[0] for c in CASES])
 def test_march_equals_the_former_per_step_loop_bit_for_bit(monkeypatch, name, grid, kw, method, threaded):
     if threaded:   # every sweep threaded (as on large grids), same numbers
-        monkeypatch.setattr(_jit, "PARALLEL_THRESHOLD", 1)
+        monkeypatch.setattr(jit, "PARALLEL_THRESHOLD", 1)
     X = grid.mesh()
     rho0 = np.ascontiguousarray(np.exp(-((X - 0.3) ** 2).sum(-1) / 0.4))
     if method == "explicit":
