@@ -27,19 +27,14 @@ from scipy.special import log_ndtr, logsumexp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import timed  # noqa: E402
+
 from solvers.cole_hopf import cole_hopf  # noqa: E402
 from solvers.grid import Grid  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def _median_time(fn, reps):
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts))
 
 
 def lse_line_numpy(L, c, chunk=None):
@@ -104,7 +99,7 @@ def _measure(quick: bool = False) -> dict:
             r = cole_hopf(f, g, t, beta)
             comp = r.compile_time
             reps = 3 if (quick or g.dim == 2) else 7
-            ours = _median_time(lambda: cole_hopf(f, g, t, beta), reps)
+            ours = timed(lambda: cole_hopf(f, g, t, beta), reps).median
             linear = r.method == "linear-exact"
             use_linear_ref = linear and g.dim == 1
             t0 = time.perf_counter()

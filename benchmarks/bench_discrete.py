@@ -19,13 +19,14 @@ from __future__ import annotations
 import json
 import math
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks._common import timed  # noqa: E402
 
 import numba  # noqa: E402
 
@@ -53,16 +54,6 @@ def _naive_metropolis(xsT, W, beta, n_flips, state):
     return e
 
 
-def _median_time(f, repeats):
-    t_first = time.perf_counter()
-    f()
-    first = time.perf_counter() - t_first
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        f()
-        ts.append(time.perf_counter() - t)
-    return float(np.median(ts)), first
 
 
 def run(quick: bool = False) -> dict:
@@ -72,14 +63,16 @@ def run(quick: bool = False) -> dict:
     for n in (201, 801):
         pr = dd.BinaryPerceptron.random(n, 0.9, seed=0)
         sweeps = (20 if quick else 50) * (801 // n)
-        med, first = _median_time(lambda: dd.anneal(pr, max_sweeps=sweeps, beta0=3.0, beta1=3.0, energy="errors"), rep)
+        _t = timed(lambda: dd.anneal(pr, max_sweeps=sweeps, beta0=3.0, beta1=3.0, energy="errors"), rep, warmup=True)
+        med, first = _t.median, _t.first
         flips = sweeps * n
         inc = flips / med
         # naive compiled: fewer flips (O(N P) each)
         nf = max(2000, flips // (n // 10))
         W = np.ones(n, np.int8)
         st = _rng.chain_seeds(0, 1)
-        med_nv, first_nv = _median_time(lambda: _naive_metropolis(pr._xsT, W, 3.0, nf, st), rep)
+        _t = timed(lambda: _naive_metropolis(pr._xsT, W, 3.0, nf, st), rep, warmup=True)
+        med_nv, first_nv = _t.median, _t.first
         naive = nf / med_nv
         # numpy one-liner per proposal
         xi, sg = pr.xi.astype(np.int32), pr.sigma.astype(np.int32)
@@ -97,7 +90,7 @@ def run(quick: bool = False) -> dict:
                     e = en
                 else:
                     Wn[j] = -Wn[j]
-        med_np, _ = _median_time(numpy_loop, max(1, rep - 2))
+        med_np = timed(numpy_loop, max(1, rep - 2), warmup=True).median
         rows.append({"case": f"Metropolis flips, N={n}, P={pr.p}", "ours_per_s": inc,
                      "naive_compiled_per_s": naive, "numpy_per_s": k / med_np,
                      "speedup_vs_naive": inc / naive, "speedup_vs_numpy": inc / (k / med_np),
@@ -105,32 +98,36 @@ def run(quick: bool = False) -> dict:
     # replicated annealing
     pr = dd.BinaryPerceptron.random(801, 0.9, seed=0)
     T = 30 if quick else 90
-    med, first = _median_time(lambda: dd.replicated_anneal(pr, y=3, max_sweeps=T, beta0=3.0, beta1=3.0,
-                                                           gamma0=1.0, gamma1=1.0, energy="errors"), rep)
+    _t = timed(lambda: dd.replicated_anneal(pr, y=3, max_sweeps=T, beta0=3.0, beta1=3.0, gamma0=1.0, gamma1=1.0,
+                                            energy="errors"), rep, warmup=True)
+    med, first = _t.median, _t.first
     rows.append({"case": "replicated annealing (y=3) flips, N=801, P=721", "ours_per_s": T * 801 / med,
                  "first_call_extra_s": first - med, "work": f"{T} sweeps (all replicas)"})
     # parallel over instances
     probs = [dd.BinaryPerceptron.random(801, 0.9, seed=s) for s in range(2)]
     S = 20 if quick else 60
-    m1, _ = _median_time(lambda: dd.anneal(probs[:1], max_sweeps=S, beta0=3.0, beta1=3.0), rep)
-    m2, _ = _median_time(lambda: dd.anneal(probs, max_sweeps=S, beta0=3.0, beta1=3.0), rep)
+    m1 = timed(lambda: dd.anneal(probs[:1], max_sweeps=S, beta0=3.0, beta1=3.0), rep, warmup=True).median
+    m2 = timed(lambda: dd.anneal(probs, max_sweeps=S, beta0=3.0, beta1=3.0), rep, warmup=True).median
     rows.append({"case": "2 instances in one batch vs 1 (N=801, hinge)", "ours_per_s": 2 * S * 801 / m2,
                  "one_instance_per_s": S * 801 / m1, "parallel_speedup": 2 * m1 / m2,
                  "work": f"{S} sweeps per instance"})
     # enumeration
     ne = 21 if quick else 25
     pe = dd.BinaryPerceptron.random(ne, 0.6, seed=0)
-    med, first = _median_time(lambda: dd.enumerate_solutions(pe), rep)
+    _t = timed(lambda: dd.enumerate_solutions(pe), rep, warmup=True)
+    med, first = _t.median, _t.first
     rows.append({"case": f"enumeration N={ne}, P={pe.p} (Gray code + clusters)", "ours_per_s": 2 ** ne / med,
                  "first_call_extra_s": first - med, "work": f"2^{ne} configurations"})
     # gradient methods / BP at N=801
     pr = dd.BinaryPerceptron.random(801, 0.9, seed=0)
     E = 6 if quick else 15
-    med, first = _median_time(lambda: dd.replicated_sgd(pr, y=3, max_sweeps=E, batch_size=80), rep)
+    _t = timed(lambda: dd.replicated_sgd(pr, y=3, max_sweeps=E, batch_size=80), rep, warmup=True)
+    med, first = _t.median, _t.first
     rows.append({"case": "replicated SGD (y=3, b=80) pattern gradients, N=801", "ours_per_s": E * pr.p / med,
                  "first_call_extra_s": first - med, "work": f"{E} sweeps"})
     It = 5 if quick else 15
-    med, first = _median_time(lambda: dd.focusing_bp(pr, max_iters=It), rep)
+    _t = timed(lambda: dd.focusing_bp(pr, max_iters=It), rep, warmup=True)
+    med, first = _t.median, _t.first
     rows.append({"case": "focusing BP iterations, N=801, P=721", "ours_per_s": It / med,
                  "first_call_extra_s": first - med, "work": f"{It} iterations (N P messages each)"})
     RESULTS.mkdir(parents=True, exist_ok=True)

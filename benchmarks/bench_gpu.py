@@ -8,7 +8,7 @@ files record that, so ``deeprelax bench`` can run everywhere.  On a GPU machine 
 """
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import math
 import sys
@@ -24,10 +24,7 @@ PARTS = ("bench_gpu_hj", "bench_gpu_fp_dyn")
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(f"_deeprelax_{name}", HERE / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return importlib.import_module(f"benchmarks.{name}")
 
 
 def _cell(v):

@@ -32,21 +32,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import timed  # noqa: E402
+
 from solvers import backend  # noqa: E402
 
 #: The issue's byte count of a stencil cell-update (8 B read + 8 B written).
 BYTES_CONVENTION = 16
 
 
-def _median(fn, reps, sync):
-    ts, out = [], None
-    for _ in range(reps):
-        sync()
-        t0 = time.perf_counter()
-        out = fn()
-        sync()
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts)), out
 
 
 def _skipped(device):
@@ -68,7 +61,7 @@ def _fp_rows(n, reps, device):
     a = cuda.device_array((n, n), np.float64)
     b = cuda.device_array((n, n), np.float64)
     C.kernels("float64")
-    t_copy, _ = _median(lambda: b.copy_to_device(a), reps, sync)
+    t_copy = timed(lambda: b.copy_to_device(a), reps, sync=sync).median
     bw = 2 * 8 * N / t_copy
     rows.append({"case": "d2d_copy", "device": device, "shape": f"{n}^2 float64", "median_s": t_copy,
                  "bandwidth_GBps": bw / 1e9})
@@ -94,7 +87,7 @@ def _fp_rows(n, reps, device):
         state["r"] = dm.explicit(state["r"], h, 1)
 
     explicit()                               # first launch of this shape outside the timing
-    t_exp, _ = _median(explicit, reps, sync)
+    t_exp = timed(explicit, reps, sync=sync).median
     rate = N / t_exp
     rows.append({"case": "fp_explicit_step", "device": device, "shape": f"{n}^2", "median_s": t_exp,
                  "cell_updates_per_s": rate, "frac_copy_bw_16B": BYTES_CONVENTION * rate / bw,
@@ -110,7 +103,7 @@ def _fp_rows(n, reps, device):
         state["r"] = dst
 
     implicit()
-    t_imp, _ = _median(implicit, max(3, reps // 2), sync)
+    t_imp = timed(implicit, max(3, reps // 2), sync=sync).median
     rate = N / t_imp
     rows.append({"case": "fp_implicit_step", "device": device, "shape": f"{n}^2", "median_s": t_imp,
                  "cell_updates_per_s": rate, "frac_copy_bw_16B": BYTES_CONVENTION * rate / bw,
@@ -135,9 +128,11 @@ def _esgd_rows(n_chains, n_cpu, reps, device):
     psteps = kw["n_steps"] * (kw["L"] + 1)           # gradient evaluations per chain
     first = D.entropy_sgd(loss, x0[:1000], backend="cuda", **kw)       # compiles
     cuda = backend.get_cuda()
-    t_gpu, tr = _median(lambda: D.entropy_sgd(loss, x0, backend="cuda", **kw), reps, cuda.synchronize)
+    _t = timed(lambda: D.entropy_sgd(loss, x0, backend="cuda", **kw), reps, sync=cuda.synchronize)
+    t_gpu, tr = _t.median, _t.out
     D.entropy_sgd(loss, x0[:1000], backend="cpu", **kw)                 # compiles the CPU kernel
-    t_cpu, cpu = _median(lambda: D.entropy_sgd(loss, x0[:n_cpu], backend="cpu", **kw), reps, lambda: None)
+    _t = timed(lambda: D.entropy_sgd(loss, x0[:n_cpu], backend="cpu", **kw), reps, sync=lambda: None)
+    t_cpu, cpu = _t.median, _t.out
     scaled = t_cpu * n_chains / n_cpu
     diff = float(np.abs(tr.x[:n_cpu] - cpu.x).max())
     return [{"case": "esgd_ensemble", "device": device, "n_chains": n_chains, "L": kw["L"],

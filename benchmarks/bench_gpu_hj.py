@@ -40,6 +40,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import timed  # noqa: E402
+
 from solvers import backend  # noqa: E402
 
 #: The issue's byte count of a stencil cell-update (8 B read + 8 B written).
@@ -56,17 +58,6 @@ def _get_cuda():
     return cuda
 
 
-def _median(fn, reps, sync, inner=1):
-    """Median seconds per call of ``fn`` (``inner`` back-to-back calls between syncs)."""
-    ts, out = [], None
-    for _ in range(reps):
-        sync()
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            out = fn()
-        sync()
-        ts.append((time.perf_counter() - t0) / inner)
-    return float(np.median(ts)), out
 
 
 def _skipped(device):
@@ -95,14 +86,14 @@ def _copy_row(n, reps, inner, device):
     N = n * n
     a = c.to_device(np.ones(N))
     b = c.device_array(N, np.float64)
-    t_api, _ = _median(lambda: b.copy_to_device(a), reps, c.synchronize, inner)
+    t_api = timed(lambda: b.copy_to_device(a), reps, sync=c.synchronize, inner=inner).median
     kern = _copy_kernel()
     blocks = max(1, min(default_target_blocks(), -(-N // 256)))
     t0 = time.perf_counter()
     kern[blocks, 256](a, b)
     c.synchronize()
     compile_s = time.perf_counter() - t0
-    t_k, _ = _median(lambda: kern[blocks, 256](a, b), reps, c.synchronize, inner)
+    t_k = timed(lambda: kern[blocks, 256](a, b), reps, sync=c.synchronize, inner=inner).median
     bw_api, bw_k = 16 * N / t_api, 16 * N / t_k
     return {"case": "d2d_copy", "device": device, "shape": f"{n}^2 float64", "median_s_api": t_api,
             "median_s_kernel": t_k, "bandwidth_GBps_api": bw_api / 1e9, "bandwidth_GBps_kernel": bw_k / 1e9,
@@ -145,8 +136,8 @@ def _godunov_row(n, reps, inner, bw, device):
     st.synchronize()
     compile_s = time.perf_counter() - t0
     N = n * n
-    t_k, _ = _median(lambda: st.launch_stage(V, V, W, nu, 0.0, 1.0, dt, True), reps, c.synchronize, inner)
-    t_s, _ = _median(lambda: st.first_stage(V, W, nu, dt), reps, c.synchronize, max(1, inner // 4))
+    t_k = timed(lambda: st.launch_stage(V, V, W, nu, 0.0, 1.0, dt, True), reps, sync=c.synchronize, inner=inner).median
+    t_s = timed(lambda: st.first_stage(V, W, nu, dt), reps, sync=c.synchronize, inner=max(1, inner // 4)).median
     rk, rs = N / t_k, N / t_s
     return {"case": "hj_godunov_viscous_2d", "device": device, "shape": f"{n}^2 float64",
             "block": list(st.block), "grid": list(st.grid),
@@ -173,14 +164,14 @@ def _weno5_2d_row(n, reps, inner, bw, device):
     st.synchronize()
     compile_s = time.perf_counter() - t0
     N = n * n
-    t_k, _ = _median(lambda: st.launch_stage(W, V, O, nu, 0.75, 0.25, dt, False), reps, c.synchronize, inner)
+    t_k = timed(lambda: st.launch_stage(W, V, O, nu, 0.75, 0.25, dt, False), reps, sync=c.synchronize, inner=inner).median
 
     def rk3_step():
         a, _ = st.slopes(V)
         st.stage_filled(V, W, nu, dt)
         return st.other_stages(V, W, O, nu, dt)
 
-    t_s, _ = _median(rk3_step, reps, c.synchronize, max(1, inner // 4))
+    t_s = timed(rk3_step, reps, sync=c.synchronize, inner=max(1, inner // 4)).median
     rk = N / t_k
     return {"case": "hj_weno5_2d", "device": device, "shape": f"{n}^2 float64",
             "block": list(st.block), "grid": list(st.grid),
@@ -213,7 +204,8 @@ def _weno5_3d_rows(m, t, reps, cpu_steps, device, m_agree, t_agree):
     c = _get_cuda()
     g, u0 = _u0_3d(m)
     first = solve_hj(u0, g, t, scheme="weno5", backend="cuda", max_steps=1)  # compiles
-    t_gpu, res = _median(lambda: solve_hj(u0, g, t, scheme="weno5", backend="cuda"), reps, c.synchronize)
+    _t = timed(lambda: solve_hj(u0, g, t, scheme="weno5", backend="cuda"), reps, sync=c.synchronize)
+    t_gpu, res = _t.median, _t.out
     # CPU: the same stepper calls solve_hj's RK3 explicit step makes (slopes, stage, 2 stages)
     sch = SCHEMES["weno5"]
     par = use_parallel(u0.size)

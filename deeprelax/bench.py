@@ -1,7 +1,7 @@
 """``deeprelax bench`` / ``make bench``: run the convergence table and the speed benchmarks.
 
-The benchmark scripts live in the repository's ``benchmarks/`` folder (they are
-not installed as a package).  Each module exposes ``run(quick=False) -> dict`` and
+The benchmarks are the package ``benchmarks`` of the source checkout (imported from it, not
+installed).  Each module exposes ``run(quick=False) -> dict`` and
 writes its own ``<name>.md|json`` into its module-level ``RESULTS`` folder.
 
 Only a complete full-size run (``make bench`` = ``deeprelax bench``) writes the
@@ -17,7 +17,7 @@ reported, never asserted.
 """
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
 import time
 from pathlib import Path
@@ -41,11 +41,13 @@ QUICK_DIR = "results-quick"
 
 
 def _load(name: str, results: Path | None = None):
-    path = benchmarks_dir() / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"deeprelax_benchmarks.{name}", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
+    """``benchmarks.<name>`` of the checkout that holds this package (the benchmarks are its package)."""
+    root = str(benchmarks_dir().parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    full = f"benchmarks.{name}"
+    # a fresh module state (its RESULTS folder) for every run, as a script would have
+    mod = importlib.reload(sys.modules[full]) if full in sys.modules else importlib.import_module(full)
     if results is not None and hasattr(mod, "RESULTS"):
         mod.RESULTS = results  # every writer and reader of the module uses this folder
     return mod

@@ -1,0 +1,49 @@
+"""What the benchmarks share: one timer.
+
+Timings are medians over repeats (the first call, which may compile, is reported apart where it
+matters); they are reported, never asserted.  Each benchmark keeps its own module-level ``RESULTS``
+folder, which ``deeprelax bench`` points elsewhere for ``--quick`` runs.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+
+@dataclass
+class Timing:
+    """Seconds per call of ``repeats`` timed calls.
+
+    ``median``/``best``: wall time; ``cpu_median``: process CPU time (all threads); ``first``: the
+    untimed warm-up call (compile time included) when ``warmup=True``, else NaN; ``out``: the last output.
+    """
+    median: float
+    best: float
+    cpu_median: float
+    first: float
+    out: Any
+
+
+def timed(fn: Callable[[], Any], repeats: int, *, sync: Optional[Callable[[], Any]] = None, inner: int = 1,
+          warmup: bool = False) -> Timing:
+    """Time ``repeats`` calls of ``fn`` (``inner`` back-to-back calls each, between ``sync()`` calls for devices)."""
+    sync = sync or (lambda: None)
+    first = float("nan")
+    if warmup:
+        sync()
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        first = time.perf_counter() - t0
+    ts, cs, out = [], [], None
+    for _ in range(max(1, int(repeats))):
+        sync()
+        t0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(inner):
+            out = fn()
+        sync()
+        cs.append((time.process_time() - c0) / inner)
+        ts.append((time.perf_counter() - t0) / inner)
+    return Timing(statistics.median(ts), min(ts), statistics.median(cs), first, out)
