@@ -8,8 +8,11 @@ Targets from issue 19, each a ratio against a baseline measured in the same run:
   * 2-D periodic 512^2 and 2048^2: ``outputs=("u",)`` >= 1.5x faster than a naive Numba two-pass
     lower envelope computing only u (:mod:`benchmarks.naive_envelope`); with prox and grad no slower
     than that naive kernel.  Both at the thread count of the run; the cases are interleaved
-    (one call of each per repeat) and medians taken, compile / cache-load time apart;
-  * 1-D N = 4096 with the default refinement >= 1000x the numpy brute force.
+    (one call of each per repeat) and medians taken, compile / cache-load time apart; each case
+    reports its wall time and its process CPU time (all threads), and the ratio of both: the
+    CPU-time ratio is the cost of the work, which the load of a shared host does not change;
+  * 1-D N = 4096 with the default refinement >= 1000x the numpy brute force (both serial; wall and
+    CPU-time ratios).
 Also: compile time (fresh cache directory, separate process) and cold-process first-call
 time with the on-disk cache (second of two fresh processes), to show ``cache=True`` works.
 
@@ -74,6 +77,18 @@ def _median_time(fn, reps):
     return float(np.median(ts)), [float(v) for v in ts]
 
 
+def _median_cpu(fn, reps):
+    """Median wall time and median process CPU time (all threads) of ``reps`` calls."""
+    ts, cs = [], []
+    for _ in range(reps):
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+        cs.append(time.process_time() - c0)
+    return float(np.median(ts)), float(np.median(cs))
+
+
 def brute_1d(vals, x, t, chunk=512):
     """O(N^2) numpy reference: min_j f_j + (x_i - x_j)^2/(2t), in row chunks."""
     out = np.empty(len(x))
@@ -108,17 +123,22 @@ def vs_naive(n: int, reps: int) -> dict:
             cases[f"ours {'+'.join(outs)} (refine {refine})"] = \
                 (lambda refine=refine, outs=outs: hopf_lax(vals, g, t, refine=refine, outputs=outs))
     runs = {k: [] for k in cases}
+    cpus = {k: [] for k in cases}
     for _ in range(reps):
         for k, fn in cases.items():
+            c1 = time.process_time()
             t1 = time.perf_counter()
             fn()
             runs[k].append(time.perf_counter() - t1)
+            cpus[k].append(time.process_time() - c1)
     med = {k: float(np.median(v)) for k, v in runs.items()}
-    base = med["naive u (refine none)"]
-    rows = [{"case": k, "median_s": med[k], "min_s": float(min(runs[k])), "naive_over_this": base / med[k]}
-            for k in cases]
+    cpu = {k: float(np.median(v)) for k, v in cpus.items()}
+    base, cbase = med["naive u (refine none)"], cpu["naive u (refine none)"]
+    rows = [{"case": k, "median_s": med[k], "min_s": float(min(runs[k])), "naive_over_this": base / med[k],
+             "cpu_median_s": cpu[k], "naive_over_this_cpu": cbase / cpu[k]} for k in cases]
     diff = float(np.abs(hopf_lax(vals, g, t, refine="none", outputs=("u",)).u - un).max())
     return {"n": n, "t": t, "periodic_images": e, "reps": reps, "rows": rows, "max_abs_diff_none_vs_naive": diff,
+            "load_avg_1min": os.getloadavg()[0],
             "first_call_s": {"naive (compile or cache load)": naive_first, "ours (cache load)": ours_first},
             "f": "sin(pi x) cos(2 pi y) + 0.3 cos(3 pi y) on [-1, 1)^2 periodic"}
 
@@ -149,8 +169,9 @@ def _measure(quick: bool = False) -> dict:
     for refine in ("quadratic", "none"):
         hopf_lax(vals, g, 0.1, refine=refine)
         med, ts = _median_time(lambda: hopf_lax(vals, g, 0.1, refine=refine), reps)
+        _, cpu = _median_cpu(lambda: hopf_lax(vals, g, 0.1, refine=refine), reps)
         rows2d.append({"n": n, "refine": refine, "median_s": med, "min_s": min(ts), "runs_s": ts,
-                       "ns_per_cell": med / g.size * 1e9})
+                       "ns_per_cell": med / g.size * 1e9, "cpu_median_s": cpu})
     res["2d"] = rows2d
     # --- 2-D periodic vs the naive two-pass envelope (issue 19)
     res["vs_naive"] = [vs_naive(nn, rr) for nn, rr in (((128, 15), (512, 11)) if quick else ((512, 21), (2048, 7)))]
@@ -160,12 +181,15 @@ def _measure(quick: bool = False) -> dict:
     x1 = g1.axes[0]
     v1 = np.sin(5 * x1) + x1 ** 2
     r = hopf_lax(v1, g1, 0.05, refine="none")
-    t_ours, _ = _median_time(lambda: hopf_lax(v1, g1, 0.05, refine="none"), 21)
-    t_oursq, _ = _median_time(lambda: hopf_lax(v1, g1, 0.05), 21)
-    t_brute, _ = _median_time(lambda: brute_1d(v1, x1, 0.05), 1 if quick else 3)
+    hopf_lax(v1, g1, 0.05)
+    t_ours, c_ours = _median_cpu(lambda: hopf_lax(v1, g1, 0.05, refine="none"), 201)
+    t_oursq, c_oursq = _median_cpu(lambda: hopf_lax(v1, g1, 0.05), 201)
+    t_brute, c_brute = _median_cpu(lambda: brute_1d(v1, x1, 0.05), 1 if quick else 5)
     err = float(np.abs(r.u - brute_1d(v1, x1, 0.05)).max())
     res["1d_vs_brute"] = {"N": N, "ours_none_s": t_ours, "ours_quadratic_s": t_oursq, "numpy_brute_s": t_brute,
                           "speedup_none": t_brute / t_ours, "speedup_quadratic": t_brute / t_oursq,
+                          "ours_none_cpu_s": c_ours, "ours_quadratic_cpu_s": c_oursq, "numpy_brute_cpu_s": c_brute,
+                          "speedup_none_cpu": c_brute / c_ours, "speedup_quadratic_cpu": c_brute / c_oursq,
                           "max_abs_diff_none": err}
     # --- 1-D scaling
     sizes = [2 ** 16, 2 ** 18, 2 ** 20] if quick else [2 ** 18, 2 ** 20, 2 ** 22]
@@ -175,10 +199,12 @@ def _measure(quick: bool = False) -> dict:
         xs = gs.axes[0]
         vs = np.sin(5 * xs) + xs ** 2
         hopf_lax(vs, gs, 0.05)
-        med, _ = _median_time(lambda: hopf_lax(vs, gs, 0.05), 5)
-        scal.append({"N": Ns, "median_s": med, "ns_per_cell": med / Ns * 1e9})
+        med, cpu = _median_cpu(lambda: hopf_lax(vs, gs, 0.05), 5)
+        scal.append({"N": Ns, "median_s": med, "ns_per_cell": med / Ns * 1e9, "cpu_median_s": cpu})
     res["1d_scaling"] = scal
     res["1d_ratio_largest_over_smallest"] = scal[-1]["median_s"] / scal[0]["median_s"]
+    res["1d_ratio_largest_over_smallest_cpu"] = scal[-1]["cpu_median_s"] / scal[0]["cpu_median_s"]
+    res["load_avg_1min"] = os.getloadavg()[0]
     return res
 
 
@@ -195,35 +221,55 @@ def to_markdown(res: dict) -> str:
              f"| of which `compile_time` (cache load) | {c['cached_process_compile_field_s']:.3f} |",
              f"| later call, 256^2 | {c['warm_call_256sq_s']:.4f} |", "",
              "## 2-D (target: 2048^2 in <= 0.15 s after compilation)", "",
-             "| n x n | refine | median s | min s | ns/cell (median) | runs |", "|---|---|---|---|---|---|"]
+             "| n x n | refine | median s | min s | ns/cell (median) | CPU s (median, all threads) | runs |",
+             "|---|---|---|---|---|---|---|"]
     for r in res["2d"]:
+        cpu = f"{r['cpu_median_s']:.3f}" if "cpu_median_s" in r else "-"
         lines.append(f"| {r['n']}^2 | {r['refine']} | {r['median_s']:.3f} | {r['min_s']:.3f} | {r['ns_per_cell']:.1f} | "
-                     + ", ".join(f"{v:.3f}" for v in r["runs_s"]) + " |")
+                     f"{cpu} | " + ", ".join(f"{v:.3f}" for v in r["runs_s"]) + " |")
     b = res["1d_vs_brute"]
     lines += ["", "## 2-D periodic vs a naive two-pass envelope (issue 19 targets: u only >= 1.5x, with prox "
               "and grad >= 1x)", "",
               "Baseline: `benchmarks/naive_envelope.py` (u only, discrete envelope, columns read in place). "
               f"Same run, {res['numba_threads']} threads, cases interleaved, median of the repeats; first calls "
-              "(compile / cache load) apart.", ""]
+              "(compile / cache load) apart.  CPU: process CPU time of all threads, the cost of the work, "
+              "which the host's load does not change (wall times on this shared host do).  Both return fresh "
+              "output arrays each call (naive: u and one temporary; ours: u, and prox and grad when asked).", ""]
     for v in res.get("vs_naive", []):
         fc = v["first_call_s"]
         lines += [f"### {v['n']}^2, t = {v['t']}, periodic images per side {v['periodic_images']}, {v['reps']} repeats",
-                  "", "| case | median s | min s | naive / this |", "|---|---|---|---|"]
+                  "", "| case | median s | min s | naive / this (wall) | CPU s (median) | naive / this (CPU) |",
+                  "|---|---|---|---|---|---|"]
         for r in v["rows"]:
-            lines.append(f"| {r['case']} | {r['median_s']:.4f} | {r['min_s']:.4f} | {r['naive_over_this']:.2f}x |")
+            cpu = (f"{r['cpu_median_s']:.4f} | {r['naive_over_this_cpu']:.2f}x" if "cpu_median_s" in r else "- | -")
+            lines.append(f"| {r['case']} | {r['median_s']:.4f} | {r['min_s']:.4f} | {r['naive_over_this']:.2f}x | "
+                         f"{cpu} |")
         lines += ["", f"max |u_ours - u_naive| (refine none): {v['max_abs_diff_none_vs_naive']:.1e}; first call: "
-                  + ", ".join(f"{k} {t:.3f} s" for k, t in fc.items()), ""]
+                  + ", ".join(f"{k} {t:.3f} s" for k, t in fc.items())
+                  + (f"; load average {v['load_avg_1min']:.1f} on {res['cpu_count']} CPUs" if "load_avg_1min" in v
+                     else ""), ""]
     lines += ["", "## 1-D vs numpy O(N^2) brute force (target >= 1000x at N = 4096)", "",
-              "| N | ours none s | ours quadratic s | numpy brute s | speedup none | speedup quadratic | max diff |",
-              "|---|---|---|---|---|---|---|",
-              f"| {b['N']} | {b['ours_none_s']:.2e} | {b['ours_quadratic_s']:.2e} | {b['numpy_brute_s']:.3f} | "
-              f"{b['speedup_none']:.0f}x | {b['speedup_quadratic']:.0f}x | {b['max_abs_diff_none']:.1e} |",
+              "| N | time | ours none s | ours quadratic (default) s | numpy brute s | speedup none | "
+              "speedup quadratic | max diff |", "|---|---|---|---|---|---|---|---|",
+              f"| {b['N']} | wall | {b['ours_none_s']:.2e} | {b['ours_quadratic_s']:.2e} | {b['numpy_brute_s']:.3f} | "
+              f"{b['speedup_none']:.0f}x | {b['speedup_quadratic']:.0f}x | {b['max_abs_diff_none']:.1e} |"]
+    if "ours_none_cpu_s" in b:
+        lines.append(f"| {b['N']} | CPU | {b['ours_none_cpu_s']:.2e} | {b['ours_quadratic_cpu_s']:.2e} | "
+                     f"{b['numpy_brute_cpu_s']:.3f} | {b['speedup_none_cpu']:.0f}x | "
+                     f"{b['speedup_quadratic_cpu']:.0f}x | {b['max_abs_diff_none']:.1e} |")
+    lines += ["", "Medians of 201 calls (ours) and 5 (brute force; 1 in quick mode), both serial (a 1-D line is "
+              "not threaded).",
               "", "## 1-D scaling (target time(2^22)/time(2^18) <= 24)", "",
-              "| N | median s | ns/cell |", "|---|---|---|"]
+              "| N | median s | ns/cell | CPU s (median) |", "|---|---|---|---|"]
     for r in res["1d_scaling"]:
-        lines.append(f"| {r['N']} | {r['median_s']:.4f} | {r['ns_per_cell']:.1f} |")
-    lines += ["", f"Ratio largest/smallest: {res['1d_ratio_largest_over_smallest']:.1f} "
-              f"(size ratio {res['1d_scaling'][-1]['N'] // res['1d_scaling'][0]['N']})", ""]
+        cpu = f"{r['cpu_median_s']:.4f}" if "cpu_median_s" in r else "-"
+        lines.append(f"| {r['N']} | {r['median_s']:.4f} | {r['ns_per_cell']:.1f} | {cpu} |")
+    cr = res.get("1d_ratio_largest_over_smallest_cpu")
+    lines += ["", f"Ratio largest/smallest: {res['1d_ratio_largest_over_smallest']:.1f} wall"
+              + (f", {cr:.1f} CPU" if cr is not None else "")
+              + f" (size ratio {res['1d_scaling'][-1]['N'] // res['1d_scaling'][0]['N']})"
+              + (f"; load average {res['load_avg_1min']:.1f} at the end of the run" if "load_avg_1min" in res
+                 else ""), ""]
     return "\n".join(lines)
 
 
