@@ -26,34 +26,75 @@ def check_size(size):
 
 
 # ----------------------------------------------------------------------------- problems
-def problem(name: str, hidden=(16,), lam: float = 1e-4, seed: int = 0, classes=None):
-    """``(model, description)``: an MLP on the digits or on teacher-student data (data seed ``seed``)."""
+def problem(name: str, hidden=(16,), lam: float = 1e-4, seed: int = 0, classes=None, split: str = "test"):
+    """``(model, description)``: an MLP on the digits or on teacher-student data (data seed ``seed``).
+
+    ``split="test"``: the training set and the test set; ``split="val"``: a validation split for tuning,
+    the training set without a seeded fifth of it (the model's "test" set is then that fifth; the test
+    set is not used).
+    """
     if name == "digits":
         data = M.digits(seed=seed, classes=classes)
         desc = f"digits ({data.n_samples} train / {data.n_test} test, {data.n_classes} classes)"
     elif name == "teacher":
-        data = M.teacher_student("mlp", n_inputs=20, n_samples=1000, n_test=2000, seed=seed, hidden=(16,),
-                                 n_classes=2, noise=0.05)
-        desc = "teacher-student MLP 20-16-2 (1000 train / 2000 test, 5% label noise = Bayes error)"
+        data = M.teacher_student("mlp", n_inputs=20, n_samples=4000, n_test=2000, seed=seed, hidden=(16,),
+                                 n_classes=2, noise=0.0)
+        desc = "teacher-student tanh MLP 20-16-2, Gaussian inputs (4000 train / 2000 test, no label noise: Bayes error 0)"
     else:
         raise ValueError(f"`problem` must be 'digits' or 'teacher'; got {name!r}.")
+    if split == "val":
+        data = validation_split(data)
+        desc += f"; tuning split {data.n_samples} train / {data.n_test} validation"
+    elif split != "test":
+        raise ValueError(f"`split` must be 'test' or 'val'; got {split!r}.")
     model = M.MLP(data, hidden, activation="tanh", lam=lam)
     return model, desc + f", MLP {model.sizes} (d = {model.dim}), weight decay {lam:g}"
 
 
+def validation_split(data, fraction: float = 0.2, seed: int = 12345):
+    """The training set of ``data`` split into train (``1 - fraction``) and validation (as the test set)."""
+    perm = np.random.default_rng(seed).permutation(data.n_samples)
+    nv = int(round(fraction * data.n_samples))
+    v, t = np.sort(perm[:nv]), np.sort(perm[nv:])
+    return M.Dataset(data.X[t], data.y[t], data.X[v], data.y[v], data.n_classes, data.name + "-val",
+                     {**data.params, "validation": fraction, "split_seed": seed}, data.teacher, data.bayes_error)
+
+
+def one_blas_thread():
+    """Context: NumPy's and SciPy's BLAS/LAPACK on one thread.
+
+    On this 2-core machine, after Numba's threads have run, ``numpy.linalg.eigvalsh`` of a 1210 x 1210
+    matrix took 3.1 s with OpenBLAS's two threads and 0.24 s with one (measured); dense linear algebra
+    of the experiments runs inside this context.  SciPy's BLAS (the one the MLP kernels call from inside
+    Numba's threads) is set to one thread for good first
+    (:func:`deeprelax.models._mlp_blas.single_thread_blas`): otherwise leaving the context would restore
+    its two threads, and the MLP's Hessian-vector products then ran 20-80x slower (measured).
+    """
+    from threadpoolctl import threadpool_limits
+
+    from ..models._mlp_blas import single_thread_blas
+
+    single_thread_blas()
+    return threadpool_limits(1, user_api="blas")
+
+
 # ----------------------------------------------------------------------------- training
 def sgd_momentum(model, x0, *, lr, n_steps: int, batch, momentum: float = 0.9, nesterov: bool = True,
-                 seed: int = 0, record_every: int = 0):
+                 seed: int = 0, record_every: int = 0, workers: int = 1):
     """Minibatch SGD with (Nesterov) momentum, the authors' baseline; ``lr``/``batch`` may be callables of the step.
 
     ``v <- m v + g_B(x)``; ``x <- x - lr (g_B + m v)`` (Nesterov) or ``x <- x - lr v``, minibatches of ``batch``
-    indices drawn with replacement from ``numpy.random.default_rng(seed)``.
+    indices drawn with replacement from ``numpy.random.default_rng(seed)``.  ``workers > 1``: data-parallel
+    SGD, each minibatch split into ``workers`` equal parts whose gradients are computed as separate rows of
+    one ``grad_batch`` call (threaded over the rows) and averaged: the same iterates up to round-off.
 
     Returns
     -------
     dict: ``x`` (d,), ``xs`` (n_rec, d) and ``steps`` (n_rec,) every ``record_every`` steps (and the last),
     ``grad_evals`` (n_rec,) cumulative per-sample gradients / ``n_samples`` (epochs), ``wall`` (s).
     """
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ValueError(f"`workers` must be a positive integer; got {workers!r}.")
     rng = np.random.default_rng(seed)
     x = np.array(x0, dtype=np.float64)
     v = np.zeros_like(x)
@@ -64,7 +105,13 @@ def sgd_momentum(model, x0, *, lr, n_steps: int, batch, momentum: float = 0.9, n
     t0 = time.perf_counter()
     for k in range(n_steps):
         b = int(b_f(k))
-        g = model.grad_batch(x, rng.integers(0, model.n_samples, size=b))
+        idx = rng.integers(0, model.n_samples, size=b)
+        if workers > 1:
+            if b % workers:
+                raise ValueError(f"`batch` ({b}) must be a multiple of `workers` ({workers}).")
+            g = model.grad_batch(np.broadcast_to(x, (workers, x.size)), idx.reshape(workers, -1)).mean(0)
+        else:
+            g = model.grad_batch(x, idx)
         seen += b
         if momentum:
             v = momentum * v + g

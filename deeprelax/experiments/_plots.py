@@ -106,40 +106,57 @@ def plot_eta_over_s(grid_rows, sched, stat, path):
 
 
 def plot_optimisers(curves, path):
+    from ._methods import COLOURS
+
     plt = _plt()
-    probs = sorted({c["problem"] for c in curves})
+    probs = list(dict.fromkeys(c["problem"] for c in curves))
     fig, ax = plt.subplots(len(probs), 3, figsize=(16, 4 * len(probs)), squeeze=False)
-    cols = {"sgd": "k", "entropy_sgd": "tab:red", "elastic_sgd": "tab:green", "parle": "tab:blue"}
     for i, pr in enumerate(probs):
         for c in (c for c in curves if c["problem"] == pr):
-            col = cols.get(c["optimiser"], None)
+            col = COLOURS.get(c["optimiser"])
             for j, (key, xk) in enumerate((("train", "epochs"), ("test", "epochs"), ("test", "wall"))):
                 x, m, s = c[xk], c[f"{key}_mean"], c[f"{key}_se"]
-                ax[i, j].plot(x, m, color=col, label=c["optimiser"])
-                ax[i, j].fill_between(x, m - s, m + s, color=col, alpha=0.2)
-        for j, (key, xl) in enumerate((("train error", "gradient evaluations (epochs)"),
-                                       ("test error", "gradient evaluations (epochs)"),
-                                       ("test error", "wall time (s)"))):
-            ax[i, j].set(xlabel=xl, ylabel=key, title=f"{pr}: {key}")
+                ax[i, j].plot(x, m, color=col, label=c.get("label", c["optimiser"]), marker=".", ms=3)
+                ax[i, j].fill_between(x, np.maximum(m - s, 1e-4), m + s, color=col, alpha=0.15)
+        n = curves[0].get("n_seeds", "")
+        for j, (key, xl) in enumerate((("train error", "gradient evaluations (effective epochs)"),
+                                       ("test error", "gradient evaluations (effective epochs)"),
+                                       ("test error", "wall time (s, median over seeds)"))):
+            ax[i, j].set(xlabel=xl, ylabel=key, title=f"{pr}: {key} (mean ± s.e., {n} seeds)")
             ax[i, j].set_yscale("log")
-            ax[i, j].legend(fontsize=8)
+            ax[i, j].grid(alpha=0.3, which="both")
+        ax[i, 0].legend(fontsize=8)
     return _save(fig, path)
 
 
 def plot_width(rows, path):
+    from ._methods import COLOURS
+
     plt = _plt()
-    fig, ax = plt.subplots(1, 3, figsize=(15, 4))
-    names = [r["label"] for r in rows]
-    x = np.arange(len(rows))
-    for a, key, lab in ((ax[0], "lambda_max", "λ_max(H)"), (ax[1], "trace", "Tr H"), (ax[2], "u_excess", "")):
-        if key == "u_excess":
-            for k, t in enumerate(rows[0]["ts"]):
-                a.errorbar(x + 0.1 * k, [r["u_excess"][0][k] for r in rows], yerr=[r["u_excess"][1][k] for r in rows],
-                           fmt="o", capsize=3, label=f"t = {t:g}")
-            a.set(ylabel="u(x,t) - f(x) (Laplace, β=1)", title="local entropy penalty (smaller = wider)")
-            a.legend(fontsize=8)
-        else:
-            a.errorbar(x, [r[key][0] for r in rows], yerr=[r[key][1] for r in rows], fmt="o", capsize=3)
-            a.set(ylabel=lab, title=f"{lab} at the endpoint (mean ± s.e.)")
-        a.set_xticks(x, names, rotation=20, fontsize=8)
+    probs = list(dict.fromkeys(r["problem"] for r in rows))
+    fig, ax = plt.subplots(len(probs), 4, figsize=(19, 4.2 * len(probs)), squeeze=False)
+    for i, pr in enumerate(probs):
+        rr = [r for r in rows if r["problem"] == pr]
+        x = np.arange(len(rr))
+        cols = [COLOURS.get(r["optimiser"]) for r in rr]
+        for a, key, lab in ((ax[i, 0], "lambda_max", "λ_max(H), Lanczos"), (ax[i, 1], "trace", "Tr H"),
+                            (ax[i, 2], "frac_near0", "fraction |λ| ≤ 1e-2 λ_max")):
+            for k, r in enumerate(rr):
+                a.errorbar(k, r[key][0], yerr=r[key][1], fmt="o", color=cols[k], capsize=4, ms=7)
+            a.set_xticks(x, [r["label"].replace(" (", "\n(") for r in rr], fontsize=8)
+            a.set(ylabel=lab, title=f"{pr}: {lab}")
+            a.grid(alpha=0.3, axis="y")
+        a = ax[i, 3]
+        ts = np.asarray(rr[0]["ts"])
+        for k, r in enumerate(rr):
+            off = ts * (1 + 0.04 * (k - 2))
+            a.errorbar(off, r["u_excess"][0] / ts, yerr=r["u_excess"][1] / ts, fmt="o-", color=cols[k], capsize=3,
+                       label=r["label"])
+            a.plot(ts, r["u_laplace"][0] / ts, ls=":", color=cols[k], lw=1.2)
+        a.set_xscale("log")
+        a.set(xlabel="t (DR time)", ylabel="(u(x, t) - f(x)) / t",
+              title=f"{pr}: local entropy at β = P\n(dotted: quadratic Taylor model)")
+        a.grid(alpha=0.3, which="both")
+        a.legend(fontsize=7)
+    fig.suptitle(f"Width of the endpoints (mean ± s.e. over {rows[0]['n_seeds']} seeds)", fontsize=11)
     return _save(fig, path)
