@@ -117,13 +117,22 @@ def plot_optimisers(curves, path):
             for j, (key, xk) in enumerate((("train", "epochs"), ("test", "epochs"), ("test", "wall"))):
                 x, m, s = c[xk], c[f"{key}_mean"], c[f"{key}_se"]
                 ax[i, j].plot(x, m, color=col, label=c.get("label", c["optimiser"]), marker=".", ms=3)
-                ax[i, j].fill_between(x, np.maximum(m - s, 1e-4), m + s, color=col, alpha=0.15)
+                ax[i, j].fill_between(x, np.maximum(m - s, 0.0), m + s, color=col, alpha=0.15)
         n = curves[0].get("n_seeds", "")
+        cc = [c for c in curves if c["problem"] == pr]
+        # test error: the range where the methods differ (the first point, near chance, lies above it)
+        lo = 0.8 * min(float(np.min(c["test_mean"] - c["test_se"])) for c in cc)
+        hi = 2.5 * max(float(c["test_mean"][-1]) for c in cc)
         for j, (key, xl) in enumerate((("train error", "gradient evaluations (effective epochs)"),
                                        ("test error", "gradient evaluations (effective epochs)"),
                                        ("test error", "wall time (s, median over seeds)"))):
             ax[i, j].set(xlabel=xl, ylabel=key, title=f"{pr}: {key} (mean ± s.e., {n} seeds)")
-            ax[i, j].set_yscale("log")
+            if j == 0:   # train errors reach 0: linear below 1e-3, log above
+                ax[i, j].set_yscale("symlog", linthresh=1e-3, linscale=0.5)
+                ax[i, j].set_ylim(0, 1)
+            else:
+                ax[i, j].set_yscale("log")
+                ax[i, j].set_ylim(lo, hi)
             ax[i, j].grid(alpha=0.3, which="both")
         ax[i, 0].legend(fontsize=8)
     return _save(fig, path)
