@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from solvers._jit import njit, pnjit, prange
+from solvers.jit import njit, pnjit, prange
 
 from . import _rng as K
 from ._kernel_loss import loss_grad_rows, loss_value

@@ -75,7 +75,7 @@ import time
 
 import numpy as np
 
-from solvers._jit import use_parallel
+from solvers.jit import use_parallel
 from solvers.errors import NonFiniteError
 
 from . import _rx_kernel, stats

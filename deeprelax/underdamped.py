@@ -36,14 +36,14 @@ from typing import Optional
 import numpy as np
 from scipy import linalg
 
-from solvers._jit import njit, pnjit, prange, use_parallel
-from solvers.errors import NonFiniteError, check_positive
+from solvers.jit import njit, pnjit, prange, use_parallel
+from solvers.errors import NonFiniteError, check_count, check_positive
 from solvers.result import register_result
 
 from . import _rng as K
 from ._kernel_loss import loss_grad_rows
 from ._nbloss import loss_scratch_len
-from .dynamics import Trajectory, _loss, _master_key, _posint, _seed, _slots, _x0
+from .dynamics import Trajectory, _loss, _master_key, _seed, _slots, _x0
 
 __all__ = ["underdamped_langevin", "underdamped_sigma", "linear_moments", "UnderdampedTrajectory"]
 
@@ -173,7 +173,7 @@ def underdamped_langevin(loss, x0, *, friction, beta, lr, n_steps, p0="gibbs", r
     c = check_positive("friction", friction)
     b = check_positive("beta", beta)
     h = check_positive("lr", lr)
-    n_steps = _posint("n_steps", n_steps)
+    n_steps = check_count("n_steps", n_steps, minimum=1)
     key = _master_key(rng)
     gen = np.random.default_rng(key)
     if isinstance(p0, str):

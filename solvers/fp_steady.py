@@ -202,9 +202,11 @@ def diagnostics(rho, f, beta, vol, log_ref):
     if log_ref is None or mass <= 0:
         kl = float("nan")
     else:
-        p = rho[pos] / mass
+        r = rho[pos]
+        p = r / mass
         lr = log_ref[pos]
-        kl = float("inf") if np.any(np.isneginf(lr)) else float((p * (np.log(p) - lr)).sum() * vol)
+        # log p = log rho - log mass: p itself may underflow to 0 where rho is subnormal
+        kl = float("inf") if np.any(np.isneginf(lr)) else float((p * (np.log(r) - np.log(mass) - lr)).sum() * vol)
     return mass, mn, F, kl
 
 

@@ -327,7 +327,7 @@ except Exception as exc:
     print("no NVVM toolchain:", repr(exc)[:200])
     sys.exit(77)
 from solvers import backend
-_cuda._import_cuda = lambda: (ncuda, "")
+backend._import_cuda = lambda: (ncuda, "")
 import solvers._cuda_hj as C
 i64, B = T.int64, T.boolean
 for dtn, d, deriv in (("float64", 3, 2), ("float32", 2, 0), ("float64", 1, 1), ("float32", 3, 2)):
