@@ -129,7 +129,7 @@ def summary_lines(size, rows):
                         for k in range(len(TS)))
         lines.append(f"| {r['problem']} | {r['label']} | {pm(*r['lambda_max'], F)} | {pm(*r['trace'], F)} | "
                      f"{pm(*r['frac_near0'], F)} | {us} | {pm(*r['test_error'], '{:.4f}')} | {r['lanczos_err']:.1e} |")
-    lines += ["", "Verdict (each method against SGD; 'wider' = smaller by more than 2 s.e.):"]
+    lines += ["", "Verdict: each method against SGD ('wider' = smaller by more than 2 s.e.)."]
     for pr in O.PROBLEMS:
         base = next(r for r in rows if r["problem"] == pr and r["optimiser"] == "sgd")
         for r in (r for r in rows if r["problem"] == pr and r["optimiser"] != "sgd"):
