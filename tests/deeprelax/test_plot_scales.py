@@ -15,8 +15,8 @@ def _contour_levels(ax):
 
 def test_smoothing_2d_panels_share_levels_and_ring_the_minimiser():
     ws = dr.losses.get("wide-sharp", dim=2)
-    g = dr.Grid.uniform(ws.bounds, 41)
-    fig = plot_smoothing_2d(g, g.sample(ws), [dr.cole_hopf(ws, g, 1.0, 1.0), dr.hopf_lax(ws, g, 1.0)])
+    g = dr.Grid.uniform(ws.bounds, 31)
+    fig = plot_smoothing_2d(g, g.sample(ws), [dr.cole_hopf(ws, g, 0.3, 1.0), dr.hopf_lax(ws, g, 1.0)])
     axes = fig.axes[:3]
     levels = [_contour_levels(ax)[0] for ax in axes]
     assert all(np.array_equal(levels[0], lv) for lv in levels[1:])
