@@ -246,6 +246,37 @@ def experiment(name: str, out, size: str = "quick", executor: str = "serial", wo
     return 0
 
 
+def validate(out, size: str = "full", seed: int = 0, groups=None) -> int:
+    """``deeprelax validate``: run the reproduction checks, write the report, print its tables; 0 if all pass, else 1.
+
+    An unknown group is a ``ValueError`` (exit status 2 from the command line).
+    """
+    from deeprelax.validation import run_validation
+
+    rep = run_validation(out, size=size, seed=seed, groups=groups)
+    print(rep.table())
+    print()
+    print(rep.table("identity"))
+    print(f"{rep.summary()}; report in {out}/validation.md")
+    return 0 if rep.passed else 1
+
+
+def sgd_noise(out, size: str = "test", seed: int = 0) -> int:
+    """``deeprelax sgd-noise``: run the SGD-noise checks, write ``sgd_noise_checks.json``, print a table; 0 or 1."""
+    from deeprelax import sgd_noise as S
+
+    t0 = time.perf_counter()
+    checks = S.run_sgd_noise_checks(Path(out), size, seed)
+    for c in checks:
+        tag = "PASS" if c.passed else "FAIL"
+        print(f"{tag}  {c.id} ({c.kind}): {c.quantity}: measured {c.measured}; reference {c.reference}")
+    counted = [c for c in checks if c.kind != "identity"]
+    print(f"{sum(c.passed for c in counted)}/{len(counted)} passed, "
+          f"{sum(c.passed for c in checks if c.kind == 'identity')}/{len(checks) - len(counted)} identities hold "
+          f"in {time.perf_counter() - t0:.1f} s")
+    return 0 if all(c.passed for c in checks) else 1
+
+
 def _exact(loss, grid, t, beta):
     import math
 
@@ -386,19 +417,11 @@ def _dispatch(args) -> int:
             print(n)
         return 0
     if args.cmd == "validate":
-        from deeprelax.validation import main_validate
-
         _out_dir(args.out)
-        gs = ["--groups", *args.groups] if args.groups else []
-        try:
-            return main_validate(["--out", args.out, "--size", args.size, "--seed", str(args.seed), *gs])
-        except SystemExit as e:  # bad --groups value from the inner parser
-            return int(e.code or 2)
+        return validate(args.out, args.size, args.seed, args.groups)
     if args.cmd == "sgd-noise":
-        from deeprelax.sgd_noise import main as sgd_noise_main
-
         _out_dir(args.out)
-        return sgd_noise_main(["--out", args.out, "--size", args.size, "--seed", str(args.seed)])
+        return sgd_noise(args.out, args.size, args.seed)
     if args.cmd == "experiment":
         _out_dir(args.out)
         return experiment(args.name, args.out, args.size, args.executor, args.workers)

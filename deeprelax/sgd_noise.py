@@ -25,7 +25,6 @@ plus central mixed terms, no-flux walls) and its steady state live in :mod:`solv
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -45,7 +44,7 @@ __all__ = [
     "DiffusionMatrix", "ito_operator", "ito_current", "ito_steady_state", "SGDSteadyState", "sgd_steady_state",
     "nonequilibrium_force", "example19_phi", "example19_force", "example19_j", "example19_critical_points",
     "example19_ode", "example19_em_histogram", "example19_bin_probs", "lsq_exact_covariance",
-    "lyapunov_covariance", "sgd_covariance", "symmetric_lsq", "sgd_histogram", "logistic_2d", "TwoWellFiniteSum", "sgd_endpoint_width", "run_sgd_noise_checks", "main",
+    "lyapunov_covariance", "sgd_covariance", "symmetric_lsq", "sgd_histogram", "logistic_2d", "TwoWellFiniteSum", "sgd_endpoint_width", "run_sgd_noise_checks",
 ]
 
 
@@ -1060,27 +1059,3 @@ def run_sgd_noise_checks(out_dir=None, size: str = "test", seed: int = 0, seeds=
         p.mkdir(parents=True, exist_ok=True)
         (p / "sgd_noise_checks.json").write_text(json.dumps([_json_safe(r_.to_json()) for r_ in rows], indent=1))
     return rows
-
-
-def main(argv=None) -> int:
-    """``deeprelax sgd-noise --out DIR [--size test|full] [--seed S]``: run the checks, write JSON, print a table."""
-    import argparse
-    from pathlib import Path
-
-    p = argparse.ArgumentParser(prog="deeprelax sgd-noise")
-    p.add_argument("--out", default="out")
-    p.add_argument("--size", choices=["test", "full"], default="test")
-    p.add_argument("--seed", type=int, default=0)
-    a = p.parse_args(argv)
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    checks = run_sgd_noise_checks(out, a.size, a.seed)
-    for c in checks:
-        tag = "PASS" if c.passed else "FAIL"
-        print(f"{tag}  {c.id} ({c.kind}): {c.quantity}: measured {c.measured}; reference {c.reference}")
-    counted = [c for c in checks if c.kind != "identity"]
-    print(f"{sum(c.passed for c in counted)}/{len(counted)} passed, "
-          f"{sum(c.passed for c in checks if c.kind == 'identity')}/{len(checks) - len(counted)} identities hold "
-          f"in {time.perf_counter() - t0:.1f} s")
-    return 0 if all(c.passed for c in checks) else 1

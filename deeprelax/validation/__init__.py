@@ -54,7 +54,7 @@ from pathlib import Path
 from .core import ALPHA, Check, Trial  # noqa: F401
 
 __all__ = ["Check", "Trial", "ValidationReport", "run_validation", "register_group", "SIZES", "SEEDS", "GROUPS",
-           "group_names", "main_validate"]
+           "group_names"]
 
 SIZES = ("test", "demo", "full")
 #: Seeds of every stochastic row, per size (offset by ``run_validation(seed=...)``).
@@ -242,23 +242,3 @@ def _json_safe(o):
     if isinstance(o, np.ndarray):
         return _json_safe(o.tolist())
     return o
-
-
-def main_validate(argv=None) -> int:
-    """``deeprelax validate --out DIR [--size test|demo|full] [--seed N] [--groups G ...]``; 0 on success, 1 on failure."""
-    import argparse
-
-    names = group_names()
-    p = argparse.ArgumentParser(prog="deeprelax validate")
-    p.add_argument("--out", required=True)
-    p.add_argument("--size", default="full", choices=SIZES)
-    p.add_argument("--seed", type=int, default=0, help="offset of the seeds every stochastic row runs over")
-    p.add_argument("--groups", nargs="+", choices=names, default=list(names),
-                   help="which groups of checks to run (default: all)")
-    a = p.parse_args(argv)
-    rep = run_validation(a.out, size=a.size, seed=a.seed, groups=tuple(a.groups))
-    print(rep.table())
-    print()
-    print(rep.table("identity"))
-    print(f"{rep.summary()}; report in {a.out}/validation.md")
-    return 0 if rep.passed else 1
