@@ -20,7 +20,8 @@ def main(argv=None):
     a = parse(__doc__.split("\n")[0], argv)
     out = outdir(a.out)
     from deeprelax.plot import OKABE_ITO, _plt
-    from deeprelax.sgd_noise import (_aniso_lsq, diffusion_matrix, lsq_exact_covariance, lyapunov_covariance,
+    from deeprelax.sgd_noise.covariance import _aniso_lsq
+    from deeprelax.sgd_noise import (diffusion_matrix, lsq_exact_covariance, lyapunov_covariance,
                                      sgd_covariance, symmetric_lsq, temperature)
 
     plt = _plt()

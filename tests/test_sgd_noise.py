@@ -5,9 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from deeprelax import _sgd_noise_kernels as K
+from deeprelax.sgd_noise import _example19_kernels as K
 from deeprelax.finite_sum import FiniteSumLoss, finite_sum
-from deeprelax.sgd_noise import (_aniso_lsq, _ex19_em_path, diffusion_field, diffusion_from_gradients,
+from deeprelax.sgd_noise.covariance import _aniso_lsq
+from deeprelax.sgd_noise.example19 import _ex19_em_path
+from deeprelax.sgd_noise import (diffusion_field, diffusion_from_gradients,
                                  diffusion_matrix, example19_bin_probs, example19_critical_points,
                                  example19_em_histogram, example19_force, example19_j, example19_ode,
                                  example19_phi, ito_current, ito_operator, ito_steady_state, logistic_2d,

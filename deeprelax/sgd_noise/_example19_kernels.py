@@ -1,6 +1,6 @@
-"""Numba kernels for :mod:`deeprelax.sgd_noise`: Euler-Maruyama chains of Example 19 (paper-spec §4.3).
+"""Numba kernels of :mod:`deeprelax.sgd_noise.example19`: Euler-Maruyama chains of Example 19 (paper-spec §4.3).
 
-Each kernel has a NumPy twin in :mod:`deeprelax.sgd_noise` (``_example19_force_np``) that
+Each kernel has a NumPy twin in :mod:`deeprelax.sgd_noise.example19` that
 ``tests/test_sgd_noise.py`` compares against.
 """
 from __future__ import annotations
