@@ -263,7 +263,7 @@ def validate(out, size: str = "full", seed: int = 0, groups=None) -> int:
 
 def sgd_noise(out, size: str = "test", seed: int = 0) -> int:
     """``deeprelax sgd-noise``: run the SGD-noise checks, write ``sgd_noise_checks.json``, print a table; 0 or 1."""
-    from deeprelax import sgd_noise as S
+    from deeprelax.validation import sgd_noise as S
 
     t0 = time.perf_counter()
     checks = S.run_sgd_noise_checks(Path(out), size, seed)

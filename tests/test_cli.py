@@ -95,7 +95,7 @@ def test_validate_command_rejects_unknown_group(tmp_path):
 
 
 def test_sgd_noise_command_wiring(tmp_path, capsys, monkeypatch):
-    import deeprelax.sgd_noise as S
+    import deeprelax.validation.sgd_noise as S
     from deeprelax.validation import core
 
     def fake(out_dir, size, seed):

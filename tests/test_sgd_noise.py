@@ -5,15 +5,17 @@ import math
 import numpy as np
 import pytest
 
-from deeprelax.sgd_noise import _example19_kernels as K
 from deeprelax.finite_sum import FiniteSumLoss, finite_sum
+from deeprelax.sgd_noise import _example19_kernels as K
 from deeprelax.sgd_noise.covariance import _aniso_lsq
 from deeprelax.sgd_noise.example19 import _ex19_em_path
+from deeprelax.stats import loglog_slope
+from deeprelax.validation.sgd_noise import run_sgd_noise_checks
 from deeprelax.sgd_noise import (diffusion_field, diffusion_from_gradients,
                                  diffusion_matrix, example19_bin_probs, example19_critical_points,
                                  example19_em_histogram, example19_force, example19_j, example19_ode,
                                  example19_phi, ito_current, ito_operator, ito_steady_state, logistic_2d,
-                                 loglog_slope, lsq_exact_covariance, lyapunov_covariance, run_sgd_noise_checks, sgd_covariance,
+                                 lsq_exact_covariance, lyapunov_covariance, sgd_covariance,
                                  sgd_steady_state, spectrum_stats, symmetric_lsq, temperature)
 from solvers.errors import GridError
 from solvers.grid import Grid

@@ -29,7 +29,9 @@ Modules (one idea each; everything is re-exported here)
 ``example19``      Example 19: a limit cycle with known Phi and force (compiled EM chains)
 ``covariance``     near a minimum: Lyapunov (OU) covariance vs exact discrete and sampled SGD
 ``widths``         endpoint widths against eta/b on a two-well finite sum
-``checks``         the rows of ``deeprelax sgd-noise`` and of the validation group ``sgd_noise``
+
+Their checks (``deeprelax sgd-noise``, the validation group ``sgd_noise``) are
+:func:`deeprelax.validation.sgd_noise.run_sgd_noise_checks`.
 """
 from solvers.ito_fokker_planck import ito_operator, ito_current, ito_steady_state
 
@@ -41,13 +43,11 @@ from .example19 import (example19_phi, example19_force, example19_j, example19_c
 from .covariance import (lsq_exact_covariance, lyapunov_covariance, sgd_covariance, symmetric_lsq,
                          sgd_histogram, logistic_2d)
 from .widths import TwoWellFiniteSum, sgd_endpoint_width
-from .checks import loglog_slope, run_sgd_noise_checks
 
 __all__ = [
     "temperature", "diffusion_matrix", "diffusion_from_gradients", "diffusion_field", "spectrum_stats", "DiffusionMatrix",
     "ito_operator", "ito_current", "ito_steady_state", "SGDSteadyState", "sgd_steady_state", "nonequilibrium_force",
     "example19_phi", "example19_force", "example19_j", "example19_critical_points", "example19_ode", "example19_em_histogram",
     "example19_bin_probs", "lsq_exact_covariance", "lyapunov_covariance", "sgd_covariance", "symmetric_lsq", "sgd_histogram",
-    "logistic_2d", "TwoWellFiniteSum", "sgd_endpoint_width", "run_sgd_noise_checks",
-    "loglog_slope",
+    "logistic_2d", "TwoWellFiniteSum", "sgd_endpoint_width",
 ]

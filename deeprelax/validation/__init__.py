@@ -19,7 +19,7 @@ Groups (paper-spec §7 items in brackets)
 * ``theory`` (:mod:`.theory`): stochastic-control expected improvement [15], Thm 5 with non-isotropic
   state-dependent D [18], antisymmetric Q for a 2-D OU process, convexity and harmonic-mean bound of
   the smoothed Hessian, underdamped Langevin (Gibbs marginal, overdamped limit);
-* ``sgd_noise`` (:func:`deeprelax.sgd_noise.run_sgd_noise_checks`) [16-17]: SGD out of equilibrium;
+* ``sgd_noise`` (:func:`deeprelax.validation.sgd_noise.run_sgd_noise_checks`) [16-17]: SGD out of equilibrium;
 * ``discrete`` (:func:`deeprelax.discrete.checks.run_discrete_checks`): the binary perceptron (issue 17),
   each row run at every seed.
 
@@ -77,7 +77,7 @@ def group_names() -> tuple:
 
 
 def _sgd_noise(cfg, seeds, figs):
-    from ..sgd_noise import run_sgd_noise_checks
+    from .sgd_noise import run_sgd_noise_checks
 
     return run_sgd_noise_checks(None, "full" if cfg["size"] == "full" else "test", seeds=seeds)
 

@@ -1,6 +1,6 @@
 """The SGD-noise rows of the validation suite (``deeprelax sgd-noise``, validation group ``sgd_noise``).
 
-Part of :mod:`deeprelax.sgd_noise` (conventions in its docstring).
+They check :mod:`deeprelax.sgd_noise` (conventions in its docstring) against closed forms and samples.
 """
 from __future__ import annotations
 
@@ -11,25 +11,14 @@ import numpy as np
 from solvers.grid import Grid
 from solvers.ito_fokker_planck import ito_steady_state
 
-from .covariance import _aniso_lsq, logistic_2d, lsq_exact_covariance, lyapunov_covariance, sgd_covariance, sgd_histogram, symmetric_lsq
-from .diffusion import diffusion_matrix, temperature
-from .example19 import example19_critical_points, example19_em_histogram, example19_force, example19_ode, example19_phi
-from .steady_state import sgd_steady_state
-from .widths import sgd_endpoint_width, TwoWellFiniteSum
-
-
-def loglog_slope(x, y) -> tuple:
-    """Least-squares slope of ``log y`` against ``log x`` and its standard error (observed orders)."""
-    lx, ly = np.log(np.asarray(x, dtype=np.float64)), np.log(np.asarray(y, dtype=np.float64))
-    if lx.size < 2 or lx.shape != ly.shape or not (np.all(np.isfinite(lx)) and np.all(np.isfinite(ly))):
-        raise ValueError("`x` and `y` must be positive, of equal length >= 2.")
-    A = np.vstack([lx, np.ones_like(lx)]).T
-    coef, *_ = np.linalg.lstsq(A, ly, rcond=None)
-    se = 0.0
-    if lx.size > 2:
-        r = ly - A @ coef
-        se = float(np.sqrt(float(r @ r) / (lx.size - 2) / np.sum((lx - lx.mean()) ** 2)))
-    return float(coef[0]), se
+from ..sgd_noise.covariance import (_aniso_lsq, logistic_2d, lsq_exact_covariance, lyapunov_covariance,
+                                    sgd_covariance, sgd_histogram, symmetric_lsq)
+from ..sgd_noise.diffusion import diffusion_matrix, temperature
+from ..sgd_noise.example19 import (example19_critical_points, example19_em_histogram, example19_force,
+                                   example19_ode, example19_phi)
+from ..sgd_noise.steady_state import sgd_steady_state
+from ..sgd_noise.widths import TwoWellFiniteSum, sgd_endpoint_width
+from ..stats import loglog_slope
 
 
 def _local_phi_j(st):
@@ -60,7 +49,7 @@ def run_sgd_noise_checks(out_dir=None, size: str = "test", seed: int = 0, seeds=
     minute per seed on 2 cores; ``"full"`` uses larger grids and samples.  Writes
     ``sgd_noise_checks.json`` to ``out_dir`` when given.
     """
-    from ..validation.core import Trial, bonferroni, deterministic, fmt, identity, seeded, z_pvalue
+    from .core import Trial, bonferroni, deterministic, fmt, identity, seeded, z_pvalue
 
     if size not in ("test", "full"):
         raise ValueError(f"`size` must be 'test' or 'full'; got {size!r}.")
@@ -413,7 +402,7 @@ def run_sgd_noise_checks(out_dir=None, size: str = "test", seed: int = 0, seeds=
         import json
         from pathlib import Path
 
-        from ..validation import _json_safe
+        from . import _json_safe
 
         p = Path(out_dir)
         p.mkdir(parents=True, exist_ok=True)
