@@ -39,7 +39,7 @@ def to_markdown(res: dict) -> str:
            f"quick: {res['quick']}.", ""]
     if not res["gpu_present"]:
         out += ["No GPU was available to this run, so nothing was timed. The CUDA kernels are covered by the "
-                "test suite in numba's CUDA simulator (`tests/test_cuda_*.py`, results equal to the CPU backend "
+                "test suite in numba's CUDA simulator (`tests/cuda/test_cuda_*.py`, results equal to the CPU backend "
                 "to round-off); run `NUMBA_ENABLE_CUDASIM=0 python benchmarks/bench_gpu.py` on a machine with a "
                 "GPU and numba-cuda to fill this table.", ""]
     for part, rows in res["parts"].items():

@@ -27,7 +27,7 @@ and the finiteness checks.  A per-chain gradient call cost 40-60 ns here, more t
 Numba increments and decrements the reference counts of its array arguments (atomic operations, and a
 shared cache line across threads for ``params``), which its reference-count pruning cannot remove past
 the dispatcher's error paths.  The blocked kernels use each chain's keys, counters and arithmetic
-unchanged, so their results equal the per-chain kernels' bit for bit (``tests/test_dyn_blocks.py``),
+unchanged, so their results equal the per-chain kernels' bit for bit (``tests/deeprelax/test_dyn_blocks.py``),
 minibatches included.  Elastic-SGD and Parle advance one system per ``_<alg>_chain`` call, with all its
 replicas' gradients in one rows call per step.
 """

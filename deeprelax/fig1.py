@@ -29,7 +29,7 @@ whole-space solution by a boundary effect, not only by discretisation error).
 
 The paper's claim is that the SGD terminal density stays in the basin around
 x = 2.5 while both relaxed flows carry the mass to the global minimum near 0.
-What the authors' recipe gives (asserted by ``tests/test_fig1.py``, the same for
+What the authors' recipe gives (asserted by ``tests/deeprelax/test_fig1.py``, the same for
 every HJ method, including their own scheme):
 
 * SGD: all the mass stays in ``TRAPPED_BASIN`` (mode 2.51);

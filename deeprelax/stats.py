@@ -17,7 +17,7 @@ r"""Error bars for Monte-Carlo averages of correlated chains (numerics.md §D).
   ``N^{-1/2}`` checks) with its standard error.
 
 For an AR(1) process ``x_{n+1} = phi x_n + e_n`` the exact value is
-``tau = (1 + phi)/(1 - phi) = 1 + 2 phi/(1 - phi)`` (tested in ``tests/test_stats.py``).
+``tau = (1 + phi)/(1 - phi) = 1 + 2 phi/(1 - phi)`` (tested in ``tests/deeprelax/test_stats.py``).
 """
 from __future__ import annotations
 

@@ -58,7 +58,7 @@ solution of the interpolant (which differs from ``hopf_lax(refine="none")`` by
 O(h^2)).  Means use the truncated-normal mean of each cell and linear
 interpolation of the earlier-axis means.
 
-Observed accuracy (``tests/test_cole_hopf.py``): quadrature on the 1-D soft-min at
+Observed accuracy (``tests/solvers/test_cole_hopf.py``): quadrature on the 1-D soft-min at
 beta = 10 (sd/h = 0.53 .. 2.1 for n = 8 .. 32): 7e-3, 6e-4, 7e-6, 2e-11, 6e-17;
 quadratic f in 2-D with the log-det term: round-off for beta <= 100; ``|x|``
 (kink): order 2.0.  Exact-linear: ``|x|`` to 1e-15 for every beta in 0.1 .. 1e8;

@@ -40,7 +40,7 @@ f itself is only used at the nodes (also for callables).  The refinement is loca
 the refinement correction; ``refine="none"`` is exactly semiconcave
 (``D^2 u <= h^2/t``: a minimum of parabolas).
 
-Observed accuracy against the continuum (``tests/test_hopf_lax.py``,
+Observed accuracy against the continuum (``tests/solvers/test_hopf_lax.py``,
 ``f = -cos(pi x)`` periodic, ``t = 0.7/pi^2``, n = 32..512):
 ``refine="none"``: order 2.0 in u (error <= d (h/2)^2 (1/(2t) + C/2) for f'' <= C),
 order 1.0 in the prox; ``refine="quadratic"``: order 3.0 in u (1.2e-7 at n = 512

@@ -295,7 +295,7 @@ class WideSharp(SoftminQuadratics):
 
     ``softness = 10`` (the parameter was called ``beta``; ``beta=`` still works with a FutureWarning).
 
-    Claims (tested in ``tests/test_losses.py`` with the closed forms):
+    Claims (tested in ``tests/deeprelax/test_losses.py`` with the closed forms):
 
     * The sharp well is the global minimum of ``f`` (``f(1.5) ~ -0.1 < f(-1) ~ 0``)
       and a strict local minimum: gradient descent started in the sharp basin

@@ -1,7 +1,7 @@
 """Numba kernels of :mod:`deeprelax.sgd_noise.example19`: Euler-Maruyama chains of Example 19 (paper-spec §4.3).
 
 Each kernel has a NumPy twin in :mod:`deeprelax.sgd_noise.example19` that
-``tests/test_sgd_noise.py`` compares against.
+``tests/deeprelax/test_sgd_noise.py`` compares against.
 """
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ def test_nested_grids_restrict_exactly():
 
 
 def test_cosine_orders_against_the_closed_form():
-    """Godunov ~1, ENO2 ~2, WENO5 ~5 (dt ~ h^5/3) on -cos(pi x) before the kink (tests/test_hj_convergence.py)."""
+    """Godunov ~1, ENO2 ~2, WENO5 ~5 (dt ~ h^5/3) on -cos(pi x) before the kink (tests/solvers/test_hj_convergence.py)."""
     study = dr.convergence_study("cosine", {"godunov": {}, "eno2": {},
                                             "weno5": {"max_dt": lambda h: 0.5 * h ** (5 / 3)}},
                                  [20, 40, 80, 160], t=T_SMOOTH, norm="l1")

@@ -1,5 +1,5 @@
 """Unit tests of the small theory modules (issue 16 §4); the quantitative checks are validation rows
-(tests/test_validation.py runs the ``theory`` group)."""
+(tests/deeprelax/test_validation.py runs the ``theory`` group)."""
 import math
 
 import numpy as np

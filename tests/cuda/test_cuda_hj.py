@@ -355,7 +355,7 @@ def test_kernels_compile_to_ptx_for_sm90():
     from pathlib import Path
 
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "0"}
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     p = subprocess.run([sys.executable, "-c", _PTX_SCRIPT], cwd=root, env=env, capture_output=True, text=True,
                        timeout=600)
     if p.returncode == 77:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-FIG_DIR = Path(__file__).resolve().parents[1] / "figures"
+FIG_DIR = Path(__file__).resolve().parents[2] / "figures"
 SCRIPTS = ["fig1_smoothing", "smoothing_2d", "convergence", "fokker_planck_evolution", "trajectories",
            "vanishing_viscosity"]
 SLOW = set()   # all tiny runs together take ~20 s; mark a script here if it grows

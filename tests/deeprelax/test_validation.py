@@ -1,7 +1,7 @@
 """The validation suite at size="test" (issue 16): every row can fail and must pass; one Check type; report files.
 
 The groups run in separate tests so that pytest-xdist spreads them over the workers; the sgd_noise group is
-run by tests/test_sgd_noise.py.  Every stochastic row runs over the two test seeds with a Holm bound."""
+run by tests/deeprelax/test_sgd_noise.py.  Every stochastic row runs over the two test seeds with a Holm bound."""
 import json
 import math
 
