@@ -215,7 +215,10 @@ def specialise(module_globals: dict, names, provider: dict, key) -> types.Simple
         disp = module_globals[name]
         f = disp.py_func
         copy = types.FunctionType(f.__code__, glb, f.__name__, f.__defaults__, f.__closure__)
-        copy.__qualname__ = f.__qualname__
+        # a qualname of its own: Numba's symbol names are the qualname plus a per-process counter, so a
+        # copy named like the original can collide with a symbol of the original's on-disk cache (same
+        # name, other process) and the loaded kernel then links to the copy
+        copy.__qualname__ = f"{f.__qualname__}__spec{len(_SPECIALISED)}"
         glb[name] = out[name] = numba.jit(**disp.targetoptions)(copy)
     ns = types.SimpleNamespace(**out)
     _SPECIALISED[ck] = ns
