@@ -213,7 +213,7 @@ def hopf_lax(f: Union[Callable, np.ndarray], grid: Grid, t: float, *, refine: st
     if pgrid is not grid:
         check_grid_memory("hopf_lax", grid, pgrid, per_node=per_node)
     check_envelope_scale("hopf_lax", vals, pgrid.spacing, tv)
-    par = use_parallel(pgrid.size) and pgrid.dim > 1      # 1-D: a single line, nothing to share
+    par = pgrid.dim > 1 and use_parallel(pgrid.size)      # 1-D: a single line, nothing to share
     compile_time = _hk.warm_up(par)
     t0 = time.perf_counter()
     u, P, grad, images = _solve(vals, pgrid, tv, refine == "quadratic", track, "grad" in outs, par, _hk.TILE)
