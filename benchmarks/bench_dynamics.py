@@ -306,10 +306,15 @@ def to_markdown(res: dict) -> str:
             "then passes for the normals (counter-based ziggurat, the first try vectorised over the block's "
             "chains, about 2 ns each: `deeprelax._rng.normals_rows`) and the update "
             "(a per-chain dispatch cost 40-60 ns in Numba's reference counting, more than the step itself).  "
-            f"About {1e9 / c1['numba_psteps_per_s']:.0f} ns per 2-D Langevin particle-step on one core "
-            f"({c1['numba_psteps_per_s']:.3g}/s), so two free cores give about "
-            f"{2 * c1['numba_psteps_per_s']:.3g}/s; a threaded row close to the 1-thread row means the other core "
-            "was busy.  The numpy loop is vectorised over chains (SIMD arithmetic, numpy's own ziggurat).", ""]
+            + (f"In CPU time, {c1['numba_cpu_ns_per_pstep']:.1f} ns per 2-D Langevin particle-step on one core "
+               f"({1e9 / c1['numba_cpu_ns_per_pstep']:.3g}/s per core; numpy {c1['numpy_cpu_ns_per_pstep']:.1f} ns), "
+               f"so two free cores give about {2e9 / c1['numba_cpu_ns_per_pstep']:.3g}/s; "
+               if "numba_cpu_ns_per_pstep" in c1 else
+               f"About {1e9 / c1['numba_psteps_per_s']:.0f} ns per 2-D Langevin particle-step on one core "
+               f"({c1['numba_psteps_per_s']:.3g}/s), so two free cores give about "
+               f"{2 * c1['numba_psteps_per_s']:.3g}/s; ")
+            + "wall-clock rates follow the host's load (load average column).  The numpy loop is vectorised over "
+            "chains (SIMD arithmetic, numpy's own ziggurat).", ""]
     return "\n".join(lines)
 
 
