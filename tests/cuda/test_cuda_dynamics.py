@@ -75,6 +75,7 @@ def test_device_rng_is_the_cpu_rng():
     SoftminQuadratics(a=(1.0, 4.0), m=((-1.0,), (1.0,)), c=(0.0, 0.1), softness=3.0),
     get("dr-fig1"), get("rastrigin", dim=2), get("cosine", dim=2), get("gaussian-mixture"),
 ], ids=lambda l: type(l).__name__)
+@pytest.mark.slow
 def test_device_loss_twins_match_nbloss(loss, rng):
     C = _cdyn()
     lo, hi = np.asarray(loss.bounds, dtype=float).T
@@ -86,6 +87,7 @@ def test_device_loss_twins_match_nbloss(loss, rng):
 
 
 # ----------------------------------------------------------------------------- SGD / SGLD
+@pytest.mark.slow
 @pytest.mark.parametrize("scheme", ["em", "lm"])
 @pytest.mark.parametrize("loss", [DW2, get("wide-sharp")], ids=["double-well", "wide-sharp"])
 def test_sgd_langevin_matches_cpu(scheme, loss, rng):
@@ -125,6 +127,7 @@ def test_chains_do_not_depend_on_how_many_run():
     dict(beta=5.0, ema=None, burn_in=3, outer="prox-grad"),                       # running mean, prox-grad
     dict(beta=np.inf, rho=0.3, ema=0.0),                                           # noiseless, data term
 ], ids=["dr-nesterov", "code", "mean-proxgrad", "noiseless-rho"])
+@pytest.mark.slow
 def test_entropy_sgd_matches_cpu(case, rng):
     loss = get("wide-sharp")
     x0 = rng.normal(size=(12, loss.dim))
@@ -160,6 +163,7 @@ def test_backend_errors_are_clear():
         D.parle(DW2, np.zeros(2), n_replicas=2, nb=1, n_epochs=1, L=2, backend="cuda")
 
 
+@pytest.mark.slow
 def test_auto_uses_cpu_without_a_gpu_or_without_a_device_kernel():
     fs = finite_sum("least-squares", n_samples=16, dim=2, seed=0)
     r = D.sgd(fs, np.zeros(2), lr=0.05, n_steps=3, batch=4, rng=0, backend="auto")

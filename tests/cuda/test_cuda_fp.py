@@ -46,6 +46,7 @@ def _agree(cpu, gpu, rtol=RTOL):
     assert gpu.min_rho.min() >= 0.0 and gpu.rho.min() >= 0.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["explicit", "implicit", "crank_nicolson"])
 def test_1d_noflux_potential_matches_cpu(method):
     g = Grid.uniform([(-2.0, 2.0)], 32)

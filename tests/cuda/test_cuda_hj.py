@@ -96,6 +96,7 @@ def _field2(shape=(10, 10), periodic=False):
 
 
 # ------------------------------------------------------------------ kernels, directly
+@pytest.mark.slow
 @pytest.mark.parametrize("deriv_scheme", ["godunov", "eno2", "weno5"])
 def test_ghosts_stage_and_slopes_match_cpu_kernels(deriv_scheme):
     """2-D, mixed boundaries, several blocks and a grid-stride remainder (tiny blocks forced)."""
@@ -149,6 +150,7 @@ def test_ghost_fill_3d_matches_boundary_code():
 
 
 # ------------------------------------------------------------------ solve_hj, cuda vs cpu
+@pytest.mark.slow
 @pytest.mark.parametrize("scheme", ALL_SCHEMES)
 def test_every_scheme_1d_matches_cpu(scheme):
     g, u = _cos1(24, periodic=True)
@@ -160,6 +162,7 @@ def test_every_scheme_1d_matches_cpu(scheme):
     _assert_agree(cpu, gpu)
 
 
+@pytest.mark.slow
 def test_2d_godunov_viscous_and_weno5_periodic_match_cpu():
     g, u = _field2((10, 10), periodic=False)
     cpu, gpu = _both(u, g, 0.1, scheme="godunov", beta=20.0, diffusion="explicit", max_steps=3)
@@ -171,6 +174,7 @@ def test_2d_godunov_viscous_and_weno5_periodic_match_cpu():
     _assert_agree(cpu, gpu)
 
 
+@pytest.mark.slow
 def test_3d_weno5_viscous_matches_cpu():
     g = Grid.uniform([(-1.0, 1.0)] * 3, 6, periodic=(True, True, False))
     X, Y, Z = np.moveaxis(g.mesh(), -1, 0)
@@ -196,6 +200,7 @@ def test_split_diffusion_save_at_and_retries_match_cpu():
     _assert_agree(cpu, gpu)
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::solvers.hj.UnresolvedViscosityWarning")
 def test_float32_error_against_float64():
     g, u = _cos1(24, periodic=True)
@@ -270,6 +275,7 @@ def test_auto_resolves_to_cpu_without_a_real_gpu():
     assert r.params["dtype"] == "float64"
 
 
+@pytest.mark.slow
 def test_godunov_first_order_convergence_on_cuda():
     """Jiang-Peng -cos(pi x), smooth Hopf-Lax solution at t = 0.5/pi^2: L1 order ~1."""
     def exact(x, t):
@@ -290,6 +296,7 @@ def test_godunov_first_order_convergence_on_cuda():
     assert abs(slope - 1.0) < 0.25 and orders[-1] > 0.8
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SIM, reason="on a GPU the benchmark is run by itself, not by the tests")
 def test_gpu_benchmark_skips_without_gpu_and_runs_in_simulator():
     from benchmarks import bench_gpu_hj as B
@@ -344,6 +351,7 @@ print("ok")
 '''
 
 
+@pytest.mark.slow
 def test_kernels_compile_to_ptx_for_sm90():
     """The kernels compile for a real GPU (sm_90) with libNVVM, no device needed; skipped without NVVM.
 

@@ -8,6 +8,7 @@ from deeprelax.cli import main, smooth
 from solvers import reference
 
 
+@pytest.mark.slow
 def test_smooth_writes_h5_png_and_summary(tmp_path, capsys):
     rc = main(["smooth", "--loss", "abs", "--t", "0.5", "--shape", "201", "--out", str(tmp_path)])
     assert rc == 0

@@ -3,6 +3,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 import numpy as np
 
 from deeprelax.cli import main
@@ -10,6 +12,7 @@ from deeprelax.cli import main
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
+@pytest.mark.slow
 def test_cli_solve_enumerate_local_entropy_and_errors(capsys):
     assert main(["discrete", "solve", "--method", "replicated_anneal", "--n", "51", "--alpha", "0.3", "--instances",
                  "2", "--budget", "600", "--json"]) == 0
@@ -25,6 +28,7 @@ def test_cli_solve_enumerate_local_entropy_and_errors(capsys):
     assert "must be <= 27" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_figures_tiny_write_pngs_and_reuse_cache(tmp_path):
     from deeprelax.discrete.cli import FIGURES, run_figures
 

@@ -49,6 +49,7 @@ def test_solvers_solve_easy_instances(solver, kw):
     assert np.array_equal(alone.W, res[1].W) and alone.sweeps == res[1].sweeps
 
 
+@pytest.mark.slow
 def test_budget_counts_every_replica():
     pr = dr.discrete.BinaryPerceptron.random(101, 0.8, seed=0)  # unsolvable within the budget
     r = dr.discrete.replicated_anneal(pr, y=5, max_sweeps=100)

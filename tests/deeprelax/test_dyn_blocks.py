@@ -27,6 +27,7 @@ def _losses():
 LOSSES = list(_losses())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", LOSSES, ids=lambda f: repr(f)[:40])
 def test_grad_rows_equals_pointwise_twin(loss):
     X = np.random.default_rng(1).normal(scale=2.0, size=(37, loss.dim))
@@ -61,6 +62,7 @@ def _blocked(args, bw=K.BLOCK):
     return tuple(args) + (bw,)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", LOSSES[2:5] + LOSSES[6:7], ids=lambda f: repr(f)[:40])
 @pytest.mark.parametrize("lm,beta", [(False, 2.0), (True, 2.0), (False, np.inf)])
 def test_sgd_blocks_equal_per_chain_kernel(loss, lm, beta):
@@ -113,6 +115,7 @@ def _esgd_args(loss, n, outer_mode, ema, burn, mom, rho, beta):
 @pytest.mark.parametrize("outer_mode,ema,burn,mom,rho,beta", [
     (0, 0.75, 0, 0.0, 0.0, 2.0), (1, 0.75, 0, 0.9, 0.0, 5.0), (2, -1.0, 2, 0.0, 0.0, 5.0),
     (0, -1.0, 0, 0.0, 0.3, np.inf)])
+@pytest.mark.slow
 def test_esgd_blocks_equal_per_chain_kernel(loss, outer_mode, ema, burn, mom, rho, beta):
     n = K.BLOCK + 5
     a_blk = _esgd_args(loss, n, outer_mode, ema, burn, mom, rho, beta)

@@ -201,6 +201,7 @@ def test_entropy_sgd_minibatch_matches_numpy_twin():
     np.testing.assert_allclose(r.xs, xs, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("centre", ["flow", "easgd", "average"])
 def test_elastic_matches_numpy_twin(centre):
     X0 = np.random.default_rng(4).normal(size=(3, 2))
@@ -212,6 +213,7 @@ def test_elastic_matches_numpy_twin(centre):
     np.testing.assert_allclose(r.replicas, Y, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_parle_matches_numpy_twin():
     X0 = np.random.default_rng(5).normal(size=(2, 2))
     r = D.parle(DW2, X0, n_replicas=3, nb=4, n_epochs=2, L=3, lr=0.1, gamma=0.3, rho=0.05, gamma_cap=0.35,
@@ -261,6 +263,7 @@ def test_normals_are_standard_normal():
     assert abs(np.corrcoef(zz[:-1, 0], zz[1:, 0])[0, 1]) < 4 / math.sqrt(50000)
 
 
+@pytest.mark.slow
 def test_seed_reproducibility_and_threads():
     kw = dict(lr=0.05, n_steps=50, beta=2.0, save_every=10)
     X0 = np.zeros((64, 2))
@@ -330,6 +333,7 @@ def test_entropy_sgd_code_outer_step_is_proximal_averaging():
     np.testing.assert_allclose(r.xs[1], r.mus[0], rtol=1e-15, atol=1e-15)
 
 
+@pytest.mark.slow
 def test_elastic_centre_follows_relaxed_flow():
     """Quadratic: with slow centre (time-scale separation) the centre decays like exp(-a c/(a+c) s)."""
     a, t, beta = 1.0, 0.5, 10.0

@@ -51,6 +51,7 @@ def test_run_points_resumes_on_any_executor(tmp_path, executor):
             ex.shutdown()
 
 
+@pytest.mark.slow
 def test_sgd_momentum_reaches_low_error_and_is_reproducible():
     data = M.gaussian_mixture(2, 5, n_samples=200, n_test=500, separation=4.0, seed=0)
     model = M.Perceptron(data, lam=1e-3)

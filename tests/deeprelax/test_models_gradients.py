@@ -33,6 +33,7 @@ MODELS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_gradient_and_hvp_against_differences(name):
     model = MODELS[name]()

@@ -2,6 +2,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
@@ -11,6 +13,7 @@ def test_readme_quick_start_has_exactly_two_commands():
     assert block.split("\n")[:2] == ["make demo", "make test"] and block.strip().count("\n") == 1
 
 
+@pytest.mark.slow
 def test_readme_api_tour_runs(tmp_path, monkeypatch, capsys):
     code = re.search(r"```python\n(.*?)```", README.read_text(), re.S).group(1)
     monkeypatch.chdir(tmp_path)

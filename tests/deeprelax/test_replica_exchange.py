@@ -30,6 +30,7 @@ def test_vg_rows_matches_value_and_grad(name, kw):
     np.testing.assert_allclose(G, nbl.grad(loss, Y), rtol=1e-13, atol=1e-13)
 
 
+@pytest.mark.slow
 def test_new_user_case_passes_with_defaults():
     """Issue 16: at the narrow minimum [1.2, 0.5] (t=1, beta=1, rng=0) plain SGLD gave 0.082 +- 0.026 vs 0.237."""
     g = _mixture()

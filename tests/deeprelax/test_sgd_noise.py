@@ -301,6 +301,7 @@ def test_lsq_exact_covariance_errors():
         lsq_exact_covariance(finite_sum("logistic", n_samples=8, dim=2), 0.1, 1)
 
 
+@pytest.mark.slow
 def test_run_checks_all_pass(tmp_path):
     """Every SGD-noise row passes (one seed here; the validation suite runs several); the three algebraic
     identities and the null-vector residual are reported as identities, not counted (issue 16 §3)."""

@@ -20,6 +20,7 @@ def test_underdamped_sigma_and_stationary_linear_moments():
         underdamped_sigma(0.0, 1.0)
 
 
+@pytest.mark.slow
 def test_underdamped_kernel_reproducible_and_errors():
     q = losses.get("quadratic", A=1.0, dim=1)
     a = underdamped_langevin(q, np.ones((70, 1)), friction=2.0, beta=1.0, lr=0.05, n_steps=50, rng=3, save_every=10)

@@ -73,6 +73,7 @@ def _same(a, b, mus=False):
         assert np.array_equal(a.mus, b.mus, equal_nan=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("way", list(WAYS))
 def test_three_ways_give_the_builtin_trajectories_bit_for_bit(way):
     f = WAYS[way]()
@@ -313,6 +314,7 @@ def test_cli_loss_from_a_file_and_a_module(tmp_path, monkeypatch, capsys):
     assert "MODULE:ATTR" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_readme_your_own_loss_section_runs(tmp_path, monkeypatch):
     import re
     from pathlib import Path

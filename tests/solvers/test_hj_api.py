@@ -184,6 +184,7 @@ def test_hdf5_round_trip(tmp_path, g1, u1):
     assert back.grid == r.grid and back.scheme == r.scheme and back.params["ghost"] == 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["godunov", "weno5"])
 def test_threaded_and_serial_kernels_give_identical_results(name):
     g = Grid.uniform([(-1.0, 1.0), (-1.0, 1.0)], (40, 36), periodic=(True, False))

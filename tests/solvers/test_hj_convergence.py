@@ -260,6 +260,7 @@ def _scaled_cos(exact1, y, t, a, beta):
     return a * cole_hopf_cos(y, a * t, a * beta)
 
 
+@pytest.mark.slow
 def test_3d_separable_weno5_and_godunov():
     for name, tol in (("weno5", 2e-3), ("godunov", 0.1)):
         n = 24
@@ -309,6 +310,7 @@ def test_agrees_with_package_exact_solvers():
     assert np.abs(r.u - reference.softmin_viscous_u(g2.mesh(), 0.3, 1.0, a, m, c)).max() < 2e-3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("beta,split", [(10.0, False), (1.0, True)])
 def test_3d_nonperiodic_quadratic_array_input(beta, split):
     # array input on a box: linear-extrapolation ghosts; the boundary (zero second difference there)

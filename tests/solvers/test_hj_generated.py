@@ -2,6 +2,7 @@
 import hashlib
 
 import numpy as np
+import pytest
 
 from solvers import _hj_kernels as K
 from solvers import _hj_template
@@ -23,6 +24,7 @@ FINGERPRINTS = {(1, 0): "7307d9e20aac5a8a", (1, 1): "74db964e26c99121", (1, 2): 
                 (3, 0): "4ff3824dffbf9fa1", (3, 1): "06a5a606618905ed", (3, 2): "39a405e82c977b01"}
 
 
+@pytest.mark.slow
 def test_stage_kernels_bit_identical_to_the_hand_expanded_ones():
     shapes = {1: (23,), 2: (9, 12), 3: (7, 6, 8)}
     rng = np.random.default_rng(2024)

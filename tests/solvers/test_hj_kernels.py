@@ -18,6 +18,7 @@ def _padded(rng, shape, g, periodic):
     return fill_ghosts(V, g, periodic)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("d", [1, 2, 3])
 @pytest.mark.parametrize("name", sorted(SCHEMES))
 @pytest.mark.parametrize("periodic", [True, False])

@@ -44,6 +44,7 @@ CASES = [  # d, periodic, n, scheme, beta, diffusion, t, parallel
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("d, periodic, n, name, beta, diffusion, t, par", CASES)
 def test_compiled_march_equals_python_loop(d, periodic, n, name, beta, diffusion, t, par):
     g, u0 = _problem(d, periodic, n)
