@@ -154,12 +154,14 @@ BLOCK = 64
 
 
 @njit
-def _sgd_block(blk, bw, kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status):
+def _sgd_block(blk, bw, kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status, n0=0):
     """Chains ``blk*bw .. blk*bw + bw - 1`` of ``_sgd_chain``, advanced together.
 
     Per step: one gradient call for the whole block, then each live chain's update with exactly
     ``_sgd_chain``'s arithmetic and random numbers (same keys, same counters), so results are
     bit-identical to the per-chain kernel; a chain that turns non-finite is frozen (status = step).
+    ``n0``: the run's step index of ``hs[0]`` (the random-number counters and ``status`` count from
+    it), so a run taken in pieces (``X0`` = the previous piece's ``xf``) equals one in a single call.
     """
     n_all = X0.shape[0]
     d = X0.shape[1]
@@ -187,7 +189,7 @@ def _sgd_block(blk, bw, kind, params, X0, hs, sig, lm, master, batch, replace, s
         keys[i] = chain_key(master, c, STREAM_NOISE)
         bkeys[i] = chain_key(master, c, STREAM_BATCH)
         if lm and noisy:
-            fill_normals(keys[i], 0, d, xi2)
+            fill_normals(keys[i], n0, d, xi2)          # the normals of step n0 - 1 (or the initial ones)
             for j in range(d):
                 XI[i, j] = xi2[j]
         if slot[0] >= 0:
@@ -201,7 +203,7 @@ def _sgd_block(blk, bw, kind, params, X0, hs, sig, lm, master, batch, replace, s
     nalive = B
     for n in range(n_steps):
         if batch > 0:
-            _batch_grads(kind, params, X, G, B, batch, replace, bkeys, n, IDX)
+            _batch_grads(kind, params, X, G, B, batch, replace, bkeys, n0 + n, IDX)
         else:
             loss_grad_rows(kind, params, X, G, 0, B, S)
         h = hs[n]
@@ -210,7 +212,7 @@ def _sgd_block(blk, bw, kind, params, X0, hs, sig, lm, master, batch, replace, s
         # (while every chain of the block is alive, the update runs as one flat loop over B d entries,
         # which LLVM vectorises; the per-chain form skips the frozen chains)
         if lm and noisy:
-            normals_rows(keys, B, (n + 1) * d, d, Z)    # fill_normals(key, n + 1, d, .) of every chain
+            normals_rows(keys, B, (n0 + n + 1) * d, d, Z)   # fill_normals(key, n0 + n + 1, d, .) of every chain
             if nalive == B:
                 for q in range(B * d):
                     Xf[q] = Xf[q] - h * Gf[q] + s * (XIf[q] + Zf[q])
@@ -222,7 +224,7 @@ def _sgd_block(blk, bw, kind, params, X0, hs, sig, lm, master, batch, replace, s
                             X[i, j] = X[i, j] - h * G[i, j] + s * (XI[i, j] + Z[i, j])
                             XI[i, j] = Z[i, j]
         elif (not lm) and s != 0.0:
-            normals_rows(keys, B, n * d, d, Z)          # fill_normals(key, n, d, .) of every chain
+            normals_rows(keys, B, (n0 + n) * d, d, Z)   # fill_normals(key, n0 + n, d, .) of every chain
             if nalive == B:
                 for q in range(B * d):
                     Xf[q] = Xf[q] - h * Gf[q] + s * Zf[q]
@@ -253,7 +255,7 @@ def _sgd_block(blk, bw, kind, params, X0, hs, sig, lm, master, batch, replace, s
                         if v - v != 0.0:            # NaN or +-inf
                             bad = True
                     if bad:
-                        status[c0 + i] = n
+                        status[c0 + i] = n0 + n
                         alive[i] = False
                         nalive -= 1
         if k >= 0:
@@ -267,15 +269,15 @@ def _sgd_block(blk, bw, kind, params, X0, hs, sig, lm, master, batch, replace, s
 
 
 @njit
-def _sgd_ser(kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status, bw):
+def _sgd_ser(kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status, bw, n0=0):
     for blk in range((X0.shape[0] + bw - 1) // bw):
-        _sgd_block(blk, bw, kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status)
+        _sgd_block(blk, bw, kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status, n0)
 
 
 @pnjit
-def _sgd_par(kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status, bw):
+def _sgd_par(kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status, bw, n0=0):
     for blk in prange((X0.shape[0] + bw - 1) // bw):
-        _sgd_block(blk, bw, kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status)
+        _sgd_block(blk, bw, kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf, status, n0)
 
 
 # ----------------------------------------------------------------------------- Entropy-SGD / HJ-prox

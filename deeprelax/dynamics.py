@@ -46,6 +46,10 @@ step and the fix), ``success`` says which; ``raise_on_failure=True`` (default) r
 :class:`~solvers.errors.NonFiniteError` instead of returning a failed run; ``wall_time`` excludes the
 compile time, which is ``compile_time``.  Saved rows: ``save_every=k`` keeps steps ``0, k, 2k, ...``
 and always the last (the default keeps ``[0, n_steps]``), the ``save_at`` convention counted in steps.
+:func:`sgd` and :func:`sgld` take observers (``callback(t, x)`` with the chains' state ``x`` of shape
+``(n_chains, d)`` at the saved steps, or every ``callback_every`` steps; returning ``True`` stops the
+run with status ``"stopped_by_callback"``): the kernel then runs in pieces between those steps, with
+the same random numbers, so the trajectory is bit-identical to a run without observers.
 
 Backends
 --------
@@ -66,7 +70,7 @@ from typing import Any, Optional
 import numpy as np
 
 from solvers.backend import resolve_backend
-from solvers._driver import check_outcome
+from solvers._driver import Observers, check_outcome
 from solvers.jit import use_parallel
 from solvers._memory import check_memory
 from solvers.errors import check_count, check_positive, check_real
@@ -338,7 +342,8 @@ def _backend(backend, n_chains, kl: KernelLoss, algorithm, supported=True):
 
 # ----------------------------------------------------------------------------- SGD / Langevin
 def sgd(loss, x0, *, lr, n_steps, beta=np.inf, scheme="em", rng=None, save_every=None, batch=None,
-        replace=True, n_chains=None, parallel=None, backend="cpu", raise_on_failure=True) -> Trajectory:
+        replace=True, n_chains=None, parallel=None, backend="cpu", raise_on_failure=True, callback=None,
+        callback_every=None) -> Trajectory:
     r"""Gradient descent with optional isotropic noise: Euler-Maruyama / Leimkuhler-Matthews Langevin.
 
     ``scheme="em"``: :math:`x_{n+1} = x_n - h_n g(x_n) + \sqrt{2 h_n/\beta}\,\xi_n`,
@@ -376,18 +381,25 @@ def sgd(loss, x0, *, lr, n_steps, beta=np.inf, scheme="em", rng=None, save_every
         Raise :class:`~solvers.errors.NonFiniteError` when a chain becomes non-finite (default); False
         returns the trajectory with ``status="nonfinite"`` and the ``message`` (every function of this
         module takes it).
+    callback : callable or sequence of callables, optional
+        Observers ``callback(t, x)`` (``t`` the time ``sum h`` reached, ``x`` a read-only copy of the
+        chains, shape ``(n_chains, d)``) called at the saved steps, or every ``callback_every`` steps
+        (and at the last one); returning ``True`` (or raising ``StopIteration``) stops the run with
+        status ``"stopped_by_callback"`` (``x`` the state there, ``xs`` the rows saved up to it).  The
+        trajectory is bit-identical to a run without observers.  CPU backend only.
+    callback_every : int, optional
 
     Returns
     -------
     Trajectory (``schedule = {"h": (n_steps,)}``; ``params["backend"]`` says which backend ran)
     """
     return _langevin("sgd", loss, x0, lr, n_steps, beta, scheme, rng, save_every, batch, replace, n_chains,
-                     parallel, {}, backend, raise_on_failure)
+                     parallel, {}, backend, raise_on_failure, Observers(callback, callback_every))
 
 
 def sgld(loss, x0, *, lr, n_steps, beta=1.0, decay=None, convention="dr", scheme="em", rng=None,
          save_every=None, batch=None, replace=True, n_chains=None, parallel=None, backend="cpu",
-         raise_on_failure=True) -> Trajectory:
+         raise_on_failure=True, callback=None, callback_every=None) -> Trajectory:
     r"""Stochastic-gradient Langevin dynamics with an optional polynomial step-size schedule.
 
     Step sizes :math:`\epsilon_n = lr\,(1 + n/b)^{-\gamma}` for ``decay=(b, gamma)`` (Welling-Teh's
@@ -400,8 +412,9 @@ def sgld(loss, x0, *, lr, n_steps, beta=1.0, decay=None, convention="dr", scheme
       (SGLD for the potential ``U = beta f``; EM with ``h = beta epsilon / 2``).
 
     Both target ``exp(-beta f)`` as ``epsilon -> 0``.  ``g`` is a minibatch gradient when ``batch`` is set.
-    ``ts`` is the Langevin time ``sum h``.  Other parameters (``backend`` too) as :func:`sgd`.
+    ``ts`` is the Langevin time ``sum h``.  Other parameters (``backend``, ``callback`` too) as :func:`sgd`.
     """
+    observers = Observers(callback, callback_every)
     n_steps = check_count("n_steps", n_steps, minimum=1)
     beta = _beta(beta)
     if math.isinf(beta):
@@ -425,11 +438,11 @@ def sgld(loss, x0, *, lr, n_steps, beta=1.0, decay=None, convention="dr", scheme
         raise ValueError(f"`convention` must be 'dr' or 'welling-teh'; got {convention!r}.")
     return _langevin("sgld", loss, x0, np.ascontiguousarray(h), n_steps, beta, scheme, rng, save_every, batch,
                      replace, n_chains, parallel, {"convention": convention, "decay": decay,
-                                                   "epsilon": eps}, backend, raise_on_failure)
+                                                   "epsilon": eps}, backend, raise_on_failure, observers)
 
 
 def _langevin(name, loss, x0, lr, n_steps, beta, scheme, rng, save_every, batch, replace, n_chains, parallel,
-              extra, backend="cpu", raise_on_failure=True):
+              extra, backend="cpu", raise_on_failure=True, observers=None):
     loss, kl = _loss(loss, x0)
     kind, params = kl.kind, kl.params
     n_steps = check_count("n_steps", n_steps, minimum=1)
@@ -455,18 +468,42 @@ def _langevin(name, loss, x0, lr, n_steps, beta, scheme, rng, save_every, batch,
 
     def make(n):
         return (kind, params, X0[:n], h, sig, lm, master, b, rep, slot, np.zeros((ns, n, d)),
-                np.zeros((n, d)), np.full(n, -1, np.int64), bw)
+                np.zeros((n, d)), np.full(n, -1, np.int64), bw, 0)
 
+    tsum = np.concatenate([[0.0], np.cumsum(h)])
+    n_done = n_steps
+    if observers and be == "cuda":
+        raise ValueError("`callback` needs backend='cpu' (the device kernel runs every step in one launch); "
+                         f"got backend={backend!r}.")
     if be == "cuda":
         from . import _cuda_dyn
         xs, xf, status, wall, comp = _cuda_dyn.run_sgd(kind, params, X0, h, sig, lm, master, slot, ns)
         par = None
+    elif observers:
+        KK = _kernels(kl)
+
+        def piece(X, n0, n1, sl):
+            def make_piece(n):
+                return (kind, params, X[:n], h[n0:n1], sig[n0:n1], lm, master, b, rep, sl, xs[:, :n],
+                        np.zeros((n, d)), np.full(n, -1, np.int64), bw, n0)
+            args, w, c, p = _run(KK._sgd_ser, KK._sgd_par, make_piece, nc, nc * (n1 - n0), par0, kl)
+            return args[-4], args[-3], w, c, p
+
+        par0 = parallel if parallel is not None else (nc > 1 and use_parallel(nc * n_steps))  # once per run
+
+        xs = np.zeros((ns, nc, d))
+        xs, xf, status, wall, comp, par, n_done = _observed(piece, observers, X0, slot, saved, tsum, xs)
     else:
         KK = _kernels(kl)
         args, wall, comp, par = _run(KK._sgd_ser, KK._sgd_par, make, nc, nc * n_steps, parallel, kl)
-        xs, xf, status = args[-4], args[-3], args[-2]
+        xs, xf, status = args[-5], args[-4], args[-3]
     outcome = _check_status(status, name)
-    ts = np.concatenate([[0.0], np.cumsum(h)])[saved]
+    if outcome[0] == "success" and n_done < n_steps:
+        outcome = ("stopped_by_callback", f"{name}: stopped early at step {n_done} of {n_steps} (t = "
+                                          f"{tsum[n_done]:.6g}): a `callback` returned True.")
+        keep = saved <= n_done
+        saved, xs = saved[keep], xs[:int(keep.sum())]
+    ts = tsum[saved]
     prm = {"lr": h if np.ptp(h) > 0 else float(h[0]), "n_steps": n_steps, "beta": beta, "scheme": scheme,
            "batch": batch, "replace": rep, "n_chains": nc, "save_every": save_every, "parallel": par,
            "loss": repr(loss), "loss_path": kl.path, "backend": be}
@@ -476,6 +513,43 @@ def _langevin(name, loss, x0, lr, n_steps, beta, scheme, rng, save_every, batch,
         sched["epsilon"] = extra["epsilon"]
     return _finish(Trajectory(xs=xs, steps=saved, ts=ts, x=xf, algorithm=name, schedule=sched, params=prm,
                               seed=_seed(key), wall_time=wall, compile_time=comp), outcome, raise_on_failure)
+
+
+def _observed(piece, observers, X0, slot, saved, tsum, xs):
+    """A run of ``len(tsum) - 1`` steps in pieces between the observers' steps (the saved steps, or every
+    ``observers.every``); ``piece(X, n0, n1, slot_piece)`` runs steps ``n0 .. n1 - 1`` from ``X`` into
+    ``xs`` and returns ``(xf, status, wall, compile, parallel)``.  A chain that turned non-finite keeps
+    its first failing step and state, as in one call.  Returns ``(xs, xf, status, wall, compile, parallel,
+    steps taken)``."""
+    n_steps = len(tsum) - 1
+    every = observers.every
+    points = saved if every is None else np.unique(np.r_[np.arange(0, n_steps, every), n_steps])
+    X = np.ascontiguousarray(X0, dtype=np.float64).copy()
+    status = np.full(X.shape[0], -1, np.int64)
+    dead_x = X.copy()
+    wall = comp = 0.0
+    par = None
+    n_done = 0
+    if slot[0] >= 0:
+        xs[slot[0]] = X                             # (the first piece writes the same row)
+    stop = observers(0.0, X)
+    for n1 in points[1:]:
+        if stop:
+            break
+        n0 = n_done
+        sl = np.ascontiguousarray(slot[n0:n1 + 1])
+        if n0 > 0:
+            sl = sl.copy()
+            sl[0] = -1                              # that row was written by the previous piece
+        xf, st, w, c, par = piece(X, n0, int(n1), sl)
+        wall, comp = wall + w, comp + c
+        new = (st >= 0) & (status < 0)
+        status[new], dead_x[new] = st[new], xf[new]
+        X, n_done = xf, int(n1)
+        stop = observers(float(tsum[n_done]), X)
+    dead = status >= 0
+    X[dead] = dead_x[dead]
+    return xs, X, status, wall, comp, par, n_done
 
 
 # ----------------------------------------------------------------------------- Entropy-SGD
