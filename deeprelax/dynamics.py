@@ -127,7 +127,8 @@ class Trajectory(Result):
         ``{"key": master key (int), "rng": generator name}``.
     wall_time, compile_time : float, seconds (compile time not included in wall time)
     status : str
-        ``"success"`` or ``"nonfinite"`` (module docstring, "Status").
+        ``"success"``, ``"nonfinite"`` or (:func:`sgd` / :func:`sgld` observers) ``"stopped_by_callback"``
+        (module docstring, "Status").
     message : str
         What happened and the fix.
     """
