@@ -35,7 +35,7 @@ CLAIM = ("eta/S sets the width and generalisation of the endpoint (equal eta/S c
 def grid(size):
     check_size(size)
     quick = size == "quick"
-    seeds = (0, 1) if quick else range(4)
+    seeds = (0, 1) if quick else range(5)
     lrs = (0.025, 0.05, 0.1, 0.2) if quick else (0.0125, 0.025, 0.05, 0.1, 0.2, 0.4)
     batches = (8, 32) if quick else (8, 16, 32, 64)
     hidden, epochs = (8, 12) if quick else (16, 40)
