@@ -89,6 +89,23 @@ def _fmt_beta(beta: float) -> str:
     return "inf" if beta == float("inf") else f"{beta:g}"
 
 
+def _check_shape(shape, loss):
+    """``--shape``: one node count for every axis, or one per axis of the loss, each an integer >= 3."""
+    n = [shape] if isinstance(shape, (int, float)) else list(shape)
+    if len(n) not in (1, loss.dim):
+        need = "1 value" if loss.dim == 1 else f"1 or {loss.dim} values"
+        raise ValueError(f"`--shape` needs {need} for the {loss.dim}-D loss {loss.name!r}; got {len(n)}.")
+    def whole(v):
+        try:
+            return float(v) == int(v) and int(v) >= 3
+        except (TypeError, ValueError, OverflowError):
+            return False
+
+    if not all(whole(v) for v in n):
+        raise ValueError(f"`--shape` must be integers >= 3 (grid points per axis); got {' '.join(map(str, n))}.")
+    return shape
+
+
 def smooth(loss_name: str, t: float, beta: float = float("inf"), shape=None, out: str | Path = ".",
            method: str = "exact", scheme: str = "weno5", params: dict | None = None,
            plot: bool = True, quiet: bool = False):
@@ -103,7 +120,7 @@ def smooth(loss_name: str, t: float, beta: float = float("inf"), shape=None, out
     loss = _get_loss(loss_name, params)
     if shape is None:
         shape = getattr(loss, "default_shape", None) or (500 if loss.dim == 1 else 201 if loss.dim == 2 else 65)
-    grid = Grid.uniform(loss.bounds, shape)
+    grid = Grid.uniform(loss.bounds, _check_shape(shape, loss))
     out = _out_dir(out)
     t0 = time.perf_counter()
     exact = _exact(loss, grid, t, beta)
@@ -165,7 +182,7 @@ def fokker_planck(loss_name: str, beta: float, t: float, out: str | Path = "out"
     loss = _get_loss(loss_name, params)
     if shape is None:
         shape = 500 if loss.dim == 1 else 161 if loss.dim == 2 else 49
-    grid = Grid.uniform(loss.bounds, shape)
+    grid = Grid.uniform(loss.bounds, _check_shape(shape, loss))
     out = _out_dir(out)
     if sigma0 is not None and not (np.isfinite(sigma0) and sigma0 > 0):
         raise ValueError(f"`--sigma0` must be positive and finite (the standard deviation of rho0); got {sigma0!r}.")

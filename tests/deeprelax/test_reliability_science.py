@@ -177,6 +177,11 @@ def test_cli_user_errors_are_one_line(tmp_path, capsys, monkeypatch):
         ("bench", "--quick", "--convergence-only", "--out", str(afile)): "not a directory",
         ("discrete", "figures", "--size", "tiny", "--out", str(afile)): "`--out`",
         ("discrete", "figures", "--size", "tiny", f"--out={afile / 'sub'}"): "parent of the path is a file",
+        ("smooth", "--loss", "double-well", "--t", "0.1", "--shape", "50", "50", "--out", out):
+            "`--shape` needs 1 value for the 1-D loss 'double-well'; got 2.",
+        ("fokker-planck", "--loss", "rastrigin", "--beta", "1", "--t", "0.1", "--shape", "9", "9", "9", "--out", out):
+            "`--shape` needs 1 or 2 values for the 2-D loss 'rastrigin'; got 3.",
+        ("smooth", "--loss", "double-well", "--t", "0.1", "--shape", "2", "--out", out): "`--shape` must be integers >= 3",
         ("smooth", "--loss", "double-well", "--t", "-1", "--out", out): "`t` must be positive",
         ("smooth", "--loss", "double-well", "--t", "0.1", "--param", "dim", "--out", out): "`--param` expects KEY=VALUE",
         ("smooth", "--loss", "double-well", "--t", "0.1", "--param", "foo=1", "--out", out): "`--param`: loss",
