@@ -31,7 +31,7 @@ Methods (:func:`local_entropy`, :func:`local_entropy_grad`, :func:`estimate`)
     boundary, which travel inward along characteristics, do not reach the points; ``u`` interpolated as
     above, ``grad u`` from 4th-order central differences of the grid ``u``.  Where the padding or the
     time steps cannot work (large ``t`` with steeply growing losses, tiny ``beta``) it raises and names
-    ``method="exact"``.
+    ``method="quadrature"``.
 ``"sgld"``
     The Entropy-SGD estimator of ``<y>`` (paper-spec §2.6, §7.6), trustworthy by default on multimodal
     local measures (issue 16).  ``sampler="replica-exchange"`` (default, :mod:`deeprelax.replica_exchange`):
@@ -394,7 +394,7 @@ def _grid_method(loss, X, t, beta, method, cells=None, scheme="weno5", solver=No
                    "the explicit time steps would be below 1e-9 of t")
             raise type(e)(f"method='pde' cannot solve this case (t={t:g}, beta={beta:g}, loss "
                           f"{getattr(loss, 'name', type(loss).__name__)!r}): the loss grows too steeply over "
-                          f"the domain these t and beta reach, so {why}. Use method='exact' (Cole-Hopf "
+                          f"the domain these t and beta reach, so {why}. Use method='quadrature' (Cole-Hopf "
                           f"quadrature), which works for any t and beta.") from e
         U = res.u
         G = _central_grad(U, grid.spacing)

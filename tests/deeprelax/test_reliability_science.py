@@ -317,7 +317,7 @@ def test_local_entropy_pde_boundary_errors_do_not_reach_the_point():
     r = dr.local_entropy_grad(ras, np.array([[0.5]]), t, beta, method="pde", cells=401)
     assert abs(r[0, 0] - _brute_grad(ras, 0.5, t, beta)) < 1e-4
     # a case the pde method cannot do names the method that can
-    with pytest.raises(solvers.StabilityError, match=r"method='pde' cannot solve .* Use method='exact'"):
+    with pytest.raises(solvers.StabilityError, match=r"method='pde' cannot solve .* Use method='quadrature'"):
         dr.local_entropy_grad(dr.losses.get("double-well"), np.array([[0.5]]), 3.0, 1e-3, method="pde")
 
 
