@@ -51,5 +51,5 @@ def test_kernel_family_is_found_from_the_providers():
                  "_parle_par", "grad_dispatch"):
         assert name in fam
     assert "znormal" not in fam and "fill_batch" not in fam
-    le = importlib.import_module("deeprelax.local_entropy")
+    le = importlib.import_module("deeprelax._sgld_plain")   # the plain SGLD kernels
     assert set(KL.family(vars(le))) == {"_sgld_group", "_sgld_ser", "_sgld_par"}
