@@ -4,9 +4,9 @@ from __future__ import annotations
 import argparse
 
 try:
-    from figures._common import ROOT
+    from figures._common import ROOT, cached, outdir
 except ImportError:  # run as a script
-    from _common import ROOT
+    from _common import ROOT, cached, outdir
 
 SIZES = ("tiny", "demo", "full")
 
@@ -35,3 +35,15 @@ def check_size(size):
 
 def tag(name, size):
     return f"{name}.h5" if size == "full" else f"{name}_{size}.h5"
+
+
+def run(name, compute, plot, summary, out, recompute, size):
+    """The ``main`` of every ``figures/discrete_*.py`` script: compute (or load the cached ``.h5``), draw
+    ``<name>[_<size>].png`` in ``out``, print the summary table; returns the PNG path."""
+    size = check_size(size)
+    out = outdir(out)
+    res = cached(out / tag(name, size), lambda: compute(size), recompute)
+    png = out / (f"{name}.png" if size == "full" else f"{name}_{size}.png")
+    plot(res, png)
+    print("\n".join(summary(res)))
+    return png

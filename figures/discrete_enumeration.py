@@ -18,11 +18,9 @@ from pathlib import Path
 import numpy as np
 
 try:
-    from figures._common import cached, outdir
-    from figures._discrete import check_size, parse, tag
+    from figures._discrete import parse, run
 except ImportError:  # run as a script
-    from _common import cached, outdir
-    from _discrete import check_size, parse, tag
+    from _discrete import parse, run
 
 CONFIG = {"tiny": [(11, np.arange(1, 11), 5)], "demo": [(17, np.arange(1, 17), 12)],
           "full": [(21, np.arange(1, 21), 40), (25, np.arange(2, 23, 2), 10)]}
@@ -117,13 +115,7 @@ def summary(res) -> list[str]:
 
 
 def main(out="figures/out", *, recompute=False, size="full") -> Path:
-    size = check_size(size)
-    out = outdir(out)
-    res = cached(out / tag("discrete_enumeration", size), lambda: compute(size), recompute)
-    png = out / ("discrete_enumeration.png" if size == "full" else f"discrete_enumeration_{size}.png")
-    plot(res, png)
-    print("\n".join(summary(res)))
-    return png
+    return run("discrete_enumeration", compute, plot, summary, out, recompute, size)
 
 
 if __name__ == "__main__":

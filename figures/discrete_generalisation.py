@@ -19,11 +19,9 @@ from pathlib import Path
 import numpy as np
 
 try:
-    from figures._common import cached, outdir
-    from figures._discrete import STYLE, check_size, parse, tag
+    from figures._discrete import STYLE, parse, run
 except ImportError:  # run as a script
-    from _common import cached, outdir
-    from _discrete import STYLE, check_size, parse, tag
+    from _discrete import STYLE, parse, run
 
 CONFIG = {  # (N, alphas, instances, budget), (small N, alphas, instances)
     "tiny": ((51, (0.3, 0.6), 3, 300), (13, (0.4, 0.8), 3)),
@@ -130,13 +128,7 @@ def summary(res) -> list[str]:
 
 
 def main(out="figures/out", *, recompute=False, size="full") -> Path:
-    size = check_size(size)
-    out = outdir(out)
-    res = cached(out / tag("discrete_generalisation", size), lambda: compute(size), recompute)
-    png = out / ("discrete_generalisation.png" if size == "full" else f"discrete_generalisation_{size}.png")
-    plot(res, png)
-    print("\n".join(summary(res)))
-    return png
+    return run("discrete_generalisation", compute, plot, summary, out, recompute, size)
 
 
 if __name__ == "__main__":

@@ -19,11 +19,9 @@ from pathlib import Path
 import numpy as np
 
 try:
-    from figures._common import cached, outdir
-    from figures._discrete import STYLE, check_size, parse, tag
+    from figures._discrete import STYLE, parse, run
 except ImportError:  # run as a script
-    from _common import cached, outdir
-    from _discrete import STYLE, check_size, parse, tag
+    from _discrete import STYLE, parse, run
 
 CONFIG = {  # (small N, d), (large N, d), alpha, budget
     "tiny": ((15, np.arange(1, 8)), (41, np.array([1, 2, 4, 8])), 0.5, 300),
@@ -135,13 +133,7 @@ def summary(res) -> list[str]:
 
 
 def main(out="figures/out", *, recompute=False, size="full") -> Path:
-    size = check_size(size)
-    out = outdir(out)
-    res = cached(out / tag("discrete_local_entropy", size), lambda: compute(size), recompute)
-    png = out / ("discrete_local_entropy.png" if size == "full" else f"discrete_local_entropy_{size}.png")
-    plot(res, png)
-    print("\n".join(summary(res)))
-    return png
+    return run("discrete_local_entropy", compute, plot, summary, out, recompute, size)
 
 
 if __name__ == "__main__":

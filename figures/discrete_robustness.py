@@ -16,11 +16,9 @@ from pathlib import Path
 import numpy as np
 
 try:
-    from figures._common import cached, outdir
-    from figures._discrete import STYLE, check_size, parse, tag
+    from figures._discrete import STYLE, parse, run
 except ImportError:  # run as a script
-    from _common import cached, outdir
-    from _discrete import STYLE, check_size, parse, tag
+    from _discrete import STYLE, parse, run
 
 CONFIG = {"tiny": (51, 0.5, 3, 300), "demo": (101, 0.5, 8, 1000), "full": (401, 0.5, 20, 2000)}
 
@@ -98,13 +96,7 @@ def summary(res) -> list[str]:
 
 
 def main(out="figures/out", *, recompute=False, size="full") -> Path:
-    size = check_size(size)
-    out = outdir(out)
-    res = cached(out / tag("discrete_robustness", size), lambda: compute(size), recompute)
-    png = out / ("discrete_robustness.png" if size == "full" else f"discrete_robustness_{size}.png")
-    plot(res, png)
-    print("\n".join(summary(res)))
-    return png
+    return run("discrete_robustness", compute, plot, summary, out, recompute, size)
 
 
 if __name__ == "__main__":
