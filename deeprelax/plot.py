@@ -9,6 +9,7 @@ import numpy as np
 
 from solvers.views import CYCLE, OKABE_ITO  # noqa: F401  (one palette for every figure)
 from solvers.views import pyplot as _plt
+from solvers.views import save_figure
 
 
 def label_for(result) -> str:
@@ -45,7 +46,7 @@ def plot_smoothing_1d(x: np.ndarray, f: np.ndarray, results: Sequence, *, ax=Non
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     if path is not None:
-        fig.savefig(path, dpi=130)
+        save_figure(fig, path, dpi=130)
     return ax
 
 
@@ -87,7 +88,7 @@ def plot_smoothing_2d(grid, f: np.ndarray, results: Sequence, *, titles: Sequenc
         ax.set_aspect("equal")
     fig.colorbar(cs, ax=list(axes[0]), shrink=0.85, format="%.2g", label="value (one scale for all panels)")
     if path is not None:
-        fig.savefig(path, dpi=120)
+        save_figure(fig, path, dpi=120)
     return fig
 
 
@@ -146,7 +147,7 @@ def plot_density_evolution(result, *, gibbs_density=None, title=None, path=None,
     ax2.grid(alpha=0.3)
     fig.suptitle(title or "Fokker-Planck density evolution", fontsize=9)
     if path is not None:
-        fig.savefig(path, dpi=120)
+        save_figure(fig, path, dpi=120)
     return fig
 
 
@@ -230,7 +231,7 @@ def plot_fig1(result, *, path: str | Path | None = None, method: str = "exact"):
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     if path is not None:
-        fig.savefig(path, dpi=120)
+        save_figure(fig, path, dpi=120)
     return fig
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from solvers.views import save_figure
+
 try:
     from figures._common import cached, outdir, parse
 except ImportError:  # run as a script
@@ -153,7 +155,7 @@ def plot(res, path):
         ax.xaxis.set_minor_formatter(plt.NullFormatter())
     fig.suptitle("Observed convergence (DR convention: t = time, beta = inverse temperature; fitted slopes in legends)",
                  fontsize=10)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

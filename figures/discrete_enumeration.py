@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from solvers.views import save_figure
+
 try:
     from figures._discrete import parse, run
 except ImportError:  # run as a script
@@ -96,7 +98,7 @@ def plot(res, path):
             ax.legend(fontsize=7)
     fig.suptitle("Exhaustive enumeration, binary perceptron with random labels: one cluster at low load, "
                  "fragmentation into many small clusters near capacity", fontsize=10)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from solvers.views import save_figure
+
 try:
     from figures._discrete import STYLE, parse, run
 except ImportError:  # run as a script
@@ -112,7 +114,7 @@ def plot(res, path):
                       fontsize=9)
     fig.suptitle("Teacher-student binary perceptron at zero training error: dense solutions generalise better "
                  "than typical (teacher-like, isolated) ones", fontsize=10)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from solvers.views import save_figure
+
 try:
     from figures._discrete import STYLE, parse, run
 except ImportError:  # run as a script
@@ -110,7 +112,7 @@ def plot(res, path):
                       fontsize=9)
     fig.suptitle(f"Local entropy around solutions, teacher-student alpha = {res.params['alpha']:g}: "
                  "found solutions sit in denser regions than the teacher (a typical, isolated solution)", fontsize=10)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

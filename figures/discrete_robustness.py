@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from solvers.views import save_figure
+
 try:
     from figures._discrete import STYLE, parse, run
 except ImportError:  # run as a script
@@ -79,7 +81,7 @@ def plot(res, path):
     axes[0].legend(fontsize=7)
     fig.suptitle(f"Teacher-student binary perceptron N={res.n}, alpha={res.alpha:g}: solutions of the replicated "
                  f"algorithms and fBP stay solutions longer than the teacher and SA solutions", fontsize=9.5)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from solvers.views import save_figure
+
 try:
     from figures._common import cached, outdir
     from figures._discrete import STYLE, check_size, parse, tag
@@ -155,7 +157,7 @@ def plot(results, path):
     ax.legend(fontsize=7)
     fig.suptitle("Binary perceptron, random labels: replicated algorithms solve where simulated annealing fails "
                  "(capacity alpha_c = 0.833)", fontsize=10)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from solvers.views import save_figure
+
 try:
     from figures._common import cached, outdir, parse
 except ImportError:  # run as a script
@@ -87,7 +89,7 @@ def plot(res, path):
     a3.set_title("(c) free energy gap F(rho_t) - F(Gibbs)", fontsize=8.5)
     a3.legend(fontsize=8)
     a3.grid(alpha=0.3, which="both")
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

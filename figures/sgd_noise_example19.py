@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from solvers.views import save_figure
+
 try:
     from figures._common import outdir, parse
 except ImportError:  # run as a script
@@ -68,7 +70,7 @@ def main(argv=None):
                  "rho_ss = e^-Phi/Z for every lambda")
     fig.tight_layout()
     p = out / "sgd_noise_example19.png"
-    fig.savefig(p, dpi=100)
+    save_figure(fig, p, dpi=100)
     print(p)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from solvers.views import save_figure
+
 try:
     from figures._common import outdir, parse
 except ImportError:  # run as a script
@@ -77,7 +79,7 @@ def main(argv=None):
     ax[1].legend(fontsize=8)
     fig.tight_layout()
     p = out / "sgd_noise_lyapunov.png"
-    fig.savefig(p, dpi=110)
+    save_figure(fig, p, dpi=110)
     print(p)
 
 

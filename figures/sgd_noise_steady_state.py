@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from solvers.views import save_figure
+
 try:
     from figures._common import outdir, parse
 except ImportError:  # run as a script
@@ -74,7 +76,7 @@ def main(argv=None):
                  "non-isotropic D(x), Phi != f, circulating current j")
     fig.tight_layout()
     p = out / "sgd_noise_steady_state.png"
-    fig.savefig(p, dpi=110)
+    save_figure(fig, p, dpi=110)
     print(p)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from solvers.views import save_figure
+
 try:
     from figures._common import outdir, parse
 except ImportError:  # run as a script
@@ -50,7 +52,7 @@ def main(argv=None):
     fig.suptitle("Equal eta/b -> statistically equal width of the minimum reached (two-well finite sum, N=64)")
     fig.tight_layout()
     p = out / "sgd_noise_widths.png"
-    fig.savefig(p, dpi=110)
+    save_figure(fig, p, dpi=110)
     print(p)
 
 

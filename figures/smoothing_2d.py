@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from solvers.views import save_figure
+
 try:
     from figures._common import cached, outdir, parse
 except ImportError:  # run as a script
@@ -76,7 +78,7 @@ def plot(res, path):
             ax.axis("off")
     fig.suptitle("HJ smoothing in 2-D, exact solvers (t = time, beta = inverse temperature); "
                  "ring = minimiser", fontsize=10)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from solvers.views import save_figure
+
 try:
     from figures._common import cached, outdir, parse
 except ImportError:  # run as a script
@@ -98,7 +100,7 @@ def plot(res, path):
     ax.grid(alpha=0.3)
     fig.suptitle("wide-sharp 2-D: SGD keeps the sharp minimum, the relaxed methods move to the wide one "
                  "(DR convention: t = time, beta = inverse temperature)", fontsize=10)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

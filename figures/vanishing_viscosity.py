@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from solvers.views import save_figure
+
 try:
     from figures._common import cached, outdir, parse
 except ImportError:  # run as a script
@@ -83,7 +85,7 @@ def plot(res, path):
     a2.set_title("(b) vanishing-viscosity gap (paper-spec §7 item 7)", fontsize=9)
     a2.legend(fontsize=8)
     a2.grid(alpha=0.3, which="both")
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

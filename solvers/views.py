@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-__all__ = ["plot", "to_xarray", "require", "OKABE_ITO", "CYCLE", "pyplot"]
+__all__ = ["plot", "to_xarray", "require", "OKABE_ITO", "CYCLE", "pyplot", "save_figure"]
 
 #: Okabe-Ito palette (colour-blind safe).
 OKABE_ITO = {
@@ -56,6 +56,26 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_figure(fig, path, **savefig_kw):
+    """Write ``fig`` to ``path`` atomically: a unique temporary file in the same directory, then a rename.
+
+    A reader never sees a half-written image and an interrupted or failed write leaves the previous file
+    (if any) in place and no temporary behind.  The format comes from the suffix of ``path`` (``.png``,
+    ``.pdf``, ``.svg``, ...) unless ``format=`` is given; other keywords go to ``Figure.savefig``.
+    An existing image at ``path`` is replaced (figures are regenerated outputs); the parent directory is
+    created.  Returns ``path`` as a ``Path``.
+    """
+    from pathlib import Path
+
+    from ._files import atomic_path
+
+    path = Path(path)
+    fmt = savefig_kw.pop("format", None) or path.suffix.lstrip(".").lower() or "png"
+    with atomic_path(path, overwrite=True) as tmp:
+        fig.savefig(tmp, format=fmt, **savefig_kw)
+    return path
 
 
 def _ax(ax, figsize=(6.4, 4.0)):

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from solvers.views import save_figure
+
 
 def _plt():
     import matplotlib
@@ -18,7 +20,7 @@ def _plt():
 def _save(fig, path):
     path = Path(path)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     _plt().close(fig)
     return path
 

@@ -5,13 +5,15 @@ from pathlib import Path
 
 import numpy as np
 
+from solvers.views import save_figure
+
 __all__ = ["write_figures"]
 
 
 def _save(fig, out_dir, name, plt):
     p = Path(out_dir) / name
     fig.tight_layout()
-    fig.savefig(p, dpi=110)
+    save_figure(fig, p, dpi=110)
     plt.close(fig)
     return p.name
 
