@@ -82,12 +82,21 @@ from .scope import noise_to_beta, scope_to_time, time_to_scope  # noqa: F401  (p
 
 __all__ = ["local_entropy", "local_entropy_grad", "estimate", "LocalEntropyResult", "scope_to_time",
            "time_to_scope", "noise_to_beta", "esgd_free_energy", "sgld_mean", "METHODS", "SAMPLERS",
-           "curvature_bound"]
+           "curvature_bound", "ResolutionWarning"]
 
 METHODS = ("quadrature", "pde", "sgld", "prox")
 #: Old method names -> current ones (accepted with a FutureWarning).
 METHOD_ALIASES = {"exact": "quadrature"}
 _MAX_CELLS = {1: 8001, 2: 401, 3: 97}
+#: Warn when the cell cap leaves the grid this many times coarser than the spacing the loss, t and beta need.
+_COARSE_WARN = 4.0
+#: ... and the answer on a grid of 0.7x the cells differs by more than this (relative to max(1, |u|)).
+_COARSE_TOL = 1e-3
+
+
+class ResolutionWarning(RuntimeWarning):
+    """A grid method ran at its cell cap, coarser than the scales of the loss, ``t`` and ``beta`` need:
+    its answer may be off by more than its usual error (``cells=``, closer points or ``method="sgld"``)."""
 
 
 # ----------------------------------------------------------------------------- converters
@@ -250,11 +259,15 @@ def _auto_shape(loss, X, t, beta, cells, cap=None):
     -------
     grid : Grid
     values : ndarray, ``grid.shape`` (f on the grid; the solvers use the box as given)
+    coarse : float
+        How many times coarser than the wanted spacing the cell cap left the grid (1 if not capped
+        or if ``cells`` was given).
     """
     d = loss.dim
     pts = X.reshape(-1, d)
     cap = (cap or _MAX_CELLS)[d]
     C = None if cells is not None else curvature_bound(loss)
+    coarse = 1.0
     fmin = float(np.min(loss.value(pts)))
     for _ in range(8):
         lo, hi, fx = _reach_box(loss, pts, t, beta, fmin)
@@ -275,14 +288,15 @@ def _auto_shape(loss, X, t, beta, cells, cap=None):
             width = np.maximum(width, h0)
             n = np.minimum(np.ceil(width / h0).astype(int) + 9, cap)
             h = width / (n - 9)
+            coarse = float(np.max(h)) / h0
         b = [(float(lo[k] - 4 * h[k]), float(lo[k] - 4 * h[k] + (n[k] - 1) * h[k])) for k in range(d)]
         grid = Grid.uniform(b, tuple(int(v) for v in n))
         vals = grid.sample(loss.value, name="loss")
         vmin = float(vals.min())
         if vmin >= fmin - 1e-12 * max(1.0, abs(fmin)):
-            return grid, vals
+            break
         fmin = vmin  # a lower minimum inside the box: the reach grows, resample
-    return grid, vals
+    return grid, vals, coarse
 
 
 def _grows_outward(vals: np.ndarray, depth: int = 5) -> bool:
@@ -365,7 +379,7 @@ def _grid_method(loss, X, t, beta, method, cells=None, scheme="weno5", solver=No
     if d > 3:
         raise ValueError(f"method {method!r} needs a grid: loss.dim must be <= 3; got {d}. Use 'sgld' "
                          f"(or 'prox' with solver='meshfree' at beta = inf).")
-    grid, vals = _auto_shape(loss, X, t, beta, cells, _MAX_CELLS_PDE if method == "pde" else None)
+    grid, vals, coarse = _auto_shape(loss, X, t, beta, cells, _MAX_CELLS_PDE if method == "pde" else None)
     # the box already holds every point's domain of dependence: the solvers use it as given
     if method == "quadrature":
         res = cole_hopf(vals, grid, t, beta)
@@ -396,7 +410,36 @@ def _grid_method(loss, X, t, beta, method, cells=None, scheme="weno5", solver=No
     u = _interp(grid, U, pts)
     g = np.stack([_interp(grid, G[..., k], pts) for k in range(d)], axis=-1)
     info.update({"grid_shape": list(grid.shape), "grid_bounds": [list(b) for b in zip(grid.lo, grid.hi)]})
+    if coarse > _COARSE_WARN:
+        # At the cell cap the spacing is coarser than the loss, t and beta ask for: estimate the error by
+        # solving again on a grid of ~0.7x the cells and say so when the two disagree.
+        n2 = tuple(max(12, int(round(0.7 * (n - 9))) + 9) for n in grid.shape)
+        u2 = _grid_method(loss, X, t, beta, method, cells=n2, scheme=scheme, solver=solver,
+                          prox_method=prox_method)[0]
+        diff = float(np.max(np.abs(u - u2)))
+        info["coarse_factor"], info["coarse_check"] = coarse, {"cells": list(n2), "max_abs_diff": diff}
+        if diff > _COARSE_TOL * max(1.0, float(np.max(np.abs(u)))):
+            name = getattr(loss, "name", type(loss).__name__)
+            warnings.warn(
+                f"local entropy ({method!r}) of loss {name!r} at t={t:g}, beta={beta:g}: the grid is at its cell "
+                f"cap {tuple(grid.shape)}, {coarse:.0f}x coarser than these scales ask for, and a grid of {n2} "
+                f"cells differs by up to {diff:.2g} in u: the answer may be off by about that much. Evaluate "
+                f"fewer or closer points (one grid spans all of them), pass cells= finer, or use "
+                f"method='sgld'.", ResolutionWarning, stacklevel=_user_stacklevel())
     return u, g, pts - t * g, info
+
+
+def _user_stacklevel() -> int:
+    """``stacklevel`` that points a warning at the first frame outside deeprelax and solvers."""
+    import os
+    import sys
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    pkgs = (os.path.join(here, "deeprelax") + os.sep, os.path.join(here, "solvers") + os.sep)
+    f, level = sys._getframe(1), 1
+    while f is not None and os.path.abspath(f.f_code.co_filename).startswith(pkgs):
+        f, level = f.f_back, level + 1
+    return level
 
 
 SAMPLERS = ("replica-exchange", "plain")
@@ -561,6 +604,13 @@ def local_entropy(loss, x, t, beta, method="quadrature", **kw):
     -------
     ndarray, shape (...) (a float for a single point of shape (d,)); a :class:`LocalEntropyResult`
     for ``"sgld"``.
+
+    Warns
+    -----
+    ResolutionWarning
+        A grid method ran at its cell cap (one grid spans all points; 401^2 in 2-D), coarser than
+        ``sqrt(t/beta)`` and the curvature of f ask for, and the answer on a grid of 0.7x the cells
+        differs by more than 1e-3 (relative to ``max(1, |u|)``); the message gives that difference.
     """
     if method == "sgld":
         if kw.get("sampler", "replica-exchange") == "plain":
