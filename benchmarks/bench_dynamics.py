@@ -36,22 +36,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import timed  # noqa: E402
 from deeprelax import dynamics as D  # noqa: E402
 from deeprelax.losses import get  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-
-
-def _median(fn, reps):
-    """Median wall time and median process CPU time (all threads) of ``reps`` calls, and the last output."""
-    ts, cs, out = [], [], None
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        c0 = time.process_time()
-        out = fn()
-        cs.append(time.process_time() - c0)
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts)), out, float(np.median(cs))
 
 
 def _dw_grad(X):
@@ -153,8 +142,9 @@ def _overhead_row(label, run, grad_call, n_chains, d, n_steps) -> dict:
     """Wall and CPU time per step of ``run`` (a dynamics call of ``n_steps``) against ``grad_call`` alone."""
     run()
     grad_call()
-    t_run, r, c_run = _median(run, 5)
-    t_g, _, c_g = _median(lambda: _repeat(grad_call, n_steps), 5)
+    tr, tg = timed(run, 5), timed(lambda: _repeat(grad_call, n_steps), 5)
+    t_run, r, c_run = tr.median, tr.out, tr.cpu_median
+    t_g, c_g = tg.median, tg.cpu_median
     return {"loss": label, "n_chains": n_chains, "d": d, "n_steps": n_steps, "path": r.params["loss_path"],
             "us_per_step": 1e6 * t_run / n_steps, "grad_us_per_call": 1e6 * t_g / n_steps,
             "overhead_us_per_step": 1e6 * (t_run - t_g) / n_steps,
@@ -208,8 +198,9 @@ def _measure(quick: bool = False) -> dict:
 
     def add(name, nb_fn, np_fn, psteps, threads):
         nb_fn()                                                       # warm (compile or cache load)
-        t_nb, r, c_nb = _median(nb_fn, reps_nb)
-        t_np, Xn, c_np = _median(np_fn, reps_np)
+        tnb, tnp = timed(nb_fn, reps_nb), timed(np_fn, reps_np)
+        t_nb, r, c_nb = tnb.median, tnb.out, tnb.cpu_median
+        t_np, Xn, c_np = tnp.median, tnp.out, tnp.cpu_median
         res["cases"].append({
             "case": name, "threads": threads, "particle_steps": psteps, "numba_s": t_nb, "numpy_s": t_np,
             "numba_psteps_per_s": psteps / t_nb, "numpy_psteps_per_s": psteps / t_np, "speedup": t_np / t_nb,

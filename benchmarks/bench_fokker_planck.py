@@ -38,6 +38,11 @@ from scipy.linalg import solve_banded
 from solvers.fokker_planck import explicit_dt_limit, fokker_planck_operator, solve_fokker_planck
 from solvers.grid import Grid
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks._common import timed  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -56,17 +61,9 @@ def _ou_problem(n, d, lo=-5.0, hi=5.0, T=0.5):
     return g, 0.5 * (X ** 2).sum(-1), _gauss(X, m0, s0), _gauss(X, m, s), T
 
 
-def _median_time(fn, repeats):
-    ts, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts), min(ts), out
-
-
 def _row(name, fn, exact, repeats):
-    med, best, r = _median_time(fn, repeats)
+    t = timed(fn, repeats)
+    med, best, r = t.median, t.best, t.out
     err = float(np.abs(r.rho - exact).max())
     return {"case": name, "median_s": med, "min_s": best, "n_steps": int(r.n_steps), "dt": float(r.dt),
             "max_abs_err": err, "max_rel_err": err / float(exact.max()),
@@ -169,10 +166,10 @@ def bench_scaling(quick):
             def run():
                 return solve_fokker_planck(rho0, g, T, potential=f, dt=T / nsteps)
             nt = numba.get_num_threads()
-            med, best, r = _median_time(run, 3)
+            med = timed(run, 3).median
             numba.set_num_threads(1)
             try:
-                med1, best1, r = _median_time(run, 3)
+                med1 = timed(run, 3).median
             finally:
                 numba.set_num_threads(nt)
             out.append({"d": d, "N": g.size, "shape": list(g.shape), "steps": nsteps, "median_s": med,

@@ -24,7 +24,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,18 +31,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import timed  # noqa: E402
 from deeprelax import models as M  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-
-
-def _median(fn, reps):
-    ts, out = [], None
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        out = fn()
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts)), out
 
 
 def numpy_grad_batch(model, X, idx):
@@ -110,12 +101,12 @@ def run(quick: bool = False) -> dict:
         n_calls = max(20, int(2e6 / (C * b * model.dim)) * 10)
         if quick:
             n_calls = max(10, n_calls // 4)
-        t_ours, _ = _median(lambda: [model.grad_batch(X, idx) for _ in range(n_calls)], reps)
-        t_np, _ = _median(lambda: [numpy_grad_batch(model, X, idx) for _ in range(n_calls)], reps)
+        t_ours = timed(lambda: [model.grad_batch(X, idx) for _ in range(n_calls)], reps).median
+        t_np = timed(lambda: [numpy_grad_batch(model, X, idx) for _ in range(n_calls)], reps).median
         n_steps = n_calls
-        s_ours, _ = _median(lambda: _sgd(model.grad_batch, X, n_steps, b, model.n_samples, 0.05, 1), reps)
-        s_np, _ = _median(lambda: _sgd(lambda Z, I: numpy_grad_batch(model, Z, I), X, n_steps, b,
-                                       model.n_samples, 0.05, 1), reps)
+        s_ours = timed(lambda: _sgd(model.grad_batch, X, n_steps, b, model.n_samples, 0.05, 1), reps).median
+        s_np = timed(lambda: _sgd(lambda Z, I: numpy_grad_batch(model, Z, I), X, n_steps, b,
+                                  model.n_samples, 0.05, 1), reps).median
         rows.append({"hidden": list(hidden), "dim": model.dim, "n_chains": C, "batch": b,
                      "grad_evals_per_s": C * b * n_calls / t_ours, "grad_evals_per_s_numpy": C * b * n_calls / t_np,
                      "particle_steps_per_s": C * n_steps / s_ours, "particle_steps_per_s_numpy": C * n_steps / s_np,
@@ -128,8 +119,8 @@ def run(quick: bool = False) -> dict:
     model = M.MLP(data, (32,))
     x = model.init(0)
     v = np.random.default_rng(1).standard_normal(model.dim)
-    t_hvp, _ = _median(lambda: model.hvp(x, v), reps)
-    t_grad, _ = _median(lambda: model.grad(x), reps)
+    t_hvp = timed(lambda: model.hvp(x, v), reps).median
+    t_grad = timed(lambda: model.grad(x), reps).median
     res = {"rows": rows, "compile_s": comp, "hvp_full_s": t_hvp, "grad_full_s": t_grad, "quick": quick,
            "n_threads": int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)), "reps": reps}
     _write(res)
