@@ -27,7 +27,7 @@ see below).  A driver::
 Three kinds of loss go through the same kernels:
 
 ``"builtin"``
-    The analytic losses (``nb_kind`` 0-7, one per-point body each, :mod:`deeprelax._nbloss`) and the
+    The analytic losses (``nb_kind`` 0-7, one per-point body each, :mod:`deeprelax._loss_bodies`) and the
     built-in finite sums (``nb_kind`` 100-101, :mod:`deeprelax.finite_sum`).  The providers dispatch on
     ``kind`` at run time (once per block of rows); the module's own kernels run, cached on disk.
 ``"compiled"``
@@ -79,8 +79,9 @@ import numpy as np
 
 from solvers.jit import njit
 
-from . import _nbloss as nb
-from ._nbloss import _FS_MIN_KIND
+from ._fs_bodies import _FS_MIN_KIND
+from ._loss_bodies import scratch_len
+from ._loss_callbacks import KIND_PYTHON, drop_callbacks, register_callbacks
 
 __all__ = ["KernelLoss", "kernel_loss", "specialise", "loss_grad_rows", "loss_grad", "loss_value",
            "loss_grad_batch_rows", "PROVIDER_NAMES"]
@@ -262,7 +263,7 @@ class KernelLoss:
     ----------
     path : {"builtin", "compiled", "vectorised"}
     kind : int
-        The ``kind`` argument of the kernels (``nb_kind``; :data:`deeprelax._nbloss.KIND_PYTHON` for the
+        The ``kind`` argument of the kernels (``nb_kind``; :data:`deeprelax._loss_callbacks.KIND_PYTHON` for the
         vectorised path; 0 for compiled user losses).
     params : ndarray, float64
         The ``params`` argument (``[n_samples or 0, token]`` on the vectorised path).
@@ -292,7 +293,7 @@ class KernelLoss:
 
     def scratch(self) -> int:
         """Length of the scratch array ``S`` the providers need."""
-        return nb.scratch_len(self.kind, self.params) if self.path == "builtin" else 1
+        return scratch_len(self.kind, self.params) if self.path == "builtin" else 1
 
     def block(self, n_rows: int, default: int) -> int:
         """Rows per block: ``default`` for compiled losses, all ``n_rows`` for the vectorised path."""
@@ -313,11 +314,11 @@ class KernelLoss:
             yield self
             return
         token = int(self.params[1])
-        nb.register_callbacks(token, **self.callbacks)
+        register_callbacks(token, **self.callbacks)
         try:
             yield self
         finally:
-            nb.drop_callbacks(token)
+            drop_callbacks(token)
 
 
 def is_finite_sum(loss) -> bool:
@@ -373,4 +374,4 @@ def kernel_loss(loss, dim: Optional[int] = None) -> KernelLoss:
         n = int(loss.n_samples)
         cbs["grad_batch_rows"] = _finite_rows(_as_rows(loss.grad_batch, d, "grad_batch"))
     token = next(_TOKENS)
-    return KernelLoss("vectorised", nb.KIND_PYTHON, np.array([float(n), float(token)]), d, n, callbacks=cbs)
+    return KernelLoss("vectorised", KIND_PYTHON, np.array([float(n), float(token)]), d, n, callbacks=cbs)

@@ -11,8 +11,8 @@ with a minibatch ``B`` of ``b`` indices drawn uniformly with replacement
 ``Sigma = (1/N) sum_k (grad f_k - grad f)(grad f_k - grad f)^T`` is the
 per-sample gradient covariance (:meth:`FiniteSumLoss.sample_cov`).
 
-Kinds (``nb_kind``; the analytic losses of :mod:`deeprelax._nbloss` use 0..99)
--------------------------------------------------------------------------------
+Kinds (``nb_kind``; the analytic losses of :mod:`deeprelax._loss_bodies` use 0..99)
+------------------------------------------------------------------------------------
 * ``KIND_LSQ = 100``, ``kind="least-squares"``: ``f_k = (a_k . x - y_k)^2 / 2``.
   Data: ``a_k ~ N(0, I_d)``, ``x_true ~ N(0, I_d)``, ``y_k = a_k . x_true + noise N(0, noise^2)``.
 * ``KIND_LOGISTIC = 101``, ``kind="logistic"``: ``f_k = log(1 + exp(-y_k a_k . x))``, ``y_k in {-1, +1}``.
@@ -21,8 +21,8 @@ Kinds (``nb_kind``; the analytic losses of :mod:`deeprelax._nbloss` use 0..99)
 
 Parameter layout of ``nb_params``: ``[N, d, lam, A (N*d, row-major), y (N)]``.
 
-Numba entry points (usable inside other ``@njit`` kernels, defined in :mod:`deeprelax._nbloss` with
-the other compiled loss forms and re-exported here): :func:`fs_value`, :func:`fs_grad_full`,
+Numba entry points (usable inside other ``@njit`` kernels, defined in :mod:`deeprelax._fs_bodies`
+next to the other built-in losses' compiled bodies and re-exported here): :func:`fs_value`, :func:`fs_grad_full`,
 :func:`fs_grad_idx`.  The dynamics draw the minibatch indices themselves (counter-based, see
 :mod:`deeprelax._rng`) and call :func:`fs_grad_idx` through the generated dispatch.
 """
@@ -32,9 +32,9 @@ import math
 
 import numpy as np
 
-# the compiled per-point forms live with the other built-in losses' (the kernels' one dispatch)
-from ._nbloss import _FS_MIN_KIND, KIND_LOGISTIC, KIND_LSQ, fs_grad_full, fs_grad_idx, fs_value  # noqa: F401
-from .losses import Loss
+# the compiled per-point forms live with the other built-in losses' bodies (the kernels' one dispatch)
+from ._fs_bodies import _FS_MIN_KIND, KIND_LOGISTIC, KIND_LSQ, fs_grad_full, fs_grad_idx, fs_value  # noqa: F401
+from .losses.base import Loss
 
 __all__ = ["finite_sum", "FiniteSum", "FiniteSumLoss", "KIND_LSQ", "KIND_LOGISTIC", "KINDS", "is_finite_sum_kind"]
 
