@@ -30,6 +30,9 @@ from ._loss_bodies import (BODIES, KIND_ABS, KIND_COSINE, KIND_DOUBLE_WELL, KIND
                            scratch_len)
 from ._loss_callbacks import (CALLBACKS, KIND_PYTHON, drop_callbacks, py_grad, py_grad_batch_rows,  # noqa: F401
                               py_grad_rows, py_value, py_value_rows, register_callbacks)
+# Numba's on-disk caches of kernels compiled while the callbacks lived in this module name them by this
+# module (objmode pickles a callee by module and name): keep them findable here.
+from ._loss_callbacks import _call_grad_batch_rows, _call_grad_rows, _call_value, _call_value_rows  # noqa: F401,E402
 
 
 # ============================================================================= dispatch (generated)
