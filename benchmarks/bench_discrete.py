@@ -31,7 +31,8 @@ from benchmarks._common import timed  # noqa: E402
 import numba  # noqa: E402
 
 from deeprelax import discrete as dd  # noqa: E402
-from deeprelax.discrete import _energy, _rng  # noqa: E402
+from deeprelax import _rng  # noqa: E402
+from deeprelax.discrete import _energy  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 

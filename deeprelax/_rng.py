@@ -1,8 +1,9 @@
-r"""Counter-based random numbers of the particle dynamics (CPU kernels and their CUDA twins).
+r"""The random numbers of the package: counter-based for the particle dynamics (CPU kernels and their
+CUDA twins), sequential chain states for the discrete Monte Carlo kernels, one SplitMix64 mixer.
 
-Every random number is a pure function of ``(K, chain, stream, counter)``, so results do not
-depend on the number of threads, the loop order or the backend
-----------------------------------------------------------------------------------------------
+Counter-based: a number of the dynamics is a pure function of ``(K, chain, stream, counter)``, so
+results do not depend on the number of threads, the loop order or the backend
+---------------------------------------------------------------------------------------------------
 A run draws one 64-bit master key ``K`` from the user's ``numpy.random.Generator``.
 
 * chain key  ``k_c,s = mix(K xor mix(G (c + 1) + G2 s))``  (``s = 0`` noise, ``s = 1`` minibatch indices),
@@ -25,6 +26,11 @@ chain: ``b`` uniform indices with replacement, or a uniform ``b``-subset (Floyd'
 The constants are public so that the CUDA twins (:func:`device_funcs`, used by
 :mod:`deeprelax._cuda_dyn`) compute the same numbers; the simulator tests check it bit for bit.
 Statistical tests of the generator: ``tests/deeprelax/test_rng_statistics.py``.
+
+The discrete kernels (:mod:`deeprelax.discrete`) use the same mixer on a per-chain state advanced
+sequentially (SplitMix64: ``s += G``, return ``mix(s)``; :func:`next_u64`, :func:`uniform`,
+:func:`randint`, :func:`normal`, seeded by :func:`chain_seeds` / :func:`instance_seeds`): a chain's
+numbers depend only on its own seed, so results do not depend on the number of threads either.
 
 Note for developers: the particle kernels inline these functions, and Numba's on-disk cache is
 keyed on the kernel's own file; after editing this file alone, delete ``deeprelax/__pycache__/*.nb*``.
@@ -250,6 +256,60 @@ def uniform_block(master, chain, stream, counters):
     for i in range(counters.size):
         out[i] = uniform_pos(key, counters[i])
     return out
+
+
+# ----------------------------------------------------------------------------- sequential chain states
+# The discrete kernels: each chain (an instance, or an independent run) owns one uint64 state and
+# draws SplitMix64 (Steele, Lea & Flood 2014): the Weyl sequence ``s += GOLDEN`` through :func:`mix64`.
+def chain_seeds(seed: int, n: int, stream: int = 0) -> np.ndarray:
+    """``n`` independent 64-bit chain states derived from ``(seed, stream)``; shape ``(n,)`` uint64."""
+    ss = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(stream)])
+    return ss.generate_state(max(int(n), 1), dtype=np.uint64)[:n].copy()
+
+
+def instance_seeds(seed: int, problems, stream: int) -> np.ndarray:
+    """One chain state per instance from ``(seed, stream, instance seed)``: an instance gets the same
+    random numbers whether it runs alone or in a batch (instances without a seed use their position)."""
+    out = np.empty(len(problems), np.uint64)
+    for i, pr in enumerate(problems):
+        key = i if getattr(pr, "seed", None) is None else int(pr.seed)
+        out[i] = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(stream), key & 0xFFFFFFFF]).generate_state(
+            1, dtype=np.uint64)[0]
+    return out
+
+
+def instance_rng(seed: int, problem, index: int, stream: int) -> np.random.Generator:
+    """numpy Generator for an instance's initial state (same keying as :func:`instance_seeds`)."""
+    key = index if getattr(problem, "seed", None) is None else int(problem.seed)
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, int(stream), key & 0xFFFFFFFF])
+
+
+@njit
+def next_u64(state, c):
+    """Advance chain ``c`` of ``state`` (uint64 array) and return 64 random bits."""
+    s = state[c] + GOLDEN
+    state[c] = s
+    return mix64(s)
+
+
+@njit
+def uniform(state, c):
+    """Uniform in [0, 1) with 53 random bits."""
+    return _u53(next_u64(state, c))
+
+
+@njit
+def randint(state, c, n):
+    """Uniform integer in ``0 .. n-1`` (scaled 53-bit uniform; relative bias at most n * 2^-53)."""
+    return int(uniform(state, c) * n)
+
+
+@njit
+def normal(state, c):
+    """Standard normal by Box-Muller (one of the pair; simple and exact in distribution)."""
+    u1 = 1.0 - uniform(state, c)  # (0, 1]
+    u2 = uniform(state, c)
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
 
 
 # ----------------------------------------------------------------------------- CUDA twins

@@ -134,7 +134,7 @@ def smooth(loss_name: str, t: float, beta: float = float("inf"), shape=None, out
         raise ValueError(f"`--method` must be 'exact' or 'pde'; got {method!r}.")
     wall = time.perf_counter() - t0
     tag = f"smooth_{loss.name}_t{t:g}_beta{_fmt_beta(beta)}_{method}" + (f"_{scheme}" if method == "pde" else "")
-    h5 = io.save(result, out / f"{tag}.h5", attrs={"loss": loss.name, "loss_params": _jsonable(loss.params)})
+    h5 = io.save(result, out / f"{tag}.h5", attrs={"loss": loss.name, "loss_params": dict(loss.params or {})})
     fvals = grid.sample(loss)
     png = out / f"{tag}.png"
     if plot:
@@ -205,7 +205,7 @@ def fokker_planck(loss_name: str, beta: float, t: float, out: str | Path = "out"
     rho0 = rho0 / (rho0.sum() * grid.cell_volume)
     res = solve_fokker_planck(rho0, grid, t, potential=loss, beta=beta, method=method, save_at=n_save)
     tag = f"fp_{loss.name}_beta{_fmt_beta(beta)}_t{t:g}"
-    h5 = io.save(res, out / f"{tag}.h5", attrs={"loss": loss.name, "loss_params": _jsonable(loss.params)})
+    h5 = io.save(res, out / f"{tag}.h5", attrs={"loss": loss.name, "loss_params": dict(loss.params or {})})
     png = out / f"{tag}.png"
     g_ss = gibbs(loss, grid, beta)
     plot_density_evolution(res, gibbs_density=g_ss, title=f"Fokker-Planck of {loss.name}: "
@@ -308,12 +308,6 @@ def _exact(loss, grid, t, beta):
 
 def _pt(x):
     return "(" + ", ".join(f"{v:.3f}" for v in x) + ")"
-
-
-def _jsonable(d):
-    import numpy as np
-
-    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in (d or {}).items()}
 
 
 _LOSS_HELP = ("a registered loss name (see `deeprelax losses`), or MODULE:ATTR / path/to/file.py:ATTR naming a loss, "

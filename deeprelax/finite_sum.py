@@ -28,9 +28,10 @@ next to the other built-in losses' compiled bodies and re-exported here): :func:
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
+
+from solvers.errors import check_count, check_nonnegative, check_positive
 
 # the compiled per-point forms live with the other built-in losses' bodies (the kernels' one dispatch)
 from ._fs_bodies import _FS_MIN_KIND, KIND_LOGISTIC, KIND_LSQ, fs_grad_full, fs_grad_idx, fs_value  # noqa: F401
@@ -144,9 +145,7 @@ class FiniteSumLoss(FiniteSum):
         y = np.ascontiguousarray(y, dtype=np.float64)
         if A.ndim != 2 or y.shape != (A.shape[0],):
             raise ValueError(f"`A` must have shape (N, d) and `y` shape (N,); got {A.shape} and {y.shape}.")
-        lam = float(lam)
-        if not math.isfinite(lam) or lam < 0:
-            raise ValueError(f"`lam` must be finite and non-negative (lam >= 0); got {lam!r}.")
+        lam = check_nonnegative("lam", lam)
         N, d = A.shape
         self.kind, self.A, self.y, self.lam = kind, A, y, lam
         self.n_samples = N
@@ -247,9 +246,7 @@ class FiniteSumLoss(FiniteSum):
 
 
 def _check_batch(b, N, replace):
-    if isinstance(b, bool) or int(b) != b or int(b) < 1:
-        raise ValueError(f"`batch` must be a positive integer (batch >= 1); got {b!r}.")
-    b = int(b)
+    b = check_count("batch", b, minimum=1)
     if not replace and b > N:
         raise ValueError(f"`batch` must be <= n_samples = {N} without replacement; got {b}.")
     return b
@@ -281,16 +278,9 @@ def finite_sum(kind="least-squares", *, n_samples=256, dim=2, seed=0, noise=0.5,
     """
     if kind not in KINDS:
         raise ValueError(f"`kind` must be one of {sorted(KINDS)}; got {kind!r}.")
-    for name, v in (("n_samples", n_samples), ("dim", dim)):
-        if isinstance(v, bool) or int(v) != v or int(v) < 1:
-            raise ValueError(f"`{name}` must be a positive integer ({name} >= 1); got {v!r}.")
-    noise = float(noise)
-    if not math.isfinite(noise) or noise < 0:
-        raise ValueError(f"`noise` must be finite and non-negative (noise >= 0); got {noise!r}.")
-    scale = float(scale)
-    if not math.isfinite(scale) or scale <= 0:
-        raise ValueError(f"`scale` must be positive (scale > 0); got {scale!r}.")
-    N, d = int(n_samples), int(dim)
+    N, d = check_count("n_samples", n_samples, minimum=1), check_count("dim", dim, minimum=1)
+    noise = check_nonnegative("noise", noise)
+    scale = check_positive("scale", scale)
     rng = np.random.default_rng(seed)
     x_true = rng.standard_normal(d)
     A = scale * rng.standard_normal((N, d))

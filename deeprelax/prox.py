@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 
-from solvers.errors import SchemeError, check_positive
+from solvers.errors import SchemeError, check_count, check_positive
 from solvers.result import Result, register_result
 
 __all__ = ["prox", "ProxResult", "METHODS"]
@@ -284,9 +284,7 @@ def prox(loss, x, t, *, method="auto", tol=1e-12, max_iter=500) -> ProxResult:
     """
     t = check_positive("t", t)
     tol = check_positive("tol", tol)
-    if isinstance(max_iter, bool) or int(max_iter) != max_iter or max_iter < 1:
-        raise ValueError(f"`max_iter` must be an integer >= 1; got {max_iter!r}.")
-    max_iter = int(max_iter)
+    max_iter = check_count("max_iter", max_iter, minimum=1)
     if method not in METHODS:
         raise SchemeError(f"unknown prox method {method!r}; valid methods are {', '.join(METHODS)}.")
     from .losses import as_loss

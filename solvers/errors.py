@@ -113,10 +113,12 @@ def check_finite_array(name: str, arr: Any, *, shape: tuple | None = None) -> np
     return a
 
 
-def check_count(name: str, value: Any, *, minimum: int = 0) -> int:
-    """Return ``int(value)`` if it is an integer (not a bool, not a float) >= ``minimum``."""
+def check_count(name: str, value: Any, *, minimum: int = 0, hint: str = "") -> int:
+    """Return ``int(value)`` if it is an integer (not a bool, not a float) >= ``minimum``; ``hint`` (what
+    the count is) joins the constraint in parentheses."""
+    what = f" ({hint})" if hint else ""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"`{name}` must be an integer >= {minimum}; got {value!r} ({type(value).__name__}).")
+        raise TypeError(f"`{name}` must be an integer >= {minimum}{what}; got {value!r} ({type(value).__name__}).")
     if value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}; got {value!r}.")
+        raise ValueError(f"`{name}` must be an integer >= {minimum}{what}; got {value!r}.")
     return int(value)

@@ -6,7 +6,8 @@ lists, tuples and dicts (NumPy scalars included) to plain JSON types:
 
 * a finite float stays a JSON number (``json`` writes ``repr``, which reads back bit for bit);
   ``inf``, ``-inf`` and ``nan`` become ``{"__float__": "inf"}`` etc.;
-* a list or a tuple becomes ``{"__seq__": "list" | "tuple", "items": [...]}``;
+* a list or a tuple becomes ``{"__seq__": "list" | "tuple", "items": [...]}``; a NumPy array is
+  encoded as its ``tolist()`` (it reads back as nested lists);
 * a dict becomes ``{"__dict__": {str(key): ...}}`` (so user keys never clash with the tags).
 
 :func:`decode` inverts it, and also reads the older checkpoint form (every float as
@@ -31,6 +32,8 @@ def encode(v: Any) -> Any:
         return f if math.isfinite(f) else {"__float__": repr(f)}
     if isinstance(v, np.integer):
         return int(v)
+    if isinstance(v, np.ndarray):
+        return encode(v.tolist())
     if isinstance(v, (list, tuple)):
         return {"__seq__": type(v).__name__, "items": [encode(x) for x in v]}
     if isinstance(v, dict):

@@ -16,7 +16,8 @@ import numpy as np
 
 from solvers.jit import njit, pnjit, prange
 
-from . import _energy, _rng
+from .. import _rng
+from . import _energy
 
 
 @njit

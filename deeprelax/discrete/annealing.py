@@ -25,27 +25,18 @@ parallel, one chain each) and return one :class:`DiscreteResult` per instance.
 """
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 
+from solvers.errors import check_count, check_nonnegative, check_positive
+
 from . import _mc_kernels as _k
-from . import _rng
+from .. import _rng
 from .problem import ENERGIES, BinaryPerceptron, check_weights, stack_problems
 from .results import DiscreteResult, geometric_schedule
 
 __all__ = ["anneal", "replicated_anneal"]
-
-
-def _pos(name, v, *, integer=False, allow_zero=False):
-    ok = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
-    ok = ok and (v >= 0 if allow_zero else v > 0) and (not integer or float(v) == int(v))
-    if not ok:
-        kind = "integer" if integer else "number"
-        msg = f"`{name}` must be a finite {kind} {'>= 0' if allow_zero else '> 0'}; got {v!r}."
-        raise ValueError(msg)
-    return int(v) if integer else float(v)
 
 
 def _energy_code(energy):
@@ -95,9 +86,9 @@ def anneal(problem, *, max_sweeps: int = 2000, beta0: float = 1.0, beta1: float 
     DiscreteResult, or a list of them for a sequence of instances.
     """
     problems, xsT = stack_problems(problem)
-    T = _pos("max_sweeps", max_sweeps, integer=True)
-    b0, b1 = _pos("beta0", beta0), _pos("beta1", beta1)
-    rec = _pos("record_every", record_every, integer=True)
+    T = check_count("max_sweeps", max_sweeps, minimum=1)
+    b0, b1 = check_positive("beta0", beta0), check_positive("beta1", beta1)
+    rec = check_count("record_every", record_every, minimum=1)
     kind = _energy_code(energy)
     W = _initial(problems, W0, seed, 1, ())
     betas = geometric_schedule(b0, b1, T)
@@ -150,14 +141,12 @@ def replicated_anneal(problem, *, y: int = 3, max_sweeps: int = 2000, beta0: flo
     ``replica_energy_mean`` and ``overlap`` (mean pairwise replica overlap).
     """
     problems, xsT = stack_problems(problem)
-    y = _pos("y", y, integer=True)
-    if y < 2:
-        raise ValueError(f"`y` (number of replicas) must be >= 2; got {y}.")
-    T = _pos("max_sweeps", max_sweeps, integer=True)
+    y = check_count("y", y, minimum=2, hint="the number of replicas")
+    T = check_count("max_sweeps", max_sweeps, minimum=1)
     Tr = max(1, T // y)
-    b0, b1 = _pos("beta0", beta0), _pos("beta1", beta1)
-    g0, g1 = _pos("gamma0", gamma0, allow_zero=True), _pos("gamma1", gamma1, allow_zero=True)
-    rec = _pos("record_every", record_every, integer=True)
+    b0, b1 = check_positive("beta0", beta0), check_positive("beta1", beta1)
+    g0, g1 = check_nonnegative("gamma0", gamma0), check_nonnegative("gamma1", gamma1)
+    rec = check_count("record_every", record_every, minimum=1)
     kind = _energy_code(energy)
     n = problems[0].n
     if W0 is None:

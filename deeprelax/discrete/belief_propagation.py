@@ -29,10 +29,11 @@ import time
 
 import numpy as np
 
+from solvers.errors import check_count, check_positive
 from solvers.jit import njit, pnjit, prange
 
 from . import _energy
-from .annealing import _pos, _single
+from .annealing import _single
 from .problem import stack_problems
 from .results import DiscreteResult, geometric_schedule
 
@@ -172,11 +173,11 @@ def focusing_bp(problem, *, max_iters: int = 1000, y0: float = 1.0, y1: float = 
     (iterations), ``y``, ``gamma``, ``errors``, ``polarisation`` (mean |magnetisation|).
     """
     problems, xsT = stack_problems(problem)
-    T = _pos("max_iters", max_iters, integer=True)
-    y0, y1 = _pos("y0", y0), _pos("y1", y1)
+    T = check_count("max_iters", max_iters, minimum=1)
+    y0, y1 = check_positive("y0", y0), check_positive("y1", y1)
     if y0 < 1 or y1 < 1:
         raise ValueError(f"`y0` and `y1` (numbers of replicas) must be >= 1; got {y0!r}, {y1!r}.")
-    g0, g1 = _pos("gamma0", gamma0), _pos("gamma1", gamma1)
+    g0, g1 = check_positive("gamma0", gamma0), check_positive("gamma1", gamma1)
     if not (0.0 <= float(damping) < 1.0):
         raise ValueError(f"`damping` must lie in [0, 1); got {damping!r}.")
     ys = geometric_schedule(y0, y1, T)

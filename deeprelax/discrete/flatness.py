@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from solvers.errors import check_count
 from solvers.jit import pnjit, prange
 from solvers.result import Result, register_result
 
-from . import _energy, _rng
+from .. import _rng
+from . import _energy
 from .problem import BinaryPerceptron, check_weights
 
 __all__ = ["robustness", "RobustnessResult"]
@@ -111,8 +113,7 @@ def robustness(problem: BinaryPerceptron, W, fractions, *, n_samples: int = 200,
     fr = np.atleast_1d(np.asarray(fractions, dtype=float))
     if fr.ndim != 1 or fr.size == 0 or not np.all(np.isfinite(fr)) or fr.min() < 0 or fr.max() > 1:
         raise ValueError(f"`fractions` must be a 1-D array of numbers in [0, 1]; got {fractions!r}.")
-    if isinstance(n_samples, bool) or int(n_samples) != n_samples or n_samples < 2:
-        raise ValueError(f"`n_samples` must be an integer >= 2; got {n_samples!r}.")
+    n_samples = check_count("n_samples", n_samples, minimum=2)
     t0 = time.perf_counter()
     ks = np.rint(fr * problem.n).astype(np.int64)
     err = _robust(problem._xsT, w2, ks, _rng.chain_seeds(seed, int(n_samples), stream=21))

@@ -43,10 +43,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import gammaln
 
+from solvers.errors import check_count, check_positive
 from solvers.jit import njit, pnjit, prange
 from solvers.result import Result, register_result
 
-from . import _energy, _rng
+from .. import _rng
+from . import _energy
 from .problem import BinaryPerceptron, check_weights
 
 __all__ = ["local_entropy_count", "LocalEntropyCount", "dfs_nodes"]
@@ -299,11 +301,9 @@ def local_entropy_count(problem: BinaryPerceptron, W, d, *, method: str = "auto"
     dd = _check_d(d, n)
     if method not in ("auto", "exact", "ais"):
         raise ValueError(f"`method` must be 'auto', 'exact' or 'ais'; got {method!r}.")
-    for name, v in (("n_chains", n_chains), ("sweeps_per_step", sweeps_per_step)):
-        if int(v) < 1:
-            raise ValueError(f"`{name}` must be a positive integer; got {v!r}.")
-    if not (math.isfinite(beta_max) and beta_max > 0):
-        raise ValueError(f"`beta_max` must be a finite number > 0; got {beta_max!r}.")
+    n_chains = check_count("n_chains", n_chains, minimum=1)
+    sweeps_per_step = check_count("sweeps_per_step", sweeps_per_step, minimum=1)
+    beta_max = check_positive("beta_max", beta_max)
     K = max(200, 4 * problem.p) if n_steps is None else int(n_steps)
     t0 = time.perf_counter()
     nd = dd.size

@@ -45,9 +45,11 @@ import time
 
 import numpy as np
 
+from solvers.errors import check_count, check_nonnegative, check_positive
+
 from . import _relax_kernels as _k
-from . import _rng
-from .annealing import _pos, _single
+from .. import _rng
+from .annealing import _single
 from .problem import BinaryPerceptron, stack_problems
 from .results import DiscreteResult, geometric_schedule
 
@@ -68,7 +70,7 @@ def _xs(problems):
 
 
 def _batch(b, p):
-    b = p if b is None else _pos("batch_size", b, integer=True)
+    b = p if b is None else check_count("batch_size", b, minimum=1)
     if b > p:
         raise ValueError(f"`batch_size` must be <= P = {p}; got {b}.")
     return b
@@ -164,12 +166,12 @@ def replicated_sgd(problem, *, y: int = 3, max_sweeps: int = 2000, lr: float = 0
     minibatch surrogate), ``overlap`` (mean pairwise), ``binary_fraction`` (weights at +-1).
     """
     problems, xsT = stack_problems(problem)
-    y = _pos("y", y, integer=True)
-    T = _pos("max_sweeps", max_sweeps, integer=True)
-    lr, beta = _pos("lr", lr), _pos("beta", beta)
-    g0, g1 = _pos("gamma0", gamma0, allow_zero=True), _pos("gamma1", gamma1, allow_zero=True)
-    kappa = _pos("kappa", kappa, allow_zero=True)
-    init_scale = _pos("init_scale", init_scale)
+    y = check_count("y", y, minimum=1)
+    T = check_count("max_sweeps", max_sweeps, minimum=1)
+    lr, beta = check_positive("lr", lr), check_positive("beta", beta)
+    g0, g1 = check_nonnegative("gamma0", gamma0), check_nonnegative("gamma1", gamma1)
+    kappa = check_nonnegative("kappa", kappa)
+    init_scale = check_positive("init_scale", init_scale)
     fw = _forward(forward)
     p, n = problems[0].p, problems[0].n
     b = _batch(max(1, p // 10) if batch_size is None else batch_size, p)
@@ -233,16 +235,16 @@ def entropy_sgd(problem, *, max_sweeps: int = 2000, lr: float = 1.0, lr_in: floa
     ``loss`` (inner minibatch surrogate), ``binary_fraction``.
     """
     problems, xsT = stack_problems(problem)
-    T = _pos("max_sweeps", max_sweeps, integer=True)
-    lr, lr_in = _pos("lr", lr), _pos("lr_in", lr_in)
-    beta_in = _pos("beta_in", beta_in)
-    L = _pos("L", L, integer=True)
-    ema = _pos("ema", ema)
+    T = check_count("max_sweeps", max_sweeps, minimum=1)
+    lr, lr_in = check_positive("lr", lr), check_positive("lr_in", lr_in)
+    beta_in = check_positive("beta_in", beta_in)
+    L = check_count("L", L, minimum=1)
+    ema = check_positive("ema", ema)
     if ema > 1:
         raise ValueError(f"`ema` must lie in (0, 1]; got {ema!r}.")
-    g0, g1 = _pos("gamma0", gamma0), _pos("gamma1", gamma1)
-    kappa = _pos("kappa", kappa, allow_zero=True)
-    init_scale = _pos("init_scale", init_scale)
+    g0, g1 = check_positive("gamma0", gamma0), check_positive("gamma1", gamma1)
+    kappa = check_nonnegative("kappa", kappa)
+    init_scale = check_positive("init_scale", init_scale)
     fw = _forward(forward)
     p, n = problems[0].p, problems[0].n
     b = _batch(max(1, p // 10) if batch_size is None else batch_size, p)

@@ -22,6 +22,8 @@ import math
 import numpy as np
 from scipy import integrate, special
 
+from solvers.errors import check_nonnegative
+
 __all__ = ["annealed_log2_count", "shell_log_count", "gibbs_generalisation"]
 
 
@@ -57,8 +59,7 @@ def _q_of_qhat(qh):
 
 def gibbs_generalisation(alpha: float, *, tol: float = 1e-10, max_iter: int = 5000) -> tuple[float, float]:
     """(q, epsilon) of Gibbs learning at load ``alpha`` (module docstring); damped fixed-point iteration."""
-    if not (math.isfinite(alpha) and alpha >= 0):
-        raise ValueError(f"`alpha` must be a finite number >= 0; got {alpha!r}.")
+    alpha = check_nonnegative("alpha", alpha)
     if alpha == 0:
         return 0.0, 0.5
     q = 0.1

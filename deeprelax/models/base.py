@@ -11,9 +11,10 @@ threaded over the (chain, chunk-of-samples) pairs of a minibatch when the work i
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
+
+from solvers.errors import check_nonnegative
 
 from ..finite_sum import FiniteSum
 from . import _kernels as K
@@ -52,9 +53,7 @@ class Model(FiniteSum):
     def __init__(self, data: Dataset, ip, fp, dim: int, scratch: int, lam: float, params: dict):
         if not isinstance(data, Dataset):
             raise TypeError(f"`data` must be a deeprelax.models.Dataset; got {type(data).__name__}.")
-        lam = float(lam)
-        if not (math.isfinite(lam) and lam >= 0):
-            raise ValueError(f"`lam` must be finite and non-negative (lam >= 0); got {lam!r}.")
+        lam = check_nonnegative("lam", lam)
         self.data = data
         self.ip = np.ascontiguousarray(ip, dtype=np.int64)
         self.fp = np.ascontiguousarray(fp, dtype=np.float64)

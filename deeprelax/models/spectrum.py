@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
 
+from solvers.errors import check_count
+
 __all__ = ["hessian_eigs", "hessian_spectrum", "hessian_trace", "hessian_operator"]
 
 
@@ -65,8 +67,7 @@ def hessian_trace(model, x, *, n_probes: int = 0, seed: int = 0, idx=None) -> tu
     if n_probes == 0:
         H = model.hessian(x, idx)
         return float(np.trace(H)), 0.0
-    if isinstance(n_probes, bool) or not isinstance(n_probes, (int, np.integer)) or n_probes < 2:
-        raise ValueError(f"`n_probes` must be 0 (exact) or an integer >= 2; got {n_probes!r}.")
+    check_count("n_probes", n_probes, minimum=2, hint="or 0 for the exact trace")
     Z = np.random.default_rng(seed).choice(np.array([-1.0, 1.0]), size=(int(n_probes), model.dim))
     q = np.einsum("nd,nd->n", Z, model.hvp(np.asarray(x, float), Z, idx))
     return float(q.mean()), float(q.std(ddof=1) / np.sqrt(q.size))
