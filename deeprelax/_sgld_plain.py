@@ -12,13 +12,13 @@ import numba
 import numpy as np
 
 from solvers.jit import njit, pnjit, prange, use_parallel
-from solvers.errors import NonFiniteError, check_positive
+from solvers.errors import NonFiniteError, check_count, check_positive
 
 from . import _dyn_kernels as K
 from . import stats
 from ._kernel_loss import kernel_loss, loss_grad_rows
 from ._nbloss import loss_scratch_len
-from .local_entropy import LocalEntropyResult, _loss, _points, _tb, curvature_bound
+from ._le_base import LocalEntropyResult, _loss, _points, _tb, curvature_bound
 
 # ----------------------------------------------------------------------------- SGLD kernel
 @njit
@@ -187,9 +187,7 @@ def _sgld_plain(loss, x, t, beta, *, inner_lr=None, n_samples=None, burn_in=None
     if not math.isfinite(beta):
         raise ValueError("`beta` must be finite for method 'sgld' (beta < inf); use method='prox' for beta = inf.")
     kl = kernel_loss(loss)
-    if isinstance(n_chains, bool) or int(n_chains) != n_chains or n_chains < 1:
-        raise ValueError(f"`n_chains` must be an integer >= 1; got {n_chains!r}.")
-    n_chains = int(n_chains)
+    n_chains = check_count("n_chains", n_chains, minimum=1)
     C = curvature_bound(loss, positive=True)
     h = check_positive("inner_lr", inner_lr) if inner_lr is not None else 0.02 / (C + 1.0 / t)
     if h * (1.0 / t - 0.0) >= 2.0:

@@ -14,10 +14,11 @@ functions are in :mod:`deeprelax.models._kernels`.  Hessian spectra: :mod:`deepr
 """
 from .base import Model
 from .committee import CommitteeMachine
-from .data import Dataset, digits, gaussian_mixture, random_patterns, teacher_student
+from .data import Dataset, digits, gaussian_mixture, random_patterns
 from .mlp import MLP
 from .perceptron import Perceptron
 from .spectrum import hessian_eigs, hessian_spectrum, hessian_trace
+from .teacher import teacher_student
 
 __all__ = ["Model", "Perceptron", "CommitteeMachine", "MLP", "Dataset", "random_patterns", "teacher_student",
            "gaussian_mixture", "digits", "hessian_eigs", "hessian_spectrum", "hessian_trace"]

@@ -2,9 +2,8 @@ r"""Data sets for the learning models, every one generated from a seed or shippe
 
 * :func:`random_patterns`: ``P = alpha N`` patterns ``xi in {-1, +1}^N`` with random labels (the storage
   problem; no test set, since random labels cannot be generalised).
-* :func:`teacher_student`: inputs labelled by a random teacher of the same architecture as the student
-  (``{-1,+1}^N`` inputs for the perceptron and committee machine, Gaussian for the MLP), optionally with
-  label noise; the Bayes error is the flip rate ``noise``.
+* :func:`~deeprelax.models.teacher.teacher_student` (in :mod:`deeprelax.models.teacher`, above the
+  models it builds): inputs labelled by a random teacher of the student's architecture.
 * :func:`gaussian_mixture`: ``n_classes`` isotropic Gaussian clouds with random means; exact Bayes error
   for two classes, ``Phi(-|mu_1 - mu_0| / 2)``.
 * :func:`digits`: scikit-learn's 8x8 handwritten digits (1797 images shipped inside the package,
@@ -22,7 +21,7 @@ from typing import Optional
 import numpy as np
 from scipy.stats import norm
 
-from solvers.errors import check_count
+from solvers.errors import check_count, check_nonnegative, check_positive
 
 __all__ = ["Dataset", "random_patterns", "teacher_student", "gaussian_mixture", "digits"]
 
@@ -94,13 +93,6 @@ class Dataset:
 
 
 
-def _prob(name, v, hi=1.0):
-    v = float(v)
-    if not (0.0 <= v < hi):
-        raise ValueError(f"`{name}` must be in [0, {hi:g}); got {v!r}.")
-    return v
-
-
 def random_patterns(n_inputs: int, alpha: float, *, seed: int = 0) -> Dataset:
     """``P = round(alpha N)`` random patterns ``xi in {-1,+1}^N`` with random labels (storage problem).
 
@@ -113,70 +105,13 @@ def random_patterns(n_inputs: int, alpha: float, *, seed: int = 0) -> Dataset:
     seed : int
     """
     N = check_count("n_inputs", n_inputs, minimum=1)
-    alpha = float(alpha)
-    if not (math.isfinite(alpha) and alpha > 0):
-        raise ValueError(f"`alpha` must be positive (alpha = P/N > 0); got {alpha!r}.")
+    alpha = check_positive("alpha", alpha, hint="alpha = P/N")
     P = max(1, int(round(alpha * N)))
     rng = np.random.default_rng(seed)
     X = rng.choice(np.array([-1.0, 1.0]), size=(P, N))
     y = rng.integers(0, 2, size=P)
     return Dataset(X, y, np.zeros((0, N)), np.zeros(0, np.int64), 2, "random-patterns",
                    {"n_inputs": N, "alpha": alpha, "n_samples": P, "seed": seed}, bayes_error=0.5)
-
-
-def teacher_student(arch: str = "perceptron", *, n_inputs: int, n_samples: int, n_test: int = 1000,
-                    noise: float = 0.0, seed: int = 0, **arch_kw) -> Dataset:
-    """Inputs labelled by a random teacher of architecture ``arch``; the student uses the same one.
-
-    Parameters
-    ----------
-    arch : {"perceptron", "committee", "mlp"}
-    n_inputs : int
-    n_samples, n_test : int
-        Training and test set sizes.
-    noise : float in [0, 1/2) (binary) or [0, 1 - 1/C)
-        Probability that a label is replaced by a different class (uniformly); the Bayes error.
-    seed : int
-    **arch_kw
-        Architecture of the teacher: ``K``, ``tree`` (committee); ``hidden``, ``activation``,
-        ``n_classes`` (MLP, default 2 classes).
-
-    Returns
-    -------
-    Dataset with ``teacher`` (the teacher's parameter vector for a model built with the same ``arch_kw``).
-    """
-    from .committee import CommitteeMachine
-    from .mlp import MLP
-    from .perceptron import Perceptron
-
-    N = check_count("n_inputs", n_inputs, minimum=1)
-    P = check_count("n_samples", n_samples, minimum=1)
-    Pt = check_count("n_test", n_test, minimum=0)
-    rng = np.random.default_rng(seed)
-    if arch == "mlp":
-        C = check_count("n_classes", arch_kw.get("n_classes", 2), minimum=2)
-        X = rng.standard_normal((P + Pt, N))
-    elif arch in ("perceptron", "committee"):
-        C = 2
-        X = rng.choice(np.array([-1.0, 1.0]), size=(P + Pt, N))
-    else:
-        raise ValueError(f"`arch` must be 'perceptron', 'committee' or 'mlp'; got {arch!r}.")
-    noise = _prob("noise", noise, 1.0 - 1.0 / C)
-    probe = Dataset(X, np.zeros(P + Pt, np.int64), np.zeros((0, N)), np.zeros(0, np.int64), C, "probe")
-    kw = {k: v for k, v in arch_kw.items() if k != "n_classes"}
-    if arch == "perceptron":
-        teacher = Perceptron(probe, **kw)
-    elif arch == "committee":
-        teacher = CommitteeMachine(probe, **kw)
-    else:
-        teacher = MLP(probe, **kw)
-    w = teacher.init(rng)
-    y = teacher.predict(w, X)
-    flip = rng.random(P + Pt) < noise
-    if flip.any():
-        y[flip] = (y[flip] + rng.integers(1, C, size=int(flip.sum()))) % C
-    prm = {"arch": arch, "n_inputs": N, "n_samples": P, "n_test": Pt, "noise": noise, "seed": seed, **arch_kw}
-    return Dataset(X[:P], y[:P], X[P:], y[P:], C, f"teacher-student-{arch}", prm, teacher=w, bayes_error=noise)
 
 
 def gaussian_mixture(n_classes: int = 2, n_inputs: int = 10, *, n_samples: int = 500, n_test: int = 1000,
@@ -191,9 +126,7 @@ def gaussian_mixture(n_classes: int = 2, n_inputs: int = 10, *, n_samples: int =
     n = check_count("n_inputs", n_inputs, minimum=1)
     P = check_count("n_samples", n_samples, minimum=1)
     Pt = check_count("n_test", n_test, minimum=0)
-    sep = float(separation)
-    if not (math.isfinite(sep) and sep >= 0):
-        raise ValueError(f"`separation` must be finite and >= 0; got {separation!r}.")
+    sep = check_nonnegative("separation", separation)
     rng = np.random.default_rng(seed)
     mu = rng.standard_normal((C, n))
     mu *= sep / math.sqrt(2.0) / np.linalg.norm(mu, axis=1, keepdims=True)
