@@ -10,11 +10,12 @@ from solvers import backend, errors, jit
 from solvers.jsonable import decode, encode
 
 
-def test_jit_and_backend_are_public_and_the_old_names_are_the_same_modules():
-    import solvers._cuda as old_backend
-    import solvers._jit as old_jit
+def test_jit_and_backend_are_public_and_the_old_private_names_are_gone():
+    import importlib
 
-    assert old_jit is jit and old_backend is backend
+    for old in ("solvers._jit", "solvers._cuda"):
+        with pytest.raises(ImportError):
+            importlib.import_module(old)
     assert solvers.jit is jit and solvers.backend is backend
     assert jit.njit.keywords["cache"] is True and jit.pnjit.keywords["parallel"] is True
     assert backend.resolve_backend("cpu", 10) == "cpu"

@@ -4,7 +4,7 @@ import h5py
 import numpy as np
 import pytest
 
-from solvers import _cuda, _driver
+from solvers import _driver, backend
 from solvers.checkpoint import write_checkpoint
 from solvers.errors import CheckpointError, CheckpointWarning
 from solvers.fokker_planck import solve_fokker_planck
@@ -142,7 +142,7 @@ def test_corrupted_checkpoint_is_refused(tmp_path):
         solve_fokker_planck(RHO1, G1, 0.1, potential=_dw, dt=0.01, resume=ck)
 
 
-@pytest.mark.skipif(not _cuda.cuda_available(), reason="no CUDA GPU and no simulator")
+@pytest.mark.skipif(not backend.cuda_available(), reason="no CUDA GPU and no simulator")
 @pytest.mark.parametrize("method", ["explicit", "crank_nicolson"])
 def test_cuda_stop_and_resume(tmp_path, method):
     g = Grid.uniform([(-2, 2)], 16, periodic=True)
