@@ -33,7 +33,7 @@ _STREAM_U = 3
 MH_TARGET = 0.574
 
 
-@njit
+@njit(inline='always')
 def value_rows(kind, params, Y, F, r0, r1, S):
     """Loss values ``F[r] = f(Y[r])`` for rows ``r0 .. r1-1`` (one Python call for all of them on the
     vectorised path)."""
@@ -44,7 +44,7 @@ def value_rows(kind, params, Y, F, r0, r1, S):
             F[r] = loss_value(kind, params, Y[r], S)
 
 
-@njit
+@njit(inline='always')
 def vg_rows(kind, params, Y, F, G, r0, r1, S):
     """Loss values ``F[r] = f(Y[r])`` and gradients ``G[r] = grad f(Y[r])`` for rows ``r0 .. r1-1``.
 
@@ -54,7 +54,7 @@ def vg_rows(kind, params, Y, F, G, r0, r1, S):
     value_rows(kind, params, Y, F, r0, r1, S)
 
 
-@njit
+@njit(inline='always')
 def _propose(j, p, s, Rm, X, t, A, Bc, R, Y, GY, H, kz, Yp, o):
     """Proposals of job ``j`` (point ``p``, ``R`` rungs) at global step ``s`` into rows ``o .. o+R-1`` of
     ``Yp``: an exact draw of the Gaussian reference at rung 0, Langevin proposals on ``E_k`` above."""
@@ -74,11 +74,13 @@ def _propose(j, p, s, Rm, X, t, A, Bc, R, Y, GY, H, kz, Yp, o):
             Yp[o + k, i] = y - hk * (ak * GY[j, k, i] + bk * (y - X[p, i])) + sg * K.znormal(kz, base + i)
 
 
-@njit
-def _update(jj, q, j, p, s, st, Rm, X, t, A, Bc, R, Y, FY, GY, H, lab, last, rt, mh, sw, gain, blk, shift,
-            out_y, out_y2, out_a, out_b, ku, Yp, Fp, Gp, o, acc_y, acc_a, acc_b, status):
-    """Accept/reject, swaps, round trips and records of job ``j`` (slot ``jj`` of the run, ``q`` of the
-    block) at global step ``s`` (step ``st`` of the call), its proposals at rows ``o .. o+R-1``."""
+# The per-step update of a job is split into helpers of fewer than 30 arguments, inlined into :func:`_block`:
+# CPython 3.11 compiles a call with more arguments into a star-args call (an argument tuple built per call,
+# which Numba neither inlines nor passes cheaply: the one 39-argument update call cost 2.5-6x the sampler).
+@njit(inline='always')
+def _accept(j, p, s, Rm, X, t, A, Bc, R, Y, FY, GY, H, mh, gain, ku, Yp, Fp, Gp, o):
+    """Accept/reject of job ``j`` at global step ``s``, its proposals at rows ``o .. o+R-1``: rung 0 takes
+    its exact draw (when finite), rungs above a Metropolis-adjusted Langevin test; ``gain > 0`` adapts ``H``."""
     d = X.shape[1]
     it = 1.0 / t
     if math.isfinite(Fp[o]):
@@ -86,7 +88,6 @@ def _update(jj, q, j, p, s, st, Rm, X, t, A, Bc, R, Y, FY, GY, H, lab, last, rt,
         for i in range(d):
             Y[j, 0, i] = Yp[o, i]
             GY[j, 0, i] = Gp[o, i]
-    # Metropolis-adjusted Langevin accept / reject
     for k in range(1, R):
         hk = H[j, k]
         ak = A[p, k]
@@ -117,7 +118,14 @@ def _update(jj, q, j, p, s, st, Rm, X, t, A, Bc, R, Y, FY, GY, H, lab, last, rt,
         if gain > 0.0:
             a = 1.0 if la >= 0.0 else math.exp(la)
             H[j, k] = hk * math.exp(gain * (a - MH_TARGET))
-    # swaps of adjacent rungs, even pairs on even steps, odd pairs on odd steps
+
+
+@njit(inline='always')
+def _swap(j, p, s, Rm, X, t, A, Bc, R, Y, FY, GY, lab, last, rt, sw, ku):
+    """Swaps of adjacent rungs of job ``j`` (even pairs on even steps, odd pairs on odd steps) and its
+    round trips of the labels (reference -> target -> reference)."""
+    d = X.shape[1]
+    it = 1.0 / t
     k = s % 2
     while k + 1 < R:
         c_k = 0.0
@@ -146,7 +154,6 @@ def _update(jj, q, j, p, s, st, Rm, X, t, A, Bc, R, Y, FY, GY, H, lab, last, rt,
             lab[j, k] = lab[j, k + 1]
             lab[j, k + 1] = lt
         k += 2
-    # round trips of the labels: reference -> target -> reference
     l0 = lab[j, 0]
     if last[j, l0] == 1:
         rt[j] += 1
@@ -154,41 +161,43 @@ def _update(jj, q, j, p, s, st, Rm, X, t, A, Bc, R, Y, FY, GY, H, lab, last, rt,
     lt = lab[j, R - 1]
     if last[j, lt] == 0:
         last[j, lt] = 1
-    # records
-    if blk > 0:
-        na = out_a.shape[2]
+
+
+@njit(inline='always')
+def _record(jj, q, j, p, st, X, t, A, Bc, R, Y, FY, blk, shift, out_y, out_y2, out_a, out_b, acc_y, acc_a, acc_b):
+    """Records of job ``j`` (slot ``jj`` of the run, ``q`` of the block) after step ``st`` of the call:
+    block sums of the target rung and of the bridge terms, written out as means every ``blk`` steps."""
+    d = X.shape[1]
+    it = 1.0 / t
+    na = out_a.shape[2]
+    for i in range(d):
+        v = Y[j, R - 1, i]
+        acc_y[q, i] += v
+        out_y2[jj, i] += v * v
+    if na > 0:
+        for k in range(R - 1):
+            c_k = 0.0
+            c_k1 = 0.0
+            for i in range(d):
+                r0 = Y[j, k, i] - X[p, i]
+                r1 = Y[j, k + 1, i] - X[p, i]
+                c_k += r0 * r0
+                c_k1 += r1 * r1
+            dA = A[p, k + 1] - A[p, k]
+            dB = (Bc[p, k + 1] - Bc[p, k]) * 0.5 * it
+            acc_a[q, k] += math.exp(-0.5 * (dA * FY[j, k] + dB * c_k - shift[p, k]))
+            acc_b[q, k] += math.exp(0.5 * (dA * FY[j, k + 1] + dB * c_k1 - shift[p, k]))
+    if (st + 1) % blk == 0:
+        b = (st + 1) // blk - 1
         for i in range(d):
-            v = Y[j, R - 1, i]
-            acc_y[q, i] += v
-            out_y2[jj, i] += v * v
+            out_y[jj, b, i] = acc_y[q, i] / blk
+            acc_y[q, i] = 0.0
         if na > 0:
             for k in range(R - 1):
-                c_k = 0.0
-                c_k1 = 0.0
-                for i in range(d):
-                    r0 = Y[j, k, i] - X[p, i]
-                    r1 = Y[j, k + 1, i] - X[p, i]
-                    c_k += r0 * r0
-                    c_k1 += r1 * r1
-                dA = A[p, k + 1] - A[p, k]
-                dB = (Bc[p, k + 1] - Bc[p, k]) * 0.5 * it
-                acc_a[q, k] += math.exp(-0.5 * (dA * FY[j, k] + dB * c_k - shift[p, k]))
-                acc_b[q, k] += math.exp(0.5 * (dA * FY[j, k + 1] + dB * c_k1 - shift[p, k]))
-        if (st + 1) % blk == 0:
-            b = (st + 1) // blk - 1
-            for i in range(d):
-                out_y[jj, b, i] = acc_y[q, i] / blk
-                acc_y[q, i] = 0.0
-            if na > 0:
-                for k in range(R - 1):
-                    out_a[jj, b, k] = acc_a[q, k] / blk
-                    out_b[jj, b, k] = acc_b[q, k] / blk
-                    acc_a[q, k] = 0.0
-                    acc_b[q, k] = 0.0
-    for k in range(R):
-        if not math.isfinite(FY[j, k]):
-            status[j] = s
-            return
+                out_a[jj, b, k] = acc_a[q, k] / blk
+                out_b[jj, b, k] = acc_b[q, k] / blk
+                acc_a[q, k] = 0.0
+                acc_b[q, k] = 0.0
 
 
 @njit
@@ -247,9 +256,16 @@ def _block(bi, bw, jobs, n_chains, kind, params, X, t, A, Bc, nr, Y, FY, GY, H, 
             j = jobs[q0 + q]
             if status[j] < 0:
                 p = j // n_chains
-                _update(q0 + q, q, j, p, s, st, Rm, X, t, A, Bc, nr[p], Y, FY, GY, H, lab, last, rt, mh, sw, gain,
-                        blk, shift, out_y, out_y2, out_a, out_b, ku[q], Yp, Fp, Gp, off[q], acc_y, acc_a, acc_b,
-                        status)
+                R = nr[p]
+                _accept(j, p, s, Rm, X, t, A, Bc, R, Y, FY, GY, H, mh, gain, ku[q], Yp, Fp, Gp, off[q])
+                _swap(j, p, s, Rm, X, t, A, Bc, R, Y, FY, GY, lab, last, rt, sw, ku[q])
+                if blk > 0:
+                    _record(q0 + q, q, j, p, st, X, t, A, Bc, R, Y, FY, blk, shift, out_y, out_y2, out_a, out_b,
+                            acc_y, acc_a, acc_b)
+                for k in range(R):
+                    if not math.isfinite(FY[j, k]):
+                        status[j] = s
+                        break
 
 
 @njit
