@@ -83,19 +83,22 @@ _OUTPUTS = ("u", "prox", "grad")
 ENVELOPE_SCALE_MAX = 1e290
 
 
-def check_envelope_scale(where: str, vals: np.ndarray, spacing, t: float, beta: float = math.inf) -> None:
+def check_envelope_scale(where: str, vals: np.ndarray, spacing, t: float, beta: float = math.inf, *,
+                         absmax: float = None) -> None:
     """Raise ``ValueError`` if the lower-envelope arithmetic would overflow.
 
     The kernels compute ``g / (2a)`` with ``g = beta f`` and ``a = beta h^2 / (2t)`` (Hopf-Lax: ``g = f``,
     ``a = h^2 / (2t)``), i.e. ``f t / h^2`` and ``t / (beta h^2)``; beyond ~1e308 they are inf/NaN and
     the kernels index out of bounds.  There the quadratic ``|x - y|^2 / (2t)`` is below the float64
     resolution of ``f`` over the whole grid (or, viscous, the heat kernel is > 1e145 cells wide).
+    ``absmax``: ``max|vals|`` when the caller has it already.
     """
     w = 1.0 if math.isinf(beta) else beta
-    scale = t / (w * min(spacing) ** 2) * max(1.0, w * float(np.max(np.abs(vals))))
+    fmax = float(np.max(np.abs(vals))) if absmax is None else absmax
+    scale = t / (w * min(spacing) ** 2) * max(1.0, w * fmax)
     if not scale <= ENVELOPE_SCALE_MAX:
         raise ValueError(f"{where}: `t` = {t:g} is too large for the grid and data (max|f| = "
-                         f"{float(np.max(np.abs(vals))):.3g}, h = {min(spacing):.3g}"
+                         f"{fmax:.3g}, h = {min(spacing):.3g}"
                          + ("" if math.isinf(beta) else f", beta = {beta:g}") + f"): the kernel arithmetic needs "
                          f"{scale:.3g} > {ENVELOPE_SCALE_MAX:g}, where |x - y|^2 / (2t) is below float64 resolution "
                          f"over the whole grid. Use a smaller t" + ("" if math.isinf(beta) else " (or t/beta)")
@@ -127,6 +130,11 @@ def prepare_values(f, grid: Grid, t: float, beta: float = math.inf):
 
     Returns ``(work_grid, values, interior_slices, pad_cells)``.
     """
+    if (type(f) is np.ndarray and f.dtype == np.float64 and f.flags.c_contiguous and isinstance(grid, Grid)
+            and f.shape == grid.shape and not math.isnan(_hk.finite_absmax(f.reshape(-1)))):
+        # the common case, checked in one compiled read: a finite float64 C array of the grid's shape (what
+        # check_finite_array returns unchanged); anything else takes the general path and its messages
+        return grid, f, (slice(None),) * grid.dim, (0,) * grid.dim
     if not isinstance(grid, Grid):
         raise TypeError(f"`grid` must be a solvers.Grid; got {type(grid).__name__}.")
     if callable(f):
@@ -209,12 +217,13 @@ def hopf_lax(f: Union[Callable, np.ndarray], grid: Grid, t: float, *, refine: st
     per_node = 8.0 * (2 + d * track + d * ("grad" in outs)) + (12.0 if d == 1 else 0.0)
     if d:
         check_grid_memory("hopf_lax", grid, per_node=per_node)
+    compile_time = _hk.warm_up_checks()
     pgrid, vals, sl, pad = prepare_values(f, grid, tv)
     if pgrid is not grid:
         check_grid_memory("hopf_lax", grid, pgrid, per_node=per_node)
-    check_envelope_scale("hopf_lax", vals, pgrid.spacing, tv)
+    check_envelope_scale("hopf_lax", vals, pgrid.spacing, tv, absmax=_hk.finite_absmax(vals.reshape(-1)))
     par = pgrid.dim > 1 and use_parallel(pgrid.size)      # 1-D: a single line, nothing to share
-    compile_time = _hk.warm_up(par)
+    compile_time += _hk.warm_up(par)
     t0 = time.perf_counter()
     u, P, grad, images = _solve(vals, pgrid, tv, refine == "quadratic", track, "grad" in outs, par, _hk.TILE)
     if pgrid is not grid:
@@ -222,7 +231,7 @@ def hopf_lax(f: Union[Callable, np.ndarray], grid: Grid, t: float, *, refine: st
         P = None if P is None else np.ascontiguousarray(P[sl])
         grad = None if grad is None else np.ascontiguousarray(grad[sl])
     wall = time.perf_counter() - t0
-    if not np.all(np.isfinite(u)):
+    if math.isnan(_hk.finite_absmax(u.reshape(-1))):
         raise NonFiniteError("hopf_lax produced non-finite values; check that f is finite and t is not tiny "
                              f"(t={tv:g}, h={min(pgrid.spacing):g}).")
     params = {"refine": refine, "outputs": list(outs), "pad_cells": list(pad), "periodic_images": images,
@@ -240,19 +249,19 @@ def _solve(vals, pgrid: Grid, tv: float, refine: bool, track: bool, want_grad: b
     shape = pgrid.shape
     d = len(shape)
     h = pgrid.spacing
-    lo = np.asarray(pgrid.lo, dtype=np.float64)
-    hh = np.asarray(h, dtype=np.float64)
     u = np.empty(shape)
     P = np.empty(shape + (d,)) if track else None
     grad = np.empty(shape + (d,)) if want_grad else None
     dummy = np.empty((1, 1, 1))
     if d == 1 and not pgrid.periodic[0]:
         n = shape[0]
-        _hk.hl_line_direct(vals, float(h[0] * h[0] / (2.0 * tv)), refine, track, want_grad, float(lo[0]),
+        _hk.hl_line_direct(vals, float(h[0] * h[0] / (2.0 * tv)), refine, track, want_grad, float(pgrid.lo[0]),
                            float(h[0]), 1.0 / tv, u, dummy[0, 0] if P is None else P.reshape(n),
                            dummy[0, 0] if grad is None else grad.reshape(n), np.empty(n, np.int32),
                            np.empty(n + 1))
         return u, P, grad, [0]
+    lo = np.asarray(pgrid.lo, dtype=np.float64)
+    hh = np.asarray(h, dtype=np.float64)
     images = []
     src = vals
     for k in range(d):
