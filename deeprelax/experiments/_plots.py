@@ -103,7 +103,8 @@ def plot_eta_over_s(grid_rows, sched, stat, path):
         ax[3].set_xticks(x, [f"η={s['lr']:g}\nS={s['batch']}" for s in stat], fontsize=8)
         ax[3].set_yscale("log")
         ax[3].set(ylabel="stationary loss excess", title="near a minimum")
-        ax[3].legend(fontsize=7, loc="lower left", framealpha=0.6)
+        # below the panel, outside it: inside, any corner hides a point of some run
+        ax[3].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
     return _save(fig, path)
 
 
