@@ -23,7 +23,7 @@ from scipy.stats import norm
 
 from solvers.errors import check_count, check_nonnegative, check_positive
 
-__all__ = ["Dataset", "random_patterns", "teacher_student", "gaussian_mixture", "digits"]
+__all__ = ["Dataset", "random_patterns", "gaussian_mixture", "digits"]
 
 
 @dataclass(frozen=True, repr=False)
