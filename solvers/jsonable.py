@@ -12,6 +12,9 @@ lists, tuples and dicts (NumPy scalars included) to plain JSON types:
 
 :func:`decode` inverts it, and also reads the older checkpoint form (every float as
 ``{"__float__": repr}``, bare lists and dicts), so version-2 checkpoints still resume.
+
+:func:`plain` is the one-way form of reports meant for people and other tools (``validation.json``):
+plain numbers, lists and strings, nothing to decode.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["encode", "decode"]
+__all__ = ["encode", "decode", "plain"]
 
 
 def encode(v: Any) -> Any:
@@ -54,4 +57,20 @@ def decode(v: Any) -> Any:
         return {k: decode(x) for k, x in v.items()}
     if isinstance(v, list):
         return [decode(x) for x in v]
+    return v
+
+
+def plain(v: Any) -> Any:
+    """``v`` as plain JSON for reports (one way, not read back): NumPy scalars and arrays become numbers
+    and lists, tuples lists, and non-finite floats the strings ``"inf"``, ``"-inf"``, ``"nan"``."""
+    if isinstance(v, dict):
+        return {k: plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [plain(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return plain(v.tolist())
+    if isinstance(v, (np.floating, np.integer, np.bool_)):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
     return v

@@ -51,6 +51,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from solvers.jsonable import plain
+
 from .core import ALPHA, Check, Trial  # noqa: F401
 
 __all__ = ["Check", "Trial", "ValidationReport", "run_validation", "register_group", "SIZES", "SEEDS", "GROUPS",
@@ -215,7 +217,7 @@ def run_validation(out_dir, size: str = "full", seed: int = 0, groups=None, figu
     md += [f"![{f}]({f})" for f in fig_files]
     _atomic_write(out / "validation.md", "\n".join(md) + "\n")
     js = {"size": size, "seeds": list(seeds), "passed": rep.passed, "wall_time": rep.wall_time, "group_times": gt,
-          "alpha": ALPHA, "figures": fig_files, "checks": [_json_safe(c.to_json()) for c in checks]}
+          "alpha": ALPHA, "figures": fig_files, "checks": [plain(c.to_json()) for c in checks]}
     _atomic_write(out / "validation.json", json.dumps(js, indent=1))
     return rep
 
@@ -224,21 +226,3 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     tmp.replace(path)
-
-
-def _json_safe(o):
-    import math
-
-    import numpy as np
-
-    if isinstance(o, dict):
-        return {k: _json_safe(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_json_safe(v) for v in o]
-    if isinstance(o, (np.floating, np.integer, np.bool_)):
-        o = o.item()
-    if isinstance(o, float) and not math.isfinite(o):
-        return str(o)
-    if isinstance(o, np.ndarray):
-        return _json_safe(o.tolist())
-    return o

@@ -402,9 +402,9 @@ def run_sgd_noise_checks(out_dir=None, size: str = "test", seed: int = 0, seeds=
         import json
         from pathlib import Path
 
-        from . import _json_safe
+        from solvers.jsonable import plain
 
         p = Path(out_dir)
         p.mkdir(parents=True, exist_ok=True)
-        (p / "sgd_noise_checks.json").write_text(json.dumps([_json_safe(r_.to_json()) for r_ in rows], indent=1))
+        (p / "sgd_noise_checks.json").write_text(json.dumps([plain(r_.to_json()) for r_ in rows], indent=1))
     return rows

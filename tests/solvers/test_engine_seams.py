@@ -44,3 +44,12 @@ def test_json_decoding_reads_nan_and_the_version_2_checkpoint_form():
     assert math.isnan(decode(json.loads(json.dumps(encode(math.nan)))))
     v2 = {"dt": {"__float__": "0.1"}, "shape": [3, 4], "nested": {"b": {"__float__": "inf"}}}
     assert decode(v2) == {"dt": 0.1, "shape": [3, 4], "nested": {"b": math.inf}}
+
+
+def test_json_encoding_takes_arrays_and_plain_is_the_one_way_report_form():
+    from solvers.jsonable import plain
+
+    a = np.array([[0.1, math.inf], [2.0, -0.0]])
+    assert decode(json.loads(json.dumps(encode({"A": a})))) == {"A": a.tolist()}
+    assert plain({"x": (np.float64(0.5), a[0]), "n": np.int64(3), "ok": np.bool_(True), "u": -math.inf}) == \
+        {"x": [0.5, [0.1, "inf"]], "n": 3, "ok": True, "u": "-inf"}
