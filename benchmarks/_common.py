@@ -1,4 +1,4 @@
-"""What the benchmarks share: one timer.
+"""What the benchmarks share: one timer, the writing of their tables, their command line.
 
 Timings are medians over repeats (the first call, which may compile, is reported apart where it
 matters); they are reported, never asserted.  Each benchmark keeps its own module-level ``RESULTS``
@@ -6,9 +6,12 @@ folder, which ``deeprelax bench`` points elsewhere for ``--quick`` runs.
 """
 from __future__ import annotations
 
+import json
 import statistics
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 
@@ -47,3 +50,19 @@ def timed(fn: Callable[[], Any], repeats: int, *, sync: Optional[Callable[[], An
         cs.append((time.process_time() - c0) / inner)
         ts.append((time.perf_counter() - t0) / inner)
     return Timing(statistics.median(ts), min(ts), statistics.median(cs), first, out)
+
+
+def write_tables(results: Path, stem: str, res: dict, markdown: str) -> None:
+    """Write ``res`` as ``<stem>.json`` and ``markdown`` as ``<stem>.md`` into the folder ``results``."""
+    results = Path(results)
+    results.mkdir(parents=True, exist_ok=True)
+    (results / f"{stem}.json").write_text(json.dumps(res, indent=2))
+    (results / f"{stem}.md").write_text(markdown)
+
+
+def main(run: Callable[..., dict], to_markdown: Callable[[dict], str], argv=None) -> dict:
+    """The command line of a benchmark module: ``[--quick]``; runs ``run(quick=...)``, prints its table."""
+    quick = "--quick" in (argv if argv is not None else sys.argv[1:])
+    res = run(quick=quick)
+    print(to_markdown(res))
+    return res

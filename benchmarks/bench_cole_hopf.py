@@ -14,7 +14,6 @@ Run: ``python benchmarks/bench_cole_hopf.py [--quick]``; writes
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -27,7 +26,8 @@ from scipy.special import log_ndtr, logsumexp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import timed  # noqa: E402
+from benchmarks import _common  # noqa: E402
+from benchmarks._common import timed, write_tables  # noqa: E402
 
 from solvers.cole_hopf import cole_hopf  # noqa: E402
 from solvers.grid import Grid  # noqa: E402
@@ -138,17 +138,12 @@ def run(quick: bool = False, write: bool = True) -> dict:
     """Measure (see the module docstring); write ``results/cole_hopf.md|json`` unless ``write=False``."""
     res = _measure(quick=quick)
     if write:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "cole_hopf.json").write_text(json.dumps(res, indent=2))
-        (RESULTS / "cole_hopf.md").write_text(to_markdown(res))
+        write_tables(RESULTS, "cole_hopf", res, to_markdown(res))
     return res
 
 
 def main(argv=None):
-    quick = "--quick" in (argv if argv is not None else sys.argv[1:])
-    res = run(quick=quick)
-    print(to_markdown(res))
-    return res
+    return _common.main(run, to_markdown, argv)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import timed  # noqa: E402
+from benchmarks import _common  # noqa: E402
+from benchmarks._common import timed, write_tables  # noqa: E402
 from deeprelax import dynamics as D  # noqa: E402
 from deeprelax.losses import get  # noqa: E402
 
@@ -312,17 +313,12 @@ def run(quick: bool = False, write: bool = True) -> dict:
     """Measure (see the module docstring); write ``results/dynamics.md|json`` unless ``write=False``."""
     res = _measure(quick=quick)
     if write:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "dynamics.json").write_text(json.dumps(res, indent=2))
-        (RESULTS / "dynamics.md").write_text(to_markdown(res))
+        write_tables(RESULTS, "dynamics", res, to_markdown(res))
     return res
 
 
 def main(argv=None):
-    quick = "--quick" in (argv if argv is not None else sys.argv[1:])
-    res = run(quick=quick)
-    print(to_markdown(res))
-    return res
+    return _common.main(run, to_markdown, argv)
 
 
 if __name__ == "__main__":
