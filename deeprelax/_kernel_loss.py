@@ -77,7 +77,6 @@ from typing import Optional
 import numba
 import numpy as np
 
-from solvers.jit import njit
 
 from ._fs_bodies import _FS_MIN_KIND
 from ._loss_bodies import scratch_len
