@@ -283,14 +283,21 @@ def _sgd_par(kind, params, X0, hs, sig, lm, master, batch, replace, slot, xs, xf
 # ----------------------------------------------------------------------------- Entropy-SGD / HJ-prox
 @njit
 def _esgd_chain(c, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
-                master, batch, replace, slot, xs, mus, xf, status):
+                master, batch, replace, slot, xs, mus, xf, status, k0=0, k1=-1):
     """One chain of Entropy-SGD (``outer_mode`` 0: ``x -= lr (x - mu)/t``; 1: ``x -= lr (x - mu)``;
     2: ``x -= lr grad f(mu)``).  Inner: ``y -= eta' (g_mom(y) + (y - x)/t) + sig xi``;
     ``mu`` = EMA with weight ``ema`` on the old value, or (``ema < 0``) the running mean of the
     inner iterates after ``burn`` discarded ones.  ``rho > 0`` adds ``rho grad f_mb(x)`` to the outer step.
-    Minibatch counters: ``k (L + 1) + ell`` for inner step ``ell``, ``k (L + 1) + L`` for the outer step."""
+    Minibatch counters: ``k (L + 1) + ell`` for inner step ``ell``, ``k (L + 1) + L`` for the outer step.
+    Outer steps ``k0 .. k1 - 1`` of the run (``k1 = -1``: to the end) from ``x = X0[c]``: the only state
+    an outer step carries to the next is ``x`` (``y``, ``mu`` and the momentum restart from it), so a run
+    taken in pieces (``X0`` = the previous piece's ``xf``) equals one call; a chain with ``status >= 0``
+    on entry failed in an earlier piece and is left as it is."""
     d = X0.shape[1]
     x = X0[c].copy()
+    if status[c] >= 0:
+        xf[c, :] = x
+        return
     y = np.empty(d)
     mu = np.empty(d)
     m = np.empty(d)
@@ -300,8 +307,8 @@ def _esgd_chain(c, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, b
     idx = np.empty(max(batch, 1), np.int64)
     nkey = chain_key(master, c, STREAM_NOISE)
     bkey = chain_key(master, c, STREAM_BATCH)
-    n_outer = tks.size
-    for k in range(n_outer):
+    n_outer = tks.size if k1 < 0 else k1
+    for k in range(k0, n_outer):
         t = tks[k]
         eta_in = ilrs[k]
         s = sigs[k]
@@ -358,10 +365,10 @@ def _esgd_chain(c, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, b
 
 @njit
 def _esgd_block(blk, bw, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
-                master, batch, replace, slot, xs, mus, xf, status):
+                master, batch, replace, slot, xs, mus, xf, status, k0=0, k1=-1):
     """Chains ``blk*bw ..`` of ``_esgd_chain``, advanced together (one gradient call per block and inner
     step; each chain's arithmetic and random numbers exactly as in ``_esgd_chain``, so results are
-    bit-identical)."""
+    bit-identical), for outer steps ``k0 .. k1 - 1`` as there (a chain failed on entry stays frozen)."""
     n_all = X0.shape[0]
     d = X0.shape[1]
     c0 = blk * bw
@@ -385,8 +392,9 @@ def _esgd_block(blk, bw, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, 
             X[i, j] = X0[c0 + i, j]
         keys[i] = chain_key(master, c0 + i, STREAM_NOISE)
         bkeys[i] = chain_key(master, c0 + i, STREAM_BATCH)
-    n_outer = tks.size
-    for k in range(n_outer):
+        alive[i] = status[c0 + i] < 0
+    n_outer = tks.size if k1 < 0 else k1
+    for k in range(k0, n_outer):
         t = tks[k]
         eta_in = ilrs[k]
         s = sigs[k]
@@ -472,37 +480,39 @@ def _esgd_block(blk, bw, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, 
 
 @njit
 def _esgd_ser(kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
-              master, batch, replace, slot, xs, mus, xf, status, bw):
+              master, batch, replace, slot, xs, mus, xf, status, bw, k0=0, k1=-1):
     for blk in range((X0.shape[0] + bw - 1) // bw):
         _esgd_block(blk, bw, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
-                    master, batch, replace, slot, xs, mus, xf, status)
+                    master, batch, replace, slot, xs, mus, xf, status, k0, k1)
 
 
 @pnjit
 def _esgd_par(kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
-              master, batch, replace, slot, xs, mus, xf, status, bw):
+              master, batch, replace, slot, xs, mus, xf, status, bw, k0=0, k1=-1):
     for blk in prange((X0.shape[0] + bw - 1) // bw):
         _esgd_block(blk, bw, kind, params, X0, L, tks, lrs, ilrs, sigs, outer_mode, ema, burn, mom, rho,
-                    master, batch, replace, slot, xs, mus, xf, status)
+                    master, batch, replace, slot, xs, mus, xf, status, k0, k1)
 
 
 # ----------------------------------------------------------------------------- Elastic-SGD
 @njit
-def _elastic_chain(c, kind, params, X0, n_rep, hs, coup, crate, sigs, centre_mode, master, batch, replace,
-                   slot, xs, reps, xf, status):
-    """One coupled system: ``n_rep`` replicas ``y^a`` and a centre ``xb``.
+def _elastic_chain(c, kind, params, n_rep, hs, coup, crate, sigs, centre_mode, master, batch, replace,
+                   slot, xs, reps, xf, status, n0, n1):
+    """One coupled system: ``n_rep`` replicas ``y^a`` (``reps[c]``) and a centre ``xb`` (``xf[c]``).
 
     ``y^a -= h (g(y^a) + coup (y^a - xb)) - sig xi^a``;
     centre (old replica mean ``ybar``): mode 0 ``xb += crate h coup (ybar - xb)``; mode 1 (EASGD sum)
     ``xb += crate h coup n (ybar - xb)``; mode 2 ``xb = mean of the new replicas``.
     All replicas' gradients in one call per step (replicas are independent within a step); replica ``a``
-    at step ``n`` uses minibatch block ``n n_rep + a``."""
-    d = X0.shape[1]
-    xb = X0[c].copy()
-    Y = np.empty((n_rep, d))
-    for a in range(n_rep):
-        for j in range(d):
-            Y[a, j] = xb[j]
+    at step ``n`` uses minibatch block ``n n_rep + a``.
+    Steps ``n0 .. n1 - 1`` of the run, with the state read from and written back to ``reps[c]`` and
+    ``xf[c]`` (the caller starts them at the centre ``x0``), so a run in pieces equals one call; a system
+    with ``status >= 0`` on entry failed in an earlier piece and is left as it is."""
+    if status[c] >= 0:
+        return
+    d = xf.shape[1]
+    xb = xf[c]
+    Y = reps[c]
     ybar = np.empty(d)
     GR = np.empty((n_rep, d))
     S = np.empty(loss_scratch_len(kind, params))
@@ -511,9 +521,9 @@ def _elastic_chain(c, kind, params, X0, n_rep, hs, coup, crate, sigs, centre_mod
     IDX = np.empty((n_rep, max(batch, 1)), np.int64)
     nkey = chain_key(master, c, STREAM_NOISE)
     bkey = chain_key(master, c, STREAM_BATCH)
-    if slot[0] >= 0:
+    if n0 == 0 and slot[0] >= 0:
         xs[slot[0], c, :] = xb
-    for n in range(hs.size):
+    for n in range(n0, n1):
         h = hs[n]
         s = sigs[n]
         for j in range(d):
@@ -552,32 +562,28 @@ def _elastic_chain(c, kind, params, X0, n_rep, hs, coup, crate, sigs, centre_mod
         k = slot[n + 1]
         if k >= 0:
             xs[k, c, :] = xb
-    xf[c, :] = xb
-    for a in range(n_rep):
-        for j in range(d):
-            reps[c, a, j] = Y[a, j]
 
 
 @njit
-def _elastic_ser(kind, params, X0, n_rep, hs, coup, crate, sigs, centre_mode, master, batch, replace,
-                 slot, xs, reps, xf, status):
-    for c in range(X0.shape[0]):
-        _elastic_chain(c, kind, params, X0, n_rep, hs, coup, crate, sigs, centre_mode, master, batch, replace,
-                       slot, xs, reps, xf, status)
+def _elastic_ser(kind, params, n_rep, hs, coup, crate, sigs, centre_mode, master, batch, replace,
+                 slot, xs, reps, xf, status, n0, n1):
+    for c in range(xf.shape[0]):
+        _elastic_chain(c, kind, params, n_rep, hs, coup, crate, sigs, centre_mode, master, batch, replace,
+                       slot, xs, reps, xf, status, n0, n1)
 
 
 @pnjit
-def _elastic_par(kind, params, X0, n_rep, hs, coup, crate, sigs, centre_mode, master, batch, replace,
-                 slot, xs, reps, xf, status):
-    for c in prange(X0.shape[0]):
-        _elastic_chain(c, kind, params, X0, n_rep, hs, coup, crate, sigs, centre_mode, master, batch, replace,
-                       slot, xs, reps, xf, status)
+def _elastic_par(kind, params, n_rep, hs, coup, crate, sigs, centre_mode, master, batch, replace,
+                 slot, xs, reps, xf, status, n0, n1):
+    for c in prange(xf.shape[0]):
+        _elastic_chain(c, kind, params, n_rep, hs, coup, crate, sigs, centre_mode, master, batch, replace,
+                       slot, xs, reps, xf, status, n0, n1)
 
 
 # ----------------------------------------------------------------------------- Parle (code form)
 @njit
-def _parle_chain(c, kind, params, X0, n_rep, L, nb, lrs, g0, r0, growth, gcap, rcap, mom, ema, sfac,
-                 master, batch, replace, slot, xs, reps, gam, rhs, xf, status):
+def _parle_chain(c, kind, params, n_rep, L, nb, lrs, g0, r0, growth, gcap, rcap, mom, ema, sfac,
+                 master, batch, replace, slot, xs, XR, YR, ZR, MYR, MXR, gam, rhs, xf, status, s0, s1):
     """One Parle system (paper-spec §3.5 code form); ``lrs`` has one entry per epoch.
 
     Inner (every minibatch ``t``): ``k = t // L``, ``g = min(g0 growth^k, gcap)``;
@@ -586,19 +592,20 @@ def _parle_chain(c, kind, params, X0, n_rep, L, nb, lrs, g0, r0, growth, gcap, r
     Sync (every ``L``): ``r = min(r0 growth^k, rcap)``; ``xb = mean z^a``;
     ``d = (x^a - z^a) + r (x^a - xb)``; momentum on ``m_x``; ``y^a -= lr d``; ``x^a = y^a``; ``xb = mean x^a``.
     Replica ``a`` at inner step ``t`` uses minibatch block ``t n_rep + a``.
+    Syncs ``s0 .. s1 - 1`` of the run (sync ``s`` is in epoch ``s // nb``; its minibatches are
+    ``t = s L .. s L + L - 1``); the state ``x^a, y^a, z^a, m_y, m_x`` is read from and written back to
+    ``XR[c], YR[c], ZR[c], MYR[c], MXR[c]`` (shape (n_rep, d)) and the centre to ``xf[c]``, so a run in
+    pieces equals one call; a system with ``status >= 0`` on entry failed earlier and is left as it is.
     """
-    d = X0.shape[1]
-    X = np.empty((n_rep, d))
-    Y = np.empty((n_rep, d))
-    Z = np.empty((n_rep, d))
-    MY = np.zeros((n_rep, d))
-    MX = np.zeros((n_rep, d))
-    for a in range(n_rep):
-        for j in range(d):
-            X[a, j] = X0[c, j]
-            Y[a, j] = X0[c, j]
-            Z[a, j] = X0[c, j]
-    xb = X0[c].copy()
+    if status[c] >= 0:
+        return
+    d = xf.shape[1]
+    X = XR[c]
+    Y = YR[c]
+    Z = ZR[c]
+    MY = MYR[c]
+    MX = MXR[c]
+    xb = xf[c]
     GR = np.empty((n_rep, d))
     S = np.empty(loss_scratch_len(kind, params))
     mm = n_rep * d
@@ -606,89 +613,78 @@ def _parle_chain(c, kind, params, X0, n_rep, L, nb, lrs, g0, r0, growth, gcap, r
     IDX = np.empty((n_rep, max(batch, 1)), np.int64)
     nkey = chain_key(master, c, STREAM_NOISE)
     bkey = chain_key(master, c, STREAM_BATCH)
-    if slot[0] >= 0:
+    if s0 == 0 and slot[0] >= 0:
         xs[slot[0], c, :] = xb
-    t = 0
-    sync = 0
-    bad = False
-    for e in range(lrs.size):
-        lr = lrs[e]
-        for s_ in range(nb):
-            for ell in range(L):
-                gk = g0 * growth ** (t // L)
-                if gk > gcap:
-                    gk = gcap
-                if sfac != 0.0:
-                    fill_normals(nkey, t, mm, xi)
-                if batch > 0:
-                    _replica_batch_grads(kind, params, Y, GR, n_rep, batch, replace, bkey, t * n_rep, IDX)
-                else:
-                    loss_grad_rows(kind, params, Y, GR, 0, n_rep, S)
-                for a in range(n_rep):
-                    for j in range(d):
-                        dj = GR[a, j] + gk * (Y[a, j] - X[a, j])
-                        if mom != 0.0:
-                            MY[a, j] = mom * MY[a, j] + dj
-                            dj = dj + MY[a, j]
-                        Y[a, j] -= lr * dj
-                        if sfac != 0.0:
-                            Y[a, j] += sfac * math.sqrt(lr) * xi[a * d + j]
-                        Z[a, j] = ema * Z[a, j] + (1.0 - ema) * Y[a, j]
-                t += 1
-            rk = r0 * growth ** (t // L)
-            if rk > rcap:
-                rk = rcap
+    for sync in range(s0, s1):
+        lr = lrs[sync // nb]
+        t = sync * L
+        for ell in range(L):
             gk = g0 * growth ** (t // L)
             if gk > gcap:
                 gk = gcap
-            for j in range(d):
-                acc = 0.0
-                for a in range(n_rep):
-                    acc += Z[a, j]
-                xb[j] = acc / n_rep
+            if sfac != 0.0:
+                fill_normals(nkey, t, mm, xi)
+            if batch > 0:
+                _replica_batch_grads(kind, params, Y, GR, n_rep, batch, replace, bkey, t * n_rep, IDX)
+            else:
+                loss_grad_rows(kind, params, Y, GR, 0, n_rep, S)
             for a in range(n_rep):
                 for j in range(d):
-                    dj = (X[a, j] - Z[a, j]) + rk * (X[a, j] - xb[j])
+                    dj = GR[a, j] + gk * (Y[a, j] - X[a, j])
                     if mom != 0.0:
-                        MX[a, j] = mom * MX[a, j] + dj
-                        dj = dj + MX[a, j]
+                        MY[a, j] = mom * MY[a, j] + dj
+                        dj = dj + MY[a, j]
                     Y[a, j] -= lr * dj
-                    X[a, j] = Y[a, j]
-            for j in range(d):
-                acc = 0.0
-                for a in range(n_rep):
-                    acc += X[a, j]
-                xb[j] = acc / n_rep
-            if c == 0:
-                gam[sync] = gk
-                rhs[sync] = rk
-            sync += 1
-            if not _finite(xb):
-                status[c] = sync
-                bad = True
-                break
-            k = slot[sync]
-            if k >= 0:
-                xs[k, c, :] = xb
-        if bad:
-            break
-    xf[c, :] = xb
-    for a in range(n_rep):
+                    if sfac != 0.0:
+                        Y[a, j] += sfac * math.sqrt(lr) * xi[a * d + j]
+                    Z[a, j] = ema * Z[a, j] + (1.0 - ema) * Y[a, j]
+            t += 1
+        rk = r0 * growth ** (t // L)
+        if rk > rcap:
+            rk = rcap
+        gk = g0 * growth ** (t // L)
+        if gk > gcap:
+            gk = gcap
         for j in range(d):
-            reps[c, a, j] = X[a, j]
+            acc = 0.0
+            for a in range(n_rep):
+                acc += Z[a, j]
+            xb[j] = acc / n_rep
+        for a in range(n_rep):
+            for j in range(d):
+                dj = (X[a, j] - Z[a, j]) + rk * (X[a, j] - xb[j])
+                if mom != 0.0:
+                    MX[a, j] = mom * MX[a, j] + dj
+                    dj = dj + MX[a, j]
+                Y[a, j] -= lr * dj
+                X[a, j] = Y[a, j]
+        for j in range(d):
+            acc = 0.0
+            for a in range(n_rep):
+                acc += X[a, j]
+            xb[j] = acc / n_rep
+        if c == 0:
+            gam[sync] = gk
+            rhs[sync] = rk
+        if not _finite(xb):
+            status[c] = sync + 1
+            break
+        k = slot[sync + 1]
+        if k >= 0:
+            xs[k, c, :] = xb
 
 
 @njit
-def _parle_ser(kind, params, X0, n_rep, L, nb, lrs, g0, r0, growth, gcap, rcap, mom, ema, sfac,
-               master, batch, replace, slot, xs, reps, gam, rhs, xf, status):
-    for c in range(X0.shape[0]):
-        _parle_chain(c, kind, params, X0, n_rep, L, nb, lrs, g0, r0, growth, gcap, rcap, mom, ema, sfac,
-                     master, batch, replace, slot, xs, reps, gam, rhs, xf, status)
+def _parle_ser(kind, params, n_rep, L, nb, lrs, g0, r0, growth, gcap, rcap, mom, ema, sfac,
+               master, batch, replace, slot, xs, XR, YR, ZR, MYR, MXR, gam, rhs, xf, status, s0, s1):
+    for c in range(xf.shape[0]):
+        _parle_chain(c, kind, params, n_rep, L, nb, lrs, g0, r0, growth, gcap, rcap, mom, ema, sfac,
+                     master, batch, replace, slot, xs, XR, YR, ZR, MYR, MXR, gam, rhs, xf, status, s0, s1)
 
 
 @pnjit
-def _parle_par(kind, params, X0, n_rep, L, nb, lrs, g0, r0, growth, gcap, rcap, mom, ema, sfac,
-               master, batch, replace, slot, xs, reps, gam, rhs, xf, status):
-    for c in prange(X0.shape[0]):
-        _parle_chain(c, kind, params, X0, n_rep, L, nb, lrs, g0, r0, growth, gcap, rcap, mom, ema, sfac,
-                     master, batch, replace, slot, xs, reps, gam, rhs, xf, status)
+def _parle_par(kind, params, n_rep, L, nb, lrs, g0, r0, growth, gcap, rcap, mom, ema, sfac,
+               master, batch, replace, slot, xs, XR, YR, ZR, MYR, MXR, gam, rhs, xf, status, s0, s1):
+    for c in prange(xf.shape[0]):
+        _parle_chain(c, kind, params, n_rep, L, nb, lrs, g0, r0, growth, gcap, rcap, mom, ema, sfac,
+                     master, batch, replace, slot, xs, XR, YR, ZR, MYR, MXR, gam, rhs, xf, status, s0, s1)

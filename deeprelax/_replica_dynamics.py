@@ -10,8 +10,11 @@ import numpy as np
 
 from solvers.errors import check_count, check_positive
 
-from .dynamics import (Trajectory, _backend, _batch, _beta, _check_memory, _check_status, _finish, _kernels, _loss,
-                       _master_key, _run, _sched, _seed, _slots, _x0)
+from solvers._driver import Observers
+from solvers.jit import use_parallel
+
+from .dynamics import (Trajectory, _backend, _batch, _beta, _check_memory, _check_status, _finish, _in_pieces,
+                       _kernels, _loss, _master_key, _run, _sched, _seed, _slots, _stopped, _x0)
 
 # ----------------------------------------------------------------------------- Elastic-SGD
 _CENTRE = {"flow": 0, "easgd": 1, "average": 2}
@@ -19,7 +22,7 @@ _CENTRE = {"flow": 0, "easgd": 1, "average": 2}
 
 def elastic_sgd(loss, x0, *, n_replicas, lr, n_steps, t=None, coupling=None, beta=np.inf, centre="flow",
                 centre_rate=1.0, rng=None, save_every=None, batch=None, replace=True, n_chains=None,
-                parallel=None, backend="cpu", raise_on_failure=True) -> Trajectory:
+                parallel=None, backend="cpu", raise_on_failure=True, callback=None, callback_every=None) -> Trajectory:
     r"""Elastic-SGD: ``n_replicas`` replicas coupled to a centre (paper-spec §2.8, §3.4).
 
     With coupling ``c = 1/t`` (give ``t`` or ``coupling``), step ``h = lr`` and old replica mean ``ybar``:
@@ -40,6 +43,11 @@ def elastic_sgd(loss, x0, *, n_replicas, lr, n_steps, t=None, coupling=None, bet
     All replicas start at the centre ``x0``.  ``xs`` holds the centre, ``replicas`` the final ``y^a``.
     ``n_chains`` independent systems run at once.  CPU only: ``backend="cuda"`` raises a ValueError,
     ``"auto"`` runs on the CPU.
+
+    ``callback(t, x_bar)`` (``t`` the flow time ``ts``, ``x_bar`` the centres ``(n_chains, d)``) and
+    ``callback_every`` as :func:`~deeprelax.dynamics.sgd`: the replicas and centres carry from piece to
+    piece, so the run is bit-identical to one call; a stop after step ``k`` returns the centres and
+    ``replicas`` of an ``n_steps=k`` run (``xs`` up to the last saved step), status ``"stopped_by_callback"``.
 
     Returns
     -------
@@ -69,20 +77,32 @@ def elastic_sgd(loss, x0, *, n_replicas, lr, n_steps, t=None, coupling=None, bet
     master = np.uint64(key)
     cm = _CENTRE[centre]
 
-    def make(n):
-        return (kind, params, X0[:n], n_rep, h, coup, crate, sigs, cm, master, b, rep, slot, np.zeros((ns, n, d)),
-                np.zeros((n, n_rep, d)), np.zeros((n, d)), np.full(n, -1, np.int64))
-
+    tsum = np.concatenate([[0.0], np.cumsum(h * (1.0 if cm == 2 else crate))])
+    # the state, carried in place from piece to piece: centres, replicas (all start at x0), failures
+    xs, xf, status = np.zeros((ns, nc, d)), X0.copy(), np.full(nc, -1, np.int64)
+    reps = np.repeat(X0[:, None, :], n_rep, axis=1)        # a new writable array (also for n_rep = 1)
     KK = _kernels(kl)
-    args, wall, comp, par = _run(KK._elastic_ser, KK._elastic_par, make, nc, nc * n_steps * n_rep, parallel, kl)
-    outcome = _check_status(args[-1], "elastic_sgd")
-    ts = np.concatenate([[0.0], np.cumsum(h * (1.0 if cm == 2 else crate))])[saved]
+    par0 = parallel if parallel is not None else (nc > 1 and use_parallel(nc * n_steps * n_rep))
+
+    def piece(n0, n1):
+        def make(n):
+            return (kind, params, n_rep, h, coup, crate, sigs, cm, master, b, rep, slot, xs[:, :n], reps[:n],
+                    xf[:n], status[:n], n0, n1)
+        return _run(KK._elastic_ser, KK._elastic_par, make, nc, nc * (n1 - n0) * n_rep, par0, kl)[1:]
+
+    wall, comp, par, n_done = _in_pieces(Observers(callback, callback_every), n_steps, saved, tsum, piece,
+                                         lambda: xf.copy())
+    outcome = _stopped("elastic_sgd", _check_status(status, "elastic_sgd"), n_done, n_steps, tsum[n_done])
+    if n_done < n_steps:
+        keep = int((saved <= n_done).sum())
+        saved, xs = saved[:keep], xs[:keep]
+    ts = tsum[saved]
     prm = {"n_replicas": n_rep, "centre_rate": crate, "coupling": coup, "t": 1.0 / coup,
            "lr": float(h[0]) if np.ptp(h) == 0 else h,
            "n_steps": n_steps, "beta": beta, "centre": centre, "batch": batch, "replace": rep, "n_chains": nc,
            "save_every": save_every, "parallel": par, "loss": repr(loss), "loss_path": kl.path, "backend": be}
-    return _finish(Trajectory(xs=args[-4], steps=saved, ts=ts, x=args[-2], algorithm="elastic_sgd",
-                              replicas=args[-3], schedule={"h": h}, params=prm, seed=_seed(key), wall_time=wall,
+    return _finish(Trajectory(xs=xs, steps=saved, ts=ts, x=xf, algorithm="elastic_sgd",
+                              replicas=reps, schedule={"h": h}, params=prm, seed=_seed(key), wall_time=wall,
                               compile_time=comp), outcome, raise_on_failure)
 
 
@@ -90,7 +110,7 @@ def elastic_sgd(loss, x0, *, n_replicas, lr, n_steps, t=None, coupling=None, bet
 def parle(loss, x0, *, n_replicas, nb, n_epochs, L=25, lr=0.1, gamma=0.01, rho=0.01, momentum=0.9, ema=0.75,
           normalize_rho=True, schedule=True, gamma_cap=1.0, rho_cap=10.0, lr_decay=0.1, beta=np.inf, rng=None,
           save_every=None, batch=None, replace=True, n_chains=None, parallel=None, backend="cpu",
-          raise_on_failure=True) -> Trajectory:
+          raise_on_failure=True, callback=None, callback_every=None) -> Trajectory:
     r"""Parle, code form of the reference implementation (paper-spec §3.5), for ``n_replicas`` replicas.
 
     ``gamma`` and ``rho`` are coupling *strengths* (ESGD-like).  With ``normalize_rho`` the code's
@@ -113,6 +133,12 @@ def parle(loss, x0, *, n_replicas, nb, n_epochs, L=25, lr=0.1, gamma=0.01, rho=0
     nb : int
         Syncs per epoch (the code's minibatches per epoch; an epoch is ``nb L`` minibatches).
     n_epochs : int
+    callback, callback_every : as :func:`~deeprelax.dynamics.sgd`, counted in syncs: ``callback(t, x_bar)``
+        with ``t`` the sync count and ``x_bar`` the centres ``(n_chains, d)``.  Every replica's ``x^a``,
+        ``y^a``, ``z^a`` and momenta, and the sync counter that drives the ``gamma``/``rho``/``lr``
+        schedules, carry from piece to piece: the run is bit-identical to one call.  A stop after sync
+        ``k`` returns the centres and replicas there (``schedule["gamma"]``/``["rho"]`` of the ``k`` syncs
+        taken), status ``"stopped_by_callback"``.
     Others as above and as :func:`sgd`.
 
     Returns
@@ -128,7 +154,7 @@ def parle(loss, x0, *, n_replicas, nb, n_epochs, L=25, lr=0.1, gamma=0.01, rho=0
     L = check_count("L", L, minimum=1)
     X0 = _x0(loss, x0, n_chains)
     nc, d = X0.shape
-    _check_memory("parle", n_epochs * nb, save_every, nc, d, n_rep=n_rep, steps_arg="n_epochs")
+    _check_memory("parle", n_epochs * nb, save_every, nc, d, n_rep=5 * n_rep, steps_arg="n_epochs")
     be = _backend(backend, nc, kl, "parle", supported=False)
     lr0 = check_positive("lr", lr)
     lr_decay = check_positive("lr_decay", lr_decay)
@@ -163,19 +189,32 @@ def parle(loss, x0, *, n_replicas, nb, n_epochs, L=25, lr=0.1, gamma=0.01, rho=0
     gam = np.zeros(n_sync)
     rhs = np.zeros(n_sync)
 
-    def make(n):
-        return (kind, params, X0[:n], n_rep, L, nb, lrs, g0, r0, growth, gcap, rcap, mom, ema, sfac, master, b,
-                rep, slot, np.zeros((ns, n, d)), np.zeros((n, n_rep, d)), gam, rhs, np.zeros((n, d)),
-                np.full(n, -1, np.int64))
-
+    # the state, carried in place from piece to piece: x^a, y^a, z^a (all start at x0), the momenta m_y, m_x,
+    # the centres and the failures
+    XR, YR, ZR = (np.repeat(X0[:, None, :], n_rep, axis=1) for _ in range(3))
+    MYR, MXR = np.zeros((nc, n_rep, d)), np.zeros((nc, n_rep, d))
+    xs, xf, status = np.zeros((ns, nc, d)), X0.copy(), np.full(nc, -1, np.int64)
     KK = _kernels(kl)
-    args, wall, comp, par = _run(KK._parle_ser, KK._parle_par, make, nc, nc * n_sync * L * n_rep, parallel, kl)
-    outcome = _check_status(args[-1], "parle", "sync")
+    par0 = parallel if parallel is not None else (nc > 1 and use_parallel(nc * n_sync * L * n_rep))
+
+    def piece(s0, s1):
+        def make(n):
+            return (kind, params, n_rep, L, nb, lrs, g0, r0, growth, gcap, rcap, mom, ema, sfac, master, b, rep,
+                    slot, xs[:, :n], XR[:n], YR[:n], ZR[:n], MYR[:n], MXR[:n], gam, rhs, xf[:n], status[:n], s0, s1)
+        return _run(KK._parle_ser, KK._parle_par, make, nc, nc * (s1 - s0) * L * n_rep, par0, kl)[1:]
+
+    tsum = np.arange(n_sync + 1, dtype=np.float64)
+    wall, comp, par, n_done = _in_pieces(Observers(callback, callback_every), n_sync, saved, tsum, piece,
+                                         lambda: xf.copy())
+    outcome = _stopped("parle", _check_status(status, "parle", "sync"), n_done, n_sync, tsum[n_done], "sync")
+    if n_done < n_sync:
+        keep = int((saved <= n_done).sum())
+        saved, xs, gam, rhs = saved[:keep], xs[:keep], gam[:n_done], rhs[:n_done]
     prm = {"n_replicas": n_rep, "nb": nb, "n_epochs": n_epochs, "L": L, "lr": lr0, "gamma": g0, "rho": float(rho),
            "rho_normalized": r0, "momentum": mom, "ema": ema, "normalize_rho": bool(normalize_rho),
            "schedule": bool(schedule), "gamma_cap": float(gcap), "rho_cap": float(rcap), "lr_decay": lr_decay,
            "beta": beta, "batch": batch, "replace": rep, "n_chains": nc, "save_every": save_every,
            "parallel": par, "loss": repr(loss), "loss_path": kl.path, "backend": be}
-    return _finish(Trajectory(xs=args[-6], steps=saved, ts=saved.astype(np.float64), x=args[-2], algorithm="parle",
-                              replicas=args[-5], schedule={"gamma": gam, "rho": rhs, "lr": lrs}, params=prm,
+    return _finish(Trajectory(xs=xs, steps=saved, ts=saved.astype(np.float64), x=xf, algorithm="parle",
+                              replicas=XR, schedule={"gamma": gam, "rho": rhs, "lr": lrs}, params=prm,
                               seed=_seed(key), wall_time=wall, compile_time=comp), outcome, raise_on_failure)

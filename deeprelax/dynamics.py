@@ -46,10 +46,13 @@ step and the fix), ``success`` says which; ``raise_on_failure=True`` (default) r
 :class:`~solvers.errors.NonFiniteError` instead of returning a failed run; ``wall_time`` excludes the
 compile time, which is ``compile_time``.  Saved rows: ``save_every=k`` keeps steps ``0, k, 2k, ...``
 and always the last (the default keeps ``[0, n_steps]``), the ``save_at`` convention counted in steps.
-:func:`sgd` and :func:`sgld` take observers (``callback(t, x)`` with the chains' state ``x`` of shape
-``(n_chains, d)`` at the saved steps, or every ``callback_every`` steps; returning ``True`` stops the
-run with status ``"stopped_by_callback"``): the kernel then runs in pieces between those steps, with
-the same random numbers, so the trajectory is bit-identical to a run without observers.
+Every function takes observers (``callback(t, x)`` with the chains' state ``x`` of shape ``(n_chains, d)``,
+the quantity ``xs`` saves, at the saved steps, or every ``callback_every`` steps; returning ``True``
+stops the run with status ``"stopped_by_callback"``): the kernel then runs in pieces between those
+steps, with the same random numbers and every per-chain state carried from piece to piece (Entropy-SGD
+and HJ-prox: the outer iterate, from which each inner loop restarts; Elastic-SGD: replicas and centre;
+Parle: ``x^a, y^a, z^a``, both momenta and the sync counter of its schedules), so the trajectory is
+bit-identical to a run without observers.  CPU backend only.
 
 Backends
 --------
@@ -127,7 +130,7 @@ class Trajectory(Result):
         ``{"key": master key (int), "rng": generator name}``.
     wall_time, compile_time : float, seconds (compile time not included in wall time)
     status : str
-        ``"success"``, ``"nonfinite"`` or (:func:`sgd` / :func:`sgld` observers) ``"stopped_by_callback"``
+        ``"success"``, ``"nonfinite"`` or (observers, ``callback``) ``"stopped_by_callback"``
         (module docstring, "Status").
     message : str
         What happened and the fix.
@@ -553,6 +556,43 @@ def _observed(piece, observers, X0, slot, saved, tsum, xs):
     return xs, X, status, wall, comp, par, n_done
 
 
+def _in_pieces(observers, n_steps, saved, tsum, piece, state):
+    """Steps ``0 .. n_steps`` in one ``piece(0, n_steps)`` call, or, with observers, in pieces between the
+    observed steps (the saved steps, or every ``observers.every`` steps and the last), calling
+    ``observers(tsum[n], state())`` at step 0 and after each piece.  ``piece(n0, n1)`` runs steps
+    ``n0 .. n1 - 1`` on state it keeps itself and returns ``(wall, compile, parallel)``.  Returns
+    ``(wall, compile, parallel, steps taken)``."""
+    if not observers:
+        return (*piece(0, n_steps), n_steps)
+    every = observers.every
+    points = saved if every is None else np.unique(np.r_[np.arange(0, n_steps, every), n_steps])
+    wall = comp = 0.0
+    par = None
+    n_done = 0
+    stop = observers(0.0, state())
+    for n1 in points[1:]:
+        if stop:
+            break
+        w, c, par = piece(n_done, int(n1))
+        wall, comp, n_done = wall + w, comp + c, int(n1)
+        stop = observers(float(tsum[n_done]), state())
+    return wall, comp, par, n_done
+
+
+def _stopped(name, outcome, n_done, n_steps, t, what="step"):
+    """The outcome of a run whose observer stopped it after ``n_done`` of ``n_steps`` (a failure wins)."""
+    if outcome[0] != "success" or n_done >= n_steps:
+        return outcome
+    return ("stopped_by_callback", f"{name}: stopped early at {what} {n_done} of {n_steps} (t = {t:.6g}): "
+                                   "a `callback` returned True.")
+
+
+def _check_observers(observers, be, backend):
+    if observers and be == "cuda":
+        raise ValueError("`callback` needs backend='cpu' (the device kernel runs every step in one launch); "
+                         f"got backend={backend!r}.")
+
+
 # ----------------------------------------------------------------------------- Entropy-SGD
 _OUTER = {"dr": 0, "code": 1, "prox-grad": 2}
 
@@ -560,7 +600,7 @@ _OUTER = {"dr": 0, "code": 1, "prox-grad": 2}
 def entropy_sgd(loss, x0, *, t, lr=None, inner_lr=None, L=None, n_steps=None, beta=None, scoping=0.0, ema=0.75, burn_in=0,
                 nesterov=False, momentum=0.9, noise="dr", epsilon=1e-4, outer="dr", rho=0.0, rng=None,
                 save_every=None, batch=None, replace=True, n_chains=None, parallel=None,
-                backend="cpu", raise_on_failure=True) -> Trajectory:
+                backend="cpu", raise_on_failure=True, callback=None, callback_every=None) -> Trajectory:
     r"""Entropy-SGD (ESGD Algorithm 1; paper-spec §3.1-3.2), in the DR convention by default.
 
     For outer step ``k`` (``t_k = t (1 + scoping)^{-k}``, i.e. scope ``gamma_E = (1/t)(1+scoping)^k``):
@@ -614,6 +654,11 @@ def entropy_sgd(loss, x0, *, t, lr=None, inner_lr=None, L=None, n_steps=None, be
     ema, burn_in, nesterov, momentum, noise, epsilon, outer, rho : see above.
     rng, save_every, batch, replace, n_chains, parallel, backend : as :func:`sgd` (``backend="cuda"``:
         one thread per chain runs the inner SGLD loop, the EMA and the outer step; analytic losses only).
+    callback, callback_every : as :func:`sgd`, counted in outer steps: ``callback(t, x)`` with ``t`` the
+        flow time ``ts`` and ``x`` the outer iterates ``(n_chains, d)``.  An outer step carries only ``x``
+        to the next (the inner loop restarts from it), so the run in pieces is bit-identical to one call;
+        a stop after outer step ``k`` returns ``x``, ``xs`` and ``mus`` as far as an ``n_steps=k`` run
+        (whose last ``mus`` row, where no step was taken, is NaN).  CPU backend only.
 
     Returns
     -------
@@ -634,29 +679,32 @@ def entropy_sgd(loss, x0, *, t, lr=None, inner_lr=None, L=None, n_steps=None, be
     """
     from .tuning import fill_defaults
 
+    observers = Observers(callback, callback_every)
     lr, inner_lr, L, n_steps = fill_defaults(loss, x0, t, beta, noise, epsilon, lr, inner_lr, L, n_steps)
     return _esgd("entropy_sgd", loss, x0, t, lr, inner_lr, L, n_steps, beta, scoping, ema, burn_in, nesterov,
                  momentum, noise, epsilon, outer, rho, rng, save_every, batch, replace, n_chains, parallel, backend,
-                 raise_on_failure)
+                 raise_on_failure, observers)
 
 
 def hj_prox(loss, x0, *, t, lr, inner_lr, L, n_steps, scoping=0.0, ema=0.0, outer="dr", rng=None,
             save_every=None, batch=None, replace=True, n_chains=None, parallel=None, backend="cpu",
-            raise_on_failure=True) -> Trajectory:
+            raise_on_failure=True, callback=None, callback_every=None) -> Trajectory:
     r"""The non-viscous (beta = inf) HJ / proximal algorithm of DR (paper-spec §3.3).
 
     ``L`` gradient steps on the prox problem ``y <- y - eta' (g(y) + (y - x)/t_k)`` from ``y = x``, then
     ``x <- x - eta (x - mu)/t_k`` (``outer="dr"``, ``grad u = (x - prox)/t``) or ``x <- x - eta grad f(mu)``
     (``outer="prox-grad"``); ``mu`` is the last inner iterate (``ema=0``) or an EMA of them.  It is
-    :func:`entropy_sgd` without noise.  ``rng`` is needed only for minibatches.  ``backend`` as :func:`sgd`.
+    :func:`entropy_sgd` without noise.  ``rng`` is needed only for minibatches.  ``backend`` as :func:`sgd`;
+    ``callback``, ``callback_every`` as :func:`entropy_sgd`.
     """
     return _esgd("hj_prox", loss, x0, t, lr, inner_lr, L, n_steps, np.inf, scoping, ema, 0, False, 0.0, "dr",
-                 0.0, outer, 0.0, rng, save_every, batch, replace, n_chains, parallel, backend, raise_on_failure)
+                 0.0, outer, 0.0, rng, save_every, batch, replace, n_chains, parallel, backend, raise_on_failure,
+                 Observers(callback, callback_every))
 
 
 def _esgd(name, loss, x0, t, lr, inner_lr, L, n_steps, beta, scoping, ema, burn_in, nesterov, momentum, noise,
           epsilon, outer, rho, rng, save_every, batch, replace, n_chains, parallel, backend="cpu",
-          raise_on_failure=True):
+          raise_on_failure=True, observers=None):
     loss, kl = _loss(loss, x0)
     kind, params = kl.kind, kl.params
     n_steps = check_count("n_steps", n_steps, minimum=1)
@@ -716,10 +764,11 @@ def _esgd(name, loss, x0, t, lr, inner_lr, L, n_steps, beta, scoping, ema, burn_
     om = _OUTER[outer]
     bw = kl.block(nc, K.BLOCK)
 
-    def make(n):
-        return (kind, params, X0[:n], L, tks, lrs, ilrs, sigs, om, ema_v, burn, mom, rho, master, b, rep, slot,
-                np.zeros((ns, n, d)), np.full((ns, n, d), np.nan), np.zeros((n, d)), np.full(n, -1, np.int64), bw)
-
+    flow = lrs if om != 1 else lrs * tks
+    tsum = np.concatenate([[0.0], np.cumsum(flow)])
+    observers = observers or Observers()
+    _check_observers(observers, be, backend)
+    n_done = n_steps
     if be == "cuda":
         from . import _cuda_dyn
         xs, mus, xf, status, wall, comp = _cuda_dyn.run_esgd(kind, params, X0, L, tks, lrs, ilrs, sigs, om, ema_v,
@@ -727,11 +776,28 @@ def _esgd(name, loss, x0, t, lr, inner_lr, L, n_steps, beta, scoping, ema, burn_
         par = None
     else:
         KK = _kernels(kl)
-        args, wall, comp, par = _run(KK._esgd_ser, KK._esgd_par, make, nc, nc * n_steps * (L + 1), parallel, kl)
-        xs, mus, xf, status = args[-5], args[-4], args[-3], args[-2]
-    outcome = _check_status(status, name, "outer step")
-    flow = lrs if om != 1 else lrs * tks
-    ts = np.concatenate([[0.0], np.cumsum(flow)])[saved]
+        xs, mus = np.zeros((ns, nc, d)), np.full((ns, nc, d), np.nan)
+        X, xf, status = X0, np.zeros((nc, d)), np.full(nc, -1, np.int64)
+        par0 = parallel if parallel is not None else (nc > 1 and use_parallel(nc * n_steps * (L + 1)))
+
+        def piece(k0, k1):      # outer steps k0 .. k1 - 1 from X (the outer iterates; status carries the failures)
+            nonlocal X, xf
+
+            def make(n):
+                return (kind, params, X[:n], L, tks, lrs, ilrs, sigs, om, ema_v, burn, mom, rho, master, b, rep,
+                        slot, xs[:, :n], mus[:, :n], xf[:n], status[:n], bw, k0, k1)
+            xf = np.zeros((nc, d))
+            _, w, c, p = _run(KK._esgd_ser, KK._esgd_par, make, nc, nc * (k1 - k0) * (L + 1), par0, kl)
+            X = xf
+            return w, c, p
+
+        wall, comp, par, n_done = _in_pieces(observers, n_steps, saved, tsum, piece, lambda: X)
+    outcome = _stopped(name, _check_status(status, name, "outer step"), n_done, n_steps, tsum[n_done],
+                       "outer step")
+    if n_done < n_steps:
+        keep = int((saved <= n_done).sum())
+        saved, xs, mus = saved[:keep], xs[:keep], mus[:keep]
+    ts = tsum[saved]
     prm = {"t": t0, "beta": beta, "beta_eff": beta / (1.0 - mom), "t_eff": t0 / (1.0 - mom), "L": L,
            "n_steps": n_steps, "scoping": scoping, "ema": ema, "burn_in": burn,
            "nesterov": bool(nesterov), "momentum": mom, "noise": noise, "epsilon": float(epsilon),

@@ -41,6 +41,8 @@ def test_readme_tour_entropy_sgd_lines(tmp_path, monkeypatch, capsys):
     assert ns["esgd"].xs.shape[1:] == (512, 1)
     # Entropy-SGD from x = 1.2 descends u(., 0.3): the chains end near the right well of the double well
     assert abs(np.median(ns["esgd"].xs[-1, :, 0]) - 1.0) < 0.3
+    # its observer saw the chains at steps 0, 100, 200, 300 (all start in the right well at 1.2)
+    assert len(ns["right"]) == 4 and ns["right"][0] == 1.0 and ns["right"][-1] == (ns["esgd"].x > 0).mean()
 
 
 def test_readme_images_exist():
