@@ -35,11 +35,12 @@ value is called with the grid spacing.  WENO5 shows its fifth order only with ``
 from __future__ import annotations
 
 import time
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from solvers.cole_hopf import cole_hopf
+from solvers.errors import check_count, check_positive
 from solvers.convergence import ConvergenceResult, fit_order, local_orders, refinement_ratio, restrict
 from solvers.grid import Grid
 from solvers.hj import SCHEMES, solve_hj
@@ -160,20 +161,14 @@ def convergence_study(problem, schemes, sizes: Sequence[int], *, t: float, beta:
     t0_all = time.perf_counter()
     loss, b, per, pname = _problem(problem, bounds, periodic)
     d = len(b)
-    t = float(t)
-    beta = float(beta)
-    if not (np.isfinite(t) and t > 0):
-        raise ValueError(f"`t` must be finite and > 0; got {t}.")
-    if not beta > 0:
-        raise ValueError(f"`beta` must be > 0 (inf for the non-viscous problem); got {beta}.")
+    t = check_positive("t", t)
+    beta = check_positive("beta", beta, allow_inf=True, hint="inf for the non-viscous problem")
     if norm not in NORMS:
         raise ValueError(f"`norm` must be one of {NORMS}; got {norm!r}.")
     sizes = [int(n) for n in sizes]
     if len(sizes) < 2 or any(b2 <= a for a, b2 in zip(sizes, sizes[1:])):
         raise ValueError(f"`sizes` must hold at least two increasing node counts; got {sizes}.")
-    ref_factor = int(ref_factor)
-    if ref_factor < 2:
-        raise ValueError(f"`ref_factor` must be an integer >= 2; got {ref_factor}.")
+    ref_factor = check_count("ref_factor", ref_factor, minimum=2)
     kws = _schemes(schemes)
     grids = [Grid.uniform(b, n, periodic=per) for n in sizes]
     nf = sizes[-1] * ref_factor if per else (sizes[-1] - 1) * ref_factor + 1

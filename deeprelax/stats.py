@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from solvers.errors import check_positive
+
 __all__ = ["autocorrelation", "integrated_time", "mean_stderr", "multichain_mean", "batch_means", "loglog_slope",
            "MeanEstimate"]
 
@@ -85,8 +87,7 @@ def integrated_time(x, c: float = 5.0) -> float:
     float, ``tau >= 1 / (1 + 2 (n-1))``; a constant chain gives 1.  If no window satisfies the
     criterion (chain too short) the value at ``M = n - 1`` is returned.
     """
-    if not (np.isfinite(c) and c > 0):
-        raise ValueError(f"`c` must be positive and finite (c > 0); got {c!r}.")
+    check_positive("c", c)
     rho = autocorrelation(x)
     taus = 2.0 * np.cumsum(rho) - 1.0          # taus[M] = 1 + 2 sum_{k=1}^M rho_k
     m = np.arange(rho.size)

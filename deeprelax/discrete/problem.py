@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from solvers.errors import check_count
+
 __all__ = ["BinaryPerceptron", "ENERGIES", "check_weights", "check_n", "check_alpha"]
 
 #: Energies the Monte Carlo methods can anneal: ``"errors"`` = number of misclassified patterns;
@@ -202,8 +204,7 @@ class BinaryPerceptron:
         """
         wt = self._need_teacher("test_error")
         w = check_weights(W, self.n)
-        if int(n_test) < 1:
-            raise ValueError(f"`n_test` must be a positive integer; got {n_test!r}.")
+        n_test = check_count("n_test", n_test, minimum=1)
         rng = np.random.default_rng([int(seed), 0x7E57])
         w2 = w.reshape(-1, self.n)
         wrong = np.zeros(w2.shape[0], dtype=np.int64)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from solvers.errors import check_count
+
 from .. import models as M
 
 SIZES = ("quick", "full")
@@ -93,8 +95,7 @@ def sgd_momentum(model, x0, *, lr, n_steps: int, batch, momentum: float = 0.9, n
     dict: ``x`` (d,), ``xs`` (n_rec, d) and ``steps`` (n_rec,) every ``record_every`` steps (and the last),
     ``grad_evals`` (n_rec,) cumulative per-sample gradients / ``n_samples`` (epochs), ``wall`` (s).
     """
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise ValueError(f"`workers` must be a positive integer; got {workers!r}.")
+    check_count("workers", workers, minimum=1)
     rng = np.random.default_rng(seed)
     x = np.array(x0, dtype=np.float64)
     v = np.zeros_like(x)

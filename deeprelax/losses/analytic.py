@@ -15,6 +15,7 @@ from scipy.interpolate import CubicSpline
 from scipy.stats import norm
 
 from solvers import reference as ref
+from solvers.errors import check_nonnegative
 
 from .. import _nbloss
 from .base import Loss, _check_beta, _check_dim
@@ -424,9 +425,7 @@ class Rastrigin(Loss):
 
     def __init__(self, dim=2, A=10.0, scale=1.0):
         d = _check_dim(dim)
-        A = float(A)
-        if not math.isfinite(A) or A < 0:
-            raise ValueError(f"`A` must be finite and non-negative (A >= 0); got {A!r}.")
+        A = check_nonnegative("A", A)
         scale = _check_beta(scale, "scale")
         if math.isinf(scale):
             raise ValueError("`scale` must be finite.")

@@ -33,12 +33,11 @@ subclass overrides.
 """
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
 
-from solvers.errors import check_positive, check_real
+from solvers.errors import check_nonnegative, check_positive, check_real
 from solvers.grid import Grid
 
 __all__ = ["Loss", "central_grad", "FD_STEP"]
@@ -220,10 +219,7 @@ class Loss:
         raise NotImplementedError(f"loss {self.name!r} has no Hessian.")
 
     def _t(self, t):
-        t = float(t)
-        if not math.isfinite(t) or t < 0:
-            raise ValueError(f"`t` must be finite and non-negative (t >= 0); got {t!r}.")
-        return t
+        return check_nonnegative("t", t)
 
     def __repr__(self) -> str:
         def short(v):
