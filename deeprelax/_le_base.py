@@ -108,6 +108,16 @@ def _tb(t, beta):
     return t, beta
 
 
+def _sgld_inputs(loss, x, t, beta):
+    """``(loss, X, t, beta)`` checked for an SGLD estimate (which needs a finite ``beta``)."""
+    loss = _loss(loss, x)
+    X = _points(loss, x)
+    t, beta = _tb(t, beta)
+    if not math.isfinite(beta):
+        raise ValueError("`beta` must be finite for method 'sgld' (beta < inf); use method='prox' for beta = inf.")
+    return loss, X, t, beta
+
+
 def curvature_bound(loss, n: int = 64, positive: bool = False) -> float:
     """An estimate of ``max |f''|`` along the axes over ``loss.bounds`` (``loss.lipschitz_grad`` when finite).
 

@@ -18,7 +18,7 @@ from . import _dyn_kernels as K
 from . import stats
 from ._kernel_loss import kernel_loss, loss_grad_rows
 from ._nbloss import loss_scratch_len
-from ._le_base import LocalEntropyResult, _loss, _points, _tb, curvature_bound
+from ._le_base import LocalEntropyResult, _sgld_inputs, curvature_bound
 
 # ----------------------------------------------------------------------------- SGLD kernel
 @njit
@@ -181,11 +181,7 @@ def _sgld_plain(loss, x, t, beta, *, inner_lr=None, n_samples=None, burn_in=None
     LocalEntropyResult (``method="sgld"``; ``u`` is NaN)
     """
     t0 = time.perf_counter()
-    loss = _loss(loss, x)
-    X = _points(loss, x)
-    t, beta = _tb(t, beta)
-    if not math.isfinite(beta):
-        raise ValueError("`beta` must be finite for method 'sgld' (beta < inf); use method='prox' for beta = inf.")
+    loss, X, t, beta = _sgld_inputs(loss, x, t, beta)
     kl = kernel_loss(loss)
     n_chains = check_count("n_chains", n_chains, minimum=1)
     C = curvature_bound(loss, positive=True)

@@ -72,7 +72,7 @@ import warnings
 
 import numpy as np
 
-from ._le_base import LocalEntropyResult, _loss, _points, _tb, curvature_bound  # noqa: F401  (public here)
+from ._le_base import LocalEntropyResult, _loss, _points, _sgld_inputs, _tb, curvature_bound  # noqa: F401
 from ._le_grid import ResolutionWarning, _grid_method  # noqa: F401  (public here)
 # the plain Algorithm-1 SGLD sampler (kernels, NumPy twin, driver) and the replica-exchange sampler
 from ._sgld_plain import (_gelman_rubin, _sgld_group, _sgld_par, _sgld_plain, _sgld_ser,  # noqa: F401
@@ -195,11 +195,7 @@ def sgld_mean(loss, x, t, beta, *, sampler="replica-exchange", want_u=False, rng
         raise TypeError(f"unexpected keyword(s) {sorted(bad)} for sampler 'replica-exchange'; allowed: "
                         f"{sorted(DEFAULTS)} (the plain sampler's inner_lr/burn_in/... need sampler='plain').")
     t0 = time.perf_counter()
-    loss = _loss(loss, x)
-    X = _points(loss, x)
-    t, beta = _tb(t, beta)
-    if not math.isfinite(beta):
-        raise ValueError("`beta` must be finite for method 'sgld' (beta < inf); use method='prox' for beta = inf.")
+    loss, X, t, beta = _sgld_inputs(loss, x, t, beta)
     shape = X.shape[:-1]
     pts = np.ascontiguousarray(X.reshape(-1, loss.dim))
     r = _sample_chunked(sample_local_measure, loss, pts, t, beta, want_u, rng, parallel, kw)
