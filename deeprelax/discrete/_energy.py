@@ -24,6 +24,20 @@ def fields_into(xsT, W, h):
             h[mu] += w * xsT[j, mu]
 
 
+@njit(inline="always")
+def flip_count(xsT, h, j, wj):
+    """Flip ``W_j`` (value ``wj`` before the flip) in the fields ``h``; return the change of the number of
+    negative fields (errors).  The inner step of the enumeration's Gray-code walk and of the counting DFS."""
+    two_w = 2 * wj
+    dn = 0
+    for mu in range(h.shape[0]):
+        ho = h[mu]
+        hn = ho - two_w * xsT[j, mu]
+        h[mu] = hn
+        dn += (1 if hn < 0 else 0) - (1 if ho < 0 else 0)
+    return dn
+
+
 @njit
 def cost(h, kind):
     """Per-pattern energy of field ``h``: errors (kind 0) or hinge (kind 1)."""

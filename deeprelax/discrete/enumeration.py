@@ -83,12 +83,7 @@ def _enum_chunk(xsT, c, k, bitmap):
     for g in range(1, 1 << k):
         j = _ctz(g)
         wj = W[j]
-        two_w = 2 * wj
-        for mu in range(p):
-            ho = h[mu]
-            hn = ho - two_w * xsT[j, mu]
-            h[mu] = hn
-            nneg += (1 if hn < 0 else 0) - (1 if ho < 0 else 0)
+        nneg += _energy.flip_count(xsT, h, j, wj)
         W[j] = -wj
         code ^= 1 << j
         if nneg == 0:

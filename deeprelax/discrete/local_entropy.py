@@ -75,12 +75,7 @@ def _dfs_from(xsT, W0, h0, i0, dmax, counts):
     while True:
         if d < dmax and s < n:
             wj = W[s]
-            two_w = 2 * wj
-            for mu in range(p):
-                ho = h[mu]
-                hn = ho - two_w * xsT[s, mu]
-                h[mu] = hn
-                nneg += (1 if hn < 0 else 0) - (1 if ho < 0 else 0)
+            nneg += _energy.flip_count(xsT, h, s, wj)
             W[s] = -wj
             pos[d] = s
             d += 1
@@ -93,12 +88,7 @@ def _dfs_from(xsT, W0, h0, i0, dmax, counts):
             d -= 1
             s0 = pos[d]
             wj = W[s0]
-            two_w = 2 * wj
-            for mu in range(p):
-                ho = h[mu]
-                hn = ho - two_w * xsT[s0, mu]
-                h[mu] = hn
-                nneg += (1 if hn < 0 else 0) - (1 if ho < 0 else 0)
+            nneg += _energy.flip_count(xsT, h, s0, wj)
             W[s0] = -wj
             s = s0 + 1
 
