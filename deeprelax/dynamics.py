@@ -470,43 +470,41 @@ def _langevin(name, loss, x0, lr, n_steps, beta, scheme, rng, save_every, batch,
     master = np.uint64(key)
     bw = kl.block(nc, K.BLOCK)
 
-    def make(n):
-        return (kind, params, X0[:n], h, sig, lm, master, b, rep, slot, np.zeros((ns, n, d)),
-                np.zeros((n, d)), np.full(n, -1, np.int64), bw, 0)
-
     tsum = np.concatenate([[0.0], np.cumsum(h)])
+    observers = observers or Observers()
+    _check_observers(observers, be, backend)
     n_done = n_steps
-    if observers and be == "cuda":
-        raise ValueError("`callback` needs backend='cpu' (the device kernel runs every step in one launch); "
-                         f"got backend={backend!r}.")
     if be == "cuda":
         from . import _cuda_dyn
         xs, xf, status, wall, comp = _cuda_dyn.run_sgd(kind, params, X0, h, sig, lm, master, slot, ns)
         par = None
-    elif observers:
-        KK = _kernels(kl)
-
-        def piece(X, n0, n1, sl):
-            def make_piece(n):
-                return (kind, params, X[:n], h[n0:n1], sig[n0:n1], lm, master, b, rep, sl, xs[:, :n],
-                        np.zeros((n, d)), np.full(n, -1, np.int64), bw, n0)
-            args, w, c, p = _run(KK._sgd_ser, KK._sgd_par, make_piece, nc, nc * (n1 - n0), par0, kl)
-            return args[-4], args[-3], w, c, p
-
-        par0 = parallel if parallel is not None else (nc > 1 and use_parallel(nc * n_steps))  # once per run
-
-        xs = np.zeros((ns, nc, d))
-        xs, xf, status, wall, comp, par, n_done = _observed(piece, observers, X0, slot, saved, tsum, xs)
     else:
         KK = _kernels(kl)
-        args, wall, comp, par = _run(KK._sgd_ser, KK._sgd_par, make, nc, nc * n_steps, parallel, kl)
-        xs, xf, status = args[-5], args[-4], args[-3]
-    outcome = _check_status(status, name)
-    if outcome[0] == "success" and n_done < n_steps:
-        outcome = ("stopped_by_callback", f"{name}: stopped early at step {n_done} of {n_steps} (t = "
-                                          f"{tsum[n_done]:.6g}): a `callback` returned True.")
-        keep = saved <= n_done
-        saved, xs = saved[keep], xs[:int(keep.sum())]
+        xs = np.zeros((ns, nc, d))
+        X, status, dead_x = X0, np.full(nc, -1, np.int64), np.zeros((nc, d))
+        par0 = parallel if parallel is not None else (nc > 1 and use_parallel(nc * n_steps))  # once per run
+
+        def piece(n0, n1):      # steps n0 .. n1 - 1 from X; a chain keeps its first failing step and state
+            nonlocal X
+            sl = slot[n0:n1 + 1].copy()
+            if n0 > 0:
+                sl[0] = -1                          # that row was written by the previous piece
+
+            def make(n):
+                return (kind, params, X[:n], h[n0:n1], sig[n0:n1], lm, master, b, rep, sl, xs[:, :n],
+                        np.zeros((n, d)), np.full(n, -1, np.int64), bw, n0)
+            args, w, c, p = _run(KK._sgd_ser, KK._sgd_par, make, nc, nc * (n1 - n0), par0, kl)
+            X, st = args[-4], args[-3]
+            new = (st >= 0) & (status < 0)
+            status[new], dead_x[new] = st[new], X[new]
+            return w, c, p
+
+        wall, comp, par, n_done = _in_pieces(observers, n_steps, saved, tsum, piece, lambda: X)
+        xf = np.where((status >= 0)[:, None], dead_x, X)
+    outcome = _stopped(name, _check_status(status, name), n_done, n_steps, tsum[n_done])
+    if n_done < n_steps:
+        keep = int((saved <= n_done).sum())
+        saved, xs = saved[:keep], xs[:keep]
     ts = tsum[saved]
     prm = {"lr": h if np.ptp(h) > 0 else float(h[0]), "n_steps": n_steps, "beta": beta, "scheme": scheme,
            "batch": batch, "replace": rep, "n_chains": nc, "save_every": save_every, "parallel": par,
@@ -517,43 +515,6 @@ def _langevin(name, loss, x0, lr, n_steps, beta, scheme, rng, save_every, batch,
         sched["epsilon"] = extra["epsilon"]
     return _finish(Trajectory(xs=xs, steps=saved, ts=ts, x=xf, algorithm=name, schedule=sched, params=prm,
                               seed=_seed(key), wall_time=wall, compile_time=comp), outcome, raise_on_failure)
-
-
-def _observed(piece, observers, X0, slot, saved, tsum, xs):
-    """A run of ``len(tsum) - 1`` steps in pieces between the observers' steps (the saved steps, or every
-    ``observers.every``); ``piece(X, n0, n1, slot_piece)`` runs steps ``n0 .. n1 - 1`` from ``X`` into
-    ``xs`` and returns ``(xf, status, wall, compile, parallel)``.  A chain that turned non-finite keeps
-    its first failing step and state, as in one call.  Returns ``(xs, xf, status, wall, compile, parallel,
-    steps taken)``."""
-    n_steps = len(tsum) - 1
-    every = observers.every
-    points = saved if every is None else np.unique(np.r_[np.arange(0, n_steps, every), n_steps])
-    X = np.ascontiguousarray(X0, dtype=np.float64).copy()
-    status = np.full(X.shape[0], -1, np.int64)
-    dead_x = X.copy()
-    wall = comp = 0.0
-    par = None
-    n_done = 0
-    if slot[0] >= 0:
-        xs[slot[0]] = X                             # (the first piece writes the same row)
-    stop = observers(0.0, X)
-    for n1 in points[1:]:
-        if stop:
-            break
-        n0 = n_done
-        sl = np.ascontiguousarray(slot[n0:n1 + 1])
-        if n0 > 0:
-            sl = sl.copy()
-            sl[0] = -1                              # that row was written by the previous piece
-        xf, st, w, c, par = piece(X, n0, int(n1), sl)
-        wall, comp = wall + w, comp + c
-        new = (st >= 0) & (status < 0)
-        status[new], dead_x[new] = st[new], xf[new]
-        X, n_done = xf, int(n1)
-        stop = observers(float(tsum[n_done]), X)
-    dead = status >= 0
-    X[dead] = dead_x[dead]
-    return xs, X, status, wall, comp, par, n_done
 
 
 def _in_pieces(observers, n_steps, saved, tsum, piece, state):
