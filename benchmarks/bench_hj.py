@@ -20,6 +20,9 @@ Sections (every timing is a median over repeats, compile time reported separatel
    separate process), and py-pde's adaptive Runge-Kutta on the section-3 problem at
    beta = 10, 100, inf.  Section 2c (every scheme at 16^2-128^2) gives the time-to-accuracy
    candidates; ``peer_comparison`` holds the same-run ratios.
+5. **Compiled march** (issue 19): per-step overhead of an empty-physics step, and the 1-D viscous
+   problem of section 3 at beta = 10, 100 against py-pde's prebuilt adaptive stepper, interleaved,
+   process CPU time beside wall (``--march`` re-runs only this section and merges it into the results).
 
 Usage: ``python benchmarks/bench_hj.py [--quick] [--serial] [--weno512 | --peers-only]``, or
 ``run(quick=False)`` / ``run_peers()`` from Python.  ``--peers-only`` runs section 4 with the
@@ -44,6 +47,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from benchmarks._common import timed  # noqa: E402
 from solvers import _hj_kernels as K  # noqa: E402
 from solvers.jit import njit, pnjit, prange  # noqa: E402
 from solvers.boundary import fill_ghosts, pad_array  # noqa: E402
@@ -57,14 +61,9 @@ HJR_QUOTED = {"grid": 512, "wall_s": 12.0, "max_err": 6.4e-3, "scheme": "WENO5 +
 
 # --------------------------------------------------------------------------- helpers
 def _median_time(fn, repeat):
-    fn()  # warm
-    walls, cpus = [], []
-    for _ in range(repeat):
-        w0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        walls.append(time.perf_counter() - w0)
-        cpus.append(time.process_time() - c0)
-    return float(np.median(walls)), float(np.median(cpus))
+    """(median wall, median CPU) seconds of ``repeat`` calls after one warm-up call (the shared timer)."""
+    tm = timed(fn, repeat, warmup=True)
+    return tm.median, tm.cpu_median
 
 
 def _timed_solve(u0, g, t, repeat, quiet=False, **kw):
@@ -283,30 +282,62 @@ def bench_viscous(betas, schemes, n=1024, t=1.0, repeat=3, parallel=None):
 
 
 # --------------------------------------------------------------------------- 5. compiled march
-def bench_march(n=1024, t=1.0, betas=(10.0, 100.0), repeat=3, pypde=None):
+def _pypde_stepper(n, beta):
+    """py-pde's prebuilt adaptive Runge-Kutta stepper (``RungeKuttaSolver(adaptive=True)``, Fehlberg 4(5),
+    tolerance 1e-4, numba backend) for the section-3 problem: ``(step, points, compile_s)`` with
+    ``step()`` -> the state at ``t = 1`` from a fresh ``-cos(pi x)`` field, or None if py-pde is missing."""
+    try:
+        import pde
+    except Exception:  # noqa: BLE001
+        return None
+    pgrid = pde.CartesianGrid([[-1.0, 1.0]], [n], periodic=True)
+    px = pgrid.axes_coords[0]
+    nu = 1.0 / (2.0 * beta)
+    eq = pde.PDE({"u": f"-0.5 * gradient_squared(u) + {nu!r} * laplace(u)"})
+    field0 = pde.ScalarField(pgrid, -np.cos(np.pi * px))
+    solver = pde.solvers.RungeKuttaSolver(eq, adaptive=True)
+    c0 = time.process_time()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stepper = solver.make_stepper(field0.copy())  # numba compilation of py-pde's operators and stepper
+    compile_s = time.process_time() - c0
+
+    def step(t=1.0):
+        f = field0.copy()
+        stepper(f, 0.0, t)
+        return f.data
+
+    return step, px, compile_s
+
+
+def bench_march(n=1024, t=1.0, betas=(10.0, 100.0), repeat=7):
     """The compiled time march (issue 19): per-step overhead and the 1-D viscous targets against py-pde.
 
     * Per-step overhead: the time of an *empty-physics* step, i.e. a step on a 1-D periodic grid of
       8 nodes (Godunov, beta = inf, ``max_dt`` small so the run takes 20000 steps): everything a step
       costs apart from the cell work.  Compiled march (``solve_hj``) vs the former per-step Python loop
       (``advance_python`` over the same kernels, which is what ``solve_hj`` ran before), same run;
-      each the difference of two solves (k2 - k1 steps), which removes the per-solve costs.
-    * 1-D targets: ``-cos(pi x)``, periodic, N = ``n``, ``t``, each beta: every scheme at cfl 0.5 and 1,
-      error against Cole-Hopf; the fastest of ours whose max error is at most py-pde's, against
-      py-pde's stepping time (``pypde``: the section-4 py-pde result, run here if None).
+      each the difference of two solves (k2 - k1 steps, fastest of ``repeat``), in CPU and wall time.
+    * 1-D targets: ``-cos(pi x)``, periodic, N = ``n``, ``t``, each beta: py-pde's prebuilt adaptive
+      stepper (:func:`_pypde_stepper`; compiled once, reported apart) and ours, the default
+      (``solve_hj(u0, g, t, beta=beta)``: WENO5, cfl 0.5) and every scheme at cfl 0.5 and 1, run
+      *interleaved* (one py-pde solve, then one of each of ours, ``repeat`` rounds), medians of process
+      CPU time and wall time; errors against Cole-Hopf at each one's own points.  Ratios are py-pde's
+      time over ours (>= 1: the target), for our default and for the fastest of ours within py-pde's error.
     """
     from solvers import _hj_march as M
     from solvers._hj_steppers import CpuOps, advance_python
 
-    out = {"n": n, "t": t}
+    out = {"n": n, "t": t, "repeat": repeat, "load_start": _load()}
     g8 = Grid.uniform([(-1, 1)], 8, periodic=True)
     u8 = -np.cos(np.pi * g8.axes[0])
     k1, k2 = 2000, 20000
     sch = SCHEMES["godunov"]
 
     def march_time(k):
-        r = solve_hj(u8, g8, 1.0, scheme="godunov", max_dt=1.0 / k2, max_steps=k, raise_on_failure=False)
-        return r.wall_time
+        c0, w0 = time.process_time(), time.perf_counter()
+        solve_hj(u8, g8, 1.0, scheme="godunov", max_dt=1.0 / k2, max_steps=k, raise_on_failure=False)
+        return time.process_time() - c0, time.perf_counter() - w0
 
     def python_time(k):
         ops = CpuOps(u8, 1, tuple(g8.spacing), (True,), sch, False)
@@ -315,76 +346,124 @@ def bench_march(n=1024, t=1.0, betas=(10.0, 100.0), repeat=3, pypde=None):
                           dif_rate=0.0, mode=M.AUTO, max_dt=1.0 / k2, t_final=1.0, split_rtol=M.SPLIT_RTOL,
                           x_target=0.1, err_floor=0.0)
         alpha = np.array(ops.slopes(ops.bufs[0])[0])
-        w0 = time.perf_counter()
+        c0, w0 = time.process_time(), time.perf_counter()
         advance_python(ops, np.array([0, 1, 2]), p, M.new_clock(), np.zeros(5, np.int64), alpha, 1.0, k, k, math.inf)
-        return time.perf_counter() - w0
+        return time.process_time() - c0, time.perf_counter() - w0
 
     march_time(10)
     python_time(10)
     rows = {}
     for name, fn in (("compiled march (solve_hj)", march_time), ("former Python loop, same kernels", python_time)):
-        a = min(fn(k1) for _ in range(repeat))
-        b = min(fn(k2) for _ in range(repeat))
-        rows[name] = {"us_per_step": 1e6 * (b - a) / (k2 - k1)}
-        print(f"  empty-physics step, {name}: {rows[name]['us_per_step']:.2f} us", flush=True)
+        a = [fn(k1) for _ in range(3)]
+        b = [fn(k2) for _ in range(3)]
+        rows[name] = {"us_per_step_cpu": 1e6 * (min(x[0] for x in b) - min(x[0] for x in a)) / (k2 - k1),
+                      "us_per_step": 1e6 * (min(x[1] for x in b) - min(x[1] for x in a)) / (k2 - k1)}
+        print(f"  empty-physics step, {name}: {rows[name]['us_per_step_cpu']:.2f} us CPU "
+              f"({rows[name]['us_per_step']:.2f} us wall)", flush=True)
     out["overhead"] = rows
     g = Grid.uniform([(-1, 1)], n, periodic=True)
     x = g.axes[0]
     u0 = -np.cos(np.pi * x)
-    if pypde is None:
-        pypde = bench_pypde(n=n, t=t, betas=betas, repeat=repeat)
+    configs = [("default (weno5, cfl 0.5)", {})] + [(f"{s} cfl {c}", {"scheme": s, "cfl": c})
+                                                     for s in ("weno5", "eno2", "godunov") for c in (0.5, 1.0)]
+    configs = [cfg for cfg in configs if cfg[0] != "weno5 cfl 0.5"]  # = the default
     cases = []
     for beta in betas:
         ref = cole_hopf_cos(x, t, beta)
-        peer = next((c for c in (pypde.get("cases") or []) if c.get("beta") == beta), {})
+        peer = _pypde_stepper(n, beta)
+        case = {"beta": beta}
+        runs = {name: {"cpu": [], "wall": []} for name, _ in configs}
+        if peer is not None:
+            step, px, case["pypde_compile_s"] = peer
+            ref_p = cole_hopf_cos(px, t, beta)
+            runs["py-pde"] = {"cpu": [], "wall": [], "err": []}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for name, kw in configs:  # compile / cache load outside the timing
+                solve_hj(u0, g, 1e-3, beta=beta, **kw)
+            for _ in range(repeat):  # interleaved rounds
+                if peer is not None:
+                    c0, w0 = time.process_time(), time.perf_counter()
+                    data = step(t)
+                    runs["py-pde"]["cpu"].append(time.process_time() - c0)
+                    runs["py-pde"]["wall"].append(time.perf_counter() - w0)
+                    runs["py-pde"]["err"].append(float(np.abs(data - ref_p).max()))
+                for name, kw in configs:
+                    c0, w0 = time.process_time(), time.perf_counter()
+                    r = solve_hj(u0, g, t, beta=beta, **kw)
+                    runs[name]["cpu"].append(time.process_time() - c0)
+                    runs[name]["wall"].append(time.perf_counter() - w0)
+                    runs[name].update(n_steps=r.n_steps, max_err=float(np.abs(r.u - ref).max()),
+                                      n_split=r.params["n_split_steps"])
         ours = []
-        for name in ("godunov", "eno2", "weno5"):
-            for cfl in (0.5, 1.0):
-                wall, r = _timed_solve(u0, g, t, repeat, quiet=True, beta=beta, scheme=name, cfl=cfl, parallel=False)
-                ours.append({"scheme": name, "cfl": cfl, "wall_s": wall, "n_steps": r.n_steps,
-                             "max_err": float(np.abs(r.u - ref).max()), "us_per_step": 1e6 * wall / max(r.n_steps, 1)})
-        case = {"beta": beta, "ours": ours, "pypde_stepping_s": peer.get("stepping_s"),
-                "pypde_max_err": peer.get("max_err"), "pypde_steps": peer.get("steps")}
-        if peer.get("max_err") is not None:
-            ok = [o for o in ours if o["max_err"] <= peer["max_err"]]
+        for name, _ in configs:
+            v = runs[name]
+            cpu, wall = float(np.median(v["cpu"])), float(np.median(v["wall"]))
+            ours.append({"config": name, "cpu_s": cpu, "wall_s": wall, "n_steps": v["n_steps"],
+                         "n_split_steps": v["n_split"], "max_err": v["max_err"],
+                         "us_per_step_cpu": 1e6 * cpu / max(v["n_steps"], 1)})
+        case["ours"] = ours
+        if peer is not None:
+            pp = runs["py-pde"]
+            case["pypde"] = {"cpu_s": float(np.median(pp["cpu"])), "wall_s": float(np.median(pp["wall"])),
+                             "max_err": float(np.median(pp["err"])), "max_err_runs": pp["err"]}
+            e_p = case["pypde"]["max_err"]
+            d = ours[0]
+            case["default"] = {**d, "meets_error": d["max_err"] <= e_p,
+                               "ratio_cpu": case["pypde"]["cpu_s"] / d["cpu_s"],
+                               "ratio_wall": case["pypde"]["wall_s"] / d["wall_s"]}
+            ok = [o for o in ours if o["max_err"] <= e_p]
             if ok:
-                best = min(ok, key=lambda o: o["wall_s"])
-                case["best"] = best
-                case["ratio"] = peer["stepping_s"] / best["wall_s"]
-        print(f"  beta={beta:g}: py-pde {case['pypde_stepping_s']} s err {case['pypde_max_err']}; best of ours "
-              f"{case.get('best')}; ratio {case.get('ratio')}", flush=True)
+                b = min(ok, key=lambda o: o["cpu_s"])
+                case["best"] = {**b, "ratio_cpu": case["pypde"]["cpu_s"] / b["cpu_s"],
+                                "ratio_wall": case["pypde"]["wall_s"] / b["wall_s"]}
+            print(f"  beta={beta:g}: py-pde {case['pypde']['cpu_s']:.4f} s CPU ({case['pypde']['wall_s']:.4f} wall) "
+                  f"err {e_p:.2e}; ours default {d['cpu_s']:.4f} s CPU ({d['wall_s']:.4f} wall) err {d['max_err']:.2e}: "
+                  f"{case['default']['ratio_cpu']:.2f}x CPU, {case['default']['ratio_wall']:.2f}x wall", flush=True)
+        else:
+            case["pypde"] = {"skipped": True, "note": "SKIPPED: py-pde not importable (pip install py-pde)"}
+            print(f"  beta={beta:g}: py-pde not importable; ours default {ours[0]['cpu_s']:.4f} s CPU", flush=True)
         cases.append(case)
     out["cases"] = cases
+    out["load_end"] = _load()
+    out["date"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     return out
 
 
 def _md_march(res):
     m = res.get("march")
-    if not m:
+    if not m or "overhead" not in m:
         return []
-    L = ["## 5. Compiled time march (issue 19)", "",
+    L = [f"## 5. Compiled time march (issue 19; run {m.get('date', res['date'])}, load {_fmt_load(m.get('load_start'))} "
+         f"-> {_fmt_load(m.get('load_end'))})", "",
          "Per-step overhead = time of an empty-physics step (1-D periodic, 8 nodes, Godunov, beta = inf, "
-         "20000 steps; difference of two solves), same run:", "", "| loop | us / step |", "|---|---|"]
+         "20000 steps; difference of two solves), same run:", "", "| loop | us / step (CPU) | us / step (wall) |",
+         "|---|---|---|"]
     for k, v in m["overhead"].items():
-        L.append(f"| {k} | {v['us_per_step']:.2f} |")
+        L.append(f"| {k} | {v.get('us_per_step_cpu', float('nan')):.2f} | {v['us_per_step']:.2f} |")
     L += ["", f"1-D viscous targets, -cos(pi x), periodic, N = {m['n']}, t = {m['t']:g}: reach py-pde's error in at "
-          "most py-pde's stepping time (serial kernels; ours: wall excluding compile, median).", "",
-          "| beta | py-pde stepping (s) | py-pde max error | fastest of ours within that error | ours (s) | "
-          "ours max error | steps | us / step | ratio (py-pde / ours) |", "|---|---|---|---|---|---|---|---|---|"]
+          f"most py-pde's time (ratio = py-pde / ours >= 1). py-pde: its prebuilt adaptive Runge-Kutta stepper "
+          f"(compiled once, apart); ours: `solve_hj` with the serial kernels, end to end; interleaved, medians of "
+          f"{m.get('repeat', '?')} rounds of process CPU time (wall beside it: the host is shared).", "",
+          "| beta | py-pde CPU (s) | wall (s) | max error | ours | CPU (s) | wall (s) | max error | steps | "
+          "us / step (CPU) | ratio CPU | ratio wall |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in m["cases"]:
-        b = c.get("best")
-        if b:
-            L.append(f"| {c['beta']:g} | {c['pypde_stepping_s']:.4f} | {c['pypde_max_err']:.2e} | {b['scheme']} "
-                     f"cfl {b['cfl']} | {b['wall_s']:.4f} | {b['max_err']:.2e} | {b['n_steps']} | "
-                     f"{b['us_per_step']:.1f} | {c['ratio']:.2f} |")
-        else:
-            L.append(f"| {c['beta']:g} | {c['pypde_stepping_s']} | {c['pypde_max_err']} | none | - | - | - | - | - |")
-    L += ["", "All our configurations (wall s / max error):", "", "| beta | scheme | cfl | wall (s) | steps | max error |",
-          "|---|---|---|---|---|---|"]
+        pp = c.get("pypde", {})
+        if pp.get("skipped"):
+            L.append(f"| {c['beta']:g} | skipped | | | | | | | | | | |")
+            continue
+        for key in ("default", "best"):
+            b = c.get(key)
+            if b:
+                L.append(f"| {c['beta']:g} | {pp['cpu_s']:.4f} | {pp['wall_s']:.4f} | {pp['max_err']:.2e} | "
+                         f"{key}: {b['config']} | {b['cpu_s']:.4f} | {b['wall_s']:.4f} | {b['max_err']:.2e} | "
+                         f"{b['n_steps']} | {b['us_per_step_cpu']:.1f} | {b['ratio_cpu']:.2f} | {b['ratio_wall']:.2f} |")
+    L += ["", "All our configurations (medians):", "",
+          "| beta | config | CPU (s) | wall (s) | steps | split steps | max error |", "|---|---|---|---|---|---|---|"]
     for c in m["cases"]:
         for o in c["ours"]:
-            L.append(f"| {c['beta']:g} | {o['scheme']} | {o['cfl']} | {o['wall_s']:.4f} | {o['n_steps']} | "
-                     f"{o['max_err']:.2e} |")
+            L.append(f"| {c['beta']:g} | {o['config']} | {o['cpu_s']:.4f} | {o['wall_s']:.4f} | {o['n_steps']} | "
+                     f"{o['n_split_steps']} | {o['max_err']:.2e} |")
     return L + [""]
 
 
@@ -1010,8 +1089,7 @@ def run(quick: bool = False, write: bool = True, parallel=None, peers: bool = Tr
         res["peers"] = {k: {"skipped": True, "note": "SKIPPED: run(peers=False)"} for k in ("hj_reachability", "py_pde")}
     res["peers_date"] = res["date"]
     print("5. compiled march", flush=True)
-    res["march"] = bench_march(n=256 if quick else 1024, repeat=1 if quick else 3,
-                               pypde=res["peers"].get("py_pde") if peers else {})
+    res["march"] = bench_march(n=256 if quick else 1024, repeat=1 if quick else 7)
     print("2c. time-to-accuracy sweep", flush=True)
     _finish_peers(res, tta_sweep(ns=(16, 32) if quick else (16, 32, 64, 128), repeat=3 if quick else 5,
                                  parallel=parallel), with_two_d=True)
@@ -1034,10 +1112,20 @@ if __name__ == "__main__":
     ap.add_argument("--peers-only", action="store_true",
                     help="only the peers (hj_reachability, py-pde) plus the same-run WENO5 512^2 and "
                          "time-to-accuracy rows they are compared with; merged into the existing hj.json/hj.md/hj.png")
-    ap.add_argument("--march", action="store_true", help="only section 5 (compiled march vs py-pde); prints, writes nothing")
+    ap.add_argument("--march", action="store_true",
+                    help="only section 5 (compiled march vs py-pde), merged into the existing hj.json/hj.md "
+                         "(with --quick: printed, nothing written)")
     args = ap.parse_args()
     if args.march:
-        print(json.dumps(bench_march(n=256 if args.quick else 1024, repeat=1 if args.quick else 3), indent=1, default=str))
+        march = bench_march(n=256 if args.quick else 1024, repeat=1 if args.quick else 7)
+        if args.quick:
+            print(json.dumps(march, indent=1, default=str))
+        else:
+            old = json.loads((RESULTS / "hj.json").read_text())
+            old["march"] = march
+            (RESULTS / "hj.json").write_text(json.dumps(old, indent=1, default=str))
+            (RESULTS / "hj.md").write_text(_md(old))
+            print(f"updated {RESULTS / 'hj'}.md/.json (section 5)")
         sys.exit(0)
     if args.peers_only:
         run_peers(quick=args.quick, parallel=False if args.serial else None)

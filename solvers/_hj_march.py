@@ -9,18 +9,31 @@ Everything a step does runs inside Numba: the CFL rule on the lagged slopes, the
 and its redo, the explicit Runge-Kutta stages, the Strang splitting with the exact heat semigroup
 (:func:`solvers.heat.heat_apply`), the non-finite check and the step statistics.
 
+On a periodic 1-D grid the heat half-steps of consecutive split steps are merged:
+``D(dt1/2) E(dt1) D(dt1/2) D(dt2/2) E(dt2) D(dt2/2) ..`` runs as ``D(dt1/2) E(dt1) D((dt1+dt2)/2) E(dt2) ..``,
+one real-FFT pair per step (:func:`solvers.heat.heat_spectral`, which also gives the gradient energies
+of the accuracy control by Parseval, without a pass over the grid).  The trailing half-step of the
+last split step is pending in ``clock[TAU_PENDING]``: it is applied to the state before an explicit
+step, and on return the march writes the state with it applied into the scratch buffer
+``bufs[order[1]]`` (:func:`visible`), which is what is saved or handed to a callback, while the march
+continues from the pending state.  So returning to Python (save times, checkpoints, callbacks,
+progress updates) changes nothing: a run is the same bit for bit however it is chunked, and equal to
+the unmerged rule up to round-off.
+
 The arithmetic is that of the Python loop it replaces, operation for operation (the same ``dt``
 sequence and the same kernels), so explicit runs are bit-identical to it; split runs differ only by
-the heat substep's round-off (Numba's ``exp`` and pocketfft through rocket-fft instead of NumPy's).
+the heat substep's round-off (Numba's ``exp`` and pocketfft through rocket-fft instead of NumPy's; and
+the merged half-steps above, which :func:`solvers._hj_steppers.advance_python` also takes).
 
 Interface (all arrays updated in place):
 
 * ``bufs``: three padded float64 arrays; ``order[0]`` indexes the one holding the state, ``order[1:]``
   the scratch ones (the march rotates ``order``); ``views`` / ``views3``: their interiors, in the same
   order (``views3`` with trailing length-1 axes up to 3-D, for :func:`grad_energy_kernel`);
-* ``cb``: the stage slope buffer; ``p``: a :class:`MarchParams`; ``heat``: :func:`solvers.heat.heat_tables`;
+* ``cb``: the stage slope buffer; ``p``: a :class:`MarchParams`; ``heat``: ``(tables, spec)``, the
+  :func:`solvers.heat.heat_tables` and (periodic 1-D) :func:`solvers.heat.spectral_tables`;
 * ``clock``: float64 (:data:`T_NOW`, dt statistics, the split controller's Hamiltonian integral and
-  accuracy-limited step), ``counts``: int64 (:data:`STEP`, explicit / split steps, CFL redos, accuracy
+  accuracy-limited step, the pending heat time of merged split steps), ``counts``: int64 (:data:`STEP`, explicit / split steps, CFL redos, accuracy
   cuts), ``alpha``: the lagged CFL slopes, shape ``(d,)``;
 * ``t_target``: the time to land on (the next save time); ``budget``: steps before returning;
   ``max_steps``: stop once the step count reaches it (-1: none); ``t_stop``: stop once ``t_now`` reaches it.
@@ -35,7 +48,7 @@ from collections import namedtuple
 import numpy as np
 
 from .jit import njit
-from .heat import heat_apply
+from .heat import heat_apply, heat_spectral
 
 #: Return codes of :func:`march`.
 REACHED_TARGET, BUDGET_USED, FINISHED, NONFINITE, STEP_TOO_SMALL, STOPPED = range(6)
@@ -68,7 +81,7 @@ MarchParams = namedtuple("MarchParams", [
 SPLIT_RTOL = 1e-3
 
 #: Entries of the ``clock`` (float64) and ``counts`` (int64) arrays.
-T_NOW, DT_MIN, DT_MAX, DT_MIN_ALL, DT_MAX_ALL, HAM_INT, DT_ACC = range(7)
+T_NOW, DT_MIN, DT_MAX, DT_MIN_ALL, DT_MAX_ALL, HAM_INT, DT_ACC, TAU_PENDING = range(8)
 STEP, N_EXPLICIT, N_SPLIT, N_RETRIES, N_SPLIT_CUTS = range(5)
 
 
@@ -170,6 +183,41 @@ def accuracy_limit(p, clock, cuts, x, rel, g0, dt, dt_cfl):
     return clock[DT_ACC]
 
 
+def merges_heat(p) -> bool:
+    """Whether split steps merge their heat half-steps (periodic 1-D grids; see the module docstring)."""
+    return p.nu > 0.0 and len(p.ih) == 1 and bool(p.periodic[0])
+
+
+@njit(inline="always")
+def _merges(p):
+    return p.nu > 0.0 and len(p.ih) == 1 and p.periodic[0]
+
+
+def visible(order, clock) -> int:
+    """Index of the buffer holding the state at ``clock[T_NOW]`` after a return of :func:`march`:
+    ``order[1]`` while a merged heat half-step is pending (the march wrote the state with it applied
+    there), else ``order[0]``."""
+    return int(order[1]) if clock[TAU_PENDING] != 0.0 else int(order[0])
+
+
+@njit(inline="always")
+def _flush(views3, order, spec, clock):
+    """Apply the pending heat half-step (merged split steps) to the state."""
+    tau = clock[TAU_PENDING]
+    if tau != 0.0:
+        v = views3[order[0]]
+        heat_spectral(v, v, spec, tau, 0.0)
+        clock[TAU_PENDING] = 0.0
+
+
+@njit(inline="always")
+def _show(views3, order, spec, clock):
+    """The state with the pending half-step applied, into the scratch buffer ``order[1]`` (see :func:`visible`)."""
+    tau = clock[TAU_PENDING]
+    if tau != 0.0:
+        heat_spectral(views3[order[0]], views3[order[1]], spec, tau, 0.0)
+
+
 @njit(inline="always")
 def _adv_rate(al, ih):
     s = 0.0
@@ -208,21 +256,27 @@ def march(stage, slopes, fill, bufs, order, views, views3, cb, p, heat, clock, c
     h0, h1, h2 = p.h3
     p0, p1, p2 = p.p3
     dif_rate = p.dif_rate
+    tables, spec = heat
+    merge = _merges(p)
     a_in = alpha.copy()
     t_now = clock[T_NOW]
     taken = 0
+    code = FINISHED
     while True:
         # the checks at the top of every step, in the order of the former Python loop
+        bad = False
         for k in range(alpha.shape[0]):
             if not math.isfinite(alpha[k]):
-                clock[T_NOW] = t_now
-                return NONFINITE
+                bad = True
+        if bad:
+            code = NONFINITE
+            break
         if t_now >= p.t_final:
-            clock[T_NOW] = t_now
-            return FINISHED
+            code = FINISHED
+            break
         if (max_steps >= 0 and counts[STEP] >= max_steps) or t_now >= t_stop:
-            clock[T_NOW] = t_now
-            return STOPPED
+            code = STOPPED
+            break
         # dt from the slopes of the previous step's input, cut to the exact CFL step of the current
         # state if its slopes are larger (explicit steps), or the first stage redone (split steps)
         adv = _adv_rate(alpha, ih)
@@ -232,8 +286,10 @@ def march(stage, slopes, fill, bufs, order, views, views3, cb, p, heat, clock, c
         dt_cfl = min(dt_cfl, p.max_dt)
         remaining = t_target - t_now
         if dt_cfl < 1e-9 * (p.t_final - t_now):
-            clock[T_NOW] = t_now
-            return STEP_TOO_SMALL
+            code = STEP_TOO_SMALL
+            break
+        if explicit:
+            _flush(views3, order, spec, clock)
         dt = min(dt_cfl, remaining)
         iu, i1, i2 = order[0], order[1], order[2]
         src, s1, s2 = bufs[iu], bufs[i1], bufs[i2]
@@ -270,13 +326,17 @@ def march(stage, slopes, fill, bufs, order, views, views3, cb, p, heat, clock, c
             # most of grad u within the step, the step is shortened (see split_error).
             src, s1, s2 = bufs[i1], bufs[i2], bufs[iu]
             dt = min(dt, clock[DT_ACC])
-            g0 = grad_energy_kernel(views3[iu], h0, h1, h2, p0, p1, p2)
+            g0 = 0.0 if merge else grad_energy_kernel(views3[iu], h0, h1, h2, p0, p1, p2)
             tries = 0
             cuts = 0
             x = rel = contrib = 0.0
             while True:
-                heat_apply(views[iu], views[i1], heat, per, 0.5 * nu * dt)
-                x, rel, contrib = split_error(g0, grad_energy_kernel(views3[i1], h0, h1, h2, p0, p1, p2), dt)
+                if merge:  # the pending half-step of the previous step and this one's, in one FFT pair
+                    g0, g1 = heat_spectral(views3[iu], views3[i1], spec, clock[TAU_PENDING], 0.5 * nu * dt)
+                else:
+                    heat_apply(views[iu], views[i1], tables, per, 0.5 * nu * dt)
+                    g1 = grad_energy_kernel(views3[i1], h0, h1, h2, p0, p1, p2)
+                x, rel, contrib = split_error(g0, g1, dt)
                 if rel > p.split_rtol and rel * contrib > p.split_rtol * max(clock[HAM_INT], p.err_floor) \
                         and cuts < 16:
                     dt *= cut_factor(p.x_target, x)
@@ -299,8 +359,8 @@ def march(stage, slopes, fill, bufs, order, views, views3, cb, p, heat, clock, c
         if not finite:
             for k in range(alpha.shape[0]):
                 alpha[k] = a_in[k]
-            clock[T_NOW] = t_now
-            return NONFINITE
+            code = NONFINITE
+            break
         nu_e = nu if explicit else 0.0
         if p.rk3:
             fill(s1, g, per)
@@ -311,7 +371,10 @@ def march(stage, slopes, fill, bufs, order, views, views3, cb, p, heat, clock, c
             counts[N_EXPLICIT] += 1
             order[0], order[1], order[2] = ires, iu, i2
         else:
-            heat_apply(views[ires], views[ires], heat, per, 0.5 * nu * dt)
+            if merge:  # pending until the next split step (or a flush)
+                clock[TAU_PENDING] = 0.5 * nu * dt
+            else:
+                heat_apply(views[ires], views[ires], tables, per, 0.5 * nu * dt)
             order[0], order[1], order[2] = ires, iu, i1
         for k in range(alpha.shape[0]):
             alpha[k] = a_in[k]
@@ -326,8 +389,11 @@ def march(stage, slopes, fill, bufs, order, views, views3, cb, p, heat, clock, c
         clock[DT_MIN_ALL] = min(clock[DT_MIN_ALL], dt)
         clock[DT_MAX_ALL] = max(clock[DT_MAX_ALL], dt)
         if t_now >= t_target:
-            clock[T_NOW] = t_now
-            return REACHED_TARGET
+            code = REACHED_TARGET
+            break
         if taken >= budget:
-            clock[T_NOW] = t_now
-            return BUDGET_USED
+            code = BUDGET_USED
+            break
+    _show(views3, order, spec, clock)
+    clock[T_NOW] = t_now
+    return code

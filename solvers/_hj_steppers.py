@@ -24,7 +24,14 @@ import numpy as np
 from . import _hj_kernels as K
 from . import _hj_march as M
 from .boundary import fill_ghosts, interior, pad_array
-from .heat import heat_apply, heat_tables, heat_semigroup
+from .heat import heat_apply, heat_semigroup, heat_spectral, heat_tables, no_spectral_tables, spectral_tables
+
+
+def _spectral_tables(shape, spacing, periodic, scheme):
+    """:func:`solvers.heat.spectral_tables` where split steps merge their heat half-steps (periodic 1-D)."""
+    if len(shape) == 1 and periodic[0]:
+        return spectral_tables(shape[0], spacing[0], scheme.laplacian_order)
+    return no_spectral_tables()
 
 
 def _views3(views):
@@ -50,7 +57,8 @@ class CpuStepper:
         self.views = tuple(interior(b, g) for b in self.bufs)
         self.views3 = _views3(self.views)
         self.cb = K.slope_buffer(U, g)
-        self.heat = heat_tables(vals.shape, self.h, self.per, scheme.laplacian_order)
+        self.heat = (heat_tables(vals.shape, self.h, self.per, scheme.laplacian_order),
+                     _spectral_tables(vals.shape, self.h, self.per, scheme))
         self.kernel = K.march_kernel(vals.ndim, scheme.deriv_code)  # serial kernels (see module doc)
 
     @property
@@ -106,6 +114,9 @@ class CpuOps:
         K.max_slopes(V, g, (1.0,) * d, parallel=self.parallel)
         M.grad_energy(V, (1.0,) * d, self.per)  # the split-step accuracy control
         M.split_error(1.0, 0.5, 1.0)
+        if d == 1 and self.per[0]:
+            u = np.zeros((4, 1, 1))
+            heat_spectral(u, u, spectral_tables(4, 1.0), 0.0, 0.0)
         return time.perf_counter() - t0
 
     def set_interior(self, V, vals):
@@ -156,18 +167,35 @@ def advance_python(ops, order, p, clock, counts, alpha, t_target, budget, max_st
     def energy(V):
         return M.grad_energy(np.asarray(ops.get_interior(V)), p.h3[:len(ih)], p.periodic)
 
+    merge = M.merges_heat(p)
+    if merge:  # the heat half-steps of consecutive split steps merged, as in the compiled march
+        spec = getattr(ops, "_spectral", None)
+        if spec is None:
+            n = np.asarray(ops.get_interior(bufs[order[0]])).shape[0]
+            spec = ops._spectral = spectral_tables(n, p.h3[0], ops.sch.laplacian_order)
+
+    def heat_merged(V_from, V_to, tau_a, tau_b):
+        u = np.array(ops.get_interior(V_from), dtype=np.float64)
+        out = np.empty_like(u)
+        energies = heat_spectral(u[:, None, None], out[:, None, None], spec, tau_a, tau_b)
+        ops.set_interior(V_to, out)
+        return energies
+
+    def leave(code):
+        if merge and clock[M.TAU_PENDING] != 0.0:  # the state, pending half-step applied, in order[1]
+            heat_merged(bufs[order[0]], bufs[order[1]], float(clock[M.TAU_PENDING]), 0.0)
+        clock[M.T_NOW] = t_now
+        return code
+
     t_now = float(clock[M.T_NOW])
     taken = 0
     while True:
         if not np.all(np.isfinite(alpha)):
-            clock[M.T_NOW] = t_now
-            return M.NONFINITE
+            return leave(M.NONFINITE)
         if t_now >= p.t_final:
-            clock[M.T_NOW] = t_now
-            return M.FINISHED
+            return leave(M.FINISHED)
         if (max_steps >= 0 and counts[M.STEP] >= max_steps) or t_now >= t_stop:
-            clock[M.T_NOW] = t_now
-            return M.STOPPED
+            return leave(M.STOPPED)
         adv = adv_rate(alpha)
         explicit = nu == 0.0 or p.mode == M.EXPLICIT or (p.mode == M.AUTO and dif_rate <= adv)
         rate = adv + dif_rate if explicit else adv
@@ -175,8 +203,11 @@ def advance_python(ops, order, p, clock, counts, alpha, t_target, budget, max_st
         dt_cfl = min(dt_cfl, p.max_dt)
         remaining = t_target - t_now
         if dt_cfl < 1e-9 * (p.t_final - t_now):
-            clock[M.T_NOW] = t_now
-            return M.STEP_TOO_SMALL
+            return leave(M.STEP_TOO_SMALL)
+        if explicit and merge and clock[M.TAU_PENDING] != 0.0:
+            V = bufs[order[0]]
+            heat_merged(V, V, float(clock[M.TAU_PENDING]), 0.0)
+            clock[M.TAU_PENDING] = 0.0
         dt = min(dt_cfl, remaining)
         iu, i1, i2 = (int(x) for x in order)
         src, s1, s2 = bufs[iu], bufs[i1], bufs[i2]
@@ -198,11 +229,15 @@ def advance_python(ops, order, p, clock, counts, alpha, t_target, budget, max_st
         else:
             src, s1, s2 = bufs[i1], bufs[i2], bufs[iu]
             dt = min(dt, float(clock[M.DT_ACC]))
-            g0 = energy(bufs[iu])
+            g0 = 0.0 if merge else energy(bufs[iu])
             tries = cuts = 0
             while True:
-                ops.heat(bufs[iu], src, 0.5 * nu * dt)
-                x, rel, contrib = M.split_error(g0, energy(src), dt)
+                if merge:
+                    g0, g1 = heat_merged(bufs[iu], src, float(clock[M.TAU_PENDING]), 0.5 * nu * dt)
+                else:
+                    ops.heat(bufs[iu], src, 0.5 * nu * dt)
+                    g1 = energy(src)
+                x, rel, contrib = M.split_error(g0, g1, dt)
                 if rel > p.split_rtol and rel * contrib > p.split_rtol * max(float(clock[M.HAM_INT]), p.err_floor) \
                         and cuts < 16:
                     dt *= M.cut_factor(p.x_target, x)
@@ -221,13 +256,15 @@ def advance_python(ops, order, p, clock, counts, alpha, t_target, budget, max_st
             ires = i2
         if not finite:
             alpha[:] = a_in
-            clock[M.T_NOW] = t_now
-            return M.NONFINITE
+            return leave(M.NONFINITE)
         res = ops.other_stages(src, s1, s2, nu if explicit else 0.0, dt)
         assert res is bufs[ires]
         if explicit:
             counts[M.N_EXPLICIT] += 1
             order[:] = (ires, iu, i2)
+        elif merge:
+            clock[M.TAU_PENDING] = 0.5 * nu * dt
+            order[:] = (ires, iu, i1)
         else:
             ops.heat(res, res, 0.5 * nu * dt)
             order[:] = (ires, iu, i1)
@@ -243,11 +280,9 @@ def advance_python(ops, order, p, clock, counts, alpha, t_target, budget, max_st
         clock[M.DT_MIN_ALL] = min(clock[M.DT_MIN_ALL], dt)
         clock[M.DT_MAX_ALL] = max(clock[M.DT_MAX_ALL], dt)
         if t_now >= t_target:
-            clock[M.T_NOW] = t_now
-            return M.REACHED_TARGET
+            return leave(M.REACHED_TARGET)
         if taken >= budget:
-            clock[M.T_NOW] = t_now
-            return M.BUDGET_USED
+            return leave(M.BUDGET_USED)
 
 
 #: March return code -> driver status (the driver itself decides "stopped" from ``max_steps`` / ``stop_at``).
@@ -259,7 +294,7 @@ CKPT_FIELDS = {"dt_min": ("clock", M.DT_MIN), "dt_max": ("clock", M.DT_MAX), "dt
                "dt_max_all": ("clock", M.DT_MAX_ALL), "ham_int": ("clock", M.HAM_INT),
                "dt_acc": ("clock", M.DT_ACC), "n_explicit": ("counts", M.N_EXPLICIT),
                "n_split": ("counts", M.N_SPLIT), "n_retries": ("counts", M.N_RETRIES),
-               "n_split_cuts": ("counts", M.N_SPLIT_CUTS)}
+               "n_split_cuts": ("counts", M.N_SPLIT_CUTS), "tau_pending": ("clock", M.TAU_PENDING)}
 
 
 class HJStepper:
@@ -300,8 +335,8 @@ class HJStepper:
 
     @property
     def buffer(self):
-        """The (padded, backend) buffer holding the state."""
-        return self.ops.bufs[self.order[0]]
+        """The (padded, backend) buffer holding the state at :attr:`t` (:func:`solvers._hj_march.visible`)."""
+        return self.ops.bufs[M.visible(self.order, self.clock)]
 
     def warmup(self) -> float:
         seconds = self.ops.warmup()
@@ -312,6 +347,9 @@ class HJStepper:
             M.grad_energy(tiny, (1.0,) * d, self.p.periodic)
             M.grad_energy(tiny[(slice(1, 3),) * d], (1.0,) * d, self.p.periodic)
             M.split_error(1.0, 0.5, 1.0)
+            if M.merges_heat(self.p):
+                u = np.zeros((4, 1, 1))
+                heat_spectral(u, u, spectral_tables(4, 1.0), 0.0, 0.0)
             seconds += time.perf_counter() - t0
         return seconds
 
@@ -347,10 +385,14 @@ class HJStepper:
         scalars = {"alpha_lag": [float(a) for a in self.alpha]}
         for key, (arr, i) in CKPT_FIELDS.items():
             scalars[key] = float(self.clock[i]) if arr == "clock" else int(self.counts[i])
-        return scalars, {"u": self.full_state()}
+        arrays = {"u": self.full_state()}
+        if self.clock[M.TAU_PENDING] != 0.0:  # merged split steps: the march continues from this state
+            arrays["u_pending"] = np.array(self.ops.get_interior(self.ops.bufs[self.order[0]]))
+        return scalars, arrays
 
     def restore(self, scalars, arrays):
-        self.ops.set_interior(self.ops.bufs[0], arrays["u"])
+        self.ops.set_interior(self.ops.bufs[0], arrays.get("u_pending", arrays["u"]))
+        self.ops.set_interior(self.ops.bufs[1], arrays["u"])  # the visible state while a half-step is pending
         self.order[:] = (0, 1, 2)
         self.alpha = np.array(scalars["alpha_lag"], dtype=np.float64)
         self.clock[M.T_NOW], self.counts[M.STEP] = float(scalars["t_now"]), int(scalars["step"])

@@ -16,6 +16,8 @@ non-negative kernel (maximum principle).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.fft as sfft
 
@@ -27,7 +29,8 @@ except ImportError as exc:  # pragma: no cover - a dependency of the package
 
 from .jit import njit
 
-__all__ = ["heat_semigroup", "heat_tables", "heat_apply"]
+__all__ = ["heat_semigroup", "heat_tables", "heat_apply", "spectral_tables", "no_spectral_tables", "heat_spectral",
+           "exp_scaled"]
 
 
 def heat_tables(shape, spacing, periodic, laplacian_order: int = 2) -> tuple:
@@ -116,6 +119,138 @@ def heat_apply(src, dst, tables, periodic, tau):
                 u3 = lin
             u = np.ascontiguousarray(u3).reshape(u.shape)
     dst[...] = u
+
+
+def spectral_tables(n: int, spacing: float, laplacian_order: int = 2) -> tuple:
+    """Tables of :func:`heat_spectral` for a periodic 1-D axis of ``n`` nodes.
+
+    Returns ``(lam, sig, cache, ctau)``: the ``n // 2 + 1`` real-FFT eigenvalues of the Laplacian
+    (:func:`heat_tables`), the weights ``sig_m = w_m 4 sin^2(pi m / n) / (n h)^2`` that turn the
+    squared moduli of the real-FFT coefficients into the mean squared forward difference
+    ``G = mean_i ((u_{i+1} - u_i) / h)^2`` (Parseval; ``w_m = 2`` for the modes that stand for a
+    conjugate pair, 1 for the mean and the Nyquist mode), a cache of two rows of factors
+    ``exp(tau lam)`` (rows 0 and 1; rows 2 and 3 are work space) and their ``tau`` (``ctau``, NaN: empty).
+    """
+    n, h = int(n), float(spacing)
+    lam = heat_tables((n,), (h,), (True,), laplacian_order)[0]
+    m = np.arange(n // 2 + 1)
+    w = np.where((m == 0) | (2 * m == n), 1.0, 2.0)
+    sig = w * 4.0 * np.sin(np.pi * m / n) ** 2 / (n * h) ** 2
+    return (lam, np.ascontiguousarray(sig, dtype=np.float64), np.zeros((4, lam.shape[0])), np.full(2, np.nan))
+
+
+def no_spectral_tables() -> tuple:
+    """Tables of the types of :func:`spectral_tables` for grids where :func:`heat_spectral` does not run."""
+    return (np.zeros(1), np.zeros(1), np.zeros((4, 1)), np.full(2, np.nan))
+
+
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 in two parts (fdlibm): k * _LN2_HI is exact for |k| < 2^11
+_LN2_LO = 1.90821492927058770002e-10
+_INV_LN2 = 1.44269504088896338700e+00
+_MAGIC = 6755399441055744.0  # 1.5 * 2^52: x + _MAGIC rounds x to an integer kept in the low mantissa bits
+_MAGIC_BITS = int(np.array([_MAGIC]).view(np.int64)[0])
+_C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13 = (1.0 / math.factorial(j) for j in range(14))
+
+
+@njit
+def exp_scaled(lam, tau, out, work):
+    """``out[m] = exp(tau lam[m])`` for ``tau lam[m] <= 0``, within 1 ulp of ``exp`` (0 below ``-708``).
+
+    Loops that LLVM vectorises, unlike calls of ``exp`` (3 ns each here): ``x = k ln2 + r`` with
+    ``|r| <= ln2 / 2`` (Cody-Waite), ``exp(r)`` by its Taylor polynomial of degree 13 (truncation
+    ``r^14 / 14! < 5e-18``), and ``2^k`` written into the exponent bits.  ``work``: float64, same length.
+    """
+    n = lam.shape[0]
+    for m in range(n):
+        x = tau * lam[m]
+        x = x if x > -708.0 else -708.0
+        t = x * _INV_LN2 + _MAGIC
+        k = t - _MAGIC
+        r = (x - k * _LN2_HI) - k * _LN2_LO
+        p = _C13 * r + _C12
+        p = p * r + _C11
+        p = p * r + _C10
+        p = p * r + _C9
+        p = p * r + _C8
+        p = p * r + _C7
+        p = p * r + _C6
+        p = p * r + _C5
+        p = p * r + _C4
+        p = p * r + _C3
+        p = p * r + _C2
+        p = p * r + _C1
+        out[m] = p * r + _C0
+        work[m] = t
+    bits = work.view(np.int64)
+    for m in range(n):
+        bits[m] = (bits[m] - _MAGIC_BITS + 1023) << 52  # 2^k
+    for m in range(n):
+        out[m] = out[m] * work[m] if tau * lam[m] > -708.0 else 0.0
+
+
+@njit
+def _factor_row(lam, cache, ctau, tau, keep):
+    """The row of ``cache`` holding ``exp(tau lam)``, computed into the row other than ``keep`` if absent."""
+    for r in range(2):
+        if ctau[r] == tau:
+            return r
+    r = 1 if keep == 0 else 0
+    exp_scaled(lam, tau, cache[r], cache[2])
+    ctau[r] = tau
+    return r
+
+
+@njit(inline="always")
+def _sum4(a):
+    """Sum of a 1-D array with four running sums (independent adds: 4x the throughput of one)."""
+    s0 = s1 = s2 = s3 = 0.0
+    n4 = a.shape[0] - a.shape[0] % 4
+    for j in range(0, n4, 4):
+        s0 += a[j]
+        s1 += a[j + 1]
+        s2 += a[j + 2]
+        s3 += a[j + 3]
+    for j in range(n4, a.shape[0]):
+        s0 += a[j]
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit
+def heat_spectral(src3, dst3, spec, tau_a, tau_b):
+    """``dst = exp((tau_a + tau_b) Lap_h) src`` on a periodic 1-D axis with one real FFT pair, and the
+    gradient energies ``(G(tau_a), G(tau_a + tau_b))`` of the states ``exp(tau Lap_h) src``.
+
+    ``src3``, ``dst3``: arrays of shape ``(n, 1, 1)`` (may be the same array; only ``[:, 0, 0]`` is
+    used); ``spec``: :func:`spectral_tables`.  ``G`` is the mean squared forward difference (the
+    ``grad_energy`` of :mod:`solvers._hj_march`, here by Parseval, equal to round-off).  The factors
+    ``exp(tau lam)`` of the last two ``tau`` values are cached in ``spec``: a Strang march whose heat
+    half-steps are merged (``tau_a`` = the previous step's ``tau_b``) computes one set per step.  The
+    factor is ``exp(tau_a lam) exp(tau_b lam)``, the semigroup property, exact up to round-off.
+    """
+    lam, sig, cache, ctau = spec
+    n = src3.shape[0]
+    f = sfft.rfft(src3[:, 0, 0])
+    ra = _factor_row(lam, cache, ctau, tau_a, -1)
+    rb = _factor_row(lam, cache, ctau, tau_b, ra)
+    ea = cache[ra]
+    eb = cache[rb]
+    wa = cache[2]
+    wb = cache[3]
+    fr = f.view(np.float64)  # (re, im) pairs: real arithmetic, vectorised
+    for m in range(f.shape[0]):
+        re = fr[2 * m]
+        im = fr[2 * m + 1]
+        pw = (re * re + im * im) * sig[m]
+        fa = ea[m]
+        fab = fa * eb[m]
+        wa[m] = pw * (fa * fa)
+        wb[m] = pw * (fab * fab)
+        fr[2 * m] = re * fab
+        fr[2 * m + 1] = im * fab
+    g_a = _sum4(wa)
+    g_b = _sum4(wb)
+    dst3[:, 0, 0] = sfft.irfft(f, n)
+    return g_a, g_b
 
 
 def heat_semigroup(u: np.ndarray, spacing, periodic, tau: float, laplacian_order: int = 2) -> np.ndarray:

@@ -38,7 +38,11 @@ Design
   and by a type-I sine transform after removing the affine interpolant of the two
   end values on non-periodic axes (3-point Laplacian; boundary nodes are fixed by
   the linear-extrapolation condition).  The step count is then set by the
-  advective CFL alone, whatever ``beta``.  Split steps are second order in time,
+  advective CFL alone, whatever ``beta``.  On periodic 1-D grids the heat half-steps
+  of consecutive split steps are merged, ``D(dt1/2) E(dt1) D((dt1+dt2)/2) E(dt2) ..``:
+  one real-FFT pair per step, the same result up to round-off (the state saved or seen
+  at a save time has the pending half-step applied; see :mod:`solvers._hj_march`).
+  Split steps are second order in time,
   so viscous runs in that regime are at most second order; with the 3-point
   symbol ``D`` is positivity preserving, so first-order schemes stay monotone.
   ``diffusion="explicit"`` / ``"split"`` force one treatment.
