@@ -232,6 +232,25 @@ def collect() -> list[dict]:
             note = pp.get("note", "py-pde not installed") if isinstance(pp, dict) else "py-pde not installed"
             rows.append(_row(8, "viscous beta=10 1-D N=1024 t=1 vs py-pde", "-", "py-pde", "-", None,
                              "skipped: " + str(note)[:90]))
+        march = hj.get("march") or {}
+        for case in march.get("cases", []):  # bench_hj section 5: interleaved with py-pde's stepper, CPU time
+            d, pp = case.get("default"), case.get("pypde") or {}
+            target = (f"1-D viscous beta={case['beta']:g} N=1024 t=1, default scheme and cfl: py-pde's error "
+                      "in at most py-pde's time (CPU)")
+            if d and not pp.get("skipped"):
+                rows.append(_row(19, target, f"{_fmt(d['cpu_s'], ' s')}, err {_fmt(d['max_err'])}",
+                                 f"py-pde stepper {_fmt(pp['cpu_s'], ' s')}, err {_fmt(pp['max_err'])}",
+                                 _fmt(d["ratio_cpu"]) + "x", bool(d["meets_error"] and d["ratio_cpu"] >= 1.0),
+                                 f"wall {_fmt(d['ratio_wall'])}x", want="N=1024", ran=f"N={march.get('n')}"))
+            else:
+                rows.append(_row(19, target, "-", "py-pde", "-", None, "skipped: py-pde not installed"))
+        ov = (march.get("overhead") or {}).get("compiled march (solve_hj)")
+        if ov:
+            py = march["overhead"].get("former Python loop, same kernels", {})
+            rows.append(_row(19, "HJ per-step overhead (empty-physics step) < 3 us",
+                             _fmt(ov.get("us_per_step_cpu"), " us CPU"),
+                             f"Python loop {_fmt(py.get('us_per_step_cpu'), ' us')}", "-",
+                             bool(ov.get("us_per_step_cpu", math.inf) < 3.0), f"wall {_fmt(ov.get('us_per_step'), ' us')}"))
     dy = _load("dynamics")
     if dy:
         em = [r for r in dy.get("cases", []) if r["case"].startswith("EM Langevin") and r["threads"] > 1]
