@@ -23,7 +23,10 @@ Outputs.  With ``track = False`` the passes compute the values only (``outputs=(
 ``track`` they also carry the prox (the composed argmin, see :mod:`solvers.hopf_lax`) in ``P``
 (``(..., d)``, index units of each axis, updated in place: axis ``k`` written, the earlier axes
 interpolated at the argmin); the last pass (always a contiguous one) writes ``P`` as coordinates
-``lo + h * index`` and, with ``want_grad``, ``grad = (x - P) / t``.
+``lo + h * index`` and, with ``want_grad``, ``grad = (x - P) / t``.  In 2-D the first pass keeps the
+axis-0 positions of row ``i0`` as one contiguous plane in the first half of that row's ``P`` footprint
+(``P.reshape(n0, 2 n1)[i0, :n1]``) instead of every other value of it: half the bytes written and read
+back between the passes (the last pass copies a row's plane into its work line before writing the row).
 
 Note for developers: these kernels inline functions of :mod:`solvers._envelope`, and Numba's
 on-disk cache is keyed on this file only; after editing ``_envelope.py`` alone, delete
@@ -215,6 +218,8 @@ def _strided_chunk(src, dst, P, k, e, periodic, a, refine, track, tile, t0, t1):
     oval = np.empty(n * tile)
     opos = np.empty(2 * n * tile) if track else np.empty(1)
     q0 = (-e) % n if periodic else 0              # source node of work index 0
+    planes = track and P.shape[3] == 2            # d = 2 (then k = 0): see the module docstring
+    Pf = P.reshape(P.size)
     for t in range(t0, t1):
         ia = t // nblk
         c0 = (t % nblk) * tile
@@ -239,7 +244,11 @@ def _strided_chunk(src, dst, P, k, e, periodic, a, refine, track, tile, t0, t1):
         for i in range(n):
             for b in range(nb):
                 dst[ia, i, c0 + b] = oval[i * tile + b]
-            if track:
+            if planes:
+                base = (ia * n + i) * C * 2 + c0
+                for b in range(nb):
+                    Pf[base + b] = opos[2 * (i * tile + b)]
+            elif track:
                 for b in range(nb):
                     o = 2 * (i * tile + b)
                     if k == 1:
@@ -290,12 +299,16 @@ def _contig_chunk(src, dst, P, grad, k, e, periodic, a, refine, track, want_grad
     inv = np.empty(nc)
     xo = np.empty(k + 1)
     q0 = (-e) % n if periodic else 0
+    planes = track and P.shape[2] == 2            # d = 2 (then k = 1): see the module docstring
+    Pf = P.reshape(P.size)
     for ia in range(l0, l1):
         _copy_wrapped(src[ia], n, q0, m, g)
         if not track:
             _line_u(g, m, e, n, a, refine, v, z, lin, hd2, inv, dst[ia], 0, 1)
             continue
-        if k >= 1:
+        if planes:
+            _copy_wrapped(Pf[ia * n * 2:ia * n * 2 + n], n, q0, m, pl[0])
+        elif k >= 1:
             jj = q0
             for q in range(m):
                 pl[0, q] = P[ia, jj, 0]
