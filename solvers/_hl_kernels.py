@@ -34,6 +34,8 @@ on-disk cache is keyed on this file only; after editing ``_envelope.py`` alone, 
 """
 from __future__ import annotations
 
+import types
+
 import numpy as np
 
 from ._envelope import cell_tables, fh_build, interp_position, refine_two_cells
@@ -200,6 +202,17 @@ def _copy_wrapped(row, n, q0, m, g):
 
 
 # ----------------------------------------------------------------------------- non-last axes (tiles)
+def _serial_and_threaded(f):
+    """``(serial, threaded)`` compilations of one pass body ``f``: ``prange`` runs as ``range`` where
+    ``parallel`` is off.  The threaded one compiles a copy of ``f`` with a qualified name of its own:
+    Numba names the on-disk cache files of a function after its qualified name, so two compilations of
+    one function with other options would share (and overwrite) one cache entry."""
+    twin = types.FunctionType(f.__code__, f.__globals__, f.__name__, f.__defaults__, f.__closure__)
+    twin.__qualname__ = f.__qualname__ + "_threaded"
+    twin.__doc__ = f.__doc__
+    return njit(f), pnjit(twin)
+
+
 @njit
 def _strided_chunk(src, dst, P, k, e, periodic, a, refine, track, tile, t0, t1):
     """Tiles ``t0 .. t1 - 1`` of a pass along the middle axis of ``src`` (A, n, C) into ``dst``
@@ -256,27 +269,20 @@ def _strided_chunk(src, dst, P, k, e, periodic, a, refine, track, tile, t0, t1):
                     P[ia, i, c0 + b, k] = opos[o + k]
 
 
-@njit
-def hl_strided_serial(src, dst, P, k, e, periodic, a, refine, track, tile, nchunk):
-    """Pass along the middle axis of ``src`` (A, n, C), C > 1, in ``nchunk`` chunks of tiles; serial.
+def _strided_pass(src, dst, P, k, e, periodic, a, refine, track, tile, nchunk):
+    """Pass along the middle axis of ``src`` (A, n, C), C > 1, in ``nchunk`` chunks of tiles (threaded in
+    :func:`hl_strided_parallel`, serial in :func:`hl_strided_serial`).
 
     ``P`` (A, n, C, d): positions in index units, read for axes < k and written for axes <= k
     (``track``; else unused).  ``e``: periodic images per side (0 on non-periodic axes)."""
     A, n, C = src.shape
     ntiles = A * ((C + tile - 1) // tile)
-    for c in range(nchunk):
-        _strided_chunk(src, dst, P, k, e, periodic, a, refine, track, tile,
-                       c * ntiles // nchunk, (c + 1) * ntiles // nchunk)
-
-
-@pnjit
-def hl_strided_parallel(src, dst, P, k, e, periodic, a, refine, track, tile, nchunk):
-    """Threaded :func:`hl_strided_serial` (chunks of tiles in parallel)."""
-    A, n, C = src.shape
-    ntiles = A * ((C + tile - 1) // tile)
     for c in prange(nchunk):
         _strided_chunk(src, dst, P, k, e, periodic, a, refine, track, tile,
                        c * ntiles // nchunk, (c + 1) * ntiles // nchunk)
+
+
+hl_strided_serial, hl_strided_parallel = _serial_and_threaded(_strided_pass)
 
 
 # ----------------------------------------------------------------------------- last axis (rows)
@@ -327,23 +333,16 @@ def _contig_chunk(src, dst, P, grad, k, e, periodic, a, refine, track, want_grad
                     grad[ia] if want_grad else grad[0], want_grad, lo, hh, it, xo)
 
 
-@njit
-def hl_contig_serial(src, dst, P, grad, k, e, periodic, a, refine, track, want_grad, lo, hh, it, n_mid, nchunk):
-    """Last pass, along the last axis of ``src`` (A, n), in ``nchunk`` chunks of rows; serial
-    (see :func:`_contig_chunk`)."""
-    A = src.shape[0]
-    for c in range(nchunk):
-        _contig_chunk(src, dst, P, grad, k, e, periodic, a, refine, track, want_grad, lo, hh, it, n_mid,
-                      c * A // nchunk, (c + 1) * A // nchunk)
-
-
-@pnjit
-def hl_contig_parallel(src, dst, P, grad, k, e, periodic, a, refine, track, want_grad, lo, hh, it, n_mid, nchunk):
-    """Threaded :func:`hl_contig_serial` (chunks of rows in parallel)."""
+def _contig_pass(src, dst, P, grad, k, e, periodic, a, refine, track, want_grad, lo, hh, it, n_mid, nchunk):
+    """Last pass, along the last axis of ``src`` (A, n), in ``nchunk`` chunks of rows (threaded in
+    :func:`hl_contig_parallel`, serial in :func:`hl_contig_serial`; see :func:`_contig_chunk`)."""
     A = src.shape[0]
     for c in prange(nchunk):
         _contig_chunk(src, dst, P, grad, k, e, periodic, a, refine, track, want_grad, lo, hh, it, n_mid,
                       c * A // nchunk, (c + 1) * A // nchunk)
+
+
+hl_contig_serial, hl_contig_parallel = _serial_and_threaded(_contig_pass)
 
 
 # ----------------------------------------------------------------------------- 1-D, non-periodic
