@@ -34,6 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import timed  # noqa: E402
 from benchmarks.naive_envelope import naive_hopf_lax_u  # noqa: E402
 from solvers.grid import Grid  # noqa: E402
 from solvers.hopf_lax import hopf_lax  # noqa: E402
@@ -66,27 +67,6 @@ def _child(env_extra=None):
     out = subprocess.run([sys.executable, "-c", _CHILD], cwd=ROOT, env=env, capture_output=True, text=True,
                          check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def _median_time(fn, reps):
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts)), [float(v) for v in ts]
-
-
-def _median_cpu(fn, reps):
-    """Median wall time and median process CPU time (all threads) of ``reps`` calls."""
-    ts, cs = [], []
-    for _ in range(reps):
-        c0 = time.process_time()
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-        cs.append(time.process_time() - c0)
-    return float(np.median(ts)), float(np.median(cs))
 
 
 def brute_1d(vals, x, t, chunk=512):
@@ -126,11 +106,9 @@ def vs_naive(n: int, reps: int) -> dict:
     cpus = {k: [] for k in cases}
     for _ in range(reps):
         for k, fn in cases.items():
-            c1 = time.process_time()
-            t1 = time.perf_counter()
-            fn()
-            runs[k].append(time.perf_counter() - t1)
-            cpus[k].append(time.process_time() - c1)
+            tm = timed(fn, 1)
+            runs[k].append(tm.median)
+            cpus[k].append(tm.cpu_median)
     med = {k: float(np.median(v)) for k, v in runs.items()}
     cpu = {k: float(np.median(v)) for k, v in cpus.items()}
     base, cbase = med["naive u (refine none)"], cpu["naive u (refine none)"]
@@ -168,10 +146,11 @@ def _measure(quick: bool = False) -> dict:
     rows2d = []
     for refine in ("quadratic", "none"):
         hopf_lax(vals, g, 0.1, refine=refine)
-        med, ts = _median_time(lambda: hopf_lax(vals, g, 0.1, refine=refine), reps)
-        _, cpu = _median_cpu(lambda: hopf_lax(vals, g, 0.1, refine=refine), reps)
-        rows2d.append({"n": n, "refine": refine, "median_s": med, "min_s": min(ts), "runs_s": ts,
-                       "ns_per_cell": med / g.size * 1e9, "cpu_median_s": cpu})
+        ts = [timed(lambda: hopf_lax(vals, g, 0.1, refine=refine), 1) for _ in range(reps)]
+        med = float(np.median([r.median for r in ts]))
+        rows2d.append({"n": n, "refine": refine, "median_s": med, "min_s": min(r.median for r in ts),
+                       "runs_s": [r.median for r in ts], "ns_per_cell": med / g.size * 1e9,
+                       "cpu_median_s": float(np.median([r.cpu_median for r in ts]))})
     res["2d"] = rows2d
     # --- 2-D periodic vs the naive two-pass envelope (issue 19)
     res["vs_naive"] = [vs_naive(nn, rr) for nn, rr in (((128, 15), (512, 11)) if quick else ((512, 21), (2048, 7)))]
@@ -182,9 +161,17 @@ def _measure(quick: bool = False) -> dict:
     v1 = np.sin(5 * x1) + x1 ** 2
     r = hopf_lax(v1, g1, 0.05, refine="none")
     hopf_lax(v1, g1, 0.05)
-    t_ours, c_ours = _median_cpu(lambda: hopf_lax(v1, g1, 0.05, refine="none"), 201)
-    t_oursq, c_oursq = _median_cpu(lambda: hopf_lax(v1, g1, 0.05), 201)
-    t_brute, c_brute = _median_cpu(lambda: brute_1d(v1, x1, 0.05), 1 if quick else 5)
+    # interleaved rounds: ours (refine none, default), then the brute force; per round a median of 9
+    # timings of 25 back-to-back calls of ours (the CPU clock is a system call of ~1 us) and one brute-force
+    # call; medians over the rounds
+    rounds = {"none": [], "quadratic": [], "brute": []}
+    for _ in range(3 if quick else 7):
+        rounds["none"].append(timed(lambda: hopf_lax(v1, g1, 0.05, refine="none"), 9, inner=25))
+        rounds["quadratic"].append(timed(lambda: hopf_lax(v1, g1, 0.05), 9, inner=25))
+        rounds["brute"].append(timed(lambda: brute_1d(v1, x1, 0.05), 1))
+    (t_ours, c_ours), (t_oursq, c_oursq), (t_brute, c_brute) = (
+        (float(np.median([x.median for x in rounds[k]])), float(np.median([x.cpu_median for x in rounds[k]])))
+        for k in ("none", "quadratic", "brute"))
     err = float(np.abs(r.u - brute_1d(v1, x1, 0.05)).max())
     res["1d_vs_brute"] = {"N": N, "ours_none_s": t_ours, "ours_quadratic_s": t_oursq, "numpy_brute_s": t_brute,
                           "speedup_none": t_brute / t_ours, "speedup_quadratic": t_brute / t_oursq,
@@ -199,8 +186,9 @@ def _measure(quick: bool = False) -> dict:
         xs = gs.axes[0]
         vs = np.sin(5 * xs) + xs ** 2
         hopf_lax(vs, gs, 0.05)
-        med, cpu = _median_cpu(lambda: hopf_lax(vs, gs, 0.05), 5)
-        scal.append({"N": Ns, "median_s": med, "ns_per_cell": med / Ns * 1e9, "cpu_median_s": cpu})
+        tm = timed(lambda: hopf_lax(vs, gs, 0.05), 5)
+        scal.append({"N": Ns, "median_s": tm.median, "ns_per_cell": tm.median / Ns * 1e9,
+                     "cpu_median_s": tm.cpu_median})
     res["1d_scaling"] = scal
     res["1d_ratio_largest_over_smallest"] = scal[-1]["median_s"] / scal[0]["median_s"]
     res["1d_ratio_largest_over_smallest_cpu"] = scal[-1]["cpu_median_s"] / scal[0]["cpu_median_s"]
@@ -257,8 +245,9 @@ def to_markdown(res: dict) -> str:
         lines.append(f"| {b['N']} | CPU | {b['ours_none_cpu_s']:.2e} | {b['ours_quadratic_cpu_s']:.2e} | "
                      f"{b['numpy_brute_cpu_s']:.3f} | {b['speedup_none_cpu']:.0f}x | "
                      f"{b['speedup_quadratic_cpu']:.0f}x | {b['max_abs_diff_none']:.1e} |")
-    lines += ["", "Medians of 201 calls (ours) and 5 (brute force; 1 in quick mode), both serial (a 1-D line is "
-              "not threaded).",
+    lines += ["", "Interleaved rounds (7; 3 in quick mode), each: ours refine none and default as the median of 9 "
+              "timings of 25 back-to-back calls, then one brute-force call; medians over the rounds; both serial "
+              "(a 1-D line is not threaded).",
               "", "## 1-D scaling (target time(2^22)/time(2^18) <= 24)", "",
               "| N | median s | ns/cell | CPU s (median) |", "|---|---|---|---|"]
     for r in res["1d_scaling"]:
