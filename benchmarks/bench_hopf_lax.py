@@ -34,7 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import timed  # noqa: E402
+from benchmarks import _common  # noqa: E402
+from benchmarks._common import timed, write_tables  # noqa: E402
 from benchmarks.naive_envelope import naive_hopf_lax_u  # noqa: E402
 from solvers.grid import Grid  # noqa: E402
 from solvers.hopf_lax import hopf_lax  # noqa: E402
@@ -266,17 +267,12 @@ def run(quick: bool = False, write: bool = True) -> dict:
     """Measure (see the module docstring); write ``results/hopf_lax.md|json`` unless ``write=False``."""
     res = _measure(quick=quick)
     if write:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "hopf_lax.json").write_text(json.dumps(res, indent=2))
-        (RESULTS / "hopf_lax.md").write_text(to_markdown(res))
+        write_tables(RESULTS, "hopf_lax", res, to_markdown(res))
     return res
 
 
 def main(argv=None):
-    quick = "--quick" in (argv if argv is not None else sys.argv[1:])
-    res = run(quick=quick)
-    print(to_markdown(res))
-    return res
+    return _common.main(run, to_markdown, argv)
 
 
 if __name__ == "__main__":
