@@ -5,6 +5,10 @@
 :func:`fs_value`, :func:`fs_grad_full` (full data) and :func:`fs_grad_idx` (a minibatch of sample
 indices) are ``numba.njit`` functions usable inside other kernels; the dispatch of every built-in loss
 (:mod:`deeprelax._nbloss`) calls them for the finite-sum kinds.
+
+Note for developers: the dispatchers of :mod:`deeprelax._nbloss` (and through them the particle
+kernels) compile these functions into themselves, and Numba's on-disk cache is keyed on each
+kernel's own file; after editing this file alone, delete ``deeprelax/__pycache__/*.nb*``.
 """
 from __future__ import annotations
 

@@ -28,6 +28,10 @@ Parameter layouts (``d`` = dimension, ``k`` = number of wells)
 * kind 5, rastrigin: ``[d, A, scale]``
 * kind 6, cosine: ``[d]``
 * kind 7, gaussian-mixture: ``[d, k, w (k), m (k*d), s (k)]``
+
+Note for developers: the dispatchers of :mod:`deeprelax._nbloss` (and through them the particle
+kernels) inline these bodies, and Numba's on-disk cache is keyed on each kernel's own file; after
+editing this file alone, delete ``deeprelax/__pycache__/*.nb*``.
 """
 from __future__ import annotations
 
