@@ -50,8 +50,9 @@ def test_heat_spectral_is_the_heat_semigroup_and_its_energies(n, order):
     np.testing.assert_array_equal(v, out)
 
 
-def _march_pair(monkeypatch, name, beta, n, t, targets):
-    """The compiled march (merged) and the Python twin with the merge off, to ``targets``."""
+def _march_pair(monkeypatch, name, beta, n, t, targets, mode=M.SPLIT):
+    """The compiled march (merged) and the Python twin with the merge off, to ``targets`` (each a time, or
+    ``(time, mode)`` to march there in that diffusion mode)."""
     g = Grid.uniform([(-1.0, 1.0)], n, periodic=True)
     x = g.axes[0]
     u0 = -np.cos(np.pi * x) + 0.3 * np.sin(2 * np.pi * x + 1.0)
@@ -60,7 +61,7 @@ def _march_pair(monkeypatch, name, beta, n, t, targets):
     nu = 0.5 / beta
     p = M.MarchParams(g=sch.ghost, ih=(1.0 / h,), q=(1.0 / h ** 2,), periodic=(True,), h3=(h, 1.0, 1.0),
                       p3=(True, False, False), nu=nu, ham=sch.ham_code, rk3=sch.integrator == "rk3", cfl=0.5,
-                      dif_rate=2.0 * nu * sch.diffusion_factor / h ** 2, mode=M.SPLIT, max_dt=math.inf, t_final=t,
+                      dif_rate=2.0 * nu * sch.diffusion_factor / h ** 2, mode=mode, max_dt=math.inf, t_final=t,
                       split_rtol=M.SPLIT_RTOL, x_target=0.9 * math.sqrt(6.0 * M.SPLIT_RTOL),
                       err_floor=1e-13 * float(np.abs(u0).max()))
     assert M.merges_heat(p)
@@ -72,6 +73,8 @@ def _march_pair(monkeypatch, name, beta, n, t, targets):
         order = np.array([0, 1, 2])
         states = []
         for target in targets:
+            target, md = target if isinstance(target, tuple) else (target, mode)
+            p = p._replace(mode=md)
             if compiled:
                 st.order[:] = order
                 code = st.advance(p, clock, counts, alpha, target, 10 ** 6, -1, math.inf)
@@ -86,11 +89,16 @@ def _march_pair(monkeypatch, name, beta, n, t, targets):
     return out
 
 
-@pytest.mark.parametrize("name, beta", [("weno5", 100.0), ("eno2", 2.0), ("godunov", 1e-3)])
-def test_merged_heat_equals_unmerged_strang_to_roundoff(monkeypatch, name, beta):
-    # beta = 1e-3: stiff, the split-accuracy control cuts steps (decided from the spectral energies)
-    (sm, cm, nm), (su, cu, nu_) = _march_pair(monkeypatch, name, beta, 128, 0.2, [0.05, 0.2])
-    assert nm[M.N_SPLIT] == nm[M.STEP] > 0
+@pytest.mark.parametrize("name, beta, mode", [("weno5", 100.0, M.SPLIT), ("eno2", 2.0, M.SPLIT),
+                                              ("godunov", 1e-3, M.SPLIT), ("eno2", 16.0, M.AUTO)])
+def test_merged_heat_equals_unmerged_strang_to_roundoff(monkeypatch, name, beta, mode):
+    # beta = 1e-3: stiff, the split-accuracy control cuts steps (decided from the spectral energies);
+    # 'auto' at beta = 16: explicit steps, then split ones
+    (sm, cm, nm), (su, cu, nu_) = _march_pair(monkeypatch, name, beta, 128, 0.2, [0.05, 0.2], mode)
+    if mode == M.SPLIT:
+        assert nm[M.N_SPLIT] == nm[M.STEP] > 0
+    else:
+        assert nm[M.N_SPLIT] > 0 and nm[M.N_EXPLICIT] > 0
     np.testing.assert_array_equal(nm, nu_)  # the same steps, cuts and retries
     rest = [i for i in range(M.TAU_PENDING) if i != M.HAM_INT]
     np.testing.assert_allclose(cm[rest], cu[rest], rtol=1e-12)
@@ -100,6 +108,18 @@ def test_merged_heat_equals_unmerged_strang_to_roundoff(monkeypatch, name, beta)
     np.testing.assert_allclose(cm[M.HAM_INT], cu[M.HAM_INT], rtol=1e-12 if beta > 1 else 1e-2)
     if beta == 1e-3:
         assert nm[M.N_SPLIT_CUTS] > 0
+    for a, b in zip(sm, su):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-13 * np.abs(b).max())
+
+
+def test_pending_half_step_applied_before_an_explicit_step(monkeypatch):
+    # split steps, then (same run, forced) explicit ones: the first explicit step starts from the state
+    # with the last split step's pending half-step applied (in 'auto' runs of this equation the switch
+    # goes the other way: max|grad u| does not grow under viscous HJ)
+    targets = [(0.05, M.SPLIT), (0.1, M.EXPLICIT), (0.15, M.SPLIT)]
+    (sm, cm, nm), (su, cu, nu_) = _march_pair(monkeypatch, "eno2", 16.0, 128, 0.15, targets)
+    assert nm[M.N_SPLIT] > 0 and nm[M.N_EXPLICIT] > 0
+    np.testing.assert_array_equal(nm, nu_)
     for a, b in zip(sm, su):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-13 * np.abs(b).max())
 
