@@ -13,8 +13,8 @@ from solvers.errors import check_count, check_positive
 from solvers._driver import Observers
 from solvers.jit import use_parallel
 
-from .dynamics import (Trajectory, _backend, _batch, _beta, _check_memory, _check_status, _finish, _in_pieces,
-                       _kernels, _loss, _master_key, _run, _sched, _seed, _slots, _stopped, _x0)
+from ._dyn_common import (Trajectory, _backend, _batch, _beta, _check_memory, _check_status, _finish, _in_pieces,
+                          _kernels, _loss, _master_key, _run, _sched, _seed, _slots, _stopped, _x0)
 
 # ----------------------------------------------------------------------------- Elastic-SGD
 _CENTRE = {"flow": 0, "easgd": 1, "average": 2}

@@ -43,7 +43,7 @@ from solvers.result import register_result
 from . import _rng as K
 from ._kernel_loss import loss_grad_rows
 from ._nbloss import loss_scratch_len
-from .dynamics import Trajectory, _loss, _master_key, _seed, _slots, _x0
+from ._dyn_common import Trajectory, _loss, _master_key, _seed, _slots, _x0
 
 __all__ = ["underdamped_langevin", "underdamped_sigma", "linear_moments", "UnderdampedTrajectory"]
 
