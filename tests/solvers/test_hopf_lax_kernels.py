@@ -1,0 +1,50 @@
+"""Pieces of the Hopf-Lax kernels that were rewritten for speed, against the plain forms they replace:
+the vectorised cell tables of the refinement, the one-pass finiteness / scale check, and the serial and
+threaded compilations of one pass body."""
+import numpy as np
+import pytest
+
+from solvers import _envelope as env
+from solvers import _hl_kernels as hk
+
+
+def _cell_tables_scalar(g, m, a):
+    """The refinement constants cell by cell, as cell_tables computed them before (cell_consts of eno_d2)."""
+    out = np.empty((3, max(m - 1, 1)))
+    for c in range(m - 1):
+        out[:, c] = env.cell_consts(g, c, env.eno_d2(g, m, c), a)
+    return out[:, :m - 1]
+
+
+@pytest.mark.parametrize("m", [2, 3, 4, 5, 6, 9, 64, 257])
+def test_cell_tables_equal_the_cell_by_cell_constants_bit_for_bit(m):
+    rng = np.random.default_rng(m)
+    x = np.linspace(-1.0, 1.0, m)
+    for g in (rng.standard_normal(m), np.abs(x - 0.1), -x ** 2, np.where(x > 0.2, 1.0, 0.0), 1e6 * np.sin(7 * x)):
+        for a in (1e-9, 0.3, 50.0):
+            lin, hd2, inv = np.empty(m), np.empty(m), np.empty(m)
+            env.cell_tables(g, m, a, lin, hd2, inv)
+            ref = _cell_tables_scalar(g, m, a)
+            for got, want in zip((lin, hd2, inv), ref):        # NaN (non-convex cell) compares equal to NaN
+                np.testing.assert_array_equal(got[:m - 1].view(np.uint64), want.view(np.uint64))
+
+
+@pytest.mark.parametrize("vals", [[1.0, -3.0, 2.0], [], [0.0, -0.0], [5e-324, -1e308], [-2.5]])
+def test_finite_absmax_is_the_largest_magnitude(vals):
+    a = np.asarray(vals, dtype=np.float64)
+    assert hk.finite_absmax(a) == (np.abs(a).max() if a.size else 0.0)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_finite_absmax_flags_non_finite_values(bad):
+    a = np.random.default_rng(0).standard_normal(1001)
+    a[517] = bad
+    assert np.isnan(hk.finite_absmax(a))
+
+
+def test_serial_and_threaded_passes_are_compiled_apart():
+    # one body each, but two functions with their own qualified names: their on-disk cache entries differ
+    for ser, par in ((hk.hl_strided_serial, hk.hl_strided_parallel), (hk.hl_contig_serial, hk.hl_contig_parallel)):
+        assert ser.py_func.__code__ is par.py_func.__code__
+        assert ser.py_func.__qualname__ != par.py_func.__qualname__
+        assert not ser.targetoptions.get("parallel") and par.targetoptions.get("parallel")
