@@ -373,7 +373,10 @@ def hl_line_direct(g, a, refine, track, want_grad, lo, h, it, u, P, grad, v, z):
             val, pos = _refined(g, n, j, xq, a, lin, hd2, inv)
         u[i] = val
         if track:
-            y = lo + h * pos
+            P[i] = pos
+    if track:                                     # index units -> coordinates (a loop that vectorises)
+        for i in range(n):
+            y = lo + h * P[i]
             P[i] = y
             if want_grad:
                 grad[i] = (lo + h * i - y) * it
