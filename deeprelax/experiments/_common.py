@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from solvers._files import atomic_path
 from solvers.errors import check_count
 
 from .. import models as M
@@ -180,9 +181,8 @@ def pm(m, se, fmt="{:.3g}"):
 
 def write_summary(out, name: str, lines: list) -> Path:
     path = Path(out) / f"{name}.md"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(path)
+    with atomic_path(path, overwrite=True) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
     return path
 
 
@@ -191,8 +191,7 @@ def save_results(out, name: str, points: list, results: list, meta: dict) -> Pat
     import h5py
 
     path = Path(out) / f"{name}.h5"
-    tmp = path.with_name(path.name + ".tmp")
-    with h5py.File(tmp, "w") as f:
+    with atomic_path(path, overwrite=True) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["experiment"] = name
         f.attrs["meta"] = json.dumps(meta, default=str)
         for i, (p, r) in enumerate(zip(points, results)):
@@ -203,5 +202,4 @@ def save_results(out, name: str, points: list, results: list, meta: dict) -> Pat
                     g.attrs[k] = v
                 else:
                     g.create_dataset(k, data=np.asarray(v))
-    tmp.replace(path)
     return path

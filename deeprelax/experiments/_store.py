@@ -11,12 +11,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 
 import h5py
 import numpy as np
+
+from solvers._files import atomic_path
 
 __all__ = ["run_points", "point_path", "save_dict", "load_dict"]
 
@@ -32,11 +33,9 @@ def point_path(out, name: str, params: dict) -> Path:
 
 
 def save_dict(path, values: dict, attrs: dict | None = None) -> Path:
-    """Write a flat dict of arrays / numbers / strings to HDF5 atomically (``path.tmp`` then rename)."""
+    """Write a flat dict of arrays / numbers / strings to HDF5 atomically (:func:`solvers._files.atomic_path`)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with h5py.File(tmp, "w") as f:
+    with atomic_path(path, overwrite=True) as tmp, h5py.File(tmp, "w") as f:
         for k, v in values.items():
             if isinstance(v, str):
                 f.attrs[k] = v
@@ -44,7 +43,6 @@ def save_dict(path, values: dict, attrs: dict | None = None) -> Path:
                 f.create_dataset(k, data=np.asarray(v))
         for k, v in (attrs or {}).items():
             f.attrs[k] = json.dumps(v, default=str)
-    os.replace(tmp, path)
     return path
 
 

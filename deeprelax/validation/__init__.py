@@ -51,6 +51,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from solvers._files import atomic_path
 from solvers.jsonable import plain
 
 from .core import ALPHA, Check, Trial  # noqa: F401
@@ -223,6 +224,5 @@ def run_validation(out_dir, size: str = "full", seed: int = 0, groups=None, figu
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    with atomic_path(path, overwrite=True) as tmp:       # a unique temporary, removed on failure
+        tmp.write_text(text)
