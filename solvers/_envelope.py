@@ -21,6 +21,7 @@ Every kernel has a numpy twin in ``tests/`` that the tests compare against.
 from __future__ import annotations
 
 import math
+import types
 
 import numpy as np
 
@@ -233,32 +234,23 @@ def interp_position(p, m, pos):
     return p0 if w < 0.5 else p1
 
 
-@njit
-def finalize_serial(P, lo, h, t, grad):
+def serial_and_threaded(f):
+    """``(serial, threaded)`` compilations of one kernel body ``f``: ``prange`` runs as ``range`` where
+    ``parallel`` is off.  The threaded one compiles a copy of ``f`` with a qualified name of its own:
+    Numba names the on-disk cache files of a function after its qualified name, so two compilations of
+    one function with other options would share (and overwrite) one cache entry."""
+    twin = types.FunctionType(f.__code__, f.__globals__, f.__name__, f.__defaults__, f.__closure__)
+    twin.__qualname__ = f.__qualname__ + "_threaded"
+    twin.__doc__ = f.__doc__
+    return njit(f), pnjit(twin)
+
+
+def _finalize(P, lo, h, t, grad):
     """In place ``P -> lo + h P`` (index units to coordinates) and ``grad = (x - P) / t``.
 
-    ``P`` and ``grad`` have shape ``(n0, n1, n2, d)`` (trailing unit axes for d < 3).
-    (Serial and threaded twins are separate functions so that their on-disk cache
-    entries do not collide.)
+    ``P`` and ``grad`` have shape ``(n0, n1, n2, d)`` (trailing unit axes for d < 3).  Compiled as
+    :func:`finalize_serial` and :func:`finalize_parallel` (:func:`serial_and_threaded`).
     """
-    n0, n1, n2, d = P.shape
-    it = 1.0 / t
-    for i0 in range(n0):
-        x0 = lo[0] + h[0] * i0
-        for i1 in range(n1):
-            x1 = lo[1] + h[1] * i1 if d > 1 else 0.0
-            for i2 in range(n2):
-                x2 = lo[2] + h[2] * i2 if d > 2 else 0.0
-                for mm in range(d):
-                    y = lo[mm] + h[mm] * P[i0, i1, i2, mm]
-                    P[i0, i1, i2, mm] = y
-                    xm = x0 if mm == 0 else (x1 if mm == 1 else x2)
-                    grad[i0, i1, i2, mm] = (xm - y) * it
-
-
-@pnjit
-def finalize_parallel(P, lo, h, t, grad):
-    """Threaded :func:`finalize_serial`."""
     n0, n1, n2, d = P.shape
     it = 1.0 / t
     for i0 in prange(n0):
@@ -272,6 +264,9 @@ def finalize_parallel(P, lo, h, t, grad):
                     P[i0, i1, i2, mm] = y
                     xm = x0 if mm == 0 else (x1 if mm == 1 else x2)
                     grad[i0, i1, i2, mm] = (xm - y) * it
+
+
+finalize_serial, finalize_parallel = serial_and_threaded(_finalize)
 
 
 # ----------------------------------------------------------------------------- normal CDF helpers
@@ -516,21 +511,9 @@ def _ch_block(src, dst, P, ia, c0, nb, k, e, periodic, c, theta, linear):
                 P[ia, i, c0 + b, mm] = outP[mm, i]
 
 
-@njit
-def ch_pass_serial(src, dst, P, k, e, periodic, c, theta, linear):
-    """One log-domain Cole-Hopf pass along the middle axis of ``src`` (A, n, C); serial."""
-    A, n, C = src.shape
-    bw = 1 if C == 1 else BLOCK
-    nblk = (C + bw - 1) // bw
-    for t in range(A * nblk):
-        ia = t // nblk
-        c0 = (t % nblk) * bw
-        _ch_block(src, dst, P, ia, c0, min(bw, C - c0), k, e, periodic, c, theta, linear)
-
-
-@pnjit
-def ch_pass_parallel(src, dst, P, k, e, periodic, c, theta, linear):
-    """One log-domain Cole-Hopf pass along the middle axis of ``src`` (A, n, C); threaded."""
+def _ch_pass(src, dst, P, k, e, periodic, c, theta, linear):
+    """One log-domain Cole-Hopf pass along the middle axis of ``src`` (A, n, C), blocks of lines in
+    parallel in :func:`ch_pass_parallel`, serial in :func:`ch_pass_serial`."""
     A, n, C = src.shape
     bw = 1 if C == 1 else BLOCK
     nblk = (C + bw - 1) // bw
@@ -538,6 +521,9 @@ def ch_pass_parallel(src, dst, P, k, e, periodic, c, theta, linear):
         ia = t // nblk
         c0 = (t % nblk) * bw
         _ch_block(src, dst, P, ia, c0, min(bw, C - c0), k, e, periodic, c, theta, linear)
+
+
+ch_pass_serial, ch_pass_parallel = serial_and_threaded(_ch_pass)
 
 
 # ----------------------------------------------------------------------------- compile management

@@ -34,12 +34,10 @@ on-disk cache is keyed on this file only; after editing ``_envelope.py`` alone, 
 """
 from __future__ import annotations
 
-import types
-
 import numpy as np
 
-from ._envelope import cell_tables, fh_build, interp_position, refine_two_cells
-from .jit import njit, pnjit, prange
+from ._envelope import cell_tables, fh_build, interp_position, refine_two_cells, serial_and_threaded
+from .jit import njit, prange
 
 #: Lines per tile of a pass along a non-last axis (16 doubles = two cache lines per source row).
 TILE = 16
@@ -202,17 +200,6 @@ def _copy_wrapped(row, n, q0, m, g):
 
 
 # ----------------------------------------------------------------------------- non-last axes (tiles)
-def _serial_and_threaded(f):
-    """``(serial, threaded)`` compilations of one pass body ``f``: ``prange`` runs as ``range`` where
-    ``parallel`` is off.  The threaded one compiles a copy of ``f`` with a qualified name of its own:
-    Numba names the on-disk cache files of a function after its qualified name, so two compilations of
-    one function with other options would share (and overwrite) one cache entry."""
-    twin = types.FunctionType(f.__code__, f.__globals__, f.__name__, f.__defaults__, f.__closure__)
-    twin.__qualname__ = f.__qualname__ + "_threaded"
-    twin.__doc__ = f.__doc__
-    return njit(f), pnjit(twin)
-
-
 @njit
 def _strided_chunk(src, dst, P, k, e, periodic, a, refine, track, tile, t0, t1):
     """Tiles ``t0 .. t1 - 1`` of a pass along the middle axis of ``src`` (A, n, C) into ``dst``
@@ -282,7 +269,7 @@ def _strided_pass(src, dst, P, k, e, periodic, a, refine, track, tile, nchunk):
                        c * ntiles // nchunk, (c + 1) * ntiles // nchunk)
 
 
-hl_strided_serial, hl_strided_parallel = _serial_and_threaded(_strided_pass)
+hl_strided_serial, hl_strided_parallel = serial_and_threaded(_strided_pass)
 
 
 # ----------------------------------------------------------------------------- last axis (rows)
@@ -342,7 +329,7 @@ def _contig_pass(src, dst, P, grad, k, e, periodic, a, refine, track, want_grad,
                       c * A // nchunk, (c + 1) * A // nchunk)
 
 
-hl_contig_serial, hl_contig_parallel = _serial_and_threaded(_contig_pass)
+hl_contig_serial, hl_contig_parallel = serial_and_threaded(_contig_pass)
 
 
 # ----------------------------------------------------------------------------- 1-D, non-periodic

@@ -44,7 +44,8 @@ def test_finite_absmax_flags_non_finite_values(bad):
 
 def test_serial_and_threaded_passes_are_compiled_apart():
     # one body each, but two functions with their own qualified names: their on-disk cache entries differ
-    for ser, par in ((hk.hl_strided_serial, hk.hl_strided_parallel), (hk.hl_contig_serial, hk.hl_contig_parallel)):
+    for ser, par in ((hk.hl_strided_serial, hk.hl_strided_parallel), (hk.hl_contig_serial, hk.hl_contig_parallel),
+                     (env.ch_pass_serial, env.ch_pass_parallel), (env.finalize_serial, env.finalize_parallel)):
         assert ser.py_func.__code__ is par.py_func.__code__
         assert ser.py_func.__qualname__ != par.py_func.__qualname__
         assert not ser.targetoptions.get("parallel") and par.targetoptions.get("parallel")
