@@ -80,6 +80,7 @@ from solvers.errors import NonFiniteError
 
 from . import _rx_kernel, stats
 from ._kernel_loss import kernel_loss
+from ._le_base import curvature_bound
 from ._rx_kernel import vg_rows  # noqa: F401  (re-exported)
 
 __all__ = ["sample_local_measure", "hot_beta", "vg_rows", "DEFAULTS"]
@@ -242,8 +243,6 @@ class _Run:
         self.A[p, :R], self.B[p, :R] = A, B
 
     def _init_steps(self):
-        from .local_entropy import curvature_bound
-
         Cpos = curvature_bound(self.loss, positive=True)
         for p in range(self.P):
             h = 0.5 / (self.A[p] * Cpos + self.B[p] / self.t)
