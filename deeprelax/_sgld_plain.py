@@ -1,5 +1,5 @@
 """The plain Algorithm-1 SGLD sampler of ``local_entropy(method="sgld", sampler="plain")``: the compiled
-kernels (one per group of points, serial and parallel), their plain-NumPy twin and the driver with
+kernels (one per group of points, serial and parallel) and the driver with
 its Gelman-Rubin diagnostic.  The default sampler is replica exchange (:mod:`deeprelax.replica_exchange`).
 """
 from __future__ import annotations
@@ -30,8 +30,8 @@ def _sgld_group(gi, bw, kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks
     ``blocks[p, c, :]``; a job that turns non-finite stops and sets ``status[j]`` to the step.  The
     group shares one ``loss_grad_rows`` call per step (the loss providers of
     :mod:`deeprelax._kernel_loss`; a per-job gradient call costs more than the rest of the step, see
-    :mod:`deeprelax._dyn_kernels`); a job's numbers do not depend on ``bw``.  :func:`sgld_blocks_numpy`
-    is the numpy twin."""
+    :mod:`deeprelax._dyn_kernels`); a job's numbers do not depend on ``bw``.  Its NumPy twin (same random
+    numbers) is in ``tests/deeprelax/test_local_entropy.py``."""
     nj = y0.shape[0]
     d = X.shape[1]
     j0 = gi * bw
@@ -94,27 +94,6 @@ def _sgld_ser(kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, mas
 def _sgld_par(kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, master, blocks, status, bw):
     for gi in prange((y0.shape[0] + bw - 1) // bw):
         _sgld_group(gi, bw, kind, params, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, master, blocks, status)
-
-
-def sgld_blocks_numpy(loss, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, master):
-    """Plain-numpy twin of the SGLD kernel (same random numbers); returns ``blocks (P, C, n_blocks, d)``."""
-    P, d = X.shape
-    jobs = y0.shape[0]
-    Y = y0.copy()
-    Xj = np.repeat(X, n_chains, axis=0)
-    Z = K.normals_block(np.uint64(master), np.arange(jobs, dtype=np.int64),
-                        np.arange(burn + n_blocks * blk, dtype=np.int64), d)
-    out = np.zeros((P, n_chains, n_blocks, d))
-    acc = np.zeros((jobs, d))
-    for step in range(burn + n_blocks * blk):
-        Y = Y - h * (loss.grad(Y) + (Y - Xj) / t) + sig * Z[step]
-        if step >= burn:
-            acc += Y
-            s = step - burn + 1
-            if s % blk == 0:
-                out[:, :, s // blk - 1, :] = (acc / blk).reshape(P, n_chains, d)
-                acc[:] = 0.0
-    return out
 
 
 def _gelman_rubin(chains):

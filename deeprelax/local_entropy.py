@@ -74,9 +74,8 @@ import numpy as np
 
 from ._le_base import LocalEntropyResult, _loss, _points, _sgld_inputs, _tb, curvature_bound  # noqa: F401
 from ._le_grid import ResolutionWarning, _grid_method  # noqa: F401  (public here)
-# the plain Algorithm-1 SGLD sampler (kernels, NumPy twin, driver) and the replica-exchange sampler
-from ._sgld_plain import (_gelman_rubin, _sgld_group, _sgld_par, _sgld_plain, _sgld_ser,  # noqa: F401
-                          sgld_blocks_numpy)
+# the plain Algorithm-1 SGLD sampler (kernels, driver) and the replica-exchange sampler
+from ._sgld_plain import _gelman_rubin, _sgld_group, _sgld_par, _sgld_plain, _sgld_ser  # noqa: F401
 from .replica_exchange import DEFAULTS, sample_local_measure
 from .scope import noise_to_beta, scope_to_time, time_to_scope  # noqa: F401  (public here too)
 

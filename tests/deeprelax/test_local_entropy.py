@@ -8,6 +8,7 @@ import pytest
 from scipy import integrate
 
 from deeprelax import losses
+from deeprelax._rng import normals_block
 
 le = importlib.import_module("deeprelax.local_entropy")  # the module; dr.local_entropy is the function
 
@@ -69,6 +70,27 @@ def test_prox_hard_min():
         le.local_entropy(H, x, T, 1.0, method="prox")
 
 
+def sgld_blocks_numpy(loss, X, y0, n_chains, t, h, sig, burn, n_blocks, blk, master):
+    """Plain-numpy twin of the SGLD kernel (same random numbers); returns ``blocks (P, C, n_blocks, d)``."""
+    P, d = X.shape
+    jobs = y0.shape[0]
+    Y = y0.copy()
+    Xj = np.repeat(X, n_chains, axis=0)
+    Z = normals_block(np.uint64(master), np.arange(jobs, dtype=np.int64),
+                        np.arange(burn + n_blocks * blk, dtype=np.int64), d)
+    out = np.zeros((P, n_chains, n_blocks, d))
+    acc = np.zeros((jobs, d))
+    for step in range(burn + n_blocks * blk):
+        Y = Y - h * (loss.grad(Y) + (Y - Xj) / t) + sig * Z[step]
+        if step >= burn:
+            acc += Y
+            s = step - burn + 1
+            if s % blk == 0:
+                out[:, :, s // blk - 1, :] = (acc / blk).reshape(P, n_chains, d)
+                acc[:] = 0.0
+    return out
+
+
 @pytest.mark.filterwarnings("ignore:local_entropy sgld .plain.:RuntimeWarning")
 def test_sgld_within_error_bars_and_numpy_twin():
     beta = 10.0
@@ -85,7 +107,7 @@ def test_sgld_within_error_bars_and_numpy_twin():
     # the kernel against its numpy twin (same random numbers)
     X = np.array([[0.3], [-1.2]])
     y0 = np.repeat(X, 2, axis=0)
-    twin = le.sgld_blocks_numpy(L, X, y0, 2, T, 1e-3, math.sqrt(2e-3 / beta), 7, 10, 3, 99)
+    twin = sgld_blocks_numpy(L, X, y0, 2, T, 1e-3, math.sqrt(2e-3 / beta), 7, 10, 3, 99)
     outs = []
     for bw in (1, 3, 4):                             # job groups of any width: the same numbers
         blocks = np.zeros((2, 2, 10, 1))
