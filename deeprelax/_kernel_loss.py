@@ -2,11 +2,13 @@ r"""How a compiled kernel obtains a loss's value and gradient: one mechanism for
 
 The kernels of the particle dynamics (:mod:`deeprelax._dyn_kernels`), of the SGLD estimator of the
 local entropy (:mod:`deeprelax.local_entropy`) and of any new estimator are written **once**, at module
-level, against four *provider* functions that they reference as module globals, and take the loss as
+level, against six *provider* functions that they reference as module globals, and take the loss as
 the runtime arguments ``kind, params`` (plus a scratch array ``S`` of ``loss_scratch_len(kind, params)``
 floats, :mod:`deeprelax._nbloss`)::
 
     loss_grad_rows(kind, params, X, G, r0, r1, S)            grad f at rows r0..r1-1 of X (n, d) -> G
+    loss_value_rows(kind, params, X, F, r0, r1, S)           f at rows r0..r1-1 of X -> F (n,)
+    loss_vg_rows(kind, params, X, F, G, r0, r1, S)           both (shared terms evaluated once per row)
     loss_grad(kind, params, x, out, S)                       grad f at one point x (d,) -> out (d,)
     loss_value(kind, params, x, S) -> float                  f at one point
     loss_grad_batch_rows(kind, params, X, IDX, b, G, r0, r1) minibatch gradients (finite sums): row r
@@ -15,7 +17,8 @@ floats, :mod:`deeprelax._nbloss`)::
 Import them from this module under exactly these names (``from ._kernel_loss import loss_grad_rows``)
 and call them, and the kernels that call them, by their bare global names (not ``module.name``); call
 them directly in the step loop (a helper that takes the block's arrays costs 15-25 % of a cheap step,
-see below).  A driver::
+see below), and prefer the row forms in a step loop (a call per row of the per-point ``loss_value``
+costs 31-44 ns, the row forms' inlined bodies ~1.5 ns a row on a cheap 2-D loss).  A driver::
 
     kl = kernel_loss(loss)                    # loss: any deeprelax loss or object with dim and grad
     KK = kl.kernels(globals())                # the module's kernels for this loss (family() finds them)
@@ -82,11 +85,12 @@ from ._fs_bodies import _FS_MIN_KIND
 from ._loss_bodies import scratch_len
 from ._loss_callbacks import KIND_PYTHON, drop_callbacks, register_callbacks
 
-__all__ = ["KernelLoss", "kernel_loss", "specialise", "loss_grad_rows", "loss_grad", "loss_value",
-           "loss_grad_batch_rows", "PROVIDER_NAMES"]
+__all__ = ["KernelLoss", "kernel_loss", "specialise", "loss_grad_rows", "loss_value_rows", "loss_vg_rows",
+           "loss_grad", "loss_value", "loss_grad_batch_rows", "PROVIDER_NAMES"]
 
 #: The global names through which kernels reach a loss.
-PROVIDER_NAMES = ("loss_grad_rows", "loss_grad", "loss_value", "loss_grad_batch_rows")
+PROVIDER_NAMES = ("loss_grad_rows", "loss_value_rows", "loss_vg_rows", "loss_grad", "loss_value",
+                  "loss_grad_batch_rows")
 
 
 # ============================================================================= built-in providers
@@ -95,7 +99,8 @@ PROVIDER_NAMES = ("loss_grad_rows", "loss_grad", "loss_value", "loss_grad_batch_
 # helper that takes the block's arrays, costs 15-25 % of a noiseless 2-D step whether it is called
 # (~50 ns: Numba's reference counting of the array arguments) or inlined (the inlined arguments are
 # reference-counted too), so kernels call them directly.
-from ._nbloss import loss_grad, loss_grad_batch_rows, loss_grad_rows, loss_value  # noqa: E402,F401
+from ._nbloss import (loss_grad, loss_grad_batch_rows, loss_grad_rows, loss_value,  # noqa: E402,F401
+                      loss_value_rows, loss_vg_rows)
 
 
 # ============================================================================= compiled user losses
@@ -128,8 +133,12 @@ def _inlined(fn):
 def user_providers(value, grad) -> dict:
     """Provider functions built from per-point ``numba.njit`` functions ``value(x) -> float`` and
     ``grad(x, out)`` / ``grad(x) -> g`` (either may be None: that provider writes NaN)."""
-    nan_value = value is None
-    vi = None if value is None else _inlined(value)
+    if value is None:
+        @numba.njit(inline="always")
+        def vi(x):
+            return np.nan
+    else:
+        vi = _inlined(value)
     if grad is None:
         @numba.njit(inline="always")
         def gpoint(x, out):
@@ -155,14 +164,20 @@ def user_providers(value, grad) -> dict:
     def u_grad(kind, params, x, out, S):
         gpoint(x, out)
 
-    if nan_value:
-        @numba.njit(nogil=True)
-        def u_value(kind, params, x, S):
-            return np.nan
-    else:
-        @numba.njit(nogil=True)
-        def u_value(kind, params, x, S):
-            return vi(x)
+    @numba.njit(nogil=True)
+    def u_value(kind, params, x, S):
+        return vi(x)
+
+    @numba.njit(nogil=True)
+    def u_value_rows(kind, params, X, F, r0, r1, S):
+        for r in range(r0, r1):
+            F[r] = vi(X[r])
+
+    @numba.njit(nogil=True)
+    def u_vg_rows(kind, params, X, F, G, r0, r1, S):
+        for r in range(r0, r1):
+            gpoint(X[r], G[r])
+            F[r] = vi(X[r])
 
     @numba.njit(nogil=True)
     def u_grad_batch_rows(kind, params, X, IDX, b, G, r0, r1):
@@ -170,8 +185,8 @@ def user_providers(value, grad) -> dict:
             for j in range(G.shape[1]):
                 G[r, j] = np.nan
 
-    return {"loss_grad_rows": u_grad_rows, "loss_grad": u_grad, "loss_value": u_value,
-            "loss_grad_batch_rows": u_grad_batch_rows}
+    return {"loss_grad_rows": u_grad_rows, "loss_value_rows": u_value_rows, "loss_vg_rows": u_vg_rows,
+            "loss_grad": u_grad, "loss_value": u_value, "loss_grad_batch_rows": u_grad_batch_rows}
 
 
 def family(module_globals: dict) -> tuple:

@@ -6,6 +6,11 @@ Every built-in :class:`deeprelax.losses.Loss` carries ``nb_kind`` (a ``KIND_*`` 
 
     value(params, x, S) -> float          grad(params, x, out, S)    (writes out[:d])
 
+and, where the two share work (the soft-min and the mixture: the logits), a third that does both::
+
+    value_grad(params, x, out, S) -> float    (writes out[:d], returns the value; the same operations
+                                                 in the same order as the two apart, bit for bit)
+
 ``x``/``out`` have shape ``(d,)``; ``S`` is scratch of length :func:`scratch_len` (the number of
 wells of the soft-min and mixture kinds; the bodies never allocate, raise or call numpy array
 methods, so that the same source compiles for the CPU and as a CUDA device function).  The module
@@ -37,7 +42,7 @@ from __future__ import annotations
 
 import math
 import types
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Optional
 
 from solvers.jit import njit
 
@@ -259,6 +264,42 @@ def _softmin_grad(params, x, out, S):
                 out[j] += wa * (x[j] - params[om + i * d + j])
 
 
+@_body
+def _softmin_value_grad(params, x, out, S):
+    """:func:`_softmin_value` and :func:`_softmin_grad` on one evaluation of the logits."""
+    d = int(params[0])
+    k = int(params[1])
+    beta = params[2]
+    oa = 3
+    om = oa + k
+    _softmin_logits(params, x, S)
+    imin = 0
+    for i in range(1, k):
+        if S[i] < S[imin]:
+            imin = i
+    qmin = S[imin]
+    if math.isinf(beta):
+        f = qmin
+        for i in range(k):
+            S[i] = 1.0 if i == imin else 0.0
+    else:
+        s = 0.0
+        for i in range(k):
+            S[i] = math.exp(-beta * (S[i] - qmin))
+            s += S[i]
+        f = qmin - math.log(s) / beta
+        for i in range(k):
+            S[i] /= s
+    for j in range(d):
+        out[j] = 0.0
+    for i in range(k):
+        wa = S[i] * params[oa + i]
+        if wa != 0.0:
+            for j in range(d):
+                out[j] += wa * (x[j] - params[om + i * d + j])
+    return f
+
+
 # DR Fig. 1: f = x^2 + 1.5 sin(2 pi x) + f2(x)
 @_body
 def _drfig1_value(params, x, S):
@@ -336,25 +377,48 @@ def _gaussmix_grad(params, x, out, S):
             out[j] += wv * (x[j] - params[om + i * d + j])
 
 
+@_body
+def _gaussmix_value_grad(params, x, out, S):
+    """:func:`_gaussmix_value` and :func:`_gaussmix_grad` on one evaluation of the logits."""
+    d = int(params[0])
+    k = int(params[1])
+    om = 2 + k
+    osd = om + k * d
+    mx = _gaussmix_logits(params, x, S)
+    s = 0.0
+    for i in range(k):
+        S[i] = math.exp(S[i] - mx)
+        s += S[i]
+    for j in range(d):
+        out[j] = 0.0
+    for i in range(k):
+        wv = S[i] / s / (params[osd + i] * params[osd + i])
+        for j in range(d):
+            out[j] += wv * (x[j] - params[om + i * d + j])
+    return -(mx + math.log(s))
+
+
 class Kind(NamedTuple):
-    """One built-in loss kind: its registry name, the two bodies, and where ``params`` holds the
-    number of wells (the scratch length; ``-1``: no scratch)."""
+    """One built-in loss kind: its registry name, the two bodies, where ``params`` holds the number of
+    wells (the scratch length; ``-1``: no scratch) and the combined body (None: value, then grad)."""
     name: str
     value: Callable
     grad: Callable
     wells_at: int = -1
+    value_grad: Optional[Callable] = None
 
 
-#: The built-in analytic kinds.  Adding one: two bodies above, one entry here, then ``python -m deeprelax._nbloss``.
+#: The built-in analytic kinds.  Adding one: two bodies above (and a combined one where they share work), one
+#: entry here, then ``python -m deeprelax._nbloss``.
 KINDS = {
     KIND_QUADRATIC: Kind("quadratic", _quadratic_value, _quadratic_grad),
     KIND_ABS: Kind("abs", _abs_value, _abs_grad),
     KIND_DOUBLE_WELL: Kind("double-well", _double_well_value, _double_well_grad),
-    KIND_SOFTMIN: Kind("softmin-quadratics", _softmin_value, _softmin_grad, 1),
+    KIND_SOFTMIN: Kind("softmin-quadratics", _softmin_value, _softmin_grad, 1, _softmin_value_grad),
     KIND_DRFIG1: Kind("dr-fig1", _drfig1_value, _drfig1_grad),
     KIND_RASTRIGIN: Kind("rastrigin", _rastrigin_value, _rastrigin_grad),
     KIND_COSINE: Kind("cosine", _cosine_value, _cosine_grad),
-    KIND_GAUSSMIX: Kind("gaussian-mixture", _gaussmix_value, _gaussmix_grad, 1),
+    KIND_GAUSSMIX: Kind("gaussian-mixture", _gaussmix_value, _gaussmix_grad, 1, _gaussmix_value_grad),
 }
 
 

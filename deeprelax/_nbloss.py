@@ -4,9 +4,11 @@ The per-point bodies are written once per kind in :mod:`deeprelax._loss_bodies` 
 0-7), :mod:`deeprelax._fs_bodies` (finite sums 100-101) and :mod:`deeprelax._loss_callbacks` (the
 Python-callback kind :data:`KIND_PYTHON`).  From them come, here, the CPU forms (:mod:`numba`, bodies
 inlined at the IR level): the per-point dispatchers :func:`loss_value` / :func:`loss_grad`, the row
-form :func:`loss_grad_rows` (one kind dispatch per block of rows; calling the inlined body on row
-views costs nothing over hand-written row loops: 7.6e7 vs 7.2e7 2-D Langevin particle-steps/s on one
-core), the minibatch row form :func:`loss_grad_batch_rows` (finite sums), and the batch forms behind
+forms :func:`loss_grad_rows`, :func:`loss_value_rows` and :func:`loss_vg_rows` (both at once) with
+one kind dispatch per block of rows (calling the inlined body on row views costs nothing over
+hand-written row loops: 7.6e7 vs 7.2e7 2-D Langevin particle-steps/s on one core, where a per-row
+call of the dispatcher :func:`loss_value` costs 31-44 ns a row), the minibatch row form
+:func:`loss_grad_batch_rows` (finite sums), and the batch forms behind
 :meth:`Loss.value <deeprelax.losses.Loss.value>` / ``grad`` of the built-ins (:func:`value`,
 :func:`grad`).  The CUDA device functions come from the same bodies (:func:`retarget`).
 
@@ -41,42 +43,65 @@ def generate() -> str:
     markers of this file)."""
     fs = " or ".join(f"kind == {c}" for c in FS_KINDS)
 
-    def branches(call, unknown):
+    def branches(call, python, unknown):
         out = []
         for i, (code, k) in enumerate(KINDS.items()):
             kw = "if" if i == 0 else "elif"
-            name = (k.value if call == "value" else k.grad).py_func.__name__
+            value, grad = k.value.py_func.__name__, k.grad.py_func.__name__
             out.append(f"    {kw} kind == {code}:  # {k.name}")
             if call == "value":
-                out.append(f"        return {name}(params, x, S)")
+                out.append(f"        return {value}(params, x, S)")
             elif call == "grad":
-                out.append(f"        {name}(params, x, out, S)")
+                out.append(f"        {grad}(params, x, out, S)")
+            elif call == "rows":
+                out += ["        for r in range(r0, r1):", f"            {grad}(params, X[r], G[r], S)"]
+            elif call == "value_rows":
+                out += ["        for r in range(r0, r1):", f"            F[r] = {value}(params, X[r], S)"]
+            elif k.value_grad is not None:
+                out += ["        for r in range(r0, r1):",
+                        f"            F[r] = {k.value_grad.py_func.__name__}(params, X[r], G[r], S)"]
             else:
-                out += ["        for r in range(r0, r1):", f"            {name}(params, X[r], G[r], S)"]
+                out += ["        for r in range(r0, r1):", f"            F[r] = {value}(params, X[r], S)",
+                        f"            {grad}(params, X[r], G[r], S)"]
         out.append(f"    elif {fs}:  # finite sums: {', '.join(FS_KINDS.values())}")
         out += {"value": ["        return fs_value(kind, params, x)"],
                 "grad": ["        fs_grad_full(kind, params, x, out)"],
-                "rows": ["        for r in range(r0, r1):", "            fs_grad_full(kind, params, X[r], G[r])"]}[call]
-        out += ["    elif kind == KIND_PYTHON:", f"        {unknown[0]}", "    else:"]
-        out += [f"        {line}" for line in unknown[1:]]
+                "rows": ["        for r in range(r0, r1):", "            fs_grad_full(kind, params, X[r], G[r])"],
+                "value_rows": ["        for r in range(r0, r1):", "            F[r] = fs_value(kind, params, X[r])"],
+                "vg_rows": ["        for r in range(r0, r1):", "            F[r] = fs_value(kind, params, X[r])",
+                            "            fs_grad_full(kind, params, X[r], G[r])"]}[call]
+        out += ["    elif kind == KIND_PYTHON:"] + [f"        {line}" for line in python] + ["    else:"]
+        out += [f"        {line}" for line in unknown]
         return out
 
-    bodies = sorted({f.py_func.__name__ for k in KINDS.values() for f in (k.value, k.grad)})
+    bodies = sorted({f.py_func.__name__ for k in KINDS.values() for f in (k.value, k.grad, k.value_grad)
+                     if f is not None})
     src = ["from ._loss_bodies import (  # noqa: E402  (the bodies the dispatchers inline)"]
     src += [f"    {name}," for name in bodies] + [")", "", ""]
     src += ["@njit", "def loss_value(kind, params, x, S):",
            '    """Value of loss ``kind`` at one point ``x`` (d,); ``S`` scratch (:func:`scratch_len`); NaN for an',
            '    unknown kind."""']
-    src += branches("value", ["return py_value(params, x)", "return math.nan"])
+    src += branches("value", ["return py_value(params, x)"], ["return math.nan"])
     src += ["", "", "@njit", "def loss_grad(kind, params, x, out, S):",
             '    """Gradient of loss ``kind`` at one point ``x`` (d,) into ``out`` (d,); NaN for an unknown kind."""']
-    src += branches("grad", ["py_grad(params, x, out)", "for j in range(out.shape[0]):",
-                             "    out[j] = math.nan"])
+    src += branches("grad", ["py_grad(params, x, out)"], ["for j in range(out.shape[0]):", "    out[j] = math.nan"])
     src += ["", "", "@njit", "def loss_grad_rows(kind, params, X, G, r0, r1, S):",
             '    """Gradients at rows ``r0 .. r1-1`` of ``X`` (n, d) into the same rows of ``G``: the kind is',
             '    dispatched once per call, the inlined body runs on each row.  NaN for an unknown kind."""']
-    src += branches("rows", ["py_grad_rows(params, X, G, r0, r1)", "for r in range(r0, r1):",
-                             "    for j in range(G.shape[1]):", "        G[r, j] = math.nan"])
+    nan_g = ["for r in range(r0, r1):", "    for j in range(G.shape[1]):", "        G[r, j] = math.nan"]
+    nan_f = ["for r in range(r0, r1):", "    F[r] = math.nan"]
+    src += branches("rows", ["py_grad_rows(params, X, G, r0, r1)"], nan_g)
+    src += ["", "", "@njit", "def loss_value_rows(kind, params, X, F, r0, r1, S):",
+            '    """Values at rows ``r0 .. r1-1`` of ``X`` (n, d) into the same entries of ``F`` (n,): the kind is',
+            '    dispatched once per call, the inlined body runs on each row.  NaN for an unknown kind."""']
+    src += branches("value_rows", ["py_value_rows(params, X, F, r0, r1)"], nan_f)
+    src += ["", "", "@njit", "def loss_vg_rows(kind, params, X, F, G, r0, r1, S):",
+            '    """Values and gradients at rows ``r0 .. r1-1`` of ``X`` (n, d) into ``F`` (n,) and ``G`` (n, d), one',
+            '    kind dispatch per call; kinds with a combined body (:class:`Kind` ``value_grad``) evaluate their',
+            '    shared terms once per row, bit for bit the values and gradients of the separate bodies.',
+            '    NaN for an unknown kind."""']
+    src += branches("vg_rows", ["py_grad_rows(params, X, G, r0, r1)", "py_value_rows(params, X, F, r0, r1)"],
+                    nan_f + nan_g)
     src += ["", "", "@njit", "def loss_grad_batch_rows(kind, params, X, IDX, b, G, r0, r1):",
             '    """Minibatch gradients of rows ``r0 .. r1-1``: row ``r`` on the samples ``IDX[r, :b]`` (finite sums',
             '    and the Python callback; NaN otherwise)."""',
@@ -129,12 +154,14 @@ from ._loss_bodies import (  # noqa: E402  (the bodies the dispatchers inline)
     _drfig1_value,
     _gaussmix_grad,
     _gaussmix_value,
+    _gaussmix_value_grad,
     _quadratic_grad,
     _quadratic_value,
     _rastrigin_grad,
     _rastrigin_value,
     _softmin_grad,
     _softmin_value,
+    _softmin_value_grad,
 )
 
 
@@ -234,6 +261,95 @@ def loss_grad_rows(kind, params, X, G, r0, r1, S):
 
 
 @njit
+def loss_value_rows(kind, params, X, F, r0, r1, S):
+    """Values at rows ``r0 .. r1-1`` of ``X`` (n, d) into the same entries of ``F`` (n,): the kind is
+    dispatched once per call, the inlined body runs on each row.  NaN for an unknown kind."""
+    if kind == 0:  # quadratic
+        for r in range(r0, r1):
+            F[r] = _quadratic_value(params, X[r], S)
+    elif kind == 1:  # abs
+        for r in range(r0, r1):
+            F[r] = _abs_value(params, X[r], S)
+    elif kind == 2:  # double-well
+        for r in range(r0, r1):
+            F[r] = _double_well_value(params, X[r], S)
+    elif kind == 3:  # softmin-quadratics
+        for r in range(r0, r1):
+            F[r] = _softmin_value(params, X[r], S)
+    elif kind == 4:  # dr-fig1
+        for r in range(r0, r1):
+            F[r] = _drfig1_value(params, X[r], S)
+    elif kind == 5:  # rastrigin
+        for r in range(r0, r1):
+            F[r] = _rastrigin_value(params, X[r], S)
+    elif kind == 6:  # cosine
+        for r in range(r0, r1):
+            F[r] = _cosine_value(params, X[r], S)
+    elif kind == 7:  # gaussian-mixture
+        for r in range(r0, r1):
+            F[r] = _gaussmix_value(params, X[r], S)
+    elif kind == 100 or kind == 101:  # finite sums: least-squares, logistic
+        for r in range(r0, r1):
+            F[r] = fs_value(kind, params, X[r])
+    elif kind == KIND_PYTHON:
+        py_value_rows(params, X, F, r0, r1)
+    else:
+        for r in range(r0, r1):
+            F[r] = math.nan
+
+
+@njit
+def loss_vg_rows(kind, params, X, F, G, r0, r1, S):
+    """Values and gradients at rows ``r0 .. r1-1`` of ``X`` (n, d) into ``F`` (n,) and ``G`` (n, d), one
+    kind dispatch per call; kinds with a combined body (:class:`Kind` ``value_grad``) evaluate their
+    shared terms once per row, bit for bit the values and gradients of the separate bodies.
+    NaN for an unknown kind."""
+    if kind == 0:  # quadratic
+        for r in range(r0, r1):
+            F[r] = _quadratic_value(params, X[r], S)
+            _quadratic_grad(params, X[r], G[r], S)
+    elif kind == 1:  # abs
+        for r in range(r0, r1):
+            F[r] = _abs_value(params, X[r], S)
+            _abs_grad(params, X[r], G[r], S)
+    elif kind == 2:  # double-well
+        for r in range(r0, r1):
+            F[r] = _double_well_value(params, X[r], S)
+            _double_well_grad(params, X[r], G[r], S)
+    elif kind == 3:  # softmin-quadratics
+        for r in range(r0, r1):
+            F[r] = _softmin_value_grad(params, X[r], G[r], S)
+    elif kind == 4:  # dr-fig1
+        for r in range(r0, r1):
+            F[r] = _drfig1_value(params, X[r], S)
+            _drfig1_grad(params, X[r], G[r], S)
+    elif kind == 5:  # rastrigin
+        for r in range(r0, r1):
+            F[r] = _rastrigin_value(params, X[r], S)
+            _rastrigin_grad(params, X[r], G[r], S)
+    elif kind == 6:  # cosine
+        for r in range(r0, r1):
+            F[r] = _cosine_value(params, X[r], S)
+            _cosine_grad(params, X[r], G[r], S)
+    elif kind == 7:  # gaussian-mixture
+        for r in range(r0, r1):
+            F[r] = _gaussmix_value_grad(params, X[r], G[r], S)
+    elif kind == 100 or kind == 101:  # finite sums: least-squares, logistic
+        for r in range(r0, r1):
+            F[r] = fs_value(kind, params, X[r])
+            fs_grad_full(kind, params, X[r], G[r])
+    elif kind == KIND_PYTHON:
+        py_grad_rows(params, X, G, r0, r1)
+        py_value_rows(params, X, F, r0, r1)
+    else:
+        for r in range(r0, r1):
+            F[r] = math.nan
+        for r in range(r0, r1):
+            for j in range(G.shape[1]):
+                G[r, j] = math.nan
+
+
+@njit
 def loss_grad_batch_rows(kind, params, X, IDX, b, G, r0, r1):
     """Minibatch gradients of rows ``r0 .. r1-1``: row ``r`` on the samples ``IDX[r, :b]`` (finite sums
     and the Python callback; NaN otherwise)."""
@@ -311,11 +427,8 @@ nb_grad_rows = loss_grad_rows
 @njit
 def nb_value_batch(kind, params, X):
     """Values at the rows of ``X`` (shape ``(n, d)``); returns shape ``(n,)``."""
-    n = X.shape[0]
-    out = np.empty(n)
-    S = np.empty(loss_scratch_len(kind, params))
-    for i in range(n):
-        out[i] = loss_value(kind, params, X[i], S)
+    out = np.empty(X.shape[0])
+    loss_value_rows(kind, params, X, out, 0, X.shape[0], np.empty(loss_scratch_len(kind, params)))
     return out
 
 

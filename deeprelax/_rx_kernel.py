@@ -4,12 +4,13 @@ at a time.
 Rung ``k`` of point ``p`` has the energy ``E_k(y) = A[p, k] f(y) + B[p, k] c(y)`` with the coupling
 ``c(y) = |y - x_p|^2/(2t)`` and samples ``exp(-E_k)``; rung 0 has ``A = 0`` (a Gaussian, drawn exactly).
 
-The loss enters only through the providers of :mod:`deeprelax._kernel_loss` (``loss_grad_rows`` and
-``loss_value``, by their bare global names), so the same kernels run built-in losses, compiled user
-losses (inlined into specialised copies) and vectorised Python losses (one block holding every job:
-one ``grad`` and one ``value`` call per step on all the proposals).  Each step of a block first
-proposes every rung of every job, then evaluates ``f`` and ``grad f`` on all the proposals at once
-(:func:`vg_rows`), then accepts, swaps and records job by job.  Random numbers are counter-based
+The loss enters only through one provider of :mod:`deeprelax._kernel_loss`, ``loss_vg_rows`` (by its
+bare global name; :func:`vg_rows` is the same function), so the same kernels run built-in losses,
+compiled user losses (inlined into specialised copies) and vectorised Python losses (one block holding
+every job: one ``grad`` and one ``value`` call per step on all the proposals).  Each step of a block
+first proposes every rung of every job, then evaluates ``f`` and ``grad f`` on all the proposals at
+once (one kind dispatch, the bodies inlined in the row loop; the mixtures evaluate their logits once
+per row), then accepts, swaps and records job by job.  Random numbers are counter-based
 (key ``(master, job)``, counter from the global step), so the results do not depend on the block width
 or the thread count.
 """
@@ -22,36 +23,20 @@ import numpy as np
 from solvers.jit import njit, pnjit, prange
 
 from . import _rng as K
-from ._kernel_loss import loss_grad_rows, loss_value
-from ._nbloss import KIND_PYTHON, py_value_rows
+from ._kernel_loss import loss_vg_rows
 
-__all__ = ["value_rows", "vg_rows", "run_ser", "run_par", "MH_TARGET"]
+__all__ = ["vg_rows", "run_ser", "run_par", "MH_TARGET"]
 
 _STREAM_Z = 2
 _STREAM_U = 3
 #: Metropolis acceptance targeted by the step-size adaptation (MALA's optimum).
 MH_TARGET = 0.574
 
-
-@njit(inline='always')
-def value_rows(kind, params, Y, F, r0, r1, S):
-    """Loss values ``F[r] = f(Y[r])`` for rows ``r0 .. r1-1`` (one Python call for all of them on the
-    vectorised path)."""
-    if kind == KIND_PYTHON:
-        py_value_rows(params, Y, F, r0, r1)
-    else:
-        for r in range(r0, r1):
-            F[r] = loss_value(kind, params, Y[r], S)
-
-
-@njit(inline='always')
-def vg_rows(kind, params, Y, F, G, r0, r1, S):
-    """Loss values ``F[r] = f(Y[r])`` and gradients ``G[r] = grad f(Y[r])`` for rows ``r0 .. r1-1``.
-
-    ``Y``, ``G`` shape ``(n, d)``, ``F`` shape ``(n,)``, ``S`` scratch (``KernelLoss.scratch()``): the
-    sampler's only access to the loss."""
-    loss_grad_rows(kind, params, Y, G, r0, r1, S)
-    value_rows(kind, params, Y, F, r0, r1, S)
+#: Loss values ``F[r] = f(Y[r])`` and gradients ``G[r] = grad f(Y[r])`` for rows ``r0 .. r1-1``:
+#: ``vg_rows(kind, params, Y, F, G, r0, r1, S)`` with ``Y``, ``G`` shape ``(n, d)``, ``F`` shape ``(n,)``,
+#: ``S`` scratch (``KernelLoss.scratch()``); the sampler's only access to the loss (the kernel calls it
+#: by its provider name, ``loss_vg_rows``, so that compiled user losses re-bind it).
+vg_rows = loss_vg_rows
 
 
 @njit(inline='always')
@@ -251,7 +236,7 @@ def _block(bi, bw, jobs, n_chains, kind, params, X, t, A, Bc, nr, Y, FY, GY, H, 
                 for k in range(nr[j // n_chains]):
                     for i in range(d):
                         Yp[off[q] + k, i] = Y[j, 0, i]
-        vg_rows(kind, params, Yp, Fp, Gp, 0, rows, S)
+        loss_vg_rows(kind, params, Yp, Fp, Gp, 0, rows, S)
         for q in range(nq):
             j = jobs[q0 + q]
             if status[j] < 0:

@@ -63,9 +63,9 @@ the same run; its standard error is the delta-method error of the linearised ser
 autocorrelation time.
 
 The loss enters the compiled kernels (:mod:`deeprelax._rx_kernel`) through one call,
-:func:`~deeprelax._rx_kernel.vg_rows` (values and gradients of a block of rows), built on the providers
-of :mod:`deeprelax._kernel_loss`: built-in losses, compiled user losses (``numba.njit`` ``value`` and
-``grad``, inlined) and vectorised Python losses (``value`` and ``grad`` called once per step on all the
+:func:`~deeprelax._rx_kernel.vg_rows` (values and gradients of a block of rows), the provider
+``loss_vg_rows`` of :mod:`deeprelax._kernel_loss`: built-in losses, compiled user losses (``numba.njit``
+``value`` and ``grad``, inlined) and vectorised Python losses (``value`` and ``grad`` called once per step on all the
 proposals) run the same sampler.  The Metropolis test needs the loss *value* as well as its gradient.
 """
 from __future__ import annotations
@@ -81,7 +81,7 @@ from solvers.errors import NonFiniteError
 from . import _rx_kernel, stats
 from ._kernel_loss import kernel_loss
 from ._le_base import curvature_bound
-from ._rx_kernel import vg_rows  # noqa: F401  (re-exported)
+from ._rx_kernel import vg_rows  # (also re-exported)
 
 __all__ = ["sample_local_measure", "hot_beta", "vg_rows", "DEFAULTS"]
 
@@ -221,9 +221,10 @@ class _Run:
             * gen.standard_normal((J, Rm, d))
         self.FY = np.empty((J, Rm))
         self.GY = np.empty((J, Rm, d))
+        vg = vg_rows if kl.provider is None else kl.provider["loss_vg_rows"]     # compiled user loss: its own
         with kl.active():
-            self.KK.vg_rows(kl.kind, kl.params, self.Y.reshape(J * Rm, d), self.FY.reshape(J * Rm),
-                            self.GY.reshape(J * Rm, d), 0, J * Rm, np.empty(self.nscr))
+            vg(kl.kind, kl.params, self.Y.reshape(J * Rm, d), self.FY.reshape(J * Rm), self.GY.reshape(J * Rm, d),
+               0, J * Rm, np.empty(self.nscr))
         self.H = np.ones((J, Rm))
         self._init_steps()
         self.lab = np.tile(np.arange(Rm, dtype=np.int64), (J, 1))
