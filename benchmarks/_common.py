@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from solvers._files import atomic_path
+
 
 @dataclass
 class Timing:
@@ -52,12 +54,20 @@ def timed(fn: Callable[[], Any], repeats: int, *, sync: Optional[Callable[[], An
     return Timing(statistics.median(ts), min(ts), statistics.median(cs), first, out)
 
 
-def write_tables(results: Path, stem: str, res: dict, markdown: str) -> None:
-    """Write ``res`` as ``<stem>.json`` and ``markdown`` as ``<stem>.md`` into the folder ``results``."""
+def write_text(path: Path, text: str) -> None:
+    """Replace the file ``path`` by ``text`` atomically (a temporary file in the same folder, then a rename):
+    an interrupted benchmark leaves the committed table whole, never half written."""
+    with atomic_path(path, argument="path", overwrite=True) as tmp:
+        tmp.write_text(text)
+
+
+def write_tables(results: Path, stem: str, res: dict, markdown: str, *, indent: int = 2) -> None:
+    """Write ``res`` as ``<stem>.json`` and ``markdown`` as ``<stem>.md`` into the folder ``results``
+    (each atomically; ``indent`` and ``default=str`` for the JSON)."""
     results = Path(results)
     results.mkdir(parents=True, exist_ok=True)
-    (results / f"{stem}.json").write_text(json.dumps(res, indent=2))
-    (results / f"{stem}.md").write_text(markdown)
+    write_text(results / f"{stem}.json", json.dumps(res, indent=indent, default=str))
+    write_text(results / f"{stem}.md", markdown)
 
 
 def main(run: Callable[..., dict], to_markdown: Callable[[dict], str], argv=None) -> dict:

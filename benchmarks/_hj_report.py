@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._common import write_tables
 from benchmarks._hj_peers import HJR_QUOTED
+from solvers.views import save_figure
 
 
 def _md(res):
@@ -258,7 +260,7 @@ def _plot(res, path):
     ax.set_title("2-D -cos problem to t = 1 (labels: grid n)")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -267,10 +269,9 @@ def write_results(res, quick, results):
     results = Path(results)
     results.mkdir(parents=True, exist_ok=True)
     stem = "hj_quick" if quick else "hj"
-    (results / f"{stem}.json").write_text(json.dumps(res, indent=1, default=str))
     _plot(res, results / f"{stem}.png")
     md = _md(res)
     if quick:
         md = md.replace("(hj.png)", "(hj_quick.png)")
-    (results / f"{stem}.md").write_text(md)
+    write_tables(results, stem, res, md, indent=1)
     print(f"wrote {results / stem}.md/.json/.png")

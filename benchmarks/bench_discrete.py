@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import timed  # noqa: E402
+from benchmarks._common import timed, write_tables  # noqa: E402
 
 import numba  # noqa: E402
 
@@ -132,8 +132,7 @@ def run(quick: bool = False) -> dict:
     rows.append({"case": "focusing BP iterations, N=801, P=721", "ours_per_s": It / med,
                  "first_call_extra_s": first - med, "work": f"{It} iterations (N P messages each)"})
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "discrete.json").write_text(json.dumps(out, indent=1))
-    (RESULTS / "discrete.md").write_text(to_markdown(out))
+    write_tables(RESULTS, "discrete", out, to_markdown(out), indent=1)
     return out
 
 

@@ -41,7 +41,7 @@ from solvers.grid import Grid
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import timed  # noqa: E402
+from benchmarks._common import timed, write_tables  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -314,8 +314,7 @@ def run_fplanck_only(quick: bool = False) -> dict:
     ours = _ours_for_fplanck(quick)
     res["fplanck"] = _attach_ours(bench_fplanck(quick), ours)
     res["fplanck"]["date"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    path.write_text(json.dumps(res, indent=2))
-    (RESULTS / "fokker_planck.md").write_text(to_markdown(res))
+    write_tables(path.parent, "fokker_planck", res, to_markdown(res))
     return res
 
 
@@ -348,8 +347,7 @@ def run(quick: bool = False, write: bool = True) -> dict:
     res["machine"]["loadavg_end"] = list(os.getloadavg())
     if write:
         RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "fokker_planck.json").write_text(json.dumps(res, indent=2))
-        (RESULTS / "fokker_planck.md").write_text(to_markdown(res))
+        write_tables(RESULTS, "fokker_planck", res, to_markdown(res))
     return res
 
 

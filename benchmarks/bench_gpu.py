@@ -18,6 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from benchmarks._common import write_tables  # noqa: E402
 from solvers import backend  # noqa: E402
 
 PARTS = ("bench_gpu_hj", "bench_gpu_fp_dyn")
@@ -77,8 +78,7 @@ def run(quick: bool = False) -> dict:
             res["parts"][name] = f"FAILED: {type(exc).__name__}: {exc}"
     rdir = RESULTS
     rdir.mkdir(parents=True, exist_ok=True)
-    (rdir / "gpu.json").write_text(json.dumps(res, indent=1, default=str))
-    (rdir / "gpu.md").write_text(to_markdown(res))
+    write_tables(rdir, "gpu", res, to_markdown(res), indent=1)
     return res
 
 

@@ -57,6 +57,7 @@ from benchmarks._hj_march import _pypde_stepper, bench_march  # noqa: E402,F401
 from benchmarks._hj_peers import (HJR_QUOTED, _exact_2d, _finish_peers, _hjr_rows,  # noqa: E402,F401
                                   _hjr_x64_subprocess, _pkg_version, bench_hj_reachability, bench_peers,
                                   bench_pypde, peer_comparisons, time_to_accuracy)
+from benchmarks._common import write_tables  # noqa: E402
 from benchmarks._hj_report import _fmt_load, _md, _md_march, _md_peers, _plot, write_results  # noqa: E402,F401
 from solvers import _hj_kernels as K  # noqa: E402
 from solvers.jit import njit, pnjit, prange  # noqa: E402
@@ -339,8 +340,7 @@ if __name__ == "__main__":
         else:
             old = json.loads((RESULTS / "hj.json").read_text())
             old["march"] = march
-            (RESULTS / "hj.json").write_text(json.dumps(old, indent=1, default=str))
-            (RESULTS / "hj.md").write_text(_md(old))
+            write_tables(RESULTS, "hj", old, _md(old), indent=1)
             print(f"updated {RESULTS / 'hj'}.md/.json (section 5)")
         sys.exit(0)
     if args.peers_only:
@@ -350,8 +350,7 @@ if __name__ == "__main__":
         old["weno512"] = bench_weno512()
         old["weno512_date"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         old["peer_comparison"] = peer_comparisons(old)
-        (RESULTS / "hj.json").write_text(json.dumps(old, indent=1, default=str))
-        (RESULTS / "hj.md").write_text(_md(old))
+        write_tables(RESULTS, "hj", old, _md(old), indent=1)
         print(f"updated {RESULTS / 'hj'}.md/.json")
     else:
         run(quick=args.quick, parallel=False if args.serial else None)

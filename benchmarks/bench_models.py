@@ -31,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import timed  # noqa: E402
+from benchmarks._common import timed, write_tables  # noqa: E402
 from deeprelax import models as M  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -129,7 +129,6 @@ def run(quick: bool = False) -> dict:
 
 def _write(res):
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "models.json").write_text(json.dumps(res, indent=1))
     lines = ["# deeprelax.models: MLP on the 8x8 digits (1347 training images)", "",
              f"Medians of {res['reps']} repeats, {res['n_threads']} threads, shared machine (indicative). "
              "Gradient evaluations = per-sample gradients (chains x batch per minibatch gradient); "
@@ -146,7 +145,7 @@ def _write(res):
         f"MLP{h}: import+data {a:.1f} s, kernels {c:.1f} s" for h, (a, c) in res["compile_s"].items()),
         "", f"Full-data (1347 samples) MLP(32,): gradient {res['grad_full_s'] * 1e3:.2f} ms, exact "
         f"Hessian-vector product {res['hvp_full_s'] * 1e3:.2f} ms ({res['hvp_full_s'] / res['grad_full_s']:.2f}x)."]
-    (RESULTS / "models.md").write_text("\n".join(lines) + "\n")
+    write_tables(RESULTS, "models", res, "\n".join(lines) + "\n", indent=1)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,12 @@ from solvers.grid import Grid
 from solvers.hj import solve_hj
 from solvers.hopf_lax import hopf_lax
 
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: make the package ``benchmarks`` importable
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks._common import write_tables  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 T_JP = 0.5 / np.pi ** 2          # Jiang-Peng smooth time (before the kink at 1/pi^2)
 A, M, C = np.array([1.0, 4.0]), np.array([[-1.0], [1.0]]), np.array([0.0, 0.1])
@@ -155,8 +161,7 @@ def run(quick: bool = False, write: bool = True) -> dict:
     out = {"rows": rows, "all_pass": all(r["pass"] for r in rows), "wall_s": time.perf_counter() - t0}
     if write:
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "convergence.json").write_text(json.dumps(out, indent=1))
-        (RESULTS / "convergence.md").write_text(to_markdown(out))
+        write_tables(RESULTS, "convergence", out, to_markdown(out), indent=1)
     return out
 
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: make the package ``benchmarks`` importable
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks._common import write_text  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -322,8 +329,8 @@ def to_markdown(rows: list[dict], quick: bool = False) -> str:
 def run(quick: bool = False) -> list[dict]:
     rows = collect()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "speed.md").write_text(to_markdown(rows, quick))
-    (RESULTS / "speed.json").write_text(json.dumps(rows, indent=1, default=str))
+    write_text(RESULTS / "speed.md", to_markdown(rows, quick))
+    write_text(RESULTS / "speed.json", json.dumps(rows, indent=1, default=str))
     return rows
 
 

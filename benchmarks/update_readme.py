@@ -11,6 +11,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: make the package ``benchmarks`` importable
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks._common import write_text  # noqa: E402
 
 
 def update(readme: Path = ROOT / "README.md", results: Path = ROOT / "benchmarks" / "results") -> list:
@@ -29,7 +33,7 @@ def update(readme: Path = ROOT / "README.md", results: Path = ROOT / "benchmarks
         return f"<!-- BENCH:{name} -->\n" + "\n".join(body).strip() + f"\n<!-- /BENCH:{name} -->"
 
     new = re.sub(r"<!-- BENCH:([\w-]+) -->.*?<!-- /BENCH:\1 -->", repl, text, flags=re.S)
-    readme.write_text(new)
+    write_text(readme, new)
     return done
 
 
