@@ -7,12 +7,12 @@ domain edge.  Where the code comes from:
 * :mod:`solvers._hj_cell`: the per-cell mathematics (one-sided derivatives first order / ENO2 /
   WENO5, the numerical Hamiltonians, the Laplacians, the CFL slope), one source compiled for the
   CPU here and for CUDA by :mod:`solvers._cuda_hj`;
-* :mod:`solvers._hj_stages`: the loop nests, one per (dimension, derivative family), serial and
+* :mod:`solvers._hj_stages_1d`, ``_2d``, ``_3d``: the loop nests, one per (dimension, derivative family), serial and
   threaded, written out by :mod:`solvers._hj_template` from its one template (the reason and the
   measurements are in that module's docstring);
 * :mod:`solvers._hj_march`: the compiled time loop over those kernels.
 
-The kernels (see :mod:`solvers._hj_stages`):
+The kernels (see :mod:`solvers._hj_stages_1d` and its siblings):
 
 * ``stage(V, W, O, cb, ih, q, nu, ham, a, b, dt, want)`` writes one Runge-Kutta stage on the
   interior, ``O = a W + b (V + dt L(V))`` with ``L(u) = -H_hat(p^-, p^+) + nu Lap u`` (``a = 0``
@@ -34,13 +34,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _hj_stages as _S
+from . import _hj_stages_1d, _hj_stages_2d, _hj_stages_3d
 from ._hj_cell import GHOST
+from ._hj_stage_base import _ROWS_PER_BLOCK
 from .jit import use_parallel
 
 DERIV_NAMES = ("first", "eno2", "weno5")
 _GHOST = dict(enumerate(GHOST))
-_ROWS_PER_BLOCK = _S._ROWS_PER_BLOCK
+#: The generated kernel module of each dimension.
+_STAGES = {1: _hj_stages_1d, 2: _hj_stages_2d, 3: _hj_stages_3d}
 
 
 def _sfx(parallel) -> str:
@@ -49,22 +51,22 @@ def _sfx(parallel) -> str:
 
 def stage_kernel(d: int, deriv: int, parallel: bool):
     """The compiled stage kernel for ``d`` dimensions and derivative code ``deriv``."""
-    return getattr(_S, f"stage_{d}d_{DERIV_NAMES[deriv]}{_sfx(parallel)}")
+    return getattr(_STAGES[d], f"stage_{d}d_{DERIV_NAMES[deriv]}{_sfx(parallel)}")
 
 
 def slopes_kernel(d: int, g: int, parallel: bool):
     """The compiled slope kernel for ``d`` dimensions and ghost width ``g``."""
-    return getattr(_S, f"slopes_{d}d_g{g}{_sfx(parallel)}")
+    return getattr(_STAGES[d], f"slopes_{d}d_g{g}{_sfx(parallel)}")
 
 
 def ghost_kernel(d: int):
     """The compiled ghost fill ``fill(V, g, periodic)`` for ``d`` dimensions."""
-    return getattr(_S, f"fill_ghosts_{d}d")
+    return getattr(_STAGES[d], f"fill_ghosts_{d}d")
 
 
 def march_kernel(d: int, deriv: int):
     """The compiled time march (:func:`solvers._hj_march.march`) bound to the serial kernel set."""
-    return getattr(_S, f"march_{d}d_{DERIV_NAMES[deriv]}")
+    return getattr(_STAGES[d], f"march_{d}d_{DERIV_NAMES[deriv]}")
 
 
 def _interior_shape(V, g):

@@ -2,7 +2,7 @@ r"""The compiled time march of :func:`solvers.hj.solve_hj` on the CPU.
 
 :func:`march` advances the ghost-padded state with the stage, slope and ghost kernels of one
 (dimension, derivative family, threading) choice (the ``march_*`` wrappers of
-:mod:`solvers._hj_stages` bind them) until one of: the next save time is reached, a step budget is
+:mod:`solvers._hj_stages_1d`, ``_2d``, ``_3d`` bind them) until one of: the next save time is reached, a step budget is
 used up (the driver returns to Python to checkpoint or update a progress bar), the final time, a
 non-finite state, a step below ``1e-9`` of the remaining time, or ``max_steps`` / ``stop_at``.
 Everything a step does runs inside Numba: the CFL rule on the lagged slopes, the first-stage check

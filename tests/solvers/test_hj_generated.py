@@ -9,11 +9,13 @@ from solvers import _hj_template
 from solvers.boundary import fill_ghosts, interior, pad_array
 
 
-def test_generated_kernels_are_current():
-    # solvers/_hj_stages.py is written by `python -m solvers._hj_template`; its header holds the hashes of
-    # the template, _hj_cell.py and _hj_march.py, so editing any of them without regenerating fails here
-    assert _hj_template.render() == _hj_template.TARGET.read_text(), \
-        "solvers/_hj_stages.py is out of date: run `python -m solvers._hj_template`"
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_generated_kernels_are_current(d):
+    # solvers/_hj_stages_{1,2,3}d.py are written by `python -m solvers._hj_template`; their headers hold the
+    # hashes of the template, _hj_cell.py, _hj_stage_base.py, _hj_march.py and heat.py, so editing any of
+    # them without regenerating fails here
+    assert _hj_template.render(d) == _hj_template.TARGETS[d].read_text(), \
+        f"solvers/_hj_stages_{d}d.py is out of date: run `python -m solvers._hj_template`"
 
 
 # sha256 (first 16 hex digits) of the stage outputs of the hand-expanded kernels of commit 5378d76 (before
