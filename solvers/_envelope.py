@@ -30,6 +30,9 @@ from .jit import njit, pnjit, prange
 #: Width (columns) of the blocks of lines that a strided Cole-Hopf pass gathers at once.
 BLOCK = 16
 
+#: Cast of an index known to be >= 0: Numba skips the wraparound test of negative indices for unsigned ones.
+_U = np.uint64
+
 _SQRT2 = math.sqrt(2.0)
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 # 5-point Gauss-Legendre rule on [-1/2, 1/2]
@@ -49,33 +52,35 @@ def fh_build(g, m, a, v, z):
     # scaled form: with G_q = g_q / (2a) + q^2 / 2 the intersection of parabolas p < q is
     # s = (G_q - G_p) / (q - p); the pop test s <= z[k] is done without the division.  The top of
     # the stack (p, G_p, z[k]) stays in registers (2x faster on smooth data than reloading it).
+    # Indices are cast to unsigned (_U) where they index: Numba then drops its negative-index
+    # wraparound test (all are >= 0 here), ~15% of the scan.
     ia2 = 1.0 / (2.0 * a)
     k = 0
     v[0] = 0
     z[0] = -np.inf
     z[1] = np.inf
     p = 0
-    gp = g[p] * ia2 + 0.5 * p * p
+    gp = g[0] * ia2
     zk = -np.inf
     for q in range(1, m):
-        gq = g[q] * ia2 + 0.5 * q * q
+        gq = g[_U(q)] * ia2 + 0.5 * q * q
         while True:
             num = gq - gp
             den = q - p
             if num <= zk * den:
                 k -= 1
-                p = v[k]
-                gp = g[p] * ia2 + 0.5 * p * p
-                zk = z[k]
+                p = v[_U(k)]
+                gp = g[_U(p)] * ia2 + 0.5 * p * p
+                zk = z[_U(k)]
             else:
                 break
         k += 1
-        v[k] = q
+        v[_U(k)] = q
         zk = num / den
-        z[k] = zk
+        z[_U(k)] = zk
         p = q
         gp = gq
-    z[k + 1] = np.inf
+    z[_U(k + 1)] = np.inf
     return k + 1
 
 
@@ -112,36 +117,40 @@ def eno_d2(g, m, c):
     return d2r if abs(d2r) < abs(d2l) else d2l
 
 
-@njit
-def eno_second_differences(g, m, d2c):
-    """:func:`eno_d2` of every cell ``c < m - 1`` into ``d2c``."""
-    for c in range(m - 1):
-        d2c[c] = eno_d2(g, m, c)
-
-
 @njit(inline='always')
-def cell_consts(g, c, d2, a):
-    """Constants of the refinement on cell ``[c, c+1]`` with ENO second difference ``d2``:
-    ``(lin, d2 / 2, inv)`` with ``lin = g[c+1] - g[c] - d2/2`` and ``inv = 1 / (2 (d2/2 + a))``,
-    NaN when ``d2/2 + a <= 0`` (not strictly convex, or d2 NaN) so that the cell never counts."""
-    qa = 0.5 * d2 + a
-    inv = 1.0 / (2.0 * qa) if qa > 0.0 else np.nan
-    return (g[c + 1] - g[c]) - 0.5 * d2, 0.5 * d2, inv
+def cell_coeffs(g, c, d2, a):
+    """Coefficients of the refinement on cell ``[c, c+1]`` with ENO second difference ``d2``.
+
+    On the cell the data are the quadratic ``q(c + s) = g_c + lin s + (d2/2) s^2`` (``lin = g_{c+1} - g_c - d2/2``,
+    so that q takes the data at both nodes), and ``q(y) + a (xq - y)^2`` with ``r = xq - c`` has its vertex at
+    ``s* = B0 + B1 r`` with the value ``A0 + (A1 + A2 r) r``, where (``qa = d2/2 + a``, ``iv = 1 / (2 qa)``)::
+
+        A0 = g_c - lin^2 iv / 2,  A1 = 2 a lin iv,  A2 = a (d2/2) / qa,  B0 = -lin iv,  B1 = 2 a iv.
+
+    Returns ``(A0, A1, A2, B0, B1)``, all NaN when ``qa <= 0`` (not strictly convex, or d2 NaN) so that
+    the cell never counts.  Per target this is 2 multiply-adds for s* and 2 for the value.
+    """
+    hd = 0.5 * d2
+    qa = hd + a
+    i2 = 1.0 / qa if qa > 0.0 else np.nan
+    iv = 0.5 * i2
+    lin = (g[c + 1] - g[c]) - hd
+    return g[c] - 0.5 * lin * lin * iv, 2.0 * a * lin * iv, a * hd * i2, -lin * iv, 2.0 * a * iv
 
 
 @njit(error_model="numpy")
-def cell_tables(g, m, a, lin, hd2, inv):
-    """:func:`cell_consts` of every cell ``c < m - 1`` (ENO second differences of ``g``).
+def cell_tables(g, m, a, T):
+    """:func:`cell_coeffs` of every cell ``c < m - 1`` (ENO second differences of ``g``) into
+    ``T[0..4, c]`` (``T`` of shape ``(5, >= m - 1)``, rows A0, A1, A2, B0, B1).
 
     The interior cells ``1 <= c <= m - 3`` (both stencils fit) are done by a branch-free copy of the
     same arithmetic, which vectorises: ``error_model="numpy"`` drops the per-division zero test of
-    Python's error model (the division ``1 / (2 qa)`` is then also done where ``qa <= 0`` and its
-    result discarded by the select, so nothing can raise).  Same values bit for bit (tested); at
-    m = 4096 1.1 us instead of 7.
+    Python's error model (the division ``1 / qa`` is then also done where ``qa <= 0`` and its
+    result discarded by the select, so nothing can raise).  Same values bit for bit (tested).
     """
     if m < 4:
         for c in range(m - 1):
-            lin[c], hd2[c], inv[c] = cell_consts(g, c, eno_d2(g, m, c), a)
+            T[0, c], T[1, c], T[2, c], T[3, c], T[4, c] = cell_coeffs(g, c, eno_d2(g, m, c), a)
         return
     for c0 in range(m - 3):                       # cell c = c0 + 1
         gl = g[c0]
@@ -151,65 +160,72 @@ def cell_tables(g, m, a, lin, hd2, inv):
         d2l = gl - 2.0 * gc + gr
         d2r = gc - 2.0 * gr + gr2
         d2 = d2r if abs(d2r) < abs(d2l) else d2l
-        qa = 0.5 * d2 + a
-        iv = 1.0 / (2.0 * qa)
-        lin[c0 + 1] = (gr - gc) - 0.5 * d2
-        hd2[c0 + 1] = 0.5 * d2
-        inv[c0 + 1] = iv if qa > 0.0 else np.nan
-    lin[0], hd2[0], inv[0] = cell_consts(g, 0, eno_d2(g, m, 0), a)
-    lin[m - 2], hd2[m - 2], inv[m - 2] = cell_consts(g, m - 2, eno_d2(g, m, m - 2), a)
+        hd = 0.5 * d2
+        qa = hd + a
+        i2 = 1.0 / qa
+        i2 = i2 if qa > 0.0 else np.nan
+        iv = 0.5 * i2
+        lin = (gr - gc) - hd
+        T[0, c0 + 1] = gc - 0.5 * lin * lin * iv
+        T[1, c0 + 1] = 2.0 * a * lin * iv
+        T[2, c0 + 1] = a * hd * i2
+        T[3, c0 + 1] = -lin * iv
+        T[4, c0 + 1] = 2.0 * a * iv
+    T[0, 0], T[1, 0], T[2, 0], T[3, 0], T[4, 0] = cell_coeffs(g, 0, eno_d2(g, m, 0), a)
+    c = m - 2
+    T[0, c], T[1, c], T[2, c], T[3, c], T[4, c] = cell_coeffs(g, c, eno_d2(g, m, c), a)
 
 
 @njit(inline='always')
-def refine_quadratic(g, d2c, m, j, xq, a):
+def refine_cells(g, m, j, xq, a, T):
     """Sub-cell refinement of ``min_y g(y) + a (xq - y)^2`` around the discrete argmin ``j``.
 
-    On each of the two cells next to ``j`` the data are replaced by the ENO quadratic
-    (``d2c`` from :func:`eno_second_differences`: of the stencils ``{c-1, c, c+1}`` and
-    ``{c, c+1, c+2}`` the one with the smaller second difference; at a kink lying on
-    a node this picks the straight side, so kinks on nodes stay exact) and the model
-    plus the kernel is minimised on the cell.  A cell counts only when that function
-    is strictly convex and its vertex lies inside the open cell; the smallest value
-    wins, so the result is never above the discrete value.  Returns ``(value, position)``.
-    (The passes use the same arithmetic through :func:`cell_tables` and :func:`refine_two_cells`.)
+    On each of the two cells next to ``j`` the data are replaced by the ENO quadratic (of the
+    stencils ``{c-1, c, c+1}`` and ``{c, c+1, c+2}`` the one with the smaller second difference; at
+    a kink lying on a node this picks the straight side, so kinks on nodes stay exact) and the model
+    plus the kernel is minimised on the cell (``T`` from :func:`cell_tables`).  A cell counts only
+    when that function is strictly convex and its vertex lies inside the open cell; the smallest
+    value wins, so the result is never above the discrete value.  Returns ``(value, position)``;
+    ``m >= 2``.  (Written with selects: the winning side is data dependent and unpredictable.)
     """
-    cl = j - 1 if j >= 1 else 0
-    cr = j if j <= m - 2 else m - 2
-    ll, hl, il = cell_consts(g, cl, d2c[cl], a)
-    lr, hr, ir = cell_consts(g, cr, d2c[cr], a)
-    return refine_two_cells(g, j, xq, a, cl, ll, hl, il, cr, lr, hr, ir)
-
-
-@njit(inline='always')
-def _cell_min(gc, lin, hd2, inv, r, a):
-    # vertex offset s in (0, 1) and value of q_c(y) + a (xq - y)^2 on the cell (r = xq - c);
-    # value +inf when unusable (inv NaN: not convex; vertex outside the open cell).  With
-    # Q(s) = (d2/2 + a) s^2 - (2 a r - lin) s + g_c + a r^2, the vertex value is
-    # Q(s*) = g_c + a r^2 - (2 a r - lin) s* / 2 (fewer operations than evaluating Q at s*)
-    t1 = 2.0 * a * r - lin
-    sv = t1 * inv
-    val = gc + a * r * r - 0.5 * t1 * sv
-    ok = (sv > 0.0) & (sv < 1.0)
-    return (val if ok else np.inf), sv
-
-
-@njit(inline='always')
-def refine_two_cells(g, j, xq, a, cl, linl, hd2l, invl, cr, linr, hd2r, invr):
-    """Best of the discrete value at ``j`` and the cell minima on cells ``cl`` and ``cr``
-    (constants from :func:`cell_consts`; written with selects: the winning side is data
-    dependent and unpredictable)."""
-    dx = xq - j
-    best = g[j] + a * dx * dx
-    pos = float(j)
-    vl, sl = _cell_min(g[cl], linl, hd2l, invl, xq - cl, a)
-    vr, sr = _cell_min(g[cr], linr, hd2r, invr, xq - cr, a)
+    fj = float(j)
+    dx = xq - fj
+    best = g[_U(j)] + a * dx * dx
+    # cells j - 1 and j, at r = dx + 1 and dx from the target; an end node's one cell serves both sides
+    cl = j - 1
+    cr = j
+    pl = fj - 1.0
+    pr = fj
+    if j < 1 or j > m - 2:
+        cl = 0 if j < 1 else m - 2
+        cr = cl
+        pl = float(cl)
+        pr = pl
+    ul = _U(cl)
+    ur = _U(cr)
+    rl = xq - pl
+    sl = T[3, ul] + T[4, ul] * rl
+    vl = T[0, ul] + (T[1, ul] + T[2, ul] * rl) * rl
+    rr = xq - pr
+    sr = T[3, ur] + T[4, ur] * rr
+    vr = T[0, ur] + (T[1, ur] + T[2, ur] * rr) * rr
+    vl = vl if (sl > 0.0) & (sl < 1.0) else np.inf
+    vr = vr if (sr > 0.0) & (sr < 1.0) else np.inf
     take_l = vl < best
     best = vl if take_l else best
-    pos = cl + sl if take_l else pos
+    pos = pl + sl if take_l else fj
     take_r = vr < best
     best = vr if take_r else best
-    pos = cr + sr if take_r else pos
+    pos = pr + sr if take_r else pos
     return best, pos
+
+
+@njit
+def refine_quadratic(g, m, j, xq, a):
+    """:func:`refine_cells` with its own tables (one target; the tests' entry to the arithmetic)."""
+    T = np.empty((5, max(m - 1, 1)))
+    cell_tables(g, m, a, T)
+    return refine_cells(g, m, j, xq, a, T)
 
 
 @njit(inline='always')

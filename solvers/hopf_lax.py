@@ -60,12 +60,14 @@ so that ``grad = (x - prox) / t`` holds.
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Callable, Union
 
 import numpy as np
 
 from . import _hl_kernels as _hk
+from . import _memory
 from ._domain import padded_values, views3
 from .jit import use_parallel
 from ._memory import check_grid_memory
@@ -149,6 +151,8 @@ def prepare_values(f, grid: Grid, t: float, beta: float = math.inf):
 
 
 def _check_outputs(outputs) -> tuple:
+    if outputs is _OUTPUTS:
+        return _OUTPUTS
     if isinstance(outputs, str):
         outputs = (outputs,)
     try:
@@ -161,8 +165,44 @@ def _check_outputs(outputs) -> tuple:
     return tuple(o for o in _OUTPUTS if o in outs)
 
 
+def _check_memory(grid: Grid, work_grid: Grid, per_node: float) -> None:
+    # check_grid_memory's own early return, without building its messages (~2 us, a tenth of a 1-D solve)
+    if (per_node * work_grid.size >= _memory.SMALL_REQUEST or _memory._override is not None
+            or os.environ.get(_memory.ENV_VAR)):
+        check_grid_memory("hopf_lax", grid, None if work_grid is grid else work_grid, per_node=per_node)
+
+
+def _check_out(out, outs: tuple, grid: Grid, vals: np.ndarray) -> tuple:
+    """The arrays of ``out`` for ``outs`` as ``(u, prox or None, grad or None)``, checked."""
+    try:
+        arrs = [out[name] if name in outs else None for name in _OUTPUTS]
+    except (TypeError, KeyError, IndexError):
+        raise TypeError(f"`out` must be a mapping with the keys {list(outs)} (the outputs asked for) to arrays, "
+                        f"e.g. dict(u=..., prox=..., grad=...) or an earlier result's .to_dict(); got "
+                        f"{type(out).__name__} without them.") from None
+    d = grid.dim
+    seen = []
+    for name, arr in zip(_OUTPUTS, arrs):
+        if name not in outs:
+            continue
+        want = grid.shape if name == "u" else grid.shape + (d,)
+        if not (type(arr) is np.ndarray and arr.dtype == np.float64 and arr.shape == want
+                and arr.flags.c_contiguous and arr.flags.writeable):
+            got = (f"{type(arr).__name__}" if not isinstance(arr, np.ndarray) else
+                   f"array of shape {arr.shape}, dtype {arr.dtype}, C-contiguous {arr.flags.c_contiguous}, "
+                   f"writeable {arr.flags.writeable}")
+            raise ValueError(f"`out['{name}']` must be a writeable C-contiguous float64 array of shape {want}; "
+                             f"got {got}.")
+        for other, a in [("f", vals)] + seen:
+            if np.may_share_memory(arr, a):
+                raise ValueError(f"`out['{name}']` overlaps `{other if other == 'f' else f'out[{other!r}]'}`: "
+                                 f"the outputs must be separate arrays, apart from f.")
+        seen.append((name, arr))
+    return tuple(arrs)
+
+
 def hopf_lax(f: Union[Callable, np.ndarray], grid: Grid, t: float, *, refine: str = "quadratic",
-             outputs=("u", "prox", "grad")) -> HopfLaxResult:
+             outputs=_OUTPUTS, out=None) -> HopfLaxResult:
     """Exact Hopf-Lax solution ``u(x,t) = min_y f(y) + |x-y|^2/(2t)`` on a grid.
 
     Parameters
@@ -185,6 +225,14 @@ def hopf_lax(f: Union[Callable, np.ndarray], grid: Grid, t: float, *, refine: st
         What to compute; must contain ``"u"``.  ``("u",)`` skips the prox tracking (about
         half the work and two ``grid.shape + (d,)`` arrays); the fields not asked for are
         ``None``.  ``u`` is the same bit for bit whatever is asked.
+    out : mapping, optional
+        Arrays to write the outputs into, for repeated calls on one grid: ``out[name]`` for
+        every name in ``outputs`` (other keys are ignored, so an earlier result's
+        ``.to_dict()`` works), shapes ``grid.shape`` (``"u"``) and ``grid.shape + (d,)``,
+        float64, C-contiguous, writeable, not overlapping ``f`` or each other.  The result
+        holds these arrays (same numbers as without ``out``).  Saves the allocation and the
+        first-touch page faults of fresh outputs (for a callable ``f`` the padded solve
+        still allocates; its interior is copied into ``out``).
 
     Returns
     -------
@@ -198,70 +246,109 @@ def hopf_lax(f: Union[Callable, np.ndarray], grid: Grid, t: float, *, refine: st
     Notes
     -----
     Memory: the outputs only (the passes work in place) plus one tile of work lines
-    per thread (``solvers._hl_kernels``).
+    per thread (``solvers._hl_kernels``).  Without ``out``, ``prox`` and ``grad`` are two
+    halves of one allocation (one block is reused by the allocator from call to call; two
+    separate arrays of >= 4 MiB were returned to the system after every call and touched
+    afresh, ~1200 page faults per call at 512^2), so keeping only one of them keeps both.
 
     Examples
     --------
     >>> g = Grid.uniform([(-2, 2)], 401)
     >>> r = hopf_lax(lambda x: np.abs(x).sum(-1), g, 0.5)   # Huber function
     >>> u = hopf_lax(lambda x: np.abs(x).sum(-1), g, 0.5, outputs=("u",)).u
+    >>> r2 = hopf_lax(np.abs(g.axes[0]), g, 0.25, out=r.to_dict())   # r's arrays, overwritten
     """
-    tv = check_positive("t", t)
+    tv = t if type(t) is float and 0.0 < t < math.inf else check_positive("t", t)
     if refine not in _REFINE:
         raise SchemeError(f"`refine` must be one of {_REFINE}; got {refine!r}.")
     outs = _check_outputs(outputs)
     track = "prox" in outs or "grad" in outs
-    d = grid.dim if isinstance(grid, Grid) else 0
+    want_grad = "grad" in outs
+    if not isinstance(grid, Grid):
+        raise TypeError(f"`grid` must be a solvers.Grid; got {type(grid).__name__}.")
+    d = grid.dim
     # values, u, prox and grad (as asked) on the (padded) grid; the passes need no other array but
-    # the envelope's scratch, which is one line long (the whole grid in 1-D: 12 bytes per node, and 24 more
+    # the envelope's scratch, which is one line long (the whole grid in 1-D: 12 bytes per node, and 40 more
     # for the refinement's cell tables)
-    per_node = 8.0 * (2 + d * track + d * ("grad" in outs)) + ((12.0 + 24.0 * (refine == "quadratic")) if d == 1
-                                                               else 0.0)
-    if d:
-        check_grid_memory("hopf_lax", grid, per_node=per_node)
+    per_node = 8.0 * (2 + d * track + d * want_grad) + ((12.0 + 40.0 * (refine == "quadratic")) if d == 1
+                                                        else 0.0)
+    _check_memory(grid, grid, per_node)
     compile_time = _hk.warm_up_checks()
-    pgrid, vals, sl, pad = prepare_values(f, grid, tv)
-    if pgrid is not grid:
-        check_grid_memory("hopf_lax", grid, pgrid, per_node=per_node)
-    check_envelope_scale("hopf_lax", vals, pgrid.spacing, tv, absmax=_hk.finite_absmax(vals.reshape(-1)))
-    par = pgrid.dim > 1 and use_parallel(pgrid.size)      # 1-D: a single line, nothing to share
+    absmax = math.nan
+    if (type(f) is np.ndarray and f.dtype == np.float64 and f.flags.c_contiguous and f.shape == grid.shape):
+        # the common case, checked in one compiled read: a finite float64 C array of the grid's shape (what
+        # check_finite_array returns unchanged); anything else takes the general path and its messages
+        absmax = _hk.finite_absmax(f if d == 1 else f.reshape(-1))
+    if absmax == absmax:
+        pgrid, vals, sl, pad = grid, f, None, (0,) * d
+    else:
+        pgrid, vals, sl, pad = prepare_values(f, grid, tv)
+        if pgrid is not grid:
+            _check_memory(grid, pgrid, per_node)
+        absmax = _hk.finite_absmax(vals.reshape(-1))
+    h = pgrid.spacing
+    if not tv / min(h) ** 2 * max(1.0, absmax) <= ENVELOPE_SCALE_MAX:     # check_envelope_scale's test
+        check_envelope_scale("hopf_lax", vals, h, tv, absmax=absmax)
+    bufs = None
+    if out is not None:
+        bufs = _check_out(out, outs, grid, vals)
+    par = d > 1 and use_parallel(pgrid.size)      # 1-D: a single line, nothing to share
     compile_time += _hk.warm_up(par)
     t0 = time.perf_counter()
-    u, P, grad, images = _solve(vals, pgrid, tv, refine == "quadratic", track, "grad" in outs, par, _hk.TILE)
+    u, P, grad, images = _solve(vals, pgrid, tv, refine == "quadratic", track, want_grad, par, _hk.TILE, h,
+                                bufs if pgrid is grid else None)
     if pgrid is not grid:
-        u = np.ascontiguousarray(u[sl])
-        P = None if P is None else np.ascontiguousarray(P[sl])
-        grad = None if grad is None else np.ascontiguousarray(grad[sl])
+        if bufs is None:
+            u = np.ascontiguousarray(u[sl])
+            P = None if P is None else np.ascontiguousarray(P[sl])
+            grad = None if grad is None else np.ascontiguousarray(grad[sl])
+        else:
+            for dst, src in zip(bufs, (u, P, grad)):
+                if dst is not None:
+                    np.copyto(dst, src[sl])
+            u, P, grad = bufs
     wall = time.perf_counter() - t0
-    if math.isnan(_hk.finite_absmax(u.reshape(-1))):
+    if math.isnan(_hk.finite_absmax(u if d == 1 else u.reshape(-1))):
         raise NonFiniteError("hopf_lax produced non-finite values; check that f is finite and t is not tiny "
-                             f"(t={tv:g}, h={min(pgrid.spacing):g}).")
+                             f"(t={tv:g}, h={min(h):g}).")
     params = {"refine": refine, "outputs": list(outs), "pad_cells": list(pad), "periodic_images": images,
-              "parallel": bool(par)}
+              "parallel": par}
     return HopfLaxResult(u=u, prox=P if "prox" in outs else None, grad=grad, grid=grid, t=tv,
                          method="lower-envelope", wall_time=wall, compile_time=compile_time, params=params)
 
 
-def _solve(vals, pgrid: Grid, tv: float, refine: bool, track: bool, want_grad: bool, par: bool, tile: int):
+def _solve(vals, pgrid: Grid, tv: float, refine: bool, track: bool, want_grad: bool, par: bool, tile: int,
+           h: tuple = None, bufs: tuple = None):
     """The passes: ``vals`` (pgrid.shape) -> ``(u, P or None, grad or None, images per pass)``.
 
     Axes are done in the order 0 .. d-1; every pass but the last is a tiled pass (``tile`` lines at
     a time), the last one runs along contiguous rows; all passes after the first work in place on ``u``.
+    ``h``: ``pgrid.spacing`` when the caller has it; ``bufs``: ``(u, P, grad)`` arrays to write into
+    (``None`` entries allocated here; ``P`` is also needed as the pass's work array when only the
+    gradient is asked for).
     """
     shape = pgrid.shape
     d = len(shape)
-    h = pgrid.spacing
-    u = np.empty(shape)
-    P = np.empty(shape + (d,)) if track else None
-    grad = np.empty(shape + (d,)) if want_grad else None
-    dummy = np.empty((1, 1, 1))
+    h = pgrid.spacing if h is None else h
+    u, P, grad = (None, None, None) if bufs is None else bufs
+    if u is None:
+        u = np.empty(shape)
+    need_p = track and P is None
+    need_g = want_grad and grad is None
+    if need_p or need_g:
+        # prox and grad as two halves of one block (see hopf_lax's Notes)
+        blk = np.empty((need_p + need_g,) + shape + (d,))
+        if need_p:
+            P = blk[0]
+        if need_g:
+            grad = blk[1 if need_p else 0]
     if d == 1 and not pgrid.periodic[0]:
         n = shape[0]
-        _hk.hl_line_direct(vals, float(h[0] * h[0] / (2.0 * tv)), refine, track, want_grad, float(pgrid.lo[0]),
-                           float(h[0]), 1.0 / tv, u, dummy[0, 0] if P is None else P.reshape(n),
-                           dummy[0, 0] if grad is None else grad.reshape(n), np.empty(n, np.int32),
-                           np.empty(n + 1))
+        _hk.hl_line_direct(vals, h[0], float(pgrid.lo[0]), tv, refine, track, want_grad, u,
+                           _hk.DUMMY2 if P is None else P, _hk.DUMMY2 if grad is None else grad,
+                           np.empty(n, np.int32), np.empty(n + 1), np.empty((5, n - 1) if refine else (1, 1)))
         return u, P, grad, [0]
+    dummy = np.empty((1, 1, 1))
     lo = np.asarray(pgrid.lo, dtype=np.float64)
     hh = np.asarray(h, dtype=np.float64)
     images = []

@@ -220,9 +220,7 @@ def test_refine_kernel_twin(rng):
             a = 0.8
             D = gl + a * (xq - np.arange(21)) ** 2
             j = int(D.argmin())
-            d2c = np.empty(20)
-            env.eno_second_differences(gl, 21, d2c)
-            v, p = env.refine_quadratic(gl, d2c, 21, j, xq, a)
+            v, p = env.refine_quadratic(gl, 21, j, xq, a)
             vt, pt = refine_twin(gl, j, xq, a)
             assert abs(v - vt) < 1e-9 and abs(p - pt) < 2e-5
 

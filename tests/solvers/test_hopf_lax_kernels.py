@@ -9,11 +9,26 @@ from solvers import _hl_kernels as hk
 
 
 def _cell_tables_scalar(g, m, a):
-    """The refinement constants cell by cell, as cell_tables computed them before (cell_consts of eno_d2)."""
-    out = np.empty((3, max(m - 1, 1)))
+    """The refinement coefficients cell by cell (cell_coeffs of eno_d2, the scalar form with branches)."""
+    out = np.empty((5, max(m - 1, 1)))
     for c in range(m - 1):
-        out[:, c] = env.cell_consts(g, c, env.eno_d2(g, m, c), a)
+        out[:, c] = env.cell_coeffs(g, c, env.eno_d2(g, m, c), a)
     return out[:, :m - 1]
+
+
+def _cell_coeffs_from_model(g, c, d2, a):
+    """Independent form of the coefficients: fit the quadratic q(y) = A0 + (A1 + A2 r) r of the vertex value
+    and the line s(r) = B0 + B1 r of the vertex offset through three targets r, each vertex found from the
+    model's own parameters (lin, d2/2) by the textbook formula."""
+    hd = 0.5 * d2
+    lin = g[c + 1] - g[c] - hd
+    qa = hd + a
+    rs = np.array([-1.0, 0.5, 2.0])
+    s = (2 * a * rs - lin) / (2 * qa)
+    val = g[c] + lin * s + hd * s ** 2 + a * (rs - s) ** 2
+    A2, A1, A0 = np.polyfit(rs, val, 2)
+    B1, B0 = np.polyfit(rs, s, 1)
+    return np.array([A0, A1, A2, B0, B1])
 
 
 @pytest.mark.parametrize("m", [2, 3, 4, 5, 6, 9, 64, 257])
@@ -22,11 +37,25 @@ def test_cell_tables_equal_the_cell_by_cell_constants_bit_for_bit(m):
     x = np.linspace(-1.0, 1.0, m)
     for g in (rng.standard_normal(m), np.abs(x - 0.1), -x ** 2, np.where(x > 0.2, 1.0, 0.0), 1e6 * np.sin(7 * x)):
         for a in (1e-9, 0.3, 50.0):
-            lin, hd2, inv = np.empty(m), np.empty(m), np.empty(m)
-            env.cell_tables(g, m, a, lin, hd2, inv)
+            T = np.empty((5, max(m - 1, 1)))
+            env.cell_tables(g, m, a, T)
             ref = _cell_tables_scalar(g, m, a)
-            for got, want in zip((lin, hd2, inv), ref):        # NaN (non-convex cell) compares equal to NaN
+            for got, want in zip(T, ref):                     # NaN (non-convex cell) compares equal to NaN
                 np.testing.assert_array_equal(got[:m - 1].view(np.uint64), want.view(np.uint64))
+
+
+def test_cell_coefficients_are_the_vertex_of_the_model():
+    rng = np.random.default_rng(5)
+    g = rng.standard_normal(12)
+    for a in (0.05, 0.7, 3.0):
+        for c in range(11):
+            d2 = env.eno_d2(g, 12, c)
+            got = np.array(env.cell_coeffs(g, c, d2, a))
+            if 0.5 * d2 + a <= 0:
+                assert np.all(np.isnan(got))
+                continue
+            want = _cell_coeffs_from_model(g, c, d2, a)
+            assert np.allclose(got, want, rtol=1e-9, atol=1e-9 * (1 + np.abs(want).max()))
 
 
 @pytest.mark.parametrize("vals", [[1.0, -3.0, 2.0], [], [0.0, -0.0], [5e-324, -1e308], [-2.5]])

@@ -94,3 +94,64 @@ def test_naive_benchmark_baseline_is_the_same_problem(rng):
         r = hopf_lax(vals, g, t, refine="none", outputs=("u",))
         un = mod.naive_hopf_lax_u(vals, g.spacing, t, r.params["periodic_images"])
         assert np.abs(un - r.u).max() < 1e-12
+
+
+@pytest.mark.parametrize("shape,periodic,t", CASES[:4] + [((41,), False, 0.05)])
+@pytest.mark.parametrize("outputs", [("u", "prox", "grad"), ("u",), ("u", "grad")])
+def test_out_arrays_are_filled_with_the_same_numbers(shape, periodic, t, outputs, rng):
+    g, vals = _data(shape, periodic, rng)
+    want = hopf_lax(vals, g, t, outputs=outputs)
+    stale = hopf_lax(vals + 1.0, g, 2 * t)                 # arrays holding other numbers
+    r = hopf_lax(vals, g, t, outputs=outputs, out=stale.to_dict())
+    for name in ("u", "prox", "grad"):
+        got, ref = getattr(r, name), getattr(want, name)
+        if name in outputs:
+            assert got is getattr(stale, name) and np.array_equal(got, ref)
+        else:
+            assert got is None and ref is None
+    assert r.params == want.params
+
+
+def test_out_with_a_callable_copies_the_interior():
+    f = lambda x: np.abs(x).sum(-1) + np.sin(3 * x[..., 0])
+    g = Grid.uniform([(-1.5, 1.5), (-1, 1)], (31, 21))
+    want = hopf_lax(f, g, 0.3)
+    out = {"u": np.empty(g.shape), "prox": np.empty(g.shape + (2,)), "grad": np.empty(g.shape + (2,))}
+    r = hopf_lax(f, g, 0.3, out=out)
+    assert r.params["pad_cells"] == want.params["pad_cells"] and max(want.params["pad_cells"]) > 0
+    for name in ("u", "prox", "grad"):
+        assert getattr(r, name) is out[name] and np.array_equal(out[name], getattr(want, name))
+
+
+def test_out_errors_name_the_argument():
+    g = Grid.uniform([(-1, 1), (0, 1)], (9, 8))
+    vals = np.random.default_rng(1).standard_normal(g.shape)
+    ok = {"u": np.empty((9, 8)), "prox": np.empty((9, 8, 2)), "grad": np.empty((9, 8, 2))}
+    bad_cases = [
+        ({**ok, "u": np.empty((8, 9))}, r"`out\['u'\]` must be a writeable C-contiguous float64 array of shape \(9, 8\)"),
+        ({**ok, "prox": np.empty((9, 8, 2), np.float32)}, r"`out\['prox'\]`.*float64.*dtype float32"),
+        ({**ok, "grad": np.empty((9, 8, 4))[..., ::2]}, r"`out\['grad'\]`.*C-contiguous False"),
+        ({**ok, "u": np.empty((9, 8)).copy(order="F")}, r"`out\['u'\]`.*C-contiguous False"),
+        ({**ok, "u": [[0.0] * 8] * 9}, r"`out\['u'\]`.*got list"),
+        ({**ok, "grad": ok["prox"]}, r"`out\['grad'\]` overlaps `out\['prox'\]`"),
+        ({**ok, "u": vals}, r"`out\['u'\]` overlaps `f`"),
+    ]
+    ro = np.empty((9, 8))
+    ro.flags.writeable = False
+    bad_cases.append(({**ok, "u": ro}, r"`out\['u'\]`.*writeable False"))
+    for out, msg in bad_cases:
+        with pytest.raises(ValueError, match=msg):
+            hopf_lax(vals, g, 0.1, out=out)
+    for out in ({"u": ok["u"]}, (ok["u"], ok["prox"], ok["grad"]), 3):
+        with pytest.raises(TypeError, match="`out` must be a mapping with the keys"):
+            hopf_lax(vals, g, 0.1, out=out)
+    # keys not asked for are ignored (an earlier result's .to_dict() has grid, t, ...)
+    assert hopf_lax(vals, g, 0.1, outputs=("u",), out={"u": ok["u"], "prox": None}).u is ok["u"]
+
+
+def test_prox_and_grad_share_one_block_and_u_its_own():
+    # the allocation layout documented in hopf_lax's Notes (fewer page faults from call to call)
+    g = Grid.uniform([(-1, 1), (0, 1)], (9, 8), periodic=True)
+    r = hopf_lax(np.random.default_rng(2).standard_normal(g.shape), g, 0.1)
+    assert r.prox.base is not None and r.prox.base is r.grad.base
+    assert not np.may_share_memory(r.u, r.prox) and not np.may_share_memory(r.prox, r.grad)
