@@ -13,6 +13,7 @@ Targets from issue 19, each a ratio against a baseline measured in the same run:
     CPU-time ratio is the cost of the work, which the load of a shared host does not change;
   * 1-D N = 4096 with the default refinement >= 1000x the numpy brute force (both serial; wall and
     CPU-time ratios).
+Also a case that is no target: with prox and grad, passing an earlier result's arrays as ``out=``.
 Also: compile time (fresh cache directory, separate process) and cold-process first-call
 time with the on-disk cache (second of two fresh processes), to show ``cache=True`` works.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -41,6 +43,9 @@ from solvers.grid import Grid  # noqa: E402
 from solvers.hopf_lax import hopf_lax  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
+
+#: The case of a caller that passes its earlier result's arrays as ``out=`` (not a target row).
+OUT_CASE = "ours u+prox+grad (refine none), out= reused"
 
 _CHILD = r"""
 import json, time
@@ -103,18 +108,25 @@ def vs_naive(n: int, reps: int) -> dict:
             hopf_lax(vals, g, t, refine=refine, outputs=outs)
             cases[f"ours {'+'.join(outs)} (refine {refine})"] = \
                 (lambda refine=refine, outs=outs: hopf_lax(vals, g, t, refine=refine, outputs=outs))
+    # a caller that reuses its output arrays (out=): no allocation, no first-touch page faults
+    reuse = hopf_lax(vals, g, t, refine="none").to_dict()
+    cases[OUT_CASE] = lambda: hopf_lax(vals, g, t, refine="none", out=reuse)
     runs = {k: [] for k in cases}
     cpus = {k: [] for k in cases}
+    faults = {k: [] for k in cases}
     for _ in range(reps):
         for k, fn in cases.items():
+            f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             tm = timed(fn, 1)
+            faults[k].append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
             runs[k].append(tm.median)
             cpus[k].append(tm.cpu_median)
     med = {k: float(np.median(v)) for k, v in runs.items()}
     cpu = {k: float(np.median(v)) for k, v in cpus.items()}
     base, cbase = med["naive u (refine none)"], cpu["naive u (refine none)"]
     rows = [{"case": k, "median_s": med[k], "min_s": float(min(runs[k])), "naive_over_this": base / med[k],
-             "cpu_median_s": cpu[k], "naive_over_this_cpu": cbase / cpu[k]} for k in cases]
+             "cpu_median_s": cpu[k], "naive_over_this_cpu": cbase / cpu[k],
+             "page_faults_median": float(np.median(faults[k]))} for k in cases]
     diff = float(np.abs(hopf_lax(vals, g, t, refine="none", outputs=("u",)).u - un).max())
     return {"n": n, "t": t, "periodic_images": e, "reps": reps, "rows": rows, "max_abs_diff_none_vs_naive": diff,
             "load_avg_1min": os.getloadavg()[0],
@@ -154,7 +166,7 @@ def _measure(quick: bool = False) -> dict:
                        "cpu_median_s": float(np.median([r.cpu_median for r in ts]))})
     res["2d"] = rows2d
     # --- 2-D periodic vs the naive two-pass envelope (issue 19)
-    res["vs_naive"] = [vs_naive(nn, rr) for nn, rr in (((128, 15), (512, 11)) if quick else ((512, 21), (2048, 7)))]
+    res["vs_naive"] = [vs_naive(nn, rr) for nn, rr in (((128, 15), (512, 11)) if quick else ((512, 21), (2048, 15)))]
     # --- 1-D vs numpy brute force at N = 4096
     N = 4096
     g1 = Grid.uniform([(-1, 1)], N)
@@ -166,7 +178,7 @@ def _measure(quick: bool = False) -> dict:
     # timings of 25 back-to-back calls of ours (the CPU clock is a system call of ~1 us) and one brute-force
     # call; medians over the rounds
     rounds = {"none": [], "quadratic": [], "brute": []}
-    for _ in range(3 if quick else 7):
+    for _ in range(3 if quick else 15):
         rounds["none"].append(timed(lambda: hopf_lax(v1, g1, 0.05, refine="none"), 9, inner=25))
         rounds["quadratic"].append(timed(lambda: hopf_lax(v1, g1, 0.05), 9, inner=25))
         rounds["brute"].append(timed(lambda: brute_1d(v1, x1, 0.05), 1))
@@ -223,16 +235,20 @@ def to_markdown(res: dict) -> str:
               f"Same run, {res['numba_threads']} threads, cases interleaved, median of the repeats; first calls "
               "(compile / cache load) apart.  CPU: process CPU time of all threads, the cost of the work, "
               "which the host's load does not change (wall times on this shared host do).  Both return fresh "
-              "output arrays each call (naive: u and one temporary; ours: u, and prox and grad when asked).", ""]
+              "output arrays each call (naive: u and one temporary; ours: u, and prox and grad when asked), "
+              f"except the row `{OUT_CASE}`, which passes an earlier result's arrays as `out=` (a caller that "
+              "calls repeatedly; not a target row).  Page faults: minor faults of the process during the call "
+              "(fresh output memory touched for the first time).", ""]
     for v in res.get("vs_naive", []):
         fc = v["first_call_s"]
         lines += [f"### {v['n']}^2, t = {v['t']}, periodic images per side {v['periodic_images']}, {v['reps']} repeats",
-                  "", "| case | median s | min s | naive / this (wall) | CPU s (median) | naive / this (CPU) |",
-                  "|---|---|---|---|---|---|"]
+                  "", "| case | median s | min s | naive / this (wall) | CPU s (median) | naive / this (CPU) | "
+                  "page faults per call (median) |", "|---|---|---|---|---|---|---|"]
         for r in v["rows"]:
             cpu = (f"{r['cpu_median_s']:.4f} | {r['naive_over_this_cpu']:.2f}x" if "cpu_median_s" in r else "- | -")
+            pf = f"{r['page_faults_median']:.0f}" if "page_faults_median" in r else "-"
             lines.append(f"| {r['case']} | {r['median_s']:.4f} | {r['min_s']:.4f} | {r['naive_over_this']:.2f}x | "
-                         f"{cpu} |")
+                         f"{cpu} | {pf} |")
         lines += ["", f"max |u_ours - u_naive| (refine none): {v['max_abs_diff_none_vs_naive']:.1e}; first call: "
                   + ", ".join(f"{k} {t:.3f} s" for k, t in fc.items())
                   + (f"; load average {v['load_avg_1min']:.1f} on {res['cpu_count']} CPUs" if "load_avg_1min" in v
@@ -246,7 +262,7 @@ def to_markdown(res: dict) -> str:
         lines.append(f"| {b['N']} | CPU | {b['ours_none_cpu_s']:.2e} | {b['ours_quadratic_cpu_s']:.2e} | "
                      f"{b['numpy_brute_cpu_s']:.3f} | {b['speedup_none_cpu']:.0f}x | "
                      f"{b['speedup_quadratic_cpu']:.0f}x | {b['max_abs_diff_none']:.1e} |")
-    lines += ["", "Interleaved rounds (7; 3 in quick mode), each: ours refine none and default as the median of 9 "
+    lines += ["", "Interleaved rounds (15; 3 in quick mode), each: ours refine none and default as the median of 9 "
               "timings of 25 back-to-back calls, then one brute-force call; medians over the rounds; both serial "
               "(a 1-D line is not threaded).",
               "", "## 1-D scaling (target time(2^22)/time(2^18) <= 24)", "",
