@@ -235,19 +235,17 @@ def interp_position(p, m, pos):
     Linear interpolation between the bracketing nodes, unless they differ by more
     than two cells (a jump of the prox across a kink of u); then the nearest node.
     """
-    jj = int(math.floor(pos))
+    # with selects, not branches (whether the refinement moved the argmin, w > 0, is data dependent):
+    # the same values as ``p[m-1] if jj >= m-1 else p[0] if jj < 0 else p[jj] if w == 0 else ...``;
+    # m >= 2
+    jj = min(max(int(math.floor(pos)), 0), m - 2)
     w = pos - jj
-    if jj >= m - 1:
-        return p[m - 1]
-    if jj < 0:
-        return p[0]
-    if w == 0.0:
-        return p[jj]
-    p0 = p[jj]
-    p1 = p[jj + 1]
-    if abs(p1 - p0) <= 2.0:
-        return p0 + w * (p1 - p0)
-    return p0 if w < 0.5 else p1
+    p0 = p[_U(jj)]
+    p1 = p[_U(jj + 1)]
+    dp = p1 - p0
+    r = p0 + w * dp if abs(dp) <= 2.0 else (p0 if w < 0.5 else p1)
+    r = p0 if w <= 0.0 else r
+    return p1 if w >= 1.0 else r
 
 
 def serial_and_threaded(f):

@@ -324,18 +324,29 @@ hl_contig_serial, hl_contig_parallel = serial_and_threaded(_contig_pass)
 
 
 # ----------------------------------------------------------------------------- 1-D, non-periodic
+def direct_scratch_size(n: int, refine: bool) -> int:
+    """Length of the float64 scratch ``W`` of :func:`hl_line_direct` for ``n`` nodes."""
+    return n + 1 + (n + 1) // 2 + (5 * (n - 1) if refine else 0)
+
+
 @njit
-def hl_line_direct(g, h, lo, t, refine, track, want_grad, u, P, grad, v, z, T):
+def hl_line_direct(g, h, lo, t, refine, track, want_grad, u, P, grad, W):
     """Non-periodic 1-D Hopf-Lax straight from the data (no line copy): ``g`` (n) -> ``u`` (n) and,
     with ``track``, ``P`` (n, 1) coordinates and (``want_grad``) ``grad`` (n, 1) (the result's shapes;
-    else any 2-D array, e.g. :data:`DUMMY2`, untouched); spacing ``h``, first node
-    ``lo``, time ``t``.  Scratch: the envelope's ``v`` (int32, n) and ``z`` (n + 1), and with ``refine``
-    the cell tables ``T`` (5, n - 1) of :func:`cell_tables`.  The values equal :func:`_line_u` /
-    :func:`_line_final` bit for bit.  (The scratch comes from the caller: allocated in here, the
-    same 4096-node solve took 23.5 us instead of 19.9, for reasons not pinned down.)"""
+    else any 2-D array, e.g. :data:`DUMMY2`, untouched); spacing ``h``, first node ``lo``, time ``t``.
+
+    ``W``: float64 scratch of :func:`direct_scratch_size` values, carved into the envelope's ``z``
+    (n + 1) and ``v`` (n int32), and with ``refine`` the cell tables ``T`` (5, n - 1) of
+    :func:`cell_tables`.  One block from the caller: allocated in here the same 4096-node solve took
+    23.5 us instead of 19.9 (reasons not pinned down), and three blocks cost 0.5 us more than one.
+    The values equal :func:`_line_u` / :func:`_line_final` bit for bit."""
     n = g.shape[0]
     a = h * h / (2.0 * t)
     it = 1.0 / t
+    z = W[:n + 1]
+    o = n + 1 + (n + 1) // 2
+    v = W[n + 1:o].view(np.int32)
+    T = W[o:o + 5 * (n - 1)].reshape(5, n - 1) if refine else W[:1].reshape(1, 1)
     fh_build(g, n, a, v, z)
     if refine:
         cell_tables(g, n, a, T)
@@ -401,7 +412,7 @@ def warm_up(parallel: bool) -> float:
         return 0.0
     t0 = time.perf_counter()
     hl_line_direct(np.zeros(3), 1.0, 0.0, 1.0, True, True, True, np.zeros(3), np.zeros((3, 1)), np.zeros((3, 1)),
-                   np.zeros(3, np.int32), np.zeros(4), np.zeros((5, 2)))
+                   np.zeros(direct_scratch_size(3, True)))
     u = np.zeros((1, 3, 2))
     P = np.zeros((1, 3, 2, 2))
     sp(u, u, P, 0, 1, True, 1.0, True, True, 2, 1)

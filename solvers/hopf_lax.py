@@ -346,7 +346,7 @@ def _solve(vals, pgrid: Grid, tv: float, refine: bool, track: bool, want_grad: b
         n = shape[0]
         _hk.hl_line_direct(vals, h[0], float(pgrid.lo[0]), tv, refine, track, want_grad, u,
                            _hk.DUMMY2 if P is None else P, _hk.DUMMY2 if grad is None else grad,
-                           np.empty(n, np.int32), np.empty(n + 1), np.empty((5, n - 1) if refine else (1, 1)))
+                           np.empty(_hk.direct_scratch_size(n, refine)))
         return u, P, grad, [0]
     dummy = np.empty((1, 1, 1))
     lo = np.asarray(pgrid.lo, dtype=np.float64)

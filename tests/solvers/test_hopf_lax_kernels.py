@@ -78,3 +78,32 @@ def test_serial_and_threaded_passes_are_compiled_apart():
         assert ser.py_func.__code__ is par.py_func.__code__
         assert ser.py_func.__qualname__ != par.py_func.__qualname__
         assert not ser.targetoptions.get("parallel") and par.targetoptions.get("parallel")
+
+
+def _interp_position_branches(p, m, pos):
+    """interp_position as first written, with branches (the kernel's select form must agree bit for bit)."""
+    jj = int(np.floor(pos))
+    w = pos - jj
+    if jj >= m - 1:
+        return p[m - 1]
+    if jj < 0:
+        return p[0]
+    if w == 0.0:
+        return p[jj]
+    p0, p1 = p[jj], p[jj + 1]
+    if abs(p1 - p0) <= 2.0:
+        return p0 + w * (p1 - p0)
+    return p0 if w < 0.5 else p1
+
+
+def test_interp_position_selects_equal_the_branches():
+    from solvers.jit import njit
+
+    f = njit(lambda p, m, pos: env.interp_position(p, m, pos))
+    rng = np.random.default_rng(3)
+    for m in (2, 3, 7, 40):
+        p = np.cumsum(rng.choice([0.3, 1.0, 2.5, -0.7], m)) + 0.1      # steps below and above two cells
+        poss = np.concatenate([np.arange(m, dtype=float), rng.uniform(0, m - 1, 50), [m - 1.0, 0.5, m - 1.5]])
+        for pos in poss:
+            got, want = f(p, m, pos), _interp_position_branches(p, m, pos)
+            assert got == want, (m, pos, got, want)
