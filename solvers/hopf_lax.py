@@ -62,6 +62,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import weakref
 from typing import Callable, Union
 
 import numpy as np
@@ -165,10 +166,33 @@ def _check_outputs(outputs) -> tuple:
     return tuple(o for o in _OUTPUTS if o in outs)
 
 
+_SPACING = {}      # id(grid) -> (weak reference to the grid, grid.spacing)
+
+
+def _spacing(grid: Grid) -> tuple:
+    """``grid.spacing``, remembered per live Grid (grids are frozen; the property costs 0.4 us, 2% of a
+    1-D solve of 4096 nodes)."""
+    hit = _SPACING.get(id(grid))
+    if hit is not None and hit[0]() is grid:
+        return hit[1]
+    h = grid.spacing
+    key = id(grid)
+    _SPACING[key] = (weakref.ref(grid, lambda _, key=key: _SPACING.pop(key, None)), h)
+    return h
+
+
+# The environment as CPython's os.environ stores it (what os.environ.get reads, 10x cheaper: 0.05 us instead of
+# 0.55, 2% of a 1-D solve of 4096 nodes); os.environ itself where that storage is not there.
+try:
+    _ENV, _ENV_KEY = os.environ._data, os.environ.encodekey(_memory.ENV_VAR)
+except AttributeError:                            # pragma: no cover - other Python implementations
+    _ENV, _ENV_KEY = os.environ, _memory.ENV_VAR
+
+
 def _check_memory(grid: Grid, work_grid: Grid, per_node: float) -> None:
     # check_grid_memory's own early return, without building its messages (~2 us, a tenth of a 1-D solve)
     if (per_node * work_grid.size >= _memory.SMALL_REQUEST or _memory._override is not None
-            or os.environ.get(_memory.ENV_VAR)):
+            or _ENV.get(_ENV_KEY)):
         check_grid_memory("hopf_lax", grid, None if work_grid is grid else work_grid, per_node=per_node)
 
 
@@ -286,7 +310,7 @@ def hopf_lax(f: Union[Callable, np.ndarray], grid: Grid, t: float, *, refine: st
         if pgrid is not grid:
             _check_memory(grid, pgrid, per_node)
         absmax = _hk.finite_absmax(vals.reshape(-1))
-    h = pgrid.spacing
+    h = _spacing(pgrid)
     if not tv / min(h) ** 2 * max(1.0, absmax) <= ENVELOPE_SCALE_MAX:     # check_envelope_scale's test
         check_envelope_scale("hopf_lax", vals, h, tv, absmax=absmax)
     bufs = None

@@ -155,3 +155,28 @@ def test_prox_and_grad_share_one_block_and_u_its_own():
     r = hopf_lax(np.random.default_rng(2).standard_normal(g.shape), g, 0.1)
     assert r.prox.base is not None and r.prox.base is r.grad.base
     assert not np.may_share_memory(r.u, r.prox) and not np.may_share_memory(r.prox, r.grad)
+
+
+def test_memory_budget_from_the_environment_is_read_at_each_call(monkeypatch):
+    # hopf_lax reads the budget variable through os.environ's storage (cheaper than os.environ.get)
+    from solvers.errors import MemoryBudgetError
+
+    g = Grid.uniform([(-1, 1)], 4001)
+    vals = np.zeros(g.shape)
+    hopf_lax(vals, g, 0.1)
+    monkeypatch.setenv("DEEPRELAX_MEMORY_BUDGET", "10kB")
+    with pytest.raises(MemoryBudgetError, match="Change `grid.shape`"):
+        hopf_lax(vals, g, 0.1)
+    monkeypatch.delenv("DEEPRELAX_MEMORY_BUDGET")
+    assert hopf_lax(vals, g, 0.1).u.shape == g.shape
+
+
+def test_spacing_is_remembered_per_live_grid_only():
+    HL._SPACING.clear()
+    g = Grid.uniform([(-1, 1)], 11)
+    hopf_lax(np.zeros(11), g, 0.1)
+    assert HL._SPACING[id(g)][1] == g.spacing
+    del g
+    assert not HL._SPACING                                   # dropped with the grid
+    g2 = Grid.uniform([(0, 3)], 11)                          # may reuse the id: its own spacing
+    assert hopf_lax(np.zeros(11), g2, 0.1).prox[:, 0].tolist() == g2.axes[0].tolist()
