@@ -16,9 +16,12 @@ floats, :mod:`deeprelax._nbloss`)::
 
 Import them from this module under exactly these names (``from ._kernel_loss import loss_grad_rows``)
 and call them, and the kernels that call them, by their bare global names (not ``module.name``); call
-them directly in the step loop (a helper that takes the block's arrays costs 15-25 % of a cheap step,
-see below), and prefer the row forms in a step loop (a call per row of the per-point ``loss_value``
-costs 31-44 ns, the row forms' inlined bodies ~1.5 ns a row on a cheap 2-D loss).  A driver::
+them directly in the step loop, and prefer the row forms in a step loop (a call per row of the
+per-point ``loss_value`` costs 31-44 ns, the row forms' inlined bodies ~1.5 ns a row on a cheap 2-D
+loss).  Array variables cost reference counting in a step loop (an inlined helper's array parameters
+included, see below); a kernel that hands its arrays to helpers borrows them first
+(:mod:`deeprelax._borrow`, as :mod:`deeprelax._rx_kernel` does), and passes the arguments themselves to
+the providers (the Python callback boxes them).  A driver::
 
     kl = kernel_loss(loss)                    # loss: any deeprelax loss or object with dim and grad
     KK = kl.kernels(globals())                # the module's kernels for this loss (family() finds them)
@@ -81,6 +84,7 @@ import numba
 import numpy as np
 
 
+from ._borrow import row
 from ._fs_bodies import _FS_MIN_KIND
 from ._loss_bodies import scratch_len
 from ._loss_callbacks import KIND_PYTHON, drop_callbacks, register_callbacks
@@ -98,7 +102,8 @@ PROVIDER_NAMES = ("loss_grad_rows", "loss_value_rows", "loss_vg_rows", "loss_gra
 # kinds, finite sums, the Python callback): one call per block and step.  A wrapper around them, or any
 # helper that takes the block's arrays, costs 15-25 % of a noiseless 2-D step whether it is called
 # (~50 ns: Numba's reference counting of the array arguments) or inlined (the inlined arguments are
-# reference-counted too), so kernels call them directly.
+# reference-counted too), so kernels call them directly; the providers hand their bodies borrowed rows,
+# parameters and scratch (deeprelax._borrow), so the counting stays out of their row loops.
 from ._nbloss import (loss_grad, loss_grad_batch_rows, loss_grad_rows, loss_value,  # noqa: E402,F401
                       loss_value_rows, loss_vg_rows)
 
@@ -155,10 +160,11 @@ def user_providers(value, grad) -> dict:
             for j in range(out.shape[0]):
                 out[j] = g[j]
 
+    # rows reach the inlined user functions as borrowed views (deeprelax._borrow: not reference-counted)
     @numba.njit(nogil=True)
     def u_grad_rows(kind, params, X, G, r0, r1, S):
         for r in range(r0, r1):
-            gpoint(X[r], G[r])
+            gpoint(row(X, r), row(G, r))
 
     @numba.njit(nogil=True)
     def u_grad(kind, params, x, out, S):
@@ -171,13 +177,13 @@ def user_providers(value, grad) -> dict:
     @numba.njit(nogil=True)
     def u_value_rows(kind, params, X, F, r0, r1, S):
         for r in range(r0, r1):
-            F[r] = vi(X[r])
+            F[r] = vi(row(X, r))
 
     @numba.njit(nogil=True)
     def u_vg_rows(kind, params, X, F, G, r0, r1, S):
         for r in range(r0, r1):
-            gpoint(X[r], G[r])
-            F[r] = vi(X[r])
+            gpoint(row(X, r), row(G, r))
+            F[r] = vi(row(X, r))
 
     @numba.njit(nogil=True)
     def u_grad_batch_rows(kind, params, X, IDX, b, G, r0, r1):

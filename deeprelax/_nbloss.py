@@ -5,9 +5,10 @@ The per-point bodies are written once per kind in :mod:`deeprelax._loss_bodies` 
 Python-callback kind :data:`KIND_PYTHON`).  From them come, here, the CPU forms (:mod:`numba`, bodies
 inlined at the IR level): the per-point dispatchers :func:`loss_value` / :func:`loss_grad`, the row
 forms :func:`loss_grad_rows`, :func:`loss_value_rows` and :func:`loss_vg_rows` (both at once) with
-one kind dispatch per block of rows (calling the inlined body on row views costs nothing over
-hand-written row loops: 7.6e7 vs 7.2e7 2-D Langevin particle-steps/s on one core, where a per-row
-call of the dispatcher :func:`loss_value` costs 31-44 ns a row), the minibatch row form
+one kind dispatch per block of rows (the inlined body on borrowed row views, :func:`deeprelax._borrow.row`,
+runs as fast as hand-written row loops, where a per-row call of the dispatcher :func:`loss_value`
+costs 31-44 ns a row and plain views ``X[r]`` 20-45 ns of reference counting a row in bodies with
+loops, the soft-min and the mixture), the minibatch row form
 :func:`loss_grad_batch_rows` (finite sums), and the batch forms behind
 :meth:`Loss.value <deeprelax.losses.Loss.value>` / ``grad`` of the built-ins (:func:`value`,
 :func:`grad`).  The CUDA device functions come from the same bodies (:func:`retarget`).
@@ -26,6 +27,7 @@ import numpy as np
 
 from solvers.jit import njit
 
+from ._borrow import borrow, row
 from ._fs_bodies import _FS_MIN_KIND, FS_KINDS, KIND_LOGISTIC, KIND_LSQ, fs_grad_full, fs_grad_idx, fs_value  # noqa: F401
 from ._loss_bodies import (BODIES, KIND_ABS, KIND_COSINE, KIND_DOUBLE_WELL, KIND_DRFIG1,  # noqa: F401
                            KIND_GAUSSMIX, KIND_QUADRATIC, KIND_RASTRIGIN, KIND_SOFTMIN, KINDS, Kind, retarget,
@@ -54,28 +56,31 @@ def generate() -> str:
             elif call == "grad":
                 out.append(f"        {grad}(params, x, out, S)")
             elif call == "rows":
-                out += ["        for r in range(r0, r1):", f"            {grad}(params, X[r], G[r], S)"]
+                out += ["        for r in range(r0, r1):", f"            {grad}(p, row(X, r), row(G, r), s)"]
             elif call == "value_rows":
-                out += ["        for r in range(r0, r1):", f"            F[r] = {value}(params, X[r], S)"]
+                out += ["        for r in range(r0, r1):", f"            F[r] = {value}(p, row(X, r), s)"]
             elif k.value_grad is not None:
                 out += ["        for r in range(r0, r1):",
-                        f"            F[r] = {k.value_grad.py_func.__name__}(params, X[r], G[r], S)"]
+                        f"            F[r] = {k.value_grad.py_func.__name__}(p, row(X, r), row(G, r), s)"]
             else:
-                out += ["        for r in range(r0, r1):", f"            F[r] = {value}(params, X[r], S)",
-                        f"            {grad}(params, X[r], G[r], S)"]
+                out += ["        for r in range(r0, r1):", f"            F[r] = {value}(p, row(X, r), s)",
+                        f"            {grad}(p, row(X, r), row(G, r), s)"]
         out.append(f"    elif {fs}:  # finite sums: {', '.join(FS_KINDS.values())}")
         out += {"value": ["        return fs_value(kind, params, x)"],
                 "grad": ["        fs_grad_full(kind, params, x, out)"],
-                "rows": ["        for r in range(r0, r1):", "            fs_grad_full(kind, params, X[r], G[r])"],
-                "value_rows": ["        for r in range(r0, r1):", "            F[r] = fs_value(kind, params, X[r])"],
-                "vg_rows": ["        for r in range(r0, r1):", "            F[r] = fs_value(kind, params, X[r])",
-                            "            fs_grad_full(kind, params, X[r], G[r])"]}[call]
+                "rows": ["        for r in range(r0, r1):", "            fs_grad_full(kind, p, row(X, r), row(G, r))"],
+                "value_rows": ["        for r in range(r0, r1):", "            F[r] = fs_value(kind, p, row(X, r))"],
+                "vg_rows": ["        for r in range(r0, r1):", "            F[r] = fs_value(kind, p, row(X, r))",
+                            "            fs_grad_full(kind, p, row(X, r), row(G, r))"]}[call]
         out += ["    elif kind == KIND_PYTHON:"] + [f"        {line}" for line in python] + ["    else:"]
         out += [f"        {line}" for line in unknown]
         return out
 
     bodies = sorted({f.py_func.__name__ for k in KINDS.values() for f in (k.value, k.grad, k.value_grad)
                      if f is not None})
+    # the row forms hand the bodies borrowed rows, parameters and scratch (not reference-counted:
+    # deeprelax._borrow); the Python callback gets the arguments themselves (object mode boxes them)
+    borrowed = ["    p = borrow(params)", "    s = borrow(S)"]
     src = ["from ._loss_bodies import (  # noqa: E402  (the bodies the dispatchers inline)"]
     src += [f"    {name}," for name in bodies] + [")", "", ""]
     src += ["@njit", "def loss_value(kind, params, x, S):",
@@ -88,18 +93,21 @@ def generate() -> str:
     src += ["", "", "@njit", "def loss_grad_rows(kind, params, X, G, r0, r1, S):",
             '    """Gradients at rows ``r0 .. r1-1`` of ``X`` (n, d) into the same rows of ``G``: the kind is',
             '    dispatched once per call, the inlined body runs on each row.  NaN for an unknown kind."""']
+    src += borrowed
     nan_g = ["for r in range(r0, r1):", "    for j in range(G.shape[1]):", "        G[r, j] = math.nan"]
     nan_f = ["for r in range(r0, r1):", "    F[r] = math.nan"]
     src += branches("rows", ["py_grad_rows(params, X, G, r0, r1)"], nan_g)
     src += ["", "", "@njit", "def loss_value_rows(kind, params, X, F, r0, r1, S):",
             '    """Values at rows ``r0 .. r1-1`` of ``X`` (n, d) into the same entries of ``F`` (n,): the kind is',
             '    dispatched once per call, the inlined body runs on each row.  NaN for an unknown kind."""']
+    src += borrowed
     src += branches("value_rows", ["py_value_rows(params, X, F, r0, r1)"], nan_f)
     src += ["", "", "@njit", "def loss_vg_rows(kind, params, X, F, G, r0, r1, S):",
             '    """Values and gradients at rows ``r0 .. r1-1`` of ``X`` (n, d) into ``F`` (n,) and ``G`` (n, d), one',
             '    kind dispatch per call; kinds with a combined body (:class:`Kind` ``value_grad``) evaluate their',
             '    shared terms once per row, bit for bit the values and gradients of the separate bodies.',
             '    NaN for an unknown kind."""']
+    src += borrowed
     src += branches("vg_rows", ["py_grad_rows(params, X, G, r0, r1)", "py_value_rows(params, X, F, r0, r1)"],
                     nan_f + nan_g)
     src += ["", "", "@njit", "def loss_grad_batch_rows(kind, params, X, IDX, b, G, r0, r1):",
@@ -225,33 +233,35 @@ def loss_grad(kind, params, x, out, S):
 def loss_grad_rows(kind, params, X, G, r0, r1, S):
     """Gradients at rows ``r0 .. r1-1`` of ``X`` (n, d) into the same rows of ``G``: the kind is
     dispatched once per call, the inlined body runs on each row.  NaN for an unknown kind."""
+    p = borrow(params)
+    s = borrow(S)
     if kind == 0:  # quadratic
         for r in range(r0, r1):
-            _quadratic_grad(params, X[r], G[r], S)
+            _quadratic_grad(p, row(X, r), row(G, r), s)
     elif kind == 1:  # abs
         for r in range(r0, r1):
-            _abs_grad(params, X[r], G[r], S)
+            _abs_grad(p, row(X, r), row(G, r), s)
     elif kind == 2:  # double-well
         for r in range(r0, r1):
-            _double_well_grad(params, X[r], G[r], S)
+            _double_well_grad(p, row(X, r), row(G, r), s)
     elif kind == 3:  # softmin-quadratics
         for r in range(r0, r1):
-            _softmin_grad(params, X[r], G[r], S)
+            _softmin_grad(p, row(X, r), row(G, r), s)
     elif kind == 4:  # dr-fig1
         for r in range(r0, r1):
-            _drfig1_grad(params, X[r], G[r], S)
+            _drfig1_grad(p, row(X, r), row(G, r), s)
     elif kind == 5:  # rastrigin
         for r in range(r0, r1):
-            _rastrigin_grad(params, X[r], G[r], S)
+            _rastrigin_grad(p, row(X, r), row(G, r), s)
     elif kind == 6:  # cosine
         for r in range(r0, r1):
-            _cosine_grad(params, X[r], G[r], S)
+            _cosine_grad(p, row(X, r), row(G, r), s)
     elif kind == 7:  # gaussian-mixture
         for r in range(r0, r1):
-            _gaussmix_grad(params, X[r], G[r], S)
+            _gaussmix_grad(p, row(X, r), row(G, r), s)
     elif kind == 100 or kind == 101:  # finite sums: least-squares, logistic
         for r in range(r0, r1):
-            fs_grad_full(kind, params, X[r], G[r])
+            fs_grad_full(kind, p, row(X, r), row(G, r))
     elif kind == KIND_PYTHON:
         py_grad_rows(params, X, G, r0, r1)
     else:
@@ -264,33 +274,35 @@ def loss_grad_rows(kind, params, X, G, r0, r1, S):
 def loss_value_rows(kind, params, X, F, r0, r1, S):
     """Values at rows ``r0 .. r1-1`` of ``X`` (n, d) into the same entries of ``F`` (n,): the kind is
     dispatched once per call, the inlined body runs on each row.  NaN for an unknown kind."""
+    p = borrow(params)
+    s = borrow(S)
     if kind == 0:  # quadratic
         for r in range(r0, r1):
-            F[r] = _quadratic_value(params, X[r], S)
+            F[r] = _quadratic_value(p, row(X, r), s)
     elif kind == 1:  # abs
         for r in range(r0, r1):
-            F[r] = _abs_value(params, X[r], S)
+            F[r] = _abs_value(p, row(X, r), s)
     elif kind == 2:  # double-well
         for r in range(r0, r1):
-            F[r] = _double_well_value(params, X[r], S)
+            F[r] = _double_well_value(p, row(X, r), s)
     elif kind == 3:  # softmin-quadratics
         for r in range(r0, r1):
-            F[r] = _softmin_value(params, X[r], S)
+            F[r] = _softmin_value(p, row(X, r), s)
     elif kind == 4:  # dr-fig1
         for r in range(r0, r1):
-            F[r] = _drfig1_value(params, X[r], S)
+            F[r] = _drfig1_value(p, row(X, r), s)
     elif kind == 5:  # rastrigin
         for r in range(r0, r1):
-            F[r] = _rastrigin_value(params, X[r], S)
+            F[r] = _rastrigin_value(p, row(X, r), s)
     elif kind == 6:  # cosine
         for r in range(r0, r1):
-            F[r] = _cosine_value(params, X[r], S)
+            F[r] = _cosine_value(p, row(X, r), s)
     elif kind == 7:  # gaussian-mixture
         for r in range(r0, r1):
-            F[r] = _gaussmix_value(params, X[r], S)
+            F[r] = _gaussmix_value(p, row(X, r), s)
     elif kind == 100 or kind == 101:  # finite sums: least-squares, logistic
         for r in range(r0, r1):
-            F[r] = fs_value(kind, params, X[r])
+            F[r] = fs_value(kind, p, row(X, r))
     elif kind == KIND_PYTHON:
         py_value_rows(params, X, F, r0, r1)
     else:
@@ -304,40 +316,42 @@ def loss_vg_rows(kind, params, X, F, G, r0, r1, S):
     kind dispatch per call; kinds with a combined body (:class:`Kind` ``value_grad``) evaluate their
     shared terms once per row, bit for bit the values and gradients of the separate bodies.
     NaN for an unknown kind."""
+    p = borrow(params)
+    s = borrow(S)
     if kind == 0:  # quadratic
         for r in range(r0, r1):
-            F[r] = _quadratic_value(params, X[r], S)
-            _quadratic_grad(params, X[r], G[r], S)
+            F[r] = _quadratic_value(p, row(X, r), s)
+            _quadratic_grad(p, row(X, r), row(G, r), s)
     elif kind == 1:  # abs
         for r in range(r0, r1):
-            F[r] = _abs_value(params, X[r], S)
-            _abs_grad(params, X[r], G[r], S)
+            F[r] = _abs_value(p, row(X, r), s)
+            _abs_grad(p, row(X, r), row(G, r), s)
     elif kind == 2:  # double-well
         for r in range(r0, r1):
-            F[r] = _double_well_value(params, X[r], S)
-            _double_well_grad(params, X[r], G[r], S)
+            F[r] = _double_well_value(p, row(X, r), s)
+            _double_well_grad(p, row(X, r), row(G, r), s)
     elif kind == 3:  # softmin-quadratics
         for r in range(r0, r1):
-            F[r] = _softmin_value_grad(params, X[r], G[r], S)
+            F[r] = _softmin_value_grad(p, row(X, r), row(G, r), s)
     elif kind == 4:  # dr-fig1
         for r in range(r0, r1):
-            F[r] = _drfig1_value(params, X[r], S)
-            _drfig1_grad(params, X[r], G[r], S)
+            F[r] = _drfig1_value(p, row(X, r), s)
+            _drfig1_grad(p, row(X, r), row(G, r), s)
     elif kind == 5:  # rastrigin
         for r in range(r0, r1):
-            F[r] = _rastrigin_value(params, X[r], S)
-            _rastrigin_grad(params, X[r], G[r], S)
+            F[r] = _rastrigin_value(p, row(X, r), s)
+            _rastrigin_grad(p, row(X, r), row(G, r), s)
     elif kind == 6:  # cosine
         for r in range(r0, r1):
-            F[r] = _cosine_value(params, X[r], S)
-            _cosine_grad(params, X[r], G[r], S)
+            F[r] = _cosine_value(p, row(X, r), s)
+            _cosine_grad(p, row(X, r), row(G, r), s)
     elif kind == 7:  # gaussian-mixture
         for r in range(r0, r1):
-            F[r] = _gaussmix_value_grad(params, X[r], G[r], S)
+            F[r] = _gaussmix_value_grad(p, row(X, r), row(G, r), s)
     elif kind == 100 or kind == 101:  # finite sums: least-squares, logistic
         for r in range(r0, r1):
-            F[r] = fs_value(kind, params, X[r])
-            fs_grad_full(kind, params, X[r], G[r])
+            F[r] = fs_value(kind, p, row(X, r))
+            fs_grad_full(kind, p, row(X, r), row(G, r))
     elif kind == KIND_PYTHON:
         py_grad_rows(params, X, G, r0, r1)
         py_value_rows(params, X, F, r0, r1)

@@ -10,7 +10,9 @@ compiled user losses (inlined into specialised copies) and vectorised Python los
 every job: one ``grad`` and one ``value`` call per step on all the proposals).  Each step of a block
 first proposes every rung of every job, then evaluates ``f`` and ``grad f`` on all the proposals at
 once (one kind dispatch, the bodies inlined in the row loop; the mixtures evaluate their logits once
-per row), then accepts, swaps and records job by job.  Random numbers are counter-based
+per row), then accepts, swaps and records job by job; a block of one job (compiled losses: blocks of
+one job, threaded over jobs) runs the same steps with the job's constants held across the step loop.
+Random numbers are counter-based
 (key ``(master, job)``, counter from the global step), so the results do not depend on the block width
 or the thread count.
 """
@@ -23,6 +25,7 @@ import numpy as np
 from solvers.jit import njit, pnjit, prange
 
 from . import _rng as K
+from ._borrow import borrow
 from ._kernel_loss import loss_vg_rows
 
 __all__ = ["vg_rows", "run_ser", "run_par", "MH_TARGET"]
@@ -59,9 +62,11 @@ def _propose(j, p, s, Rm, X, t, A, Bc, R, Y, GY, H, kz, Yp, o):
             Yp[o + k, i] = y - hk * (ak * GY[j, k, i] + bk * (y - X[p, i])) + sg * K.znormal(kz, base + i)
 
 
-# The per-step update of a job is split into helpers of fewer than 30 arguments, inlined into :func:`_block`:
+# The per-step update of a job is split into helpers of fewer than 30 arguments, inlined into :func:`_steps`:
 # CPython 3.11 compiles a call with more arguments into a star-args call (an argument tuple built per call,
 # which Numba neither inlines nor passes cheaply: the one 39-argument update call cost 2.5-6x the sampler).
+# They take borrowed arrays (:mod:`deeprelax._borrow`): the arrays of an inlined helper are otherwise
+# reference-counted at every call, which cost the soft-min's sampler 4x its arithmetic.
 @njit(inline='always')
 def _accept(j, p, s, Rm, X, t, A, Bc, R, Y, FY, GY, H, mh, gain, ku, Yp, Fp, Gp, o):
     """Accept/reject of job ``j`` at global step ``s``, its proposals at rows ``o .. o+R-1``: rung 0 takes
@@ -186,6 +191,73 @@ def _record(jj, q, j, p, st, X, t, A, Bc, R, Y, FY, blk, shift, out_y, out_y2, o
 
 
 @njit
+def _steps(q0, nq, jobs, n_chains, kind, params, X, t, A, Bc, nr, Y, FY, GY, H, lab, last, rt, mh, sw, s0, n_steps,
+           gain, blk, shift, out_y, out_y2, out_a, out_b, status, Yp, Fp, Gp, S, kz, ku, off, acc_y, acc_a, acc_b):
+    """The step loop of :func:`_block` on the buffers it allocated (proposals ``Yp (rows, d)``, ``Fp``,
+    ``Gp``, scratch ``S``, the jobs' keys ``kz``, ``ku``, first rows ``off`` and record sums ``acc_*``).
+
+    The helpers get borrowed aliases of the arrays (:mod:`deeprelax._borrow`; all are arguments, alive
+    for the call): reference counting the arrays of the four inlined helpers cost 2-4x the step of a
+    small system.  The loss provider gets the arrays themselves (the Python callback boxes them)."""
+    jobs_, X_, A_, Bc_, nr_, shift_ = borrow(jobs), borrow(X), borrow(A), borrow(Bc), borrow(nr), borrow(shift)
+    Y_, FY_, GY_, H_, status_ = borrow(Y), borrow(FY), borrow(GY), borrow(H), borrow(status)
+    lab_, last_, rt_, mh_, sw_ = borrow(lab), borrow(last), borrow(rt), borrow(mh), borrow(sw)
+    out_y_, out_y2_, out_a_, out_b_ = borrow(out_y), borrow(out_y2), borrow(out_a), borrow(out_b)
+    Yp_, Fp_, Gp_, kz_, ku_, off_ = borrow(Yp), borrow(Fp), borrow(Gp), borrow(kz), borrow(ku), borrow(off)
+    acc_y_, acc_a_, acc_b_ = borrow(acc_y), borrow(acc_a), borrow(acc_b)
+    Rm = A_.shape[1]
+    d = X_.shape[1]
+    rows = Fp_.shape[0]
+    if nq == 1:                                      # one job (compiled losses): its constants held
+        j = jobs_[q0]
+        p = j // n_chains
+        R = nr_[p]
+        kzj, kuj = kz_[0], ku_[0]
+        if status_[j] >= 0:
+            return
+        for st in range(n_steps):
+            s = s0 + st
+            _propose(j, p, s, Rm, X_, t, A_, Bc_, R, Y_, GY_, H_, kzj, Yp_, 0)
+            loss_vg_rows(kind, params, Yp, Fp, Gp, 0, rows, S)
+            _accept(j, p, s, Rm, X_, t, A_, Bc_, R, Y_, FY_, GY_, H_, mh_, gain, kuj, Yp_, Fp_, Gp_, 0)
+            _swap(j, p, s, Rm, X_, t, A_, Bc_, R, Y_, FY_, GY_, lab_, last_, rt_, sw_, kuj)
+            if blk > 0:
+                _record(q0, 0, j, p, st, X_, t, A_, Bc_, R, Y_, FY_, blk, shift_, out_y_, out_y2_, out_a_, out_b_,
+                        acc_y_, acc_a_, acc_b_)
+            for k in range(R):
+                if not math.isfinite(FY_[j, k]):
+                    status_[j] = s
+                    return
+        return
+    for st in range(n_steps):
+        s = s0 + st
+        for q in range(nq):
+            j = jobs_[q0 + q]
+            if status_[j] < 0:
+                p = j // n_chains
+                _propose(j, p, s, Rm, X_, t, A_, Bc_, nr_[p], Y_, GY_, H_, kz_[q], Yp_, off_[q])
+            else:                                    # a stopped job keeps its rows finite and unused
+                for k in range(nr_[j // n_chains]):
+                    for i in range(d):
+                        Yp_[off_[q] + k, i] = Y_[j, 0, i]
+        loss_vg_rows(kind, params, Yp, Fp, Gp, 0, rows, S)
+        for q in range(nq):
+            j = jobs_[q0 + q]
+            if status_[j] < 0:
+                p = j // n_chains
+                R = nr_[p]
+                _accept(j, p, s, Rm, X_, t, A_, Bc_, R, Y_, FY_, GY_, H_, mh_, gain, ku_[q], Yp_, Fp_, Gp_, off_[q])
+                _swap(j, p, s, Rm, X_, t, A_, Bc_, R, Y_, FY_, GY_, lab_, last_, rt_, sw_, ku_[q])
+                if blk > 0:
+                    _record(q0 + q, q, j, p, st, X_, t, A_, Bc_, R, Y_, FY_, blk, shift_, out_y_, out_y2_, out_a_,
+                            out_b_, acc_y_, acc_a_, acc_b_)
+                for k in range(R):
+                    if not math.isfinite(FY_[j, k]):
+                        status_[j] = s
+                        break
+
+
+@njit
 def _block(bi, bw, jobs, n_chains, kind, params, X, t, A, Bc, nr, Y, FY, GY, H, lab, last, rt, mh, sw,
            s0, n_steps, gain, blk, shift, out_y, out_y2, out_a, out_b, master, nscr, status):
     """Run the jobs ``jobs[bi bw : (bi + 1) bw]`` for ``n_steps`` steps from global step ``s0``.
@@ -202,15 +274,10 @@ def _block(bi, bw, jobs, n_chains, kind, params, X, t, A, Bc, nr, Y, FY, GY, H, 
     q0 = bi * bw
     q1 = min(q0 + bw, jobs.size)
     nq = q1 - q0
-    Rm = A.shape[1]
     d = X.shape[1]
     rows = 0
     for q in range(nq):
         rows += nr[jobs[q0 + q] // n_chains]
-    Yp = np.empty((rows, d))
-    Fp = np.empty(rows)
-    Gp = np.empty((rows, d))
-    S = np.empty(nscr)
     kz = np.empty(nq, np.uint64)
     ku = np.empty(nq, np.uint64)
     off = np.zeros(nq, np.int64)
@@ -222,35 +289,9 @@ def _block(bi, bw, jobs, n_chains, kind, params, X, t, A, Bc, nr, Y, FY, GY, H, 
         off[q] = o
         o += nr[j // n_chains]
     na = max(out_a.shape[2], 1)
-    acc_y = np.zeros((nq, d))
-    acc_a = np.zeros((nq, na))
-    acc_b = np.zeros((nq, na))
-    for st in range(n_steps):
-        s = s0 + st
-        for q in range(nq):
-            j = jobs[q0 + q]
-            if status[j] < 0:
-                p = j // n_chains
-                _propose(j, p, s, Rm, X, t, A, Bc, nr[p], Y, GY, H, kz[q], Yp, off[q])
-            else:                                    # a stopped job keeps its rows finite and unused
-                for k in range(nr[j // n_chains]):
-                    for i in range(d):
-                        Yp[off[q] + k, i] = Y[j, 0, i]
-        loss_vg_rows(kind, params, Yp, Fp, Gp, 0, rows, S)
-        for q in range(nq):
-            j = jobs[q0 + q]
-            if status[j] < 0:
-                p = j // n_chains
-                R = nr[p]
-                _accept(j, p, s, Rm, X, t, A, Bc, R, Y, FY, GY, H, mh, gain, ku[q], Yp, Fp, Gp, off[q])
-                _swap(j, p, s, Rm, X, t, A, Bc, R, Y, FY, GY, lab, last, rt, sw, ku[q])
-                if blk > 0:
-                    _record(q0 + q, q, j, p, st, X, t, A, Bc, R, Y, FY, blk, shift, out_y, out_y2, out_a, out_b,
-                            acc_y, acc_a, acc_b)
-                for k in range(R):
-                    if not math.isfinite(FY[j, k]):
-                        status[j] = s
-                        break
+    _steps(q0, nq, jobs, n_chains, kind, params, X, t, A, Bc, nr, Y, FY, GY, H, lab, last, rt, mh, sw, s0, n_steps,
+           gain, blk, shift, out_y, out_y2, out_a, out_b, status, np.empty((rows, d)), np.empty(rows),
+           np.empty((rows, d)), np.empty(nscr), kz, ku, off, np.zeros((nq, d)), np.zeros((nq, na)), np.zeros((nq, na)))
 
 
 @njit

@@ -180,3 +180,33 @@ def test_a_loss_without_value_is_refused():
 
     with pytest.raises(ValueError, match="needs the loss value"):
         sample_local_measure(GradOnly(), np.zeros((1, 2)), 1.0, 1.0)
+
+
+def test_block_width_and_threads_leave_the_kernel_bit_identical():
+    """The kernel's block of one job (compiled losses) and its block of many (the vectorised path: one
+    provider call per step on every proposal) run the same arithmetic on the same counter-based noise, serial
+    or threaded; a stopped job (status >= 0) is left as it was."""
+    st = rx._Run(_mixture(), np.array([[1.2, 0.5], [-1.0, 0.0]]), 1.0, 1.0, rx._options({"n_chains": 3}),
+                 np.random.default_rng(4), False)
+    st.nr[:] = [3, 5]
+    st.status[4] = 7                                         # job 4 stopped earlier
+    J, n, blk = st.P * st.C, 96, 8
+    jobs = np.arange(J, dtype=np.int64)
+
+    def run(kern, bw):
+        s = {k: getattr(st, k).copy() for k in ("Y", "FY", "GY", "H", "lab", "last", "rt", "mh", "sw", "status")}
+        oy, oy2, oa, ob = np.zeros((J, n // blk, 2)), np.zeros((J, 2)), np.zeros((J, n // blk, 4)), np.zeros((J, n // blk, 4))
+        kern(jobs, st.C, st.kl.kind, st.kl.params, st.X, st.t, st.A, st.B, st.nr, s["Y"], s["FY"], s["GY"], s["H"],
+             s["lab"], s["last"], s["rt"], s["mh"], s["sw"], 40, n, 0.05, blk, st.shift, oy, oy2, oa, ob, st.master,
+             st.nscr, s["status"], bw)
+        return s, (oy, oy2, oa, ob)
+
+    ref, out = run(st.KK.run_ser, 1)
+    assert np.array_equal(ref["Y"][4], st.Y[4]) and ref["mh"][4].sum() == 0 and np.all(out[0][4] == 0.0)
+    assert ref["mh"][0, 1:3, 1].min() > 0 and np.isfinite(out[2][:, :, :2]).all()
+    for kern, bw in ((st.KK.run_ser, J), (st.KK.run_ser, 4), (st.KK.run_par, 1)):
+        s, o = run(kern, bw)
+        for k in ref:
+            np.testing.assert_array_equal(s[k], ref[k], err_msg=f"{k}, block width {bw}")
+        for a, b in zip(o, out):
+            np.testing.assert_array_equal(a, b)
