@@ -7,6 +7,7 @@ the right endpoint, which is the image of ``lo`` (spacing ``(hi - lo) / n``).
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -157,9 +158,10 @@ class Grid:
         """``[(lo, hi), ...]``."""
         return list(zip(self.lo, self.hi))
 
-    @property
+    @functools.cached_property
     def spacing(self) -> tuple:
-        """Node spacing h_k along each axis."""
+        """Node spacing h_k along each axis (computed once per grid: grids are frozen, and solvers read it
+        on every call)."""
         return tuple((hi - lo) / (n if p else n - 1)
                      for lo, hi, n, p in zip(self.lo, self.hi, self.shape, self.periodic))
 
