@@ -13,6 +13,12 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+local"
 
+from solvers import _cache_stamp as _cache_stamp  # noqa: E402
+
+# before any kernel of this package is defined: its cached kernels are stamped with the hash of this
+# package's sources and of solvers' (a kernel recompiles when a loss body or provider it calls changes)
+_cache_stamp.register_tree(__path__[0])
+
 from solvers import (FPResult, Grid, cole_hopf, fokker_planck_steady_state, gibbs, hopf_lax,  # noqa: E402
                      solve_fokker_planck, solve_hj, HJResult)
 

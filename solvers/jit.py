@@ -2,7 +2,8 @@
 
 Every compiled kernel goes through :func:`njit` (serial) or :func:`pnjit`
 (threaded with ``prange``).  Both use ``cache=True`` so that a second process
-loads the machine code from ``__pycache__`` instead of recompiling, and
+loads the machine code from ``__pycache__`` instead of recompiling (the cache is invalidated by an edit
+of any source file of the package, not only of the kernel's own: :mod:`solvers._cache_stamp`), and
 ``fastmath=False`` so that NaN checks and bit-reproducibility hold.
 
 Threaded kernels are only worth it above a size threshold; callers compare the
@@ -19,6 +20,12 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numba  # noqa: E402
+
+from . import _cache_stamp  # noqa: E402
+
+# The cached kernels of this package are stamped with the hash of its sources (a kernel is recompiled
+# when any module it may call changes, not only its own file): see solvers._cache_stamp.
+_cache_stamp.register_tree(os.path.dirname(os.path.abspath(__file__)))
 
 #: Number of grid cells above which the threaded (``prange``) kernels are used.
 PARALLEL_THRESHOLD = 1 << 15
