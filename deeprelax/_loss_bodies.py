@@ -32,7 +32,8 @@ Parameter layouts (``d`` = dimension, ``k`` = number of wells)
   coefficients row-major), f2 at the last knot, ell (extension length)]``
 * kind 5, rastrigin: ``[d, A, scale]``
 * kind 6, cosine: ``[d]``
-* kind 7, gaussian-mixture: ``[d, k, w (k), m (k*d), s (k)]``
+* kind 7, gaussian-mixture: ``[d, k, w (k), m (k*d), s (k), n (k)]`` with the log normalisers
+  ``n_i = log w_i - d/2 (log 2 pi + log s_i^2)`` of :func:`gaussmix_log_norms`
 
 Note for developers: the dispatchers of :mod:`deeprelax._nbloss` (and through them the particle
 kernels) inline these bodies, and Numba's on-disk cache is keyed on each kernel's own file; after
@@ -43,6 +44,8 @@ from __future__ import annotations
 import math
 import types
 from typing import Callable, NamedTuple, Optional
+
+import numpy as np
 
 from solvers.jit import njit
 
@@ -88,12 +91,14 @@ def _softmin_logits(params, x, L):
 
 @_body
 def _gaussmix_logits(params, x, L):
-    """Fill ``L[i] = log w_i + log N(x; m_i, s_i^2 I)``; return ``max_i L[i]``."""
+    """Fill ``L[i] = log w_i + log N(x; m_i, s_i^2 I)``; return ``max_i L[i]``.  The constant part
+    ``log w_i - d/2 (log 2 pi + log s_i^2)`` is read from the parameters (:func:`gaussmix_log_norms`)."""
     d = int(params[0])
     k = int(params[1])
     ow = 2
     om = ow + k
     osd = om + k * d
+    on = osd + k
     mx = -math.inf
     for i in range(k):
         s = 0.0
@@ -101,7 +106,7 @@ def _gaussmix_logits(params, x, L):
             r = x[j] - params[om + i * d + j]
             s += r * r
         var = params[osd + i] * params[osd + i]
-        L[i] = math.log(params[ow + i]) - 0.5 * d * (_LOG_2PI + math.log(var)) - s / (2.0 * var)
+        L[i] = params[on + i] - s / (2.0 * var)
         if L[i] > mx or i == 0:
             mx = L[i]
     return mx
@@ -348,6 +353,19 @@ def _cosine_grad(params, x, out, S):
 
 
 # Gaussian mixture: f = -log sum_i w_i N(x; m_i, s_i^2 I), grad = sum_i pi_i (x - m_i) / s_i^2
+@njit
+def gaussmix_log_norms(w, s, d):
+    """``n_i = log w_i - d/2 (log 2 pi + log s_i^2)`` (``w``, ``s``: the k weights and widths; ``d`` the
+    dimension): the per-well constants of the logits, computed once per loss instead of per point, by the
+    same compiled operations in the same order as the logits did (so every value is the same bit for bit)."""
+    k = w.shape[0]
+    out = np.empty(k)
+    for i in range(k):
+        var = s[i] * s[i]
+        out[i] = math.log(w[i]) - 0.5 * d * (_LOG_2PI + math.log(var))
+    return out
+
+
 @_body
 def _gaussmix_value(params, x, S):
     k = int(params[1])

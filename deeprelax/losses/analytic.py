@@ -17,7 +17,7 @@ from scipy.stats import norm
 from solvers import reference as ref
 from solvers.errors import check_nonnegative
 
-from .. import _nbloss
+from .. import _loss_bodies, _nbloss
 from .base import Loss, _check_beta, _check_dim
 from .registry import register
 
@@ -500,7 +500,7 @@ class GaussianMixture(Loss):
         k, d = m.shape
         lo = (m - 4.0 * s.max()).min(0)
         hi = (m + 4.0 * s.max()).max(0)
-        nb = np.concatenate([[d, k], w, m.ravel(), s])
+        nb = np.concatenate([[d, k], w, m.ravel(), s, _loss_bodies.gaussmix_log_norms(w, s, int(d))])
         lip = 1.0 / s[0] ** 2 if k == 1 else None
         super().__init__(d, list(zip(np.floor(lo), np.ceil(hi))), {"w": w, "m": m, "s": s}, lip, nb)
 
