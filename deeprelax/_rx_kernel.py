@@ -111,6 +111,20 @@ def _accept(j, p, s, Rm, X, t, A, Bc, R, Y, FY, GY, H, mh, gain, ku, Yp, Fp, Gp,
 
 
 @njit(inline='always')
+def _rung_dists(Y, X, j, p, k, d):
+    """``(|y_k - x|^2, |y_{k+1} - x|^2)`` of job ``j`` at rungs ``k`` and ``k + 1`` (point ``p``): the
+    coupling terms of the swap test and of the bridge estimator."""
+    c_k = 0.0
+    c_k1 = 0.0
+    for i in range(d):
+        r0 = Y[j, k, i] - X[p, i]
+        r1 = Y[j, k + 1, i] - X[p, i]
+        c_k += r0 * r0
+        c_k1 += r1 * r1
+    return c_k, c_k1
+
+
+@njit(inline='always')
 def _swap(j, p, s, Rm, X, t, A, Bc, R, Y, FY, GY, lab, last, rt, sw, ku):
     """Swaps of adjacent rungs of job ``j`` (even pairs on even steps, odd pairs on odd steps) and its
     round trips of the labels (reference -> target -> reference)."""
@@ -118,13 +132,7 @@ def _swap(j, p, s, Rm, X, t, A, Bc, R, Y, FY, GY, lab, last, rt, sw, ku):
     it = 1.0 / t
     k = s % 2
     while k + 1 < R:
-        c_k = 0.0
-        c_k1 = 0.0
-        for i in range(d):
-            r0 = Y[j, k, i] - X[p, i]
-            r1 = Y[j, k + 1, i] - X[p, i]
-            c_k += r0 * r0
-            c_k1 += r1 * r1
+        c_k, c_k1 = _rung_dists(Y, X, j, p, k, d)
         ls = (A[p, k + 1] - A[p, k]) * (FY[j, k + 1] - FY[j, k]) + \
             (Bc[p, k + 1] - Bc[p, k]) * 0.5 * it * (c_k1 - c_k)
         sw[j, k, 0] += 1
@@ -166,13 +174,7 @@ def _record(jj, q, j, p, st, X, t, A, Bc, R, Y, FY, blk, shift, out_y, out_y2, o
         out_y2[jj, i] += v * v
     if na > 0:
         for k in range(R - 1):
-            c_k = 0.0
-            c_k1 = 0.0
-            for i in range(d):
-                r0 = Y[j, k, i] - X[p, i]
-                r1 = Y[j, k + 1, i] - X[p, i]
-                c_k += r0 * r0
-                c_k1 += r1 * r1
+            c_k, c_k1 = _rung_dists(Y, X, j, p, k, d)
             dA = A[p, k + 1] - A[p, k]
             dB = (Bc[p, k + 1] - Bc[p, k]) * 0.5 * it
             acc_a[q, k] += math.exp(-0.5 * (dA * FY[j, k] + dB * c_k - shift[p, k]))
