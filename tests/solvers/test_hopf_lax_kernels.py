@@ -107,3 +107,52 @@ def test_interp_position_selects_equal_the_branches():
         for pos in poss:
             got, want = f(p, m, pos), _interp_position_branches(p, m, pos)
             assert got == want, (m, pos, got, want)
+
+
+def _refine_both_cells(g, m, j, xq, a, T):
+    """refine_cells as first written: the vertex and the value of both cells always, then the smaller
+    (the kernel computes one value, picked by the vertices, and both only when both vertices are inside)."""
+    fj = float(j)
+    best = g[j] + a * (xq - fj) * (xq - fj)
+    if j < 1 or j > m - 2:
+        cl = cr = 0 if j < 1 else m - 2
+        pl = pr = float(cl)
+    else:
+        cl, cr, pl, pr = j - 1, j, fj - 1.0, fj
+    out = []
+    for c, p in ((cl, pl), (cr, pr)):
+        r = xq - p
+        s = T[3, c] + T[4, c] * r
+        v = T[0, c] + (T[1, c] + T[2, c] * r) * r
+        out.append((v if 0.0 < s < 1.0 else np.inf, p + s))
+    (vl, ql), (vr, qr) = out
+    pos = fj
+    if vl < best:
+        best, pos = vl, ql
+    if vr < best:
+        best, pos = vr, qr
+    return best, pos
+
+
+@pytest.mark.parametrize("m", [2, 3, 4, 9, 64])
+def test_refine_cells_equals_the_both_cells_form_bit_for_bit(m):
+    rng = np.random.default_rng(10 + m)
+    x = np.linspace(-1.0, 1.0, m)
+    nboth = 0
+    for g in (rng.standard_normal(m), np.abs(x - 0.1), -x ** 2, np.sin(5 * x) + x ** 2, np.where(x > 0.2, 1.0, 0.0)):
+        for a in (1e-3, 0.3, 50.0):
+            T = np.empty((5, max(m - 1, 1)))
+            env.cell_tables(g, m, a, T)
+            for j in range(m):
+                # targets around and between the nodes next to j, also exactly on nodes and cell midpoints
+                for xq in np.concatenate([j + np.array([-1.0, -0.5, 0.0, 0.25, 0.5, 1.0]), rng.uniform(j - 1, j + 1, 6)]):
+                    got = env.refine_quadratic(g, m, j, xq, a)
+                    want = _refine_both_cells(g, m, j, xq, a, T)
+                    assert np.float64(got[0]).view(np.uint64) == np.float64(want[0]).view(np.uint64), (g, a, j, xq)
+                    assert np.float64(got[1]).view(np.uint64) == np.float64(want[1]).view(np.uint64), (g, a, j, xq)
+                    if 0 < j < m - 1:
+                        sl = T[3, j - 1] + T[4, j - 1] * (xq - j + 1.0)
+                        sr = T[3, j] + T[4, j] * (xq - j)
+                        nboth += (0 < sl < 1) and (0 < sr < 1)
+    if m >= 9:
+        assert nboth > 0                 # the branch that evaluates both cells was taken too
