@@ -339,7 +339,10 @@ def hl_line_direct(g, h, lo, t, refine, track, want_grad, u, P, grad, W):
     (n + 1) and ``v`` (n int32), and with ``refine`` the cell tables ``T`` (5, n - 1) of
     :func:`cell_tables`.  One block from the caller: allocated in here the same 4096-node solve took
     23.5 us instead of 19.9 (reasons not pinned down), and three blocks cost 0.5 us more than one.
-    The values equal :func:`_line_u` / :func:`_line_final` bit for bit."""
+    The values equal :func:`_line_u` / :func:`_line_final` bit for bit.
+
+    Returns :func:`finite_absmax` of ``u`` (NaN when a value is not finite): the solver's output check
+    without a second kernel call (0.2 us of a 4096-node solve)."""
     n = g.shape[0]
     a = h * h / (2.0 * t)
     it = 1.0 / t
@@ -371,6 +374,7 @@ def hl_line_direct(g, h, lo, t, refine, track, want_grad, u, P, grad, W):
             P[i, 0] = y
             if want_grad:
                 grad[i, 0] = (lo + h * i - y) * it
+    return finite_absmax(u)
 
 
 # ----------------------------------------------------------------------------- input / output checks

@@ -73,7 +73,7 @@ from .jit import use_parallel
 from ._memory import check_grid_memory
 from .errors import NonFiniteError, SchemeError, check_finite_array, check_positive, check_real
 from .grid import Grid
-from .result import HopfLaxResult
+from .result import HopfLaxResult, fast_result
 
 __all__ = ["hopf_lax"]
 
@@ -303,8 +303,8 @@ def hopf_lax(f: Union[Callable, np.ndarray], grid: Grid, t: float, *, refine: st
     par = d > 1 and use_parallel(pgrid.size)      # 1-D: a single line, nothing to share
     compile_time += _hk.warm_up(par)
     t0 = time.perf_counter()
-    u, P, grad, images = _solve(vals, pgrid, tv, refine == "quadratic", track, want_grad, par, _hk.TILE, h,
-                                bufs if pgrid is grid else None)
+    u, P, grad, images, uabs = _solve(vals, pgrid, tv, refine == "quadratic", track, want_grad, par, _hk.TILE, h,
+                                      bufs if pgrid is grid else None)
     if pgrid is not grid:
         if bufs is None:
             u = np.ascontiguousarray(u[sl])
@@ -316,18 +316,21 @@ def hopf_lax(f: Union[Callable, np.ndarray], grid: Grid, t: float, *, refine: st
                     np.copyto(dst, src[sl])
             u, P, grad = bufs
     wall = time.perf_counter() - t0
-    if math.isnan(_hk.finite_absmax(u if d == 1 else u.reshape(-1))):
+    if uabs is None:
+        uabs = _hk.finite_absmax(u if d == 1 else u.reshape(-1))
+    if math.isnan(uabs):
         raise NonFiniteError("hopf_lax produced non-finite values; check that f is finite and t is not tiny "
                              f"(t={tv:g}, h={min(h):g}).")
     params = {"refine": refine, "outputs": list(outs), "pad_cells": list(pad), "periodic_images": images,
               "parallel": par}
-    return HopfLaxResult(u=u, prox=P if "prox" in outs else None, grad=grad, grid=grid, t=tv,
-                         method="lower-envelope", wall_time=wall, compile_time=compile_time, params=params)
+    return fast_result(HopfLaxResult, u=u, prox=P if "prox" in outs else None, grad=grad, grid=grid, t=tv,
+                       method="lower-envelope", wall_time=wall, compile_time=compile_time, params=params)
 
 
 def _solve(vals, pgrid: Grid, tv: float, refine: bool, track: bool, want_grad: bool, par: bool, tile: int,
            h: tuple = None, bufs: tuple = None):
-    """The passes: ``vals`` (pgrid.shape) -> ``(u, P or None, grad or None, images per pass)``.
+    """The passes: ``vals`` (pgrid.shape) -> ``(u, P or None, grad or None, images per pass, max |u| or None)``
+    (``max |u|``, NaN if some value is not finite, where a kernel computed it: the 1-D direct line).
 
     Axes are done in the order 0 .. d-1; every pass but the last is a tiled pass (``tile`` lines at
     a time), the last one runs along contiguous rows; all passes after the first work in place on ``u``.
@@ -352,10 +355,10 @@ def _solve(vals, pgrid: Grid, tv: float, refine: bool, track: bool, want_grad: b
             grad = blk[1 if need_p else 0]
     if d == 1 and not pgrid.periodic[0]:
         n = shape[0]
-        _hk.hl_line_direct(vals, h[0], float(pgrid.lo[0]), tv, refine, track, want_grad, u,
-                           _hk.DUMMY2 if P is None else P, _hk.DUMMY2 if grad is None else grad,
-                           np.empty(_hk.direct_scratch_size(n, refine)))
-        return u, P, grad, [0]
+        uabs = _hk.hl_line_direct(vals, h[0], float(pgrid.lo[0]), tv, refine, track, want_grad, u,
+                                  _hk.DUMMY2 if P is None else P, _hk.DUMMY2 if grad is None else grad,
+                                  np.empty(_hk.direct_scratch_size(n, refine)))
+        return u, P, grad, [0], uabs
     dummy = np.empty((1, 1, 1))
     lo = np.asarray(pgrid.lo, dtype=np.float64)
     hh = np.asarray(h, dtype=np.float64)
@@ -382,4 +385,4 @@ def _solve(vals, pgrid: Grid, tv: float, refine: bool, track: bool, want_grad: b
                 grad.reshape(A, n, d) if want_grad else dummy, k, e, bool(pgrid.periodic[k]), float(a), refine,
                 track, want_grad, lo, hh, 1.0 / tv, int(shape[1]) if d == 3 else 1, _hk.chunks(A, par))
         src = u
-    return u, P, grad, images
+    return u, P, grad, images, None

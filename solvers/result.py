@@ -42,6 +42,22 @@ def _short(v: Any) -> str:
     return repr(v)
 
 
+_new = object.__new__
+
+
+def fast_result(cls, **fields):
+    """``cls(**fields)`` for a result class, without the frozen dataclass's ``__init__``.
+
+    That ``__init__`` sets each field through ``object.__setattr__``: 1.0 us for the nine fields of
+    :class:`HopfLaxResult`, 4% of a 4096-node 1-D Hopf-Lax solve; filling the instance dict directly
+    takes 0.3 us and makes the same object.  ``fields`` must name every field, defaults included
+    (there is no ``__post_init__`` to skip); the test suite checks the objects agree.
+    """
+    obj = _new(cls)
+    obj.__dict__.update(fields)
+    return obj
+
+
 @dataclass(frozen=True, repr=False)
 class Result:
     """Base class: a readable multi-line repr and a dict view."""

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from solvers.grid import Grid
+from solvers.errors import NonFiniteError
 from solvers.hopf_lax import hopf_lax
 
 HL = sys.modules["solvers.hopf_lax"]          # the module (``solvers.hopf_lax`` the name is the function)
@@ -179,3 +180,34 @@ def test_grid_spacing_is_computed_once_and_stays_out_of_equality():
     assert Grid.uniform([(0, 3)], 11).spacing == (0.3,)
     r = hopf_lax(np.zeros(11), g, 0.1)
     assert r.prox[:, 0].tolist() == g.axes[0].tolist()
+
+
+@pytest.mark.parametrize("shape", [(6,), (6, 5)])
+def test_non_finite_output_is_reported(shape):
+    # finite data within the scale check whose refinement overflows (lin^2 of 1e288): u = -inf.  In 1-D the
+    # line kernel returns max |u| for the check, in 2-D the check reads u afterwards; both must raise
+    vals = np.broadcast_to(np.array([1e288, -1e288, 3e288, 1e288, -1e288, 3e288]).reshape(6, *([1] * (len(shape) - 1))),
+                           shape).copy()
+    g = Grid.uniform([(-1, 1)] * len(shape), shape)
+    with pytest.raises(NonFiniteError, match="non-finite"):
+        hopf_lax(vals, g, 1.0)
+    assert np.isfinite(hopf_lax(vals, g, 1.0, refine="none").u).all()
+
+
+def test_results_built_without_init_equal_the_dataclass():
+    # hopf_lax fills its result's dict directly (result.fast_result); the object must be the one __init__ makes
+    import dataclasses
+
+    from solvers.result import HopfLaxResult
+
+    for shape in ((41,), (9, 8)):
+        g = Grid.uniform([(-1, 1)] * len(shape), shape)
+        r = hopf_lax(np.cos(3 * g.mesh()).sum(-1), g, 0.1, outputs=("u", "grad"))
+        names = [f.name for f in dataclasses.fields(HopfLaxResult)]
+        ref = HopfLaxResult(**{k: getattr(r, k) for k in names})
+        assert type(r) is HopfLaxResult and list(vars(r)) == list(vars(ref)) == names
+        assert all(getattr(r, k) is getattr(ref, k) for k in names) and r.prox is None
+        assert repr(r) == repr(ref) and r.beta == np.inf
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            r.t = 2.0
+        assert np.array_equal(r.replace(t=2.0).u, r.u) and r.replace(t=2.0).t == 2.0
