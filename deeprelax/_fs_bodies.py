@@ -6,9 +6,9 @@
 indices) are ``numba.njit`` functions usable inside other kernels; the dispatch of every built-in loss
 (:mod:`deeprelax._nbloss`) calls them for the finite-sum kinds.
 
-Note for developers: the dispatchers of :mod:`deeprelax._nbloss` (and through them the particle
-kernels) compile these functions into themselves, and Numba's on-disk cache is keyed on each
-kernel's own file; after editing this file alone, delete ``deeprelax/__pycache__/*.nb*``.
+The dispatchers of :mod:`deeprelax._nbloss` (and through them the particle kernels) compile these
+functions into themselves; an edit of this file alone still recompiles them (the on-disk cache is
+stamped with a hash of the package's sources: :mod:`solvers._cache_stamp`).
 """
 from __future__ import annotations
 

@@ -35,9 +35,9 @@ Parameter layouts (``d`` = dimension, ``k`` = number of wells)
 * kind 7, gaussian-mixture: ``[d, k, w (k), m (k*d), s (k), n (k)]`` with the log normalisers
   ``n_i = log w_i - d/2 (log 2 pi + log s_i^2)`` of :func:`gaussmix_log_norms`
 
-Note for developers: the dispatchers of :mod:`deeprelax._nbloss` (and through them the particle
-kernels) inline these bodies, and Numba's on-disk cache is keyed on each kernel's own file; after
-editing this file alone, delete ``deeprelax/__pycache__/*.nb*``.
+The dispatchers of :mod:`deeprelax._nbloss` (and through them the particle kernels) inline these
+bodies; an edit of this file alone still recompiles them (the on-disk cache is stamped with a hash
+of the package's sources: :mod:`solvers._cache_stamp`).
 """
 from __future__ import annotations
 

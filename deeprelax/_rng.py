@@ -32,8 +32,8 @@ sequentially (SplitMix64: ``s += G``, return ``mix(s)``; :func:`next_u64`, :func
 :func:`randint`, :func:`normal`, seeded by :func:`chain_seeds` / :func:`instance_seeds`): a chain's
 numbers depend only on its own seed, so results do not depend on the number of threads either.
 
-Note for developers: the particle kernels inline these functions, and Numba's on-disk cache is
-keyed on the kernel's own file; after editing this file alone, delete ``deeprelax/__pycache__/*.nb*``.
+The particle kernels inline these functions; an edit of this file alone still recompiles them (the
+on-disk cache is stamped with a hash of the package's sources: :mod:`solvers._cache_stamp`).
 """
 from __future__ import annotations
 

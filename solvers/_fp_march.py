@@ -23,10 +23,9 @@ cache): a cached function must not call a threaded (``parallel=True``) one, so t
 are ``prange`` loops in :func:`march` itself; and it must not call a recursive one, so
 :func:`pairwise_sum` keeps an explicit stack.
 
-Note for developers: :func:`march` inlines ``_apply_task`` and ``_step_task`` of
-:mod:`solvers._fp_kernels`, and Numba's on-disk cache is keyed on this file only; after editing
-``_fp_kernels.py`` alone, delete ``solvers/__pycache__/*.nb*`` (or touch this file) before
-measuring or testing.
+:func:`march` inlines ``_apply_task`` and ``_step_task`` of :mod:`solvers._fp_kernels`; an edit
+of that file alone still recompiles it (the on-disk cache is stamped with a hash of the package's
+sources: :mod:`solvers._cache_stamp`).
 """
 from __future__ import annotations
 

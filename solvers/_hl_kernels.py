@@ -28,9 +28,9 @@ axis-0 positions of row ``i0`` as one contiguous plane in the first half of that
 (``P.reshape(n0, 2 n1)[i0, :n1]``) instead of every other value of it: half the bytes written and read
 back between the passes (the last pass copies a row's plane into its work line before writing the row).
 
-Note for developers: these kernels inline functions of :mod:`solvers._envelope`, and Numba's
-on-disk cache is keyed on this file only; after editing ``_envelope.py`` alone, delete
-``solvers/__pycache__/*.nb*`` (or touch this file) before measuring or testing.
+These kernels inline functions of :mod:`solvers._envelope`; an edit of that file alone still
+recompiles them, because the on-disk cache of every package kernel is stamped with a hash of the
+package's sources (:mod:`solvers._cache_stamp`).
 """
 from __future__ import annotations
 

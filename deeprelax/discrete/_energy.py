@@ -7,9 +7,9 @@ fields are :math:`h^\mu = \sum_j xsT[j,\mu] W_j` and flipping ``W_j`` changes ev
 Energy codes (see :data:`deeprelax.discrete.problem.ENERGIES`): 0 = number of errors
 (:math:`h < 0`), 1 = hinge :math:`(1 - h)/2` for :math:`h < 0`.
 
-Note for developers: the kernels of the other discrete modules compile these functions into
-themselves, and Numba's on-disk cache is keyed on each kernel's own file; after editing this file
-alone, delete ``deeprelax/discrete/__pycache__/*.nb*``.
+The kernels of the other discrete modules compile these functions into themselves; an edit of
+this file alone still recompiles them (the on-disk cache is stamped with a hash of the package's
+sources: :mod:`solvers._cache_stamp`).
 """
 from __future__ import annotations
 
