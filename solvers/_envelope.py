@@ -43,34 +43,40 @@ _GL_W = np.array([0.1184634425280945, 0.2393143352496832, 0.2844444444444444, 0.
 
 # ----------------------------------------------------------------------------- 1-D lower envelope
 @njit
-def fh_build(g, m, a, v, z):
+def fh_build(g, m, a, v, z, G):
     """Lower envelope of the parabolas ``g[q] + a (x - q)^2``, q = 0..m-1 (Felzenszwalb-Huttenlocher).
 
     Fills ``v[0..K-1]`` (indices of the parabolas on the envelope, left to right) and
-    ``z[0..K]`` (their boundaries, ``z[0] = -inf``, ``z[K] = +inf``); returns K.
+    ``z[0..K]`` (their boundaries, ``z[0] = -inf``, ``z[K] = +inf``); returns K.  ``G``: float64
+    scratch of length >= m (receives the scaled values ``G_q`` below).
     """
     # scaled form: with G_q = g_q / (2a) + q^2 / 2 the intersection of parabolas p < q is
     # s = (G_q - G_p) / (q - p); the pop test s <= z[k] is done without the division.  The top of
     # the stack (p, G_p, z[k]) stays in registers (2x faster on smooth data than reloading it).
-    # Indices are cast to unsigned (_U) where they index: Numba then drops its negative-index
-    # wraparound test (all are >= 0 here), ~15% of the scan.
+    # The G_q are computed first, in a loop that vectorises: a pop then reloads G_p with one read
+    # instead of recomputing it from g[v[k]] (a chain of two dependent reads and three operations),
+    # 6.0 -> 4.4 us per 4096 nodes of rough data (noise, random walk), 4.45 -> 4.36 on smooth data;
+    # the same values.  Indices are cast to unsigned (_U) where they index: Numba then drops its
+    # negative-index wraparound test (all are >= 0 here), ~15% of the scan.
     ia2 = 1.0 / (2.0 * a)
+    for q in range(m):
+        G[q] = g[q] * ia2 + 0.5 * q * q
     k = 0
     v[0] = 0
     z[0] = -np.inf
     z[1] = np.inf
     p = 0
-    gp = g[0] * ia2
+    gp = G[0]
     zk = -np.inf
     for q in range(1, m):
-        gq = g[_U(q)] * ia2 + 0.5 * q * q
+        gq = G[_U(q)]
         while True:
             num = gq - gp
             den = q - p
             if num <= zk * den:
                 k -= 1
                 p = v[_U(k)]
-                gp = g[_U(p)] * ia2 + 0.5 * p * p
+                gp = G[_U(p)]
                 zk = z[_U(k)]
             else:
                 break
@@ -93,7 +99,7 @@ def fh_line(g, m, e, n, a, v, z, outv, outj):
     the argmin ``outj[i]`` (source index).  ``v`` (int, m) and ``z`` (float, m + 1)
     are scratch.  O(m + n).
     """
-    fh_build(g, m, a, v, z)
+    fh_build(g, m, a, v, z, np.empty(m))
     k = 0
     for i in range(n):
         xq = i + e

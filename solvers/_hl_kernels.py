@@ -50,10 +50,11 @@ TILE = 16
 
 # ----------------------------------------------------------------------------- one line
 @njit
-def _line_u(g, m, e, n, a, refine, v, z, T, out, o0, os):
+def _line_u(g, m, e, n, a, refine, v, z, G, T, out, o0, os):
     """Values ``out[o0 + i os] = min_q g[q] + a (i + e - q)^2`` (refined when asked), i < n.
-    ``T`` (5, m - 1) is scratch for the refinement's cell tables (:func:`solvers._envelope.cell_tables`)."""
-    fh_build(g, m, a, v, z)
+    ``v``, ``z``, ``G``: the envelope's scratch (:func:`solvers._envelope.fh_build`); ``T`` (5, m - 1) is scratch
+    for the refinement's cell tables (:func:`solvers._envelope.cell_tables`)."""
+    fh_build(g, m, a, v, z, G)
     if refine:
         cell_tables(g, m, a, T)
         kk = 0
@@ -79,11 +80,11 @@ def _line_u(g, m, e, n, a, refine, v, z, T, out, o0, os):
 
 
 @njit
-def _line_pos(g, pl, k, m, e, n, a, refine, v, z, T, outv, outp, o0, os):
+def _line_pos(g, pl, k, m, e, n, a, refine, v, z, G, T, outv, outp, o0, os):
     """:func:`_line_u` plus positions (passes before the last one, so ``k <= 1``):
     ``outp[2 (o0 + i os) + mm]`` = the axis-0 position ``pl[0]`` at the argmin (mm = 0 < k) and this
     axis' argmin (mm = k), index units."""
-    fh_build(g, m, a, v, z)
+    fh_build(g, m, a, v, z, G)
     if refine:
         cell_tables(g, m, a, T)
         kk = 0
@@ -118,12 +119,12 @@ def _line_pos(g, pl, k, m, e, n, a, refine, v, z, T, outv, outp, o0, os):
 
 
 @njit
-def _line_final(g, pl, k, m, e, n, a, refine, v, z, T, urow, Prow, grow, want_grad, lo, hh, it, xo):
+def _line_final(g, pl, k, m, e, n, a, refine, v, z, G, T, urow, Prow, grow, want_grad, lo, hh, it, xo):
     """Last pass of one row: ``urow[i]`` values, ``Prow[i, :]`` prox coordinates (earlier axes from the
     positions ``pl`` at the argmin, index units, interpolated when refined) and ``grow[i, :] = (x - P) * it``
     (``want_grad``); ``xo[:k]`` are the row's coordinates on the earlier axes.  (The small loops over the
     axes are written out for k <= 2: Numba does not unroll loops of run-time length.)"""
-    fh_build(g, m, a, v, z)
+    fh_build(g, m, a, v, z, G)
     if refine:
         cell_tables(g, m, a, T)
         kk = 0
@@ -208,6 +209,7 @@ def _strided_chunk(src, dst, P, k, e, periodic, a, refine, track, tile, t0, t1):
     pbuf = np.empty((tile, 1, m)) if track and k == 1 else np.empty((tile, 1, 1))
     v = np.empty(m, np.int32)                     # m < 2^31; halves the scratch traffic of long lines
     z = np.empty(m + 1)
+    G = np.empty(m)
     T = np.empty((5, max(m - 1, 1) if refine else 1))
     oval = np.empty(n * tile)
     opos = np.empty(2 * n * tile) if track else np.empty(1)
@@ -231,9 +233,9 @@ def _strided_chunk(src, dst, P, k, e, periodic, a, refine, track, tile, t0, t1):
                 jj = 0
         for b in range(nb):
             if track:
-                _line_pos(buf[b], pbuf[b], k, m, e, n, a, refine, v, z, T, oval, opos, b, tile)
+                _line_pos(buf[b], pbuf[b], k, m, e, n, a, refine, v, z, G, T, oval, opos, b, tile)
             else:
-                _line_u(buf[b], m, e, n, a, refine, v, z, T, oval, b, tile)
+                _line_u(buf[b], m, e, n, a, refine, v, z, G, T, oval, b, tile)
         # scatter: one contiguous write of nb values per destination row
         for i in range(n):
             for b in range(nb):
@@ -280,6 +282,7 @@ def _contig_chunk(src, dst, P, grad, k, e, periodic, a, refine, track, want_grad
     pl = np.empty((max(k, 1), m)) if track else np.empty((1, 1))
     v = np.empty(m, np.int32)
     z = np.empty(m + 1)
+    G = np.empty(m)
     T = np.empty((5, max(m - 1, 1) if refine else 1))
     xo = np.empty(k + 1)
     q0 = (-e) % n if periodic else 0
@@ -288,7 +291,7 @@ def _contig_chunk(src, dst, P, grad, k, e, periodic, a, refine, track, want_grad
     for ia in range(l0, l1):
         _copy_wrapped(src[ia], n, q0, m, g)
         if not track:
-            _line_u(g, m, e, n, a, refine, v, z, T, dst[ia], 0, 1)
+            _line_u(g, m, e, n, a, refine, v, z, G, T, dst[ia], 0, 1)
             continue
         if planes:
             _copy_wrapped(Pf[ia * n * 2:ia * n * 2 + n], n, q0, m, pl[0])
@@ -307,7 +310,7 @@ def _contig_chunk(src, dst, P, grad, k, e, periodic, a, refine, track, want_grad
         elif k == 2:
             xo[0] = lo[0] + hh[0] * (ia // n_mid)
             xo[1] = lo[1] + hh[1] * (ia % n_mid)
-        _line_final(g, pl, k, m, e, n, a, refine, v, z, T, dst[ia], P[ia],
+        _line_final(g, pl, k, m, e, n, a, refine, v, z, G, T, dst[ia], P[ia],
                     grad[ia] if want_grad else grad[0], want_grad, lo, hh, it, xo)
 
 
@@ -326,7 +329,7 @@ hl_contig_serial, hl_contig_parallel = serial_and_threaded(_contig_pass)
 # ----------------------------------------------------------------------------- 1-D, non-periodic
 def direct_scratch_size(n: int, refine: bool) -> int:
     """Length of the float64 scratch ``W`` of :func:`hl_line_direct` for ``n`` nodes."""
-    return n + 1 + (n + 1) // 2 + (5 * (n - 1) if refine else 0)
+    return n + 1 + (n + 1) // 2 + max(n, 5 * (n - 1) if refine else 0)
 
 
 @njit
@@ -336,8 +339,9 @@ def hl_line_direct(g, h, lo, t, refine, track, want_grad, u, P, grad, W):
     else any 2-D array, e.g. :data:`DUMMY2`, untouched); spacing ``h``, first node ``lo``, time ``t``.
 
     ``W``: float64 scratch of :func:`direct_scratch_size` values, carved into the envelope's ``z``
-    (n + 1) and ``v`` (n int32), and with ``refine`` the cell tables ``T`` (5, n - 1) of
-    :func:`cell_tables`.  One block from the caller: allocated in here the same 4096-node solve took
+    (n + 1), ``v`` (n int32) and ``G`` (n), and with ``refine`` the cell tables ``T`` (5, n - 1) of
+    :func:`cell_tables` in the same place as ``G`` (which the envelope no longer needs when the
+    tables are made).  One block from the caller: allocated in here the same 4096-node solve took
     23.5 us instead of 19.9 (reasons not pinned down), and three blocks cost 0.5 us more than one.
     The values equal :func:`_line_u` / :func:`_line_final` bit for bit.
 
@@ -349,8 +353,9 @@ def hl_line_direct(g, h, lo, t, refine, track, want_grad, u, P, grad, W):
     z = W[:n + 1]
     o = n + 1 + (n + 1) // 2
     v = W[n + 1:o].view(np.int32)
+    G = W[o:o + n]
     T = W[o:o + 5 * (n - 1)].reshape(5, n - 1) if refine else W[:1].reshape(1, 1)
-    fh_build(g, n, a, v, z)
+    fh_build(g, n, a, v, z, G)
     if refine:
         cell_tables(g, n, a, T)
     kk = 0

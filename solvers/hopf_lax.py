@@ -276,9 +276,9 @@ def hopf_lax(f: Union[Callable, np.ndarray], grid: Grid, t: float, *, refine: st
         raise TypeError(f"`grid` must be a solvers.Grid; got {type(grid).__name__}.")
     d = grid.dim
     # values, u, prox and grad (as asked) on the (padded) grid; the passes need no other array but
-    # the envelope's scratch, which is one line long (the whole grid in 1-D: 12 bytes per node, and 40 more
-    # for the refinement's cell tables)
-    per_node = 8.0 * (2 + d * track + d * want_grad) + ((12.0 + 40.0 * (refine == "quadratic")) if d == 1
+    # the envelope's scratch, which is one line long (the whole grid in 1-D: 20 bytes per node, or 52 with
+    # the refinement's cell tables, which take the place of 8 of them)
+    per_node = 8.0 * (2 + d * track + d * want_grad) + ((52.0 if refine == "quadratic" else 20.0) if d == 1
                                                         else 0.0)
     _check_memory(grid, grid, per_node)
     compile_time = _hk.warm_up_checks()

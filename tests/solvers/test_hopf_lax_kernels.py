@@ -156,3 +156,38 @@ def test_refine_cells_equals_the_both_cells_form_bit_for_bit(m):
                         nboth += (0 < sl < 1) and (0 < sr < 1)
     if m >= 9:
         assert nboth > 0                 # the branch that evaluates both cells was taken too
+
+
+def _fh_scan_python(g, a):
+    """The Felzenszwalb-Huttenlocher scan in plain Python, recomputing G_p = g_p / (2a) + p^2 / 2 on every pop
+    (the kernel reads them from a table computed first)."""
+    ia2 = 1.0 / (2.0 * a)
+    G = lambda q: g[q] * ia2 + 0.5 * q * q                      # noqa: E731
+    v, z = [0], [-np.inf]
+    for q in range(1, len(g)):
+        while True:
+            p = v[-1]
+            num, den = G(q) - G(p), q - p
+            if num <= z[-1] * den:
+                v.pop()
+                z.pop()
+            else:
+                break
+        v.append(q)
+        z.append(num / den)
+    return np.array(v), np.array(z + [np.inf])
+
+
+@pytest.mark.parametrize("kind", ["noise", "walk", "smooth", "concave"])
+def test_fh_build_equals_the_plain_scan_bit_for_bit(kind):
+    rng = np.random.default_rng(7)
+    m = 500
+    x = np.linspace(-1, 1, m)
+    g = {"noise": rng.standard_normal(m), "walk": np.cumsum(rng.standard_normal(m)) * 0.01,
+         "smooth": np.sin(5 * x) + x ** 2, "concave": -x ** 2}[kind]
+    for a in (1e-6, 1e-3, 0.5):
+        v, z, G = np.empty(m, np.int32), np.empty(m + 1), np.empty(m)
+        K = env.fh_build(g, m, a, v, z, G)
+        vw, zw = _fh_scan_python(g, a)
+        assert K == len(vw) and np.array_equal(v[:K], vw)
+        np.testing.assert_array_equal(z[:K + 1].view(np.uint64), zw.view(np.uint64))
