@@ -116,7 +116,9 @@ from .errors import GridError, check_finite_array, check_nonnegative, check_posi
 from .grid import Grid
 from .heat import heat_semigroup
 from .result import Result, register_result
-from .schemes import SCHEMES, Scheme, get_scheme, upwind_gradient
+from . import _hj_grad
+from ._hj_grad import upwind_gradient
+from .schemes import SCHEMES, Scheme, get_scheme
 
 __all__ = ["solve_hj", "HJResult", "SCHEMES", "Scheme", "UnresolvedViscosityWarning", "STATUS_MESSAGES"]
 
@@ -454,8 +456,7 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         else:
             Up = pad_array(u_comp, g)
             fill_ghosts(Up, g, per)
-            with np.errstate(over="ignore", invalid="ignore"):
-                grad = upwind_gradient(Up, g, h, sch)[inner]
+            grad = upwind_gradient(Up, g, h, sch)[inner]        # compiled; = schemes.upwind_gradient
         us_arr = np.stack(us) if us else np.zeros((0,) + grid.shape)
         return HJResult(u=np.ascontiguousarray(u_comp[inner]), grad=np.ascontiguousarray(grad),
                         ts=np.asarray(ts, dtype=np.float64), us=us_arr, n_steps=int(n_steps),
@@ -498,7 +499,7 @@ def solve_hj(u0, grid: Grid, t: float, *, beta: float = np.inf, scheme="weno5", 
         split_rtol=M.SPLIT_RTOL, x_target=0.9 * math.sqrt(6.0 * M.SPLIT_RTOL),  # 1 - x/sinh(x) ~ x^2/6
         err_floor=1e-13 * float(np.max(np.abs(vals))))  # Hamiltonian integrals below this are round-off
     stepper = HJStepper(ops, P, inner, split_kernels=nu > 0 and diffusion != "explicit" and backend == "cuda")
-    clock.compiled(stepper.warmup())
+    clock.compiled(stepper.warmup() + (_hj_grad.warm_up() if backend != "cuda" else 0.0))
     out = _driver.March(t, save_times, progress=progress, desc=f"solve_hj[{sch.name}]", checkpoint=checkpoint,
                         checkpoint_every=checkpoint_every, config=config, max_steps=max_steps, stop_at=stop_at,
                         clock=clock, callback=observers).run(stepper, resume=resume)
