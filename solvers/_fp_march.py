@@ -329,12 +329,19 @@ def _march_args_demo():
             False, 1.0, np.zeros(2))
 
 
+_WARM = []         # non-empty once this process has compiled or loaded march and mass_fix
+
+
 def warmup() -> float:
     """Compile (or load from the cache) the face-rate kernels and :func:`march`; seconds spent, 0 if done."""
     spent = K.warmup_weights()
+    if _WARM:                                     # (a flag: reading the dispatchers' signatures costs ~4 us)
+        return spent
     if march.signatures and mass_fix.signatures:
+        _WARM.append(True)
         return spent
     t0 = time.perf_counter()
     march(*_march_args_demo())
     mass_fix(np.ones(4), 4.0, True, 1.0, np.zeros(2))
+    _WARM.append(True)
     return spent + time.perf_counter() - t0
