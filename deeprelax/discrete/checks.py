@@ -27,7 +27,6 @@ import math
 import time
 
 import numpy as np
-from scipy import stats as _st
 
 __all__ = ["run_discrete_checks", "SIZES"]
 
@@ -151,6 +150,8 @@ def _gradient(cfg, seed):
 
 
 def _replicated_vs_sa(cfg, seed, cache):
+    from scipy import stats as _st                # here, not at import: scipy.stats costs 0.4 s to import
+
     from .targets import instances, run_method
 
     n, a, I, B = cfg["rv_n"], cfg["rv_alpha"], cfg["rv_inst"], cfg["rv_budget"]

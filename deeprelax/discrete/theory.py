@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import integrate, special
+from scipy import special
 
 from solvers.errors import check_nonnegative
 
@@ -48,12 +48,16 @@ def _GE(q):
     def f(t):
         h = _H(-t * k)
         return math.exp(-0.5 * t * t) / math.sqrt(2 * math.pi) * h * math.log(h) if h > 0 else 0.0
+    from scipy import integrate                   # here, not at import: it pulls in scipy.optimize (0.2 s)
+
     return 2.0 * integrate.quad(f, -12, 12, limit=200, epsabs=1e-13)[0]
 
 
 def _q_of_qhat(qh):
     def f(z):
         return math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi) * math.tanh(math.sqrt(qh) * z + qh)
+    from scipy import integrate
+
     return integrate.quad(f, -12, 12, limit=200, epsabs=1e-13)[0]
 
 

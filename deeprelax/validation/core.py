@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Optional, Sequence
 
 import numpy as np
-from scipy import special, stats as sps
+from scipy import special
 
 __all__ = ["Check", "Trial", "ALPHA", "deterministic", "identity", "seeded", "z_pvalue", "bonferroni",
            "slope_pvalue", "chi2_sd_pvalue", "fmt"]
@@ -147,12 +147,16 @@ def slope_pvalue(slope: float, se: float, predicted: float, dof: int, tol: float
     counts as agreement: the excess over ``tol`` is tested)."""
     if not se > 0:
         return 1.0 if abs(slope - predicted) <= tol else 0.0
+    from scipy import stats as sps                # here, not at import: scipy.stats costs 0.4 s to import
+
     t = max(abs(slope - predicted) - tol, 0.0) / se
     return float(2.0 * sps.t.sf(t, max(int(dof), 1)))
 
 
 def chi2_sd_pvalue(z) -> float:
     """Two-sided p-value that ``z`` are standard normal in spread: ``sum z^2 ~ chi^2_n``."""
+    from scipy import stats as sps
+
     z = np.asarray(z, dtype=float).ravel()
     q = float(np.sum(z ** 2))
     n = z.size

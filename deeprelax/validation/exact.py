@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib
 
 import numpy as np
-from scipy import optimize
 
 from .. import losses, stats
 from .core import deterministic, fmt
@@ -159,6 +158,8 @@ def _wide_valley_switch():
 
     def diff(tt):
         return float(G.exact_u(np.array([[-1.0]]), tt, 1.0)[0] - G.exact_u(np.array([[1.5]]), tt, 1.0)[0])
+
+    from scipy import optimize                    # here, not at import (0.13 s)
 
     ts = optimize.brentq(diff, 1e-4, 1.0, xtol=1e-12)
     approx = (0.2 ** 2 * 0.5 ** 2 - 0.8 ** 2 * 0.05 ** 2) / (0.8 ** 2 - 0.2 ** 2)
