@@ -9,10 +9,12 @@ Everything a step does runs inside Numba: the CFL rule on the lagged slopes, the
 and its redo, the explicit Runge-Kutta stages, the Strang splitting with the exact heat semigroup
 (:func:`solvers.heat.heat_apply`), the non-finite check and the step statistics.
 
-On a periodic 1-D grid the heat half-steps of consecutive split steps are merged:
+On a periodic grid (every axis periodic, 1-3 D) the heat half-steps of consecutive split steps are merged:
 ``D(dt1/2) E(dt1) D(dt1/2) D(dt2/2) E(dt2) D(dt2/2) ..`` runs as ``D(dt1/2) E(dt1) D((dt1+dt2)/2) E(dt2) ..``,
 one real-FFT pair per step (:func:`solvers.heat.heat_spectral`, which also gives the gradient energies
-of the accuracy control by Parseval, without a pass over the grid).  The trailing half-step of the
+of the accuracy control by Parseval, without a pass over the grid: ``G0`` of the state at the step's
+start, pending half-step applied, and ``G1`` after this step's first half-step, the two numbers the
+unmerged rule takes from the grid, so the controller decides the same steps up to round-off).  The trailing half-step of the
 last split step is pending in ``clock[TAU_PENDING]``: it is applied to the state before an explicit
 step, and on return the march writes the state with it applied into the scratch buffer
 ``bufs[order[1]]`` (:func:`visible`), which is what is saved or handed to a callback, while the march
@@ -31,7 +33,7 @@ Interface (all arrays updated in place):
   the scratch ones (the march rotates ``order``); ``views`` / ``views3``: their interiors, in the same
   order (``views3`` with trailing length-1 axes up to 3-D, for :func:`grad_energy_kernel`);
 * ``cb``: the stage slope buffer; ``p``: a :class:`MarchParams`; ``heat``: ``(tables, spec)``, the
-  :func:`solvers.heat.heat_tables` and (periodic 1-D) :func:`solvers.heat.spectral_tables`;
+  :func:`solvers.heat.heat_tables` and (periodic grids) :func:`solvers.heat.spectral_tables`;
 * ``clock``: float64 (:data:`T_NOW`, dt statistics, the split controller's Hamiltonian integral and
   accuracy-limited step, the pending heat time of merged split steps), ``counts``: int64 (:data:`STEP`, explicit / split steps, CFL redos, accuracy
   cuts), ``alpha``: the lagged CFL slopes, shape ``(d,)``;
@@ -184,13 +186,16 @@ def accuracy_limit(p, clock, cuts, x, rel, g0, dt, dt_cfl):
 
 
 def merges_heat(p) -> bool:
-    """Whether split steps merge their heat half-steps (periodic 1-D grids; see the module docstring)."""
-    return p.nu > 0.0 and len(p.ih) == 1 and bool(p.periodic[0])
+    """Whether split steps merge their heat half-steps (periodic grids; see the module docstring)."""
+    return p.nu > 0.0 and all(bool(x) for x in p.periodic)
 
 
 @njit(inline="always")
 def _merges(p):
-    return p.nu > 0.0 and len(p.ih) == 1 and p.periodic[0]
+    every = True
+    for x in p.periodic:
+        every = every and x
+    return p.nu > 0.0 and every
 
 
 def visible(order, clock) -> int:

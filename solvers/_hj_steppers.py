@@ -28,9 +28,9 @@ from .heat import heat_apply, heat_semigroup, heat_spectral, heat_tables, no_spe
 
 
 def _spectral_tables(shape, spacing, periodic, scheme):
-    """:func:`solvers.heat.spectral_tables` where split steps merge their heat half-steps (periodic 1-D)."""
-    if len(shape) == 1 and periodic[0]:
-        return spectral_tables(shape[0], spacing[0], scheme.laplacian_order)
+    """:func:`solvers.heat.spectral_tables` where split steps merge their heat half-steps (periodic grids)."""
+    if all(periodic):
+        return spectral_tables(shape, spacing, scheme.laplacian_order)
     return no_spectral_tables()
 
 
@@ -123,9 +123,9 @@ class CpuOps:
         K.max_slopes(V, g, (1.0,) * d, parallel=self.parallel)
         M.grad_energy(V, (1.0,) * d, self.per)  # the split-step accuracy control
         M.split_error(1.0, 0.5, 1.0)
-        if d == 1 and self.per[0]:
-            u = np.zeros((4, 1, 1))
-            heat_spectral(u, u, spectral_tables(4, 1.0), 0.0, 0.0)
+        if all(self.per):
+            u = V[(...,) + (None,) * (3 - d)]
+            heat_spectral(u, u, spectral_tables(V.shape, (1.0,) * d), 0.0, 0.0)
         return time.perf_counter() - t0
 
     def set_interior(self, V, vals):
@@ -180,13 +180,16 @@ def advance_python(ops, order, p, clock, counts, alpha, t_target, budget, max_st
     if merge:  # the heat half-steps of consecutive split steps merged, as in the compiled march
         spec = getattr(ops, "_spectral", None)
         if spec is None:
-            n = np.asarray(ops.get_interior(bufs[order[0]])).shape[0]
-            spec = ops._spectral = spectral_tables(n, p.h3[0], ops.sch.laplacian_order)
+            shape = np.asarray(ops.get_interior(bufs[order[0]])).shape
+            spec = ops._spectral = spectral_tables(shape, p.h3[:len(ih)], ops.sch.laplacian_order)
+    up3 = (...,) + (None,) * (3 - len(ih))
 
     def heat_merged(V_from, V_to, tau_a, tau_b):
+        if isinstance(V_from, np.ndarray):  # CPU buffers: straight from and into their interiors
+            return heat_spectral(ops.get_interior(V_from)[up3], ops.get_interior(V_to)[up3], spec, tau_a, tau_b)
         u = np.array(ops.get_interior(V_from), dtype=np.float64)
         out = np.empty_like(u)
-        energies = heat_spectral(u[:, None, None], out[:, None, None], spec, tau_a, tau_b)
+        energies = heat_spectral(u[up3], out[up3], spec, tau_a, tau_b)
         ops.set_interior(V_to, out)
         return energies
 
@@ -357,8 +360,8 @@ class HJStepper:
             M.grad_energy(tiny[(slice(1, 3),) * d], (1.0,) * d, self.p.periodic)
             M.split_error(1.0, 0.5, 1.0)
             if M.merges_heat(self.p):
-                u = np.zeros((4, 1, 1))
-                heat_spectral(u, u, spectral_tables(4, 1.0), 0.0, 0.0)
+                u = tiny[(...,) + (None,) * (3 - d)]
+                heat_spectral(u, u, spectral_tables(tiny.shape, (1.0,) * d), 0.0, 0.0)
             seconds += time.perf_counter() - t0
         return seconds
 

@@ -13,6 +13,12 @@ extension of :mod:`scipy.fft`.
 
 The axis factors commute, so the product is exact.  With the 3-point symbol every factor has a
 non-negative kernel (maximum principle).
+
+:func:`heat_spectral` (periodic grids) applies ``exp((tau_a + tau_b) Lap_h)`` with one real FFT pair and
+returns the gradient energies after ``tau_a`` and ``tau_a + tau_b`` by Parseval: the merged heat
+half-steps of the split march.  In 2-D and 3-D it runs the low-level transforms of ``rocket-fft`` on
+work space kept in its tables, so a step allocates nothing (here a fresh array of a few hundred kB
+costs more in page faults than its FFT).
 """
 from __future__ import annotations
 
@@ -23,9 +29,10 @@ import scipy.fft as sfft
 
 try:  # registers scipy.fft for Numba (pocketfft inside compiled code)
     import rocket_fft  # noqa: F401
+    from rocket_fft import c2c, c2r, r2c  # transforms into caller-provided arrays (no temporaries)
 except ImportError as exc:  # pragma: no cover - a dependency of the package
-    raise ImportError("solvers.heat needs the rocket-fft package (a dependency of deeprelax: "
-                      "pip install rocket-fft, or reinstall the package)") from exc
+    raise ImportError("solvers.heat needs the rocket-fft package, version >= 0.4.1 (a dependency of deeprelax: "
+                      "pip install 'rocket-fft>=0.4.1', or reinstall the package)") from exc
 
 from .jit import njit
 
@@ -121,27 +128,61 @@ def heat_apply(src, dst, tables, periodic, tau):
     dst[...] = u
 
 
-def spectral_tables(n: int, spacing: float, laplacian_order: int = 2) -> tuple:
-    """Tables of :func:`heat_spectral` for a periodic 1-D axis of ``n`` nodes.
+def spectral_tables(shape, spacing, laplacian_order: int = 2) -> tuple:
+    """Tables of :func:`heat_spectral` for a periodic grid of shape ``shape`` (1-3 axes, every axis periodic).
 
-    Returns ``(lam, sig, cache, ctau)``: the ``n // 2 + 1`` real-FFT eigenvalues of the Laplacian
-    (:func:`heat_tables`), the weights ``sig_m = w_m 4 sin^2(pi m / n) / (n h)^2`` that turn the
-    squared moduli of the real-FFT coefficients into the mean squared forward difference
-    ``G = mean_i ((u_{i+1} - u_i) / h)^2`` (Parseval; ``w_m = 2`` for the modes that stand for a
-    conjugate pair, 1 for the mean and the Nyquist mode), a cache of two rows of factors
-    ``exp(tau lam)`` (rows 0 and 1; rows 2 and 3 are work space) and their ``tau`` (``ctau``, NaN: empty).
+    ``shape``, ``spacing``: d-tuples (an int and a float for one axis).  Returns
+    ``(lam, sig, cache, ctau, work, axes_c, axes_r)``:
+
+    * 1-D (``n`` nodes): the ``n // 2 + 1`` real-FFT eigenvalues of the Laplacian (:func:`heat_tables`),
+      the weights ``sig_m = w_m 4 sin^2(pi m / n) / (n h)^2`` that turn the squared moduli of the
+      real-FFT coefficients into the mean squared forward difference ``G = mean_i ((u_{i+1} - u_i) / h)^2``
+      (Parseval; ``w_m = 2`` for the modes that stand for a conjugate pair, 1 for the mean and the
+      Nyquist mode);
+    * d = 2, 3: per axis ``k``, concatenated (axis 0 first): the eigenvalues ``lam_k(m)`` of the
+      spectral indices ``m`` of ``rfftn`` (``0 .. n_k - 1`` on the complex axes, ``0 .. n_k // 2`` on the
+      last, halved one) and ``4 sin^2(pi m / n_k) / (h_k^2 N^2)`` (``N = prod n_k``), whose sum over the
+      axes times ``w_m`` of the last axis turns ``|u_hat|^2`` into ``G`` (the sum over axes of the mean
+      squared forward differences, as :func:`solvers._hj_march.grad_energy`);
+
+    a cache of two rows of factors ``exp(tau lam)`` (rows 0 and 1; rows 2 and 3 are work space) and
+    their ``tau`` (``ctau``, NaN: empty); for d >= 2 the half spectrum's work space (complex128, flat,
+    ``prod(n_0 .. n_{d-2}) (n_{d-1} // 2 + 1)``) and the complex and halved axes (int64 arrays).
     """
-    n, h = int(n), float(spacing)
-    lam = heat_tables((n,), (h,), (True,), laplacian_order)[0]
-    m = np.arange(n // 2 + 1)
-    w = np.where((m == 0) | (2 * m == n), 1.0, 2.0)
-    sig = w * 4.0 * np.sin(np.pi * m / n) ** 2 / (n * h) ** 2
-    return (lam, np.ascontiguousarray(sig, dtype=np.float64), np.zeros((4, lam.shape[0])), np.full(2, np.nan))
+    shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
+    spacing = (float(spacing),) if np.ndim(spacing) == 0 else tuple(float(h) for h in spacing)
+    d = len(shape)
+    if d == 1:
+        n, h = shape[0], spacing[0]
+        lam = heat_tables((n,), (h,), (True,), laplacian_order)[0]
+        m = np.arange(n // 2 + 1)
+        w = np.where((m == 0) | (2 * m == n), 1.0, 2.0)
+        sig = w * 4.0 * np.sin(np.pi * m / n) ** 2 / (n * h) ** 2
+        work, axes_c, axes_r = np.zeros(1, np.complex128), np.zeros(0, np.int64), np.zeros(1, np.int64)
+    else:
+        big = float(np.prod(shape))
+        lams, sigs = [], []
+        for k, (n, h) in enumerate(zip(shape, spacing)):
+            m = np.arange(n // 2 + 1 if k == d - 1 else n)
+            theta = 2.0 * np.pi * m / n
+            if laplacian_order == 2:
+                lams.append(-(4.0 / (h * h)) * np.sin(0.5 * theta) ** 2)
+            else:
+                c = np.cos(theta)
+                lams.append(4.0 * (c - 1.0) * (7.0 - c) / (12.0 * h * h))
+            sigs.append(4.0 * np.sin(np.pi * m / n) ** 2 / (h * h * big * big))
+        lam, sig = np.concatenate(lams), np.concatenate(sigs)
+        work = np.zeros(int(np.prod(shape[:-1])) * (shape[-1] // 2 + 1), np.complex128)
+        axes_c, axes_r = np.arange(d - 1, dtype=np.int64), np.array([d - 1], np.int64)
+    lam = np.ascontiguousarray(lam, dtype=np.float64)
+    return (lam, np.ascontiguousarray(sig, dtype=np.float64), np.zeros((4, lam.shape[0])), np.full(2, np.nan),
+            work, axes_c, axes_r)
 
 
 def no_spectral_tables() -> tuple:
     """Tables of the types of :func:`spectral_tables` for grids where :func:`heat_spectral` does not run."""
-    return (np.zeros(1), np.zeros(1), np.zeros((4, 1)), np.full(2, np.nan))
+    return (np.zeros(1), np.zeros(1), np.zeros((4, 1)), np.full(2, np.nan), np.zeros(1, np.complex128),
+            np.zeros(0, np.int64), np.zeros(1, np.int64))
 
 
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 in two parts (fdlibm): k * _LN2_HI is exact for |k| < 2^11
@@ -217,17 +258,20 @@ def _sum4(a):
 
 @njit
 def heat_spectral(src3, dst3, spec, tau_a, tau_b):
-    """``dst = exp((tau_a + tau_b) Lap_h) src`` on a periodic 1-D axis with one real FFT pair, and the
+    """``dst = exp((tau_a + tau_b) Lap_h) src`` on a periodic grid with one real FFT pair, and the
     gradient energies ``(G(tau_a), G(tau_a + tau_b))`` of the states ``exp(tau Lap_h) src``.
 
-    ``src3``, ``dst3``: arrays of shape ``(n, 1, 1)`` (may be the same array; only ``[:, 0, 0]`` is
-    used); ``spec``: :func:`spectral_tables`.  ``G`` is the mean squared forward difference (the
-    ``grad_energy`` of :mod:`solvers._hj_march`, here by Parseval, equal to round-off).  The factors
-    ``exp(tau lam)`` of the last two ``tau`` values are cached in ``spec``: a Strang march whose heat
-    half-steps are merged (``tau_a`` = the previous step's ``tau_b``) computes one set per step.  The
-    factor is ``exp(tau_a lam) exp(tau_b lam)``, the semigroup property, exact up to round-off.
+    ``src3``, ``dst3``: arrays of shape ``(n_0, n_1, n_2)``, the grid's axes followed by length-1 ones
+    (may be the same array, or strided views); ``spec``: :func:`spectral_tables` of the grid.  ``G`` is
+    the sum over axes of the mean squared forward difference (the ``grad_energy`` of
+    :mod:`solvers._hj_march`, here by Parseval, equal to round-off).  The factors ``exp(tau lam)`` of
+    the last two ``tau`` values are cached in ``spec``: a Strang march whose heat half-steps are merged
+    (``tau_a`` = the previous step's ``tau_b``) computes one set per step.  The factor is
+    ``exp(tau_a lam) exp(tau_b lam)``, the semigroup property, exact up to round-off.
     """
-    lam, sig, cache, ctau = spec
+    if spec[6][0] > 0:
+        return _heat_spectral_nd(src3, dst3, spec, tau_a, tau_b)
+    lam, sig, cache, ctau = spec[0], spec[1], spec[2], spec[3]
     n = src3.shape[0]
     f = sfft.rfft(src3[:, 0, 0])
     ra = _factor_row(lam, cache, ctau, tau_a, -1)
@@ -250,6 +294,59 @@ def heat_spectral(src3, dst3, spec, tau_a, tau_b):
     g_a = _sum4(wa)
     g_b = _sum4(wb)
     dst3[:, 0, 0] = sfft.irfft(f, n)
+    return g_a, g_b
+
+
+@njit
+def _heat_spectral_nd(src3, dst3, spec, tau_a, tau_b):
+    """:func:`heat_spectral` on a 2-D or 3-D grid: ``rfftn`` (a real FFT along the last axis, complex
+    ones along the others, in place) into the work space of ``spec``, the factors and the energies in
+    one pass over the half spectrum, the inverse written straight into ``dst3``: no temporaries."""
+    lam, sig, cache, ctau, work, axes_c, axes_r = spec
+    r = axes_r[0]  # the halved axis: 1 (2-D) or 2 (3-D); trailing axes have length 1
+    n0, n1, n2 = src3.shape
+    nr = n1 if r == 1 else n2
+    mr = nr // 2 + 1
+    f = work.reshape((n0, mr, 1) if r == 1 else (n0, n1, mr))
+    r2c(src3, f, axes_r, True, 1.0, 1)
+    c2c(f, f, axes_c, True, 1.0, 1)
+    ra = _factor_row(lam, cache, ctau, tau_a, -1)
+    rb = _factor_row(lam, cache, ctau, tau_b, ra)
+    ea = cache[ra]
+    eb = cache[rb]
+    wa = cache[2][:mr]
+    wb = cache[3][:mr]
+    wa[:] = 0.0
+    wb[:] = 0.0
+    off = n0 if r == 1 else n0 + n1  # the last axis' entries in lam, sig
+    rows = n0 if r == 1 else n0 * n1
+    fr = work.view(np.float64)
+    for row in range(rows):
+        if r == 1:
+            fa_row, fb_row, s_row = ea[row], eb[row], sig[row]
+        else:
+            i = row // n1
+            j = n0 + row - i * n1
+            fa_row, fb_row, s_row = ea[i] * ea[j], eb[i] * eb[j], sig[i] + sig[j]
+        base = 2 * row * mr
+        for m in range(mr):
+            re = fr[base + 2 * m]
+            im = fr[base + 2 * m + 1]
+            pw = (re * re + im * im) * (s_row + sig[off + m])
+            fa = fa_row * ea[off + m]
+            fab = fa * (fb_row * eb[off + m])
+            wa[m] += pw * (fa * fa)
+            wb[m] += pw * (fab * fab)
+            fr[base + 2 * m] = re * fab
+            fr[base + 2 * m + 1] = im * fab
+    for m in range(mr):  # conjugate pairs of the halved axis count twice (not the mean, nor Nyquist)
+        if m != 0 and 2 * m != nr:
+            wa[m] *= 2.0
+            wb[m] *= 2.0
+    g_a = _sum4(wa)
+    g_b = _sum4(wb)
+    c2c(f, f, axes_c, False, 1.0, 1)
+    c2r(f, dst3, axes_r, False, 1.0 / (n0 * n1 * n2), 1)
     return g_a, g_b
 
 

@@ -38,7 +38,7 @@ Design
   and by a type-I sine transform after removing the affine interpolant of the two
   end values on non-periodic axes (3-point Laplacian; boundary nodes are fixed by
   the linear-extrapolation condition).  The step count is then set by the
-  advective CFL alone, whatever ``beta``.  On periodic 1-D grids the heat half-steps
+  advective CFL alone, whatever ``beta``.  On periodic grids (1-3 D) the heat half-steps
   of consecutive split steps are merged, ``D(dt1/2) E(dt1) D((dt1+dt2)/2) E(dt2) ..``:
   one real-FFT pair per step, the same result up to round-off (the state saved or seen
   at a save time has the pending half-step applied; see :mod:`solvers._hj_march`).
