@@ -7,7 +7,7 @@ used up (the driver returns to Python to checkpoint or update a progress bar), t
 non-finite state, a step below ``1e-9`` of the remaining time, or ``max_steps`` / ``stop_at``.
 Everything a step does runs inside Numba: the CFL rule on the lagged slopes, the first-stage check
 and its redo, the explicit Runge-Kutta stages, the Strang splitting with the exact heat semigroup
-(:func:`solvers.heat.heat_apply`), the non-finite check and the step statistics.
+(:func:`solvers.heat.heat_apply_into`), the non-finite check and the step statistics.
 
 On a periodic grid (every axis periodic, 1-3 D) the heat half-steps of consecutive split steps are merged:
 ``D(dt1/2) E(dt1) D(dt1/2) D(dt2/2) E(dt2) D(dt2/2) ..`` runs as ``D(dt1/2) E(dt1) D((dt1+dt2)/2) E(dt2) ..``,
@@ -33,7 +33,8 @@ Interface (all arrays updated in place):
   the scratch ones (the march rotates ``order``); ``views`` / ``views3``: their interiors, in the same
   order (``views3`` with trailing length-1 axes up to 3-D, for :func:`grad_energy_kernel`);
 * ``cb``: the stage slope buffer; ``p``: a :class:`MarchParams`; ``heat``: ``(tables, spec)``, the
-  :func:`solvers.heat.heat_tables` and (periodic grids) :func:`solvers.heat.spectral_tables`;
+  :func:`solvers.heat.heat_tables` and (periodic grids) :func:`solvers.heat.spectral_tables`, else
+  :func:`solvers.heat.no_spectral_tables` (with the work space of the heat substeps);
 * ``clock``: float64 (:data:`T_NOW`, dt statistics, the split controller's Hamiltonian integral and
   accuracy-limited step, the pending heat time of merged split steps), ``counts``: int64 (:data:`STEP`, explicit / split steps, CFL redos, accuracy
   cuts), ``alpha``: the lagged CFL slopes, shape ``(d,)``;
@@ -50,7 +51,7 @@ from collections import namedtuple
 import numpy as np
 
 from .jit import njit
-from .heat import heat_apply, heat_spectral
+from .heat import heat_apply_into, heat_spectral
 
 #: Return codes of :func:`march`.
 REACHED_TARGET, BUDGET_USED, FINISHED, NONFINITE, STEP_TOO_SMALL, STOPPED = range(6)
@@ -339,7 +340,7 @@ def march(stage, slopes, fill, bufs, order, views, views3, cb, p, heat, clock, c
                 if merge:  # the pending half-step of the previous step and this one's, in one FFT pair
                     g0, g1 = heat_spectral(views3[iu], views3[i1], spec, clock[TAU_PENDING], 0.5 * nu * dt)
                 else:
-                    heat_apply(views[iu], views[i1], tables, per, 0.5 * nu * dt)
+                    heat_apply_into(views[iu], views[i1], tables, per, 0.5 * nu * dt, spec[7], spec[4])
                     g1 = grad_energy_kernel(views3[i1], h0, h1, h2, p0, p1, p2)
                 x, rel, contrib = split_error(g0, g1, dt)
                 if rel > p.split_rtol and rel * contrib > p.split_rtol * max(clock[HAM_INT], p.err_floor) \
@@ -379,7 +380,7 @@ def march(stage, slopes, fill, bufs, order, views, views3, cb, p, heat, clock, c
             if merge:  # pending until the next split step (or a flush)
                 clock[TAU_PENDING] = 0.5 * nu * dt
             else:
-                heat_apply(views[ires], views[ires], tables, per, 0.5 * nu * dt)
+                heat_apply_into(views[ires], views[ires], tables, per, 0.5 * nu * dt, spec[7], spec[4])
             order[0], order[1], order[2] = ires, iu, i1
         for k in range(alpha.shape[0]):
             alpha[k] = a_in[k]

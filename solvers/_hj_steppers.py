@@ -24,14 +24,15 @@ import numpy as np
 from . import _hj_kernels as K
 from . import _hj_march as M
 from .boundary import fill_ghosts, interior, pad_array
-from .heat import heat_apply, heat_semigroup, heat_spectral, heat_tables, no_spectral_tables, spectral_tables
+from .heat import (heat_apply, heat_apply_into, heat_spectral, heat_tables, heat_work, no_spectral_tables,
+                   spectral_tables)
 
 
 def _spectral_tables(shape, spacing, periodic, scheme):
     """:func:`solvers.heat.spectral_tables` where split steps merge their heat half-steps (periodic grids)."""
     if all(periodic):
         return spectral_tables(shape, spacing, scheme.laplacian_order)
-    return no_spectral_tables()
+    return no_spectral_tables(shape, periodic)
 
 
 #: Marches this process has compiled or loaded (:meth:`CpuStepper.warmup`).
@@ -157,8 +158,11 @@ class CpuOps:
         return s1
 
     def heat(self, V_from, V_to, tau):
-        interior(V_to, self.g)[...] = heat_semigroup(interior(V_from, self.g), self.h, self.per, tau,
-                                                     self.sch.laplacian_order)
+        if getattr(self, "_heat", None) is None:  # tables and work space, kept (the march's kernel: same bits)
+            shape = interior(V_from, self.g).shape
+            self._heat = (heat_tables(shape, self.h, self.per, self.sch.laplacian_order),) + heat_work(shape, self.per)
+        tables, rwork, cwork = self._heat
+        heat_apply_into(interior(V_from, self.g), interior(V_to, self.g), tables, self.per, tau, rwork, cwork)
 
     def get_interior(self, V):
         return interior(V, self.g)

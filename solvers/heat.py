@@ -30,14 +30,15 @@ import scipy.fft as sfft
 try:  # registers scipy.fft for Numba (pocketfft inside compiled code)
     import rocket_fft  # noqa: F401
     from rocket_fft import c2c, c2r, r2c  # transforms into caller-provided arrays (no temporaries)
+    from rocket_fft import dst as dst_ll
 except ImportError as exc:  # pragma: no cover - a dependency of the package
     raise ImportError("solvers.heat needs the rocket-fft package, version >= 0.4.1 (a dependency of deeprelax: "
                       "pip install 'rocket-fft>=0.4.1', or reinstall the package)") from exc
 
 from .jit import njit
 
-__all__ = ["heat_semigroup", "heat_tables", "heat_apply", "spectral_tables", "no_spectral_tables", "heat_spectral",
-           "exp_scaled"]
+__all__ = ["heat_semigroup", "heat_tables", "heat_apply", "heat_apply_into", "heat_work", "spectral_tables",
+           "no_spectral_tables", "heat_spectral", "exp_scaled"]
 
 
 def heat_tables(shape, spacing, periodic, laplacian_order: int = 2) -> tuple:
@@ -87,44 +88,76 @@ def heat_apply(src, dst, tables, periodic, tau):
             f[m] *= ef[m]
         dst[...] = sfft.irfft(f, src.shape[0])
         return
-    u = np.ascontiguousarray(src).copy()
+    rwork, cwork = heat_work(src.shape, periodic)
+    heat_apply_into(src, dst, tables, periodic, tau, rwork, cwork)
+
+
+@njit
+def heat_work(shape, periodic):
+    """Work space of :func:`heat_apply_into` for a grid of shape ``shape``: ``(rwork, cwork)``, float64 of
+    ``prod(shape)`` entries and complex128 of the largest half spectrum of a periodic axis (at least 1)."""
+    size = 1
+    for n in shape:
+        size *= n
+    mc = 1
+    for k in range(len(shape)):
+        if periodic[k]:
+            mc = max(mc, size // shape[k] * (shape[k] // 2 + 1))
+    return np.empty(size), np.empty(mc, np.complex128)
+
+
+@njit
+def heat_apply_into(src, dst, tables, periodic, tau, rwork, cwork):
+    """:func:`heat_apply` on caller-provided work space (:func:`heat_work`), axis by axis in ``rwork``
+    with the low-level transforms of rocket-fft: it allocates only the factors ``exp(tau lam_k)``.
+    The arithmetic of the former allocating form, operation for operation (same results bit for bit)."""
+    size = src.size
+    u = rwork[:size].reshape(src.shape)
+    u[...] = src
     if tau != 0.0:
-        for k in range(u.ndim):
-            outer, n, inner = _axis_sizes(u.shape, k)
-            u3 = u.reshape((outer, n, inner))
+        ax = np.ones(1, np.int64)  # the transformed axis of the (outer, n, inner) view
+        for k in range(src.ndim):
+            outer, n, inner = _axis_sizes(src.shape, k)
+            u3 = rwork[:size].reshape((outer, n, inner))
             ef = np.exp(tau * tables[k])
             if periodic[k]:
-                f = sfft.rfft(u3, None, 1)
+                mh = n // 2 + 1
+                f = cwork[:outer * mh * inner].reshape((outer, mh, inner))
+                r2c(u3, f, ax, True, 1.0, 1)
                 for i in range(outer):
-                    for m in range(f.shape[1]):
+                    for m in range(mh):
                         e = ef[m]
                         for l in range(inner):
                             f[i, m, l] *= e
-                u3 = sfft.irfft(f, n, 1)
+                c2r(f, u3, ax, False, 1.0 / n, 1)
             elif n >= 3:
-                lin = np.empty_like(u3)
-                w = np.empty((outer, n - 2, inner))
+                # u = lin + w: the affine interpolant of the end values and the rest, evolved in place
+                # with the type-I sine transform (scipy's dst / idst, type 1)
                 for i in range(outer):
-                    for l in range(inner):
-                        first = u3[i, 0, l]
-                        last = u3[i, n - 1, l]
-                        for m in range(n):
-                            lin[i, m, l] = first + (m / (n - 1)) * (last - first)
-                        for m in range(1, n - 1):
-                            w[i, m - 1, l] = u3[i, m, l] - lin[i, m, l]
-                f = sfft.dst(w, 1, None, 1)
+                    for m in range(1, n - 1):
+                        c = m / (n - 1)
+                        for l in range(inner):
+                            first = u3[i, 0, l]
+                            u3[i, m, l] -= first + c * (u3[i, n - 1, l] - first)
+                w = u3[:, 1:n - 1, :]
+                dst_ll(w, w, ax, 1, 1.0, False, 1)
                 for i in range(outer):
                     for m in range(n - 2):
                         e = ef[m]
                         for l in range(inner):
-                            f[i, m, l] *= e
-                w = sfft.idst(f, 1, None, 1)
+                            w[i, m, l] *= e
+                dst_ll(w, w, ax, 1, 1.0 / (2.0 * (n - 1)), False, 1)
                 for i in range(outer):
                     for m in range(1, n - 1):
+                        c = m / (n - 1)
                         for l in range(inner):
-                            lin[i, m, l] += w[i, m - 1, l]
-                u3 = lin
-            u = np.ascontiguousarray(u3).reshape(u.shape)
+                            first = u3[i, 0, l]
+                            u3[i, m, l] += first + c * (u3[i, n - 1, l] - first)
+                    for l in range(inner):  # the ends: the interpolant's values there, as before
+                        first = u3[i, 0, l]
+                        last = u3[i, n - 1, l]
+                        u3[i, 0, l] = first + 0.0 * (last - first)
+                        u3[i, n - 1, l] = first + 1.0 * (last - first)
     dst[...] = u
 
 
@@ -132,7 +165,7 @@ def spectral_tables(shape, spacing, laplacian_order: int = 2) -> tuple:
     """Tables of :func:`heat_spectral` for a periodic grid of shape ``shape`` (1-3 axes, every axis periodic).
 
     ``shape``, ``spacing``: d-tuples (an int and a float for one axis).  Returns
-    ``(lam, sig, cache, ctau, work, axes_c, axes_r)``:
+    ``(lam, sig, cache, ctau, work, axes_c, axes_r, unused)``:
 
     * 1-D (``n`` nodes): the ``n // 2 + 1`` real-FFT eigenvalues of the Laplacian (:func:`heat_tables`),
       the weights ``sig_m = w_m 4 sin^2(pi m / n) / (n h)^2`` that turn the squared moduli of the
@@ -147,7 +180,8 @@ def spectral_tables(shape, spacing, laplacian_order: int = 2) -> tuple:
 
     a cache of two rows of factors ``exp(tau lam)`` (rows 0 and 1; rows 2 and 3 are work space) and
     their ``tau`` (``ctau``, NaN: empty); for d >= 2 the half spectrum's work space (complex128, flat,
-    ``prod(n_0 .. n_{d-2}) (n_{d-1} // 2 + 1)``) and the complex and halved axes (int64 arrays).
+    ``prod(n_0 .. n_{d-2}) (n_{d-1} // 2 + 1)``) and the complex and halved axes (int64 arrays); an
+    unused float64 entry (the place of :func:`no_spectral_tables`' real work space).
     """
     shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
     spacing = (float(spacing),) if np.ndim(spacing) == 0 else tuple(float(h) for h in spacing)
@@ -176,13 +210,16 @@ def spectral_tables(shape, spacing, laplacian_order: int = 2) -> tuple:
         axes_c, axes_r = np.arange(d - 1, dtype=np.int64), np.array([d - 1], np.int64)
     lam = np.ascontiguousarray(lam, dtype=np.float64)
     return (lam, np.ascontiguousarray(sig, dtype=np.float64), np.zeros((4, lam.shape[0])), np.full(2, np.nan),
-            work, axes_c, axes_r)
+            work, axes_c, axes_r, np.zeros(1))
 
 
-def no_spectral_tables() -> tuple:
-    """Tables of the types of :func:`spectral_tables` for grids where :func:`heat_spectral` does not run."""
-    return (np.zeros(1), np.zeros(1), np.zeros((4, 1)), np.full(2, np.nan), np.zeros(1, np.complex128),
-            np.zeros(0, np.int64), np.zeros(1, np.int64))
+def no_spectral_tables(shape=(1,), periodic=(False,)) -> tuple:
+    """Tables of the types of :func:`spectral_tables` for grids where :func:`heat_spectral` does not run
+    (some axis not periodic): in entries 7 and 4 the work space ``(rwork, cwork)`` of
+    :func:`heat_apply_into` for a grid of shape ``shape``."""
+    rwork, cwork = heat_work(tuple(int(n) for n in shape), tuple(bool(p) for p in periodic))
+    return (np.zeros(1), np.zeros(1), np.zeros((4, 1)), np.full(2, np.nan), cwork,
+            np.zeros(0, np.int64), np.zeros(1, np.int64), rwork)
 
 
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 in two parts (fdlibm): k * _LN2_HI is exact for |k| < 2^11
@@ -302,7 +339,7 @@ def _heat_spectral_nd(src3, dst3, spec, tau_a, tau_b):
     """:func:`heat_spectral` on a 2-D or 3-D grid: ``rfftn`` (a real FFT along the last axis, complex
     ones along the others, in place) into the work space of ``spec``, the factors and the energies in
     one pass over the half spectrum, the inverse written straight into ``dst3``: no temporaries."""
-    lam, sig, cache, ctau, work, axes_c, axes_r = spec
+    lam, sig, cache, ctau, work, axes_c, axes_r = spec[0], spec[1], spec[2], spec[3], spec[4], spec[5], spec[6]
     r = axes_r[0]  # the halved axis: 1 (2-D) or 2 (3-D); trailing axes have length 1
     n0, n1, n2 = src3.shape
     nr = n1 if r == 1 else n2
