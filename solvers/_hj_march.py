@@ -51,7 +51,7 @@ from collections import namedtuple
 import numpy as np
 
 from .jit import njit
-from .heat import heat_apply_into, heat_spectral
+from .heat import heat_apply_into, heat_spectral_1d, heat_spectral_nd
 
 #: Return codes of :func:`march`.
 REACHED_TARGET, BUDGET_USED, FINISHED, NONFINITE, STEP_TOO_SMALL, STOPPED = range(6)
@@ -207,21 +207,30 @@ def visible(order, clock) -> int:
 
 
 @njit(inline="always")
-def _flush(views3, order, spec, clock):
+def _spectral(one_d, src3, dst3, spec, tau_a, tau_b):
+    """:func:`solvers.heat.heat_spectral`, its 1-D or its n-D form picked where the march is compiled
+    (``one_d = len(p.ih) == 1``, a constant there)."""
+    if one_d:
+        return heat_spectral_1d(src3, dst3, spec, tau_a, tau_b)
+    return heat_spectral_nd(src3, dst3, spec, tau_a, tau_b)
+
+
+@njit(inline="always")
+def _flush(one_d, views3, order, spec, clock):
     """Apply the pending heat half-step (merged split steps) to the state."""
     tau = clock[TAU_PENDING]
     if tau != 0.0:
         v = views3[order[0]]
-        heat_spectral(v, v, spec, tau, 0.0)
+        _spectral(one_d, v, v, spec, tau, 0.0)
         clock[TAU_PENDING] = 0.0
 
 
 @njit(inline="always")
-def _show(views3, order, spec, clock):
+def _show(one_d, views3, order, spec, clock):
     """The state with the pending half-step applied, into the scratch buffer ``order[1]`` (see :func:`visible`)."""
     tau = clock[TAU_PENDING]
     if tau != 0.0:
-        heat_spectral(views3[order[0]], views3[order[1]], spec, tau, 0.0)
+        _spectral(one_d, views3[order[0]], views3[order[1]], spec, tau, 0.0)
 
 
 @njit(inline="always")
@@ -264,6 +273,7 @@ def march(stage, slopes, fill, bufs, order, views, views3, cb, p, heat, clock, c
     dif_rate = p.dif_rate
     tables, spec = heat
     merge = _merges(p)
+    one_d = len(ih) == 1
     a_in = alpha.copy()
     t_now = clock[T_NOW]
     taken = 0
@@ -295,7 +305,7 @@ def march(stage, slopes, fill, bufs, order, views, views3, cb, p, heat, clock, c
             code = STEP_TOO_SMALL
             break
         if explicit:
-            _flush(views3, order, spec, clock)
+            _flush(one_d, views3, order, spec, clock)
         dt = min(dt_cfl, remaining)
         iu, i1, i2 = order[0], order[1], order[2]
         src, s1, s2 = bufs[iu], bufs[i1], bufs[i2]
@@ -338,7 +348,7 @@ def march(stage, slopes, fill, bufs, order, views, views3, cb, p, heat, clock, c
             x = rel = contrib = 0.0
             while True:
                 if merge:  # the pending half-step of the previous step and this one's, in one FFT pair
-                    g0, g1 = heat_spectral(views3[iu], views3[i1], spec, clock[TAU_PENDING], 0.5 * nu * dt)
+                    g0, g1 = _spectral(one_d, views3[iu], views3[i1], spec, clock[TAU_PENDING], 0.5 * nu * dt)
                 else:
                     heat_apply_into(views[iu], views[i1], tables, per, 0.5 * nu * dt, spec[7], spec[4])
                     g1 = grad_energy_kernel(views3[i1], h0, h1, h2, p0, p1, p2)
@@ -400,6 +410,6 @@ def march(stage, slopes, fill, bufs, order, views, views3, cb, p, heat, clock, c
         if taken >= budget:
             code = BUDGET_USED
             break
-    _show(views3, order, spec, clock)
+    _show(one_d, views3, order, spec, clock)
     clock[T_NOW] = t_now
     return code

@@ -62,8 +62,8 @@ class CpuStepper:
         self.views = tuple(interior(b, g) for b in self.bufs)
         self.views3 = _views3(self.views)
         self.cb = K.slope_buffer(U, g)
-        self.heat = (heat_tables(vals.shape, self.h, self.per, scheme.laplacian_order),
-                     _spectral_tables(vals.shape, self.h, self.per, scheme))
+        self.heat = None  # (tables, spec): built by the first advance that may take split steps (see _heat_for)
+        self._heat_split = False
         self.kernel = K.march_kernel(vals.ndim, scheme.deriv_code)  # serial kernels (see module doc)
 
     @property
@@ -89,8 +89,21 @@ class CpuStepper:
     def advance(self, p, clock, counts, alpha, t_target, budget, max_steps, t_stop) -> int:
         """Steps until ``t_target`` / ``budget`` steps / ``max_steps`` / ``t_stop``; a return code of
         :mod:`solvers._hj_march`."""
+        if not self._heat_split and (self.heat is None or (p.nu > 0.0 and p.mode != M.EXPLICIT)):
+            self.heat = self._heat_for(p)
         return int(self.kernel(self.bufs, self.order, self.views, self.views3, self.cb, p, self.heat, clock,
                                counts, alpha, float(t_target), int(budget), int(max_steps), float(t_stop)))
+
+    def _heat_for(self, p):
+        """The march's heat tables and work space, where ``p`` may take split steps; else placeholders of the
+        same types (no heat substep runs: explicit or inviscid runs skip building them)."""
+        shape = self.views[0].shape
+        self._heat_split = p.nu > 0.0 and p.mode != M.EXPLICIT
+        none = tuple(np.zeros(1) for _ in shape)
+        if self._heat_split:  # (periodic grids: heat_spectral alone)
+            tables = none if all(self.per) else heat_tables(shape, self.h, self.per, self.sch.laplacian_order)
+            return tables, _spectral_tables(shape, self.h, self.per, self.sch)
+        return none, no_spectral_tables()
 
     def slopes(self, V):
         """Fill the ghosts of ``V``; its CFL slopes ``(alpha, finite)``."""

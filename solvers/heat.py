@@ -38,7 +38,7 @@ except ImportError as exc:  # pragma: no cover - a dependency of the package
 from .jit import njit
 
 __all__ = ["heat_semigroup", "heat_tables", "heat_apply", "heat_apply_into", "heat_work", "spectral_tables",
-           "no_spectral_tables", "heat_spectral", "exp_scaled"]
+           "no_spectral_tables", "heat_spectral", "heat_spectral_1d", "heat_spectral_nd", "exp_scaled"]
 
 
 def heat_tables(shape, spacing, periodic, laplacian_order: int = 2) -> tuple:
@@ -88,21 +88,21 @@ def heat_apply(src, dst, tables, periodic, tau):
             f[m] *= ef[m]
         dst[...] = sfft.irfft(f, src.shape[0])
         return
-    rwork, cwork = heat_work(src.shape, periodic)
-    heat_apply_into(src, dst, tables, periodic, tau, rwork, cwork)
+    size = 1
+    mc = 1
+    for k in range(src.ndim):
+        size *= src.shape[k]
+    for k in range(src.ndim):
+        if periodic[k]:
+            mc = max(mc, size // src.shape[k] * (src.shape[k] // 2 + 1))
+    heat_apply_into(src, dst, tables, periodic, tau, np.empty(size), np.empty(mc, np.complex128))
 
 
-@njit
-def heat_work(shape, periodic):
+def heat_work(shape, periodic) -> tuple:
     """Work space of :func:`heat_apply_into` for a grid of shape ``shape``: ``(rwork, cwork)``, float64 of
     ``prod(shape)`` entries and complex128 of the largest half spectrum of a periodic axis (at least 1)."""
-    size = 1
-    for n in shape:
-        size *= n
-    mc = 1
-    for k in range(len(shape)):
-        if periodic[k]:
-            mc = max(mc, size // shape[k] * (shape[k] // 2 + 1))
+    size = math.prod(int(n) for n in shape)
+    mc = max([1] + [size // int(n) * (int(n) // 2 + 1) for n, p in zip(shape, periodic) if p])
     return np.empty(size), np.empty(mc, np.complex128)
 
 
@@ -183,41 +183,47 @@ def spectral_tables(shape, spacing, laplacian_order: int = 2) -> tuple:
     ``prod(n_0 .. n_{d-2}) (n_{d-1} // 2 + 1)``) and the complex and halved axes (int64 arrays); an
     unused float64 entry (the place of :func:`no_spectral_tables`' real work space).
     """
-    shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
-    spacing = (float(spacing),) if np.ndim(spacing) == 0 else tuple(float(h) for h in spacing)
+    if not isinstance(shape, tuple):
+        shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
+        spacing = (float(spacing),) if np.ndim(spacing) == 0 else tuple(float(h) for h in spacing)
     d = len(shape)
     if d == 1:
-        n, h = shape[0], spacing[0]
+        n, h = int(shape[0]), float(spacing[0])
         lam = heat_tables((n,), (h,), (True,), laplacian_order)[0]
         m = np.arange(n // 2 + 1)
         w = np.where((m == 0) | (2 * m == n), 1.0, 2.0)
         sig = w * 4.0 * np.sin(np.pi * m / n) ** 2 / (n * h) ** 2
-        work, axes_c, axes_r = np.zeros(1, np.complex128), np.zeros(0, np.int64), np.zeros(1, np.int64)
+        work, axes_c, axes_r = _NO_WORK[:3]  # never written in 1-D
     else:
         big = float(np.prod(shape))
         lams, sigs = [], []
         for k, (n, h) in enumerate(zip(shape, spacing)):
-            m = np.arange(n // 2 + 1 if k == d - 1 else n)
-            theta = 2.0 * np.pi * m / n
+            s2 = np.sin((np.pi / n) * np.arange(n // 2 + 1 if k == d - 1 else n)) ** 2  # sin^2(theta / 2)
             if laplacian_order == 2:
-                lams.append(-(4.0 / (h * h)) * np.sin(0.5 * theta) ** 2)
-            else:
-                c = np.cos(theta)
-                lams.append(4.0 * (c - 1.0) * (7.0 - c) / (12.0 * h * h))
-            sigs.append(4.0 * np.sin(np.pi * m / n) ** 2 / (h * h * big * big))
+                lams.append(-(4.0 / (h * h)) * s2)
+            else:  # cos(theta) = 1 - 2 sin^2(theta / 2)
+                lams.append((-8.0 / (12.0 * h * h)) * s2 * (6.0 + 2.0 * s2))
+            sigs.append((4.0 / (h * h * big * big)) * s2)
         lam, sig = np.concatenate(lams), np.concatenate(sigs)
         work = np.zeros(int(np.prod(shape[:-1])) * (shape[-1] // 2 + 1), np.complex128)
         axes_c, axes_r = np.arange(d - 1, dtype=np.int64), np.array([d - 1], np.int64)
     lam = np.ascontiguousarray(lam, dtype=np.float64)
     return (lam, np.ascontiguousarray(sig, dtype=np.float64), np.zeros((4, lam.shape[0])), np.full(2, np.nan),
-            work, axes_c, axes_r, np.zeros(1))
+            work, axes_c, axes_r, _NO_WORK[3])
 
 
-def no_spectral_tables(shape=(1,), periodic=(False,)) -> tuple:
+#: Placeholders of the work entries of :func:`spectral_tables` where they are never written (1-D).
+_NO_WORK = (np.zeros(1, np.complex128), np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(1))
+
+
+def no_spectral_tables(shape=None, periodic=None) -> tuple:
     """Tables of the types of :func:`spectral_tables` for grids where :func:`heat_spectral` does not run
     (some axis not periodic): in entries 7 and 4 the work space ``(rwork, cwork)`` of
-    :func:`heat_apply_into` for a grid of shape ``shape``."""
-    rwork, cwork = heat_work(tuple(int(n) for n in shape), tuple(bool(p) for p in periodic))
+    :func:`heat_apply_into` for a grid of shape ``shape`` (none: runs without heat substeps)."""
+    if shape is None:
+        rwork, cwork = np.zeros(1), np.zeros(1, np.complex128)
+    else:
+        rwork, cwork = heat_work(tuple(int(n) for n in shape), tuple(bool(p) for p in periodic))
     return (np.zeros(1), np.zeros(1), np.zeros((4, 1)), np.full(2, np.nan), cwork,
             np.zeros(0, np.int64), np.zeros(1, np.int64), rwork)
 
@@ -307,7 +313,13 @@ def heat_spectral(src3, dst3, spec, tau_a, tau_b):
     ``exp(tau_a lam) exp(tau_b lam)``, the semigroup property, exact up to round-off.
     """
     if spec[6][0] > 0:
-        return _heat_spectral_nd(src3, dst3, spec, tau_a, tau_b)
+        return heat_spectral_nd(src3, dst3, spec, tau_a, tau_b)
+    return heat_spectral_1d(src3, dst3, spec, tau_a, tau_b)
+
+
+@njit
+def heat_spectral_1d(src3, dst3, spec, tau_a, tau_b):
+    """:func:`heat_spectral` on a 1-D grid (``src3``, ``dst3``: shape ``(n, 1, 1)``; only ``[:, 0, 0]`` is used)."""
     lam, sig, cache, ctau = spec[0], spec[1], spec[2], spec[3]
     n = src3.shape[0]
     f = sfft.rfft(src3[:, 0, 0])
@@ -335,8 +347,8 @@ def heat_spectral(src3, dst3, spec, tau_a, tau_b):
 
 
 @njit
-def _heat_spectral_nd(src3, dst3, spec, tau_a, tau_b):
-    """:func:`heat_spectral` on a 2-D or 3-D grid: ``rfftn`` (a real FFT along the last axis, complex
+def heat_spectral_nd(src3, dst3, spec, tau_a, tau_b):
+    """:func:`heat_spectral` on a 2-D or 3-D grid (``src3``, ``dst3``: shape ``(n_0, n_1, n_2)``, ``n_2 = 1`` in 2-D): ``rfftn`` (a real FFT along the last axis, complex
     ones along the others, in place) into the work space of ``spec``, the factors and the energies in
     one pass over the half spectrum, the inverse written straight into ``dst3``: no temporaries."""
     lam, sig, cache, ctau, work, axes_c, axes_r = spec[0], spec[1], spec[2], spec[3], spec[4], spec[5], spec[6]
