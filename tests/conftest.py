@@ -40,3 +40,42 @@ def _close_figures():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+@pytest.fixture
+def merged_and_twin(monkeypatch):
+    """``run(u0, h, per, sch, p, targets, mode)``: the compiled HJ march (heat half-steps merged) and the Python
+    twin with the merge off (``solvers._hj_steppers.advance_python``), each marched to ``targets`` (a time, or
+    ``(time, mode)`` to march there in that diffusion mode) from ``u0`` with march parameters ``p``.  Returns
+    ``[(states, clock, counts)]`` for the compiled march, then the twin (the heat-merge tests of 1-D and d-D)."""
+    import math
+
+    from solvers import _hj_march as M
+    from solvers import _hj_steppers as S
+
+    def run(u0, h, per, sch, p, targets, mode):
+        out = []
+        for compiled in (True, False):
+            st = (S.CpuStepper if compiled else S.CpuOps)(u0, sch.ghost, h, per, sch, False)
+            clock, counts = M.new_clock(), np.zeros(5, np.int64)
+            alpha = np.array(st.slopes(st.bufs[0])[0])
+            order = np.array([0, 1, 2])
+            states = []
+            for target in targets:
+                target, md = target if isinstance(target, tuple) else (target, mode)
+                p = p._replace(mode=md)
+                if compiled:
+                    st.order[:] = order
+                    code = st.advance(p, clock, counts, alpha, target, 10 ** 6, -1, math.inf)
+                    order[:] = st.order
+                else:
+                    with monkeypatch.context() as mp:
+                        mp.setattr(M, "merges_heat", lambda p: False)
+                        code = S.advance_python(st, order, p, clock, counts, alpha, target, 10 ** 6, -1,
+                                                math.inf)
+                assert code == M.REACHED_TARGET
+                states.append(np.array(st.get_interior(st.bufs[M.visible(order, clock)])))
+            out.append((states, clock.copy(), counts.copy()))
+        return out
+
+    return run

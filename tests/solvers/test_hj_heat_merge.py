@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from solvers import _hj_march as M
-from solvers import _hj_steppers as S
 from solvers.grid import Grid
 from solvers.heat import exp_scaled, heat_apply, heat_spectral, heat_tables, spectral_tables
 from solvers.hj import solve_hj
@@ -50,7 +49,7 @@ def test_heat_spectral_is_the_heat_semigroup_and_its_energies(n, order):
     np.testing.assert_array_equal(v, out)
 
 
-def _march_pair(monkeypatch, name, beta, n, t, targets, mode=M.SPLIT):
+def _march_pair(merged_and_twin, name, beta, n, t, targets, mode=M.SPLIT):
     """The compiled march (merged) and the Python twin with the merge off, to ``targets`` (each a time, or
     ``(time, mode)`` to march there in that diffusion mode)."""
     g = Grid.uniform([(-1.0, 1.0)], n, periodic=True)
@@ -65,36 +64,15 @@ def _march_pair(monkeypatch, name, beta, n, t, targets, mode=M.SPLIT):
                       split_rtol=M.SPLIT_RTOL, x_target=0.9 * math.sqrt(6.0 * M.SPLIT_RTOL),
                       err_floor=1e-13 * float(np.abs(u0).max()))
     assert M.merges_heat(p)
-    out = []
-    for compiled in (True, False):
-        st = (S.CpuStepper if compiled else S.CpuOps)(u0, sch.ghost, (h,), (True,), sch, False)
-        clock, counts = M.new_clock(), np.zeros(5, np.int64)
-        alpha = np.array(st.slopes(st.bufs[0])[0])
-        order = np.array([0, 1, 2])
-        states = []
-        for target in targets:
-            target, md = target if isinstance(target, tuple) else (target, mode)
-            p = p._replace(mode=md)
-            if compiled:
-                st.order[:] = order
-                code = st.advance(p, clock, counts, alpha, target, 10 ** 6, -1, math.inf)
-                order[:] = st.order
-            else:
-                with monkeypatch.context() as mp:
-                    mp.setattr(M, "merges_heat", lambda p: False)
-                    code = S.advance_python(st, order, p, clock, counts, alpha, target, 10 ** 6, -1, math.inf)
-            assert code == M.REACHED_TARGET
-            states.append(np.array(st.get_interior(st.bufs[M.visible(order, clock)])))
-        out.append((states, clock.copy(), counts.copy()))
-    return out
+    return merged_and_twin(u0, (h,), (True,), sch, p, targets, mode)
 
 
 @pytest.mark.parametrize("name, beta, mode", [("weno5", 100.0, M.SPLIT), ("eno2", 2.0, M.SPLIT),
                                               ("godunov", 1e-3, M.SPLIT), ("eno2", 16.0, M.AUTO)])
-def test_merged_heat_equals_unmerged_strang_to_roundoff(monkeypatch, name, beta, mode):
+def test_merged_heat_equals_unmerged_strang_to_roundoff(merged_and_twin, name, beta, mode):
     # beta = 1e-3: stiff, the split-accuracy control cuts steps (decided from the spectral energies);
     # 'auto' at beta = 16: explicit steps, then split ones
-    (sm, cm, nm), (su, cu, nu_) = _march_pair(monkeypatch, name, beta, 128, 0.2, [0.05, 0.2], mode)
+    (sm, cm, nm), (su, cu, nu_) = _march_pair(merged_and_twin, name, beta, 128, 0.2, [0.05, 0.2], mode)
     if mode == M.SPLIT:
         assert nm[M.N_SPLIT] == nm[M.STEP] > 0
     else:
@@ -112,12 +90,12 @@ def test_merged_heat_equals_unmerged_strang_to_roundoff(monkeypatch, name, beta,
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-13 * np.abs(b).max())
 
 
-def test_pending_half_step_applied_before_an_explicit_step(monkeypatch):
+def test_pending_half_step_applied_before_an_explicit_step(merged_and_twin):
     # split steps, then (same run, forced) explicit ones: the first explicit step starts from the state
     # with the last split step's pending half-step applied (in 'auto' runs of this equation the switch
     # goes the other way: max|grad u| does not grow under viscous HJ)
     targets = [(0.05, M.SPLIT), (0.1, M.EXPLICIT), (0.15, M.SPLIT)]
-    (sm, cm, nm), (su, cu, nu_) = _march_pair(monkeypatch, "eno2", 16.0, 128, 0.15, targets)
+    (sm, cm, nm), (su, cu, nu_) = _march_pair(merged_and_twin, "eno2", 16.0, 128, 0.15, targets)
     assert nm[M.N_SPLIT] > 0 and nm[M.N_EXPLICIT] > 0
     np.testing.assert_array_equal(nm, nu_)
     for a, b in zip(sm, su):

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from solvers import _hj_march as M
-from solvers import _hj_steppers as S
 from solvers.grid import Grid
 from solvers.heat import heat_apply, heat_spectral, heat_tables, spectral_tables
 from solvers.hj import solve_hj
@@ -58,7 +57,7 @@ def _problem(shape):
     return g, u0 + 0.2 * np.sin(np.pi * (X[..., 0] + X[..., 1]))
 
 
-def _march_pair(monkeypatch, name, beta, shape, targets, mode):
+def _march_pair(merged_and_twin, name, beta, shape, targets, mode):
     """The compiled march (merged) and the Python twin with the merge off, to ``targets`` (each a time, or
     ``(time, mode)`` to march there in that diffusion mode)."""
     g, u0 = _problem(shape)
@@ -73,28 +72,7 @@ def _march_pair(monkeypatch, name, beta, shape, targets, mode):
                       max_dt=math.inf, t_final=t_final, split_rtol=M.SPLIT_RTOL,
                       x_target=0.9 * math.sqrt(6.0 * M.SPLIT_RTOL), err_floor=1e-13 * float(np.abs(u0).max()))
     assert M.merges_heat(p)
-    out = []
-    for compiled in (True, False):
-        st = (S.CpuStepper if compiled else S.CpuOps)(u0, sch.ghost, h, per, sch, False)
-        clock, counts = M.new_clock(), np.zeros(5, np.int64)
-        alpha = np.array(st.slopes(st.bufs[0])[0])
-        order = np.array([0, 1, 2])
-        states = []
-        for target in targets:
-            target, md = target if isinstance(target, tuple) else (target, mode)
-            p = p._replace(mode=md)
-            if compiled:
-                st.order[:] = order
-                code = st.advance(p, clock, counts, alpha, target, 10 ** 6, -1, math.inf)
-                order[:] = st.order
-            else:
-                with monkeypatch.context() as mp:
-                    mp.setattr(M, "merges_heat", lambda p: False)
-                    code = S.advance_python(st, order, p, clock, counts, alpha, target, 10 ** 6, -1, math.inf)
-            assert code == M.REACHED_TARGET
-            states.append(np.array(st.get_interior(st.bufs[M.visible(order, clock)])))
-        out.append((states, clock.copy(), counts.copy()))
-    return out
+    return merged_and_twin(u0, h, per, sch, p, targets, mode)
 
 
 @pytest.mark.parametrize("name, beta, shape, targets, mode", [
@@ -103,8 +81,8 @@ def _march_pair(monkeypatch, name, beta, shape, targets, mode):
     ("eno2", 4.0, (12, 10, 8), [0.05, 0.1], M.SPLIT),
     ("eno2", 1.0, (20, 16), [(0.03, M.SPLIT), (0.06, M.EXPLICIT), (0.1, M.SPLIT)], M.SPLIT),
 ])
-def test_merged_heat_nd_equals_unmerged_strang_to_roundoff(monkeypatch, name, beta, shape, targets, mode):
-    (sm, cm, nm), (su, cu, nu_) = _march_pair(monkeypatch, name, beta, shape, targets, mode)
+def test_merged_heat_nd_equals_unmerged_strang_to_roundoff(merged_and_twin, name, beta, shape, targets, mode):
+    (sm, cm, nm), (su, cu, nu_) = _march_pair(merged_and_twin, name, beta, shape, targets, mode)
     assert nm[M.N_SPLIT] > 0
     if any(isinstance(x, tuple) and x[1] == M.EXPLICIT for x in targets):  # a pending half-step flushed
         assert nm[M.N_EXPLICIT] > 0
